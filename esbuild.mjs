@@ -1,0 +1,55 @@
+// Builds the three bundles: extension host (CJS, `vscode` external), trainer process (Node,
+// `onnxruntime-node` external: a native addon loaded from node_modules) and sidebar webview
+// (browser ESM). Flags: --watch, --production (minified; source maps kept for stack traces).
+import * as esbuild from 'esbuild';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  bundle: true,
+  sourcemap: true,
+  minify: production,
+  logLevel: 'info',
+  legalComments: 'linked',
+};
+
+/** @type {import('esbuild').BuildOptions[]} */
+const bundles = [
+  {
+    ...common,
+    entryPoints: { extension: 'src/extension.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: { trainer: 'native/main.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node18',
+    external: ['onnxruntime-node'],
+  },
+  {
+    ...common,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    loader: { '.css': 'text' },
+  },
+];
+
+if (watch) {
+  const contexts = await Promise.all(bundles.map((b) => esbuild.context(b)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log('[watch] watching src/, native/ and webview/ for changes');
+} else {
+  await Promise.all(bundles.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,313 @@
+/**
+ * Starts and supervises a trainer process and talks to it over JSON-RPC. Used by the extension
+ * host and by the `lift` command line; knows nothing of `vscode` and never loads ONNX Runtime.
+ *
+ * A trainer that dies is restarted on the next request (and the log says so); a request in
+ * flight when it dies fails at once with a clear TrainerError instead of hanging.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import * as readline from 'node:readline';
+import {
+  type CancellationToken,
+  type MessageConnection,
+  ResponseError,
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+} from 'vscode-jsonrpc/node';
+import {
+  Echo,
+  type EchoChunk,
+  type EchoParams,
+  EchoProgress,
+  type EchoResult,
+  Initialize,
+  type InitializeResult,
+  Log,
+  PROTOCOL_VERSION,
+  REQUEST_CANCELLED,
+  Shutdown,
+  Status,
+  type TrainerStatus,
+} from './protocol';
+
+export interface TrainerLogger {
+  trace(message: string): void;
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export type TrainerState = 'stopped' | 'starting' | 'ready' | 'crashed' | 'failed';
+
+export type TrainerErrorKind = 'crashed' | 'cancelled' | 'start-failed' | 'unavailable' | 'remote';
+
+export class TrainerError extends Error {
+  constructor(
+    message: string,
+    readonly kind: TrainerErrorKind,
+    readonly code?: number,
+  ) {
+    super(message);
+    this.name = 'TrainerError';
+  }
+}
+
+export interface TrainerClientOptions {
+  /** The trainer bundle (dist/trainer.js) or an override for development. */
+  trainerPath: string;
+  logger: TrainerLogger;
+  client: { name: string; version: string };
+  /** The Node binary; defaults to this process's (Electron runs as Node via ELECTRON_RUN_AS_NODE). */
+  execPath?: string;
+  env?: NodeJS.ProcessEnv;
+  /** How long start-up and the handshake may take. */
+  startTimeoutMs?: number;
+  /** After this many unexpected exits within `crashWindowMs`, stop restarting until `restart()`. */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+}
+
+interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Running {
+  proc: ChildProcess;
+  conn: MessageConnection;
+  info: InitializeResult;
+  exited: Promise<ExitInfo>;
+  /** Set when we stop it on purpose, so its exit is not reported as a crash. */
+  stopping: boolean;
+}
+
+function describeExit({ code, signal }: ExitInfo): string {
+  return signal ? `killed by ${signal}` : `exit code ${code}`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+export class TrainerClient {
+  private current: Promise<Running> | undefined;
+  private live: Running | undefined;
+  private crashTimes: number[] = [];
+  private starts = 0;
+  private progressIds = 0;
+  private disposed = false;
+  private stateValue: TrainerState = 'stopped';
+  private readonly listeners = new Set<(state: TrainerState) => void>();
+
+  constructor(private readonly opts: TrainerClientOptions) {}
+
+  get state(): TrainerState {
+    return this.stateValue;
+  }
+
+  /** Process id of the running trainer, if one is up. */
+  get pid(): number | undefined {
+    return this.live?.proc.pid;
+  }
+
+  onDidChangeState(listener: (state: TrainerState) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  private setState(state: TrainerState): void {
+    if (state === this.stateValue) return;
+    this.stateValue = state;
+    for (const l of this.listeners) l(state);
+  }
+
+  /** The running trainer, starting (or restarting) it when needed. */
+  private ensure(): Promise<Running> {
+    if (this.disposed) return Promise.reject(new TrainerError('The LIFT trainer has been shut down.', 'unavailable'));
+    if (this.stateValue === 'failed') {
+      return Promise.reject(
+        new TrainerError(
+          `The LIFT trainer stopped unexpectedly ${this.crashTimes.length} times in a short while, so it is not restarted automatically. See "LIFT: Show Trainer Log", then run "LIFT: Restart Trainer".`,
+          'unavailable',
+        ),
+      );
+    }
+    if (!this.current) {
+      const starting = this.start();
+      this.current = starting;
+      starting.catch(() => {
+        if (this.current === starting) this.current = undefined;
+      });
+    }
+    return this.current;
+  }
+
+  private async start(): Promise<Running> {
+    const { logger } = this.opts;
+    this.starts++;
+    if (this.starts > 1) logger.warn(`Restarting the LIFT trainer (start ${this.starts}).`);
+    else logger.info(`Starting the LIFT trainer: ${this.opts.trainerPath}`);
+    this.setState('starting');
+
+    const proc = fork(this.opts.trainerPath, ['serve'], {
+      execPath: this.opts.execPath ?? process.execPath,
+      execArgv: [],
+      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const stderrTail: string[] = [];
+    readline.createInterface({ input: proc.stdout! }).on('line', (line) => logger.info(`[trainer] ${line}`));
+    readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
+      stderrTail.push(line);
+      if (stderrTail.length > 20) stderrTail.shift();
+      logger.warn(`[trainer] ${line}`);
+    });
+    const exited = new Promise<ExitInfo>((resolve) => {
+      proc.once('exit', (code, signal) => resolve({ code, signal }));
+      proc.once('error', (err) => {
+        logger.error(`Could not start the LIFT trainer: ${err.message}`);
+        resolve({ code: -1, signal: null });
+      });
+    });
+
+    const conn = createMessageConnection(new IPCMessageReader(proc), new IPCMessageWriter(proc));
+    conn.onNotification(Log, ({ level, message }) => (logger[level] ?? logger.info).call(logger, `[trainer] ${message}`));
+    conn.onError(([err]) => logger.debug(`trainer connection: ${err.message}`));
+    conn.listen();
+
+    const running: Running = { proc, conn, exited, stopping: false, info: undefined as unknown as InitializeResult };
+    void exited.then((info) => this.onExit(running, info));
+
+    const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
+    try {
+      running.info = await Promise.race([
+        conn.sendRequest(Initialize, { protocolVersion: PROTOCOL_VERSION, client: this.opts.client }),
+        exited.then((info): never => {
+          const detail = stderrTail.length ? `\n${stderrTail.join('\n')}` : '';
+          throw new TrainerError(`The LIFT trainer exited during start-up (${describeExit(info)}).${detail}`, 'start-failed');
+        }),
+        delay(timeoutMs).then((): never => {
+          throw new TrainerError(`The LIFT trainer did not answer within ${timeoutMs / 1000} s of starting.`, 'start-failed');
+        }),
+      ]);
+    } catch (err) {
+      running.stopping = true;
+      proc.kill('SIGKILL');
+      conn.dispose();
+      this.setState('crashed');
+      if (err instanceof ResponseError) throw new TrainerError(`The LIFT trainer refused the handshake: ${err.message}`, 'start-failed');
+      throw err;
+    }
+    this.live = running;
+    logger.info(`LIFT trainer ${running.info.trainerVersion} ready (pid ${running.info.pid}).`);
+    this.setState('ready');
+    return running;
+  }
+
+  private onExit(running: Running, info: ExitInfo): void {
+    running.conn.dispose();
+    if (this.live === running) {
+      this.live = undefined;
+      this.current = undefined;
+    }
+    if (running.stopping || this.disposed) {
+      if (this.stateValue === 'ready') this.setState('stopped');
+      return;
+    }
+    const now = Date.now();
+    const windowMs = this.opts.crashWindowMs ?? 60_000;
+    this.crashTimes = [...this.crashTimes.filter((t) => now - t < windowMs), now];
+    if (this.crashTimes.length >= (this.opts.maxCrashes ?? 5)) {
+      this.opts.logger.error(
+        `The LIFT trainer (pid ${running.proc.pid}) stopped unexpectedly (${describeExit(info)}), ${this.crashTimes.length} times within ${windowMs / 1000} s; not restarting it automatically.`,
+      );
+      this.setState('failed');
+    } else {
+      this.opts.logger.error(
+        `The LIFT trainer (pid ${running.proc.pid}) stopped unexpectedly (${describeExit(info)}). It will be restarted on the next request.`,
+      );
+      this.setState('crashed');
+    }
+  }
+
+  /**
+   * Sends one request. Fails with a TrainerError: `cancelled` when the token fired, `crashed`
+   * when the trainer died meanwhile, `remote` when the trainer reported an error.
+   */
+  private async call<R>(method: string, send: (conn: MessageConnection) => Promise<R>): Promise<R> {
+    const running = await this.ensure();
+    const crashed = (info: ExitInfo): TrainerError =>
+      new TrainerError(
+        `The LIFT trainer stopped unexpectedly (${describeExit(info)}) while handling "${method}". It will be restarted on the next request; see "LIFT: Show Trainer Log".`,
+        'crashed',
+      );
+    try {
+      return await Promise.race([
+        send(running.conn),
+        running.exited.then((info): never => {
+          throw crashed(info);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof TrainerError) throw err;
+      if (err instanceof ResponseError && err.code === REQUEST_CANCELLED) throw new TrainerError('Cancelled.', 'cancelled', err.code);
+      // A closed channel can surface before the exit event: give the exit a moment to arrive.
+      const info = await Promise.race([running.exited, delay(2000).then(() => undefined)]);
+      if (info) throw crashed(info);
+      if (err instanceof ResponseError) throw new TrainerError(`The LIFT trainer could not complete "${method}": ${err.message}`, 'remote', err.code);
+      throw err;
+    }
+  }
+
+  /** Handshake details of the running trainer (starting it if needed). */
+  async initialize(): Promise<InitializeResult> {
+    return (await this.ensure()).info;
+  }
+
+  status(token?: CancellationToken): Promise<TrainerStatus> {
+    return this.call(Status.method, (conn) => conn.sendRequest(Status, token));
+  }
+
+  echo(params: Omit<EchoParams, 'progressToken'>, onChunk?: (chunk: EchoChunk) => void, token?: CancellationToken): Promise<EchoResult> {
+    return this.call(Echo.method, async (conn) => {
+      if (!onChunk) return conn.sendRequest(Echo, params, token);
+      const progressToken = `echo-${++this.progressIds}`;
+      const sub = conn.onProgress(EchoProgress, progressToken, onChunk);
+      try {
+        return await conn.sendRequest(Echo, { ...params, progressToken }, token);
+      } finally {
+        sub.dispose();
+      }
+    });
+  }
+
+  /** Stops the trainer: a polite shutdown request, then SIGKILL if it does not exit in time. */
+  async stop(graceMs = 3000): Promise<void> {
+    const running = this.live ?? (await this.current?.catch(() => undefined));
+    if (!running) return;
+    running.stopping = true;
+    running.conn.sendRequest(Shutdown).catch(() => undefined);
+    const exited = await Promise.race([running.exited, delay(graceMs).then(() => undefined)]);
+    if (!exited) {
+      running.proc.kill('SIGKILL');
+      await running.exited;
+    }
+    this.setState('stopped');
+  }
+
+  /** Stops the trainer if running and starts a fresh one; clears the crash history. */
+  async restart(): Promise<InitializeResult> {
+    await this.stop();
+    this.crashTimes = [];
+    if (this.stateValue === 'failed') this.setState('stopped');
+    return this.initialize();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    this.disposed = true;
+    this.listeners.clear();
+  }
+}

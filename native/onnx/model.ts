@@ -1,0 +1,151 @@
+/**
+ * ONNX ModelProto encoding from plain TypeScript objects (field numbers from onnx.proto, IR 10).
+ * Only the write side: ONNX Runtime is the reader.
+ */
+import { ProtoWriter } from './wire';
+
+/** TensorProto.DataType values used by the engine. */
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  BFLOAT16: 16,
+} as const;
+export type DataType = (typeof DataType)[keyof typeof DataType];
+
+export const IR_VERSION = 10;
+export const DEFAULT_OPSET = 21;
+
+/** A dimension is a fixed size or a symbolic name (e.g. "seq"). */
+export type Dim = number | string;
+
+export interface ValueInfo {
+  name: string;
+  elemType: DataType;
+  shape: readonly Dim[];
+}
+
+export interface Tensor {
+  name: string;
+  dataType: DataType;
+  dims: readonly number[];
+  /** Little-endian raw bytes, as ONNX's raw_data. */
+  raw: Uint8Array;
+}
+
+export type AttributeValue =
+  | { kind: 'float'; value: number }
+  | { kind: 'int'; value: number | bigint }
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; value: Tensor }
+  | { kind: 'graph'; value: Graph }
+  | { kind: 'floats'; value: readonly number[] }
+  | { kind: 'ints'; value: readonly (number | bigint)[] }
+  | { kind: 'strings'; value: readonly string[] };
+
+export interface Node {
+  opType: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  name?: string;
+  domain?: string;
+  attributes?: Readonly<Record<string, AttributeValue>>;
+}
+
+export interface Graph {
+  name: string;
+  nodes: readonly Node[];
+  inputs: readonly ValueInfo[];
+  outputs: readonly ValueInfo[];
+  initializers?: readonly Tensor[];
+  valueInfo?: readonly ValueInfo[];
+}
+
+export interface Model {
+  graph: Graph;
+  opsets?: Readonly<Record<string, number>>;
+  producerName?: string;
+  producerVersion?: string;
+}
+
+const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7, strings: 8 } as const;
+
+function writeTensor(w: ProtoWriter, t: Tensor): void {
+  w.packedInts(1, t.dims);
+  w.int(2, t.dataType);
+  w.string(8, t.name);
+  w.bytes(9, t.raw);
+}
+
+function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
+  w.string(1, v.name);
+  w.message(2, (type) =>
+    type.message(1, (tensorType) => {
+      tensorType.int(1, v.elemType);
+      tensorType.message(2, (shape) => {
+        for (const d of v.shape) {
+          shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+        }
+      });
+    }),
+  );
+}
+
+function writeAttribute(w: ProtoWriter, name: string, a: AttributeValue): void {
+  w.string(1, name);
+  w.int(20, ATTR_TYPE[a.kind]);
+  switch (a.kind) {
+    case 'float': w.float(2, a.value); break;
+    case 'int': w.int(3, a.value); break;
+    case 'string': w.string(4, a.value); break;
+    case 'tensor': w.message(5, (t) => writeTensor(t, a.value)); break;
+    case 'graph': w.message(6, (g) => writeGraph(g, a.value)); break;
+    case 'floats': w.packedFloats(7, a.value); break;
+    case 'ints': w.packedInts(8, a.value); break;
+    case 'strings': for (const s of a.value) w.string(9, s); break;
+  }
+}
+
+function writeNode(w: ProtoWriter, n: Node, index: number): void {
+  for (const i of n.inputs) w.string(1, i);
+  for (const o of n.outputs) w.string(2, o);
+  w.string(3, n.name ?? `${n.opType}_${index}`);
+  w.string(4, n.opType);
+  for (const [name, a] of Object.entries(n.attributes ?? {})) w.message(5, (aw) => writeAttribute(aw, name, a));
+  if (n.domain) w.string(7, n.domain);
+}
+
+function writeGraph(w: ProtoWriter, g: Graph): void {
+  g.nodes.forEach((n, i) => w.message(1, (nw) => writeNode(nw, n, i)));
+  w.string(2, g.name);
+  for (const t of g.initializers ?? []) w.message(5, (tw) => writeTensor(tw, t));
+  for (const v of g.inputs) w.message(11, (vw) => writeValueInfo(vw, v));
+  for (const v of g.outputs) w.message(12, (vw) => writeValueInfo(vw, v));
+  for (const v of g.valueInfo ?? []) w.message(13, (vw) => writeValueInfo(vw, v));
+}
+
+/** Serializes a model to ONNX protobuf bytes, loadable by `InferenceSession.create(bytes)`. */
+export function encodeModel(m: Model): Uint8Array {
+  const w = new ProtoWriter();
+  w.int(1, IR_VERSION);
+  w.string(2, m.producerName ?? 'lift-vscode');
+  if (m.producerVersion) w.string(3, m.producerVersion);
+  w.message(7, (gw) => writeGraph(gw, m.graph));
+  for (const [domain, version] of Object.entries(m.opsets ?? { '': DEFAULT_OPSET })) {
+    w.message(8, (ow) => ow.string(1, domain).int(2, version));
+  }
+  return w.finish();
+}
+
+/** A float32 initializer from values. */
+export function floatTensor(name: string, dims: readonly number[], values: ArrayLike<number>): Tensor {
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (values.length !== count) throw new RangeError(`tensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
+  const data = Float32Array.from(values);
+  return { name, dataType: DataType.FLOAT, dims, raw: new Uint8Array(data.buffer) };
+}

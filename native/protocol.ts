@@ -1,0 +1,86 @@
+/**
+ * The one contract between the extension host and the trainer process (JSON-RPC over the
+ * child's IPC channel, or stdio for `lift serve --stdio`). Both sides import these types;
+ * nothing here may import `vscode` or `onnxruntime-node`.
+ */
+import { NotificationType, ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+
+/** Bumped on any incompatible change; the handshake refuses a mismatch. */
+export const PROTOCOL_VERSION = 1;
+
+/** JSON-RPC error code of a request that was cancelled (same value as LSP's RequestCancelled). */
+export const REQUEST_CANCELLED = -32800;
+
+export interface InitializeParams {
+  protocolVersion: number;
+  client: { name: string; version: string };
+}
+
+export interface InitializeResult {
+  protocolVersion: number;
+  trainerVersion: string;
+  pid: number;
+}
+
+export interface ExecutionProviderInfo {
+  name: string;
+  /** Shipped inside onnxruntime-node itself (CPU); others need extra libraries. */
+  bundled: boolean;
+  /** Can run on this machine now. */
+  available: boolean;
+  /** Why it is not available, in plain words. */
+  reason?: string;
+}
+
+export interface RuntimeSelfTest {
+  ok: boolean;
+  provider: string;
+  output: number[];
+  expected: number[];
+  ms: number;
+}
+
+export interface TrainerStatus {
+  pid: number;
+  trainerVersion: string;
+  node: string;
+  platform: string;
+  arch: string;
+  uptimeSeconds: number;
+  onnxruntime:
+    | { loaded: true; version: string; providers: ExecutionProviderInfo[]; selfTest: RuntimeSelfTest }
+    | { loaded: false; error: string };
+  memory: { rssBytes: number; heapUsedBytes: number; systemTotalBytes: number; systemFreeBytes: number };
+}
+
+export interface EchoParams {
+  text: string;
+  /** Pause between streamed chunks, for a visible stream (and for tests that interrupt one). */
+  chunkDelayMs?: number;
+  /** Token for `EchoProgress` notifications; without one the answer comes only at the end. */
+  progressToken?: string;
+}
+
+export interface EchoResult {
+  text: string;
+  chunks: number;
+}
+
+export interface EchoChunk {
+  index: number;
+  text: string;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogParams {
+  level: LogLevel;
+  message: string;
+}
+
+export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('lift/initialize');
+export const Status = new RequestType0<TrainerStatus, void>('lift/status');
+export const Echo = new RequestType<EchoParams, EchoResult, void>('lift/echo');
+export const EchoProgress = new ProgressType<EchoChunk>();
+export const Shutdown = new RequestType0<void, void>('lift/shutdown');
+export const Log = new NotificationType<LogParams>('lift/log');

@@ -1,0 +1,85 @@
+/**
+ * ONNX Runtime in the trainer process: loading it, which execution providers can run here,
+ * and a self-test that builds and runs one real graph.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as OrtModule from 'onnxruntime-node';
+import { DataType, encodeModel, floatTensor } from '../onnx/model';
+import type { ExecutionProviderInfo, RuntimeSelfTest } from '../protocol';
+
+let ort: typeof OrtModule | undefined;
+
+/** Loads onnxruntime-node once (lazily, so a broken install is reported by `status`, not a crash at start). */
+export function loadOrt(): typeof OrtModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ort ??= require('onnxruntime-node') as typeof OrtModule;
+  return ort;
+}
+
+/** The folder holding `libonnxruntime` for this platform; provider libraries must sit beside it. */
+export function ortBinaryDir(): string {
+  const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Providers this product can use beyond CPU, and the library each needs beside libonnxruntime. */
+const PROVIDER_LIBS: Record<string, string> = {
+  cuda: process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so',
+};
+
+/** The providers this build knows, and whether each can run on this machine now. */
+export function executionProviders(): ExecutionProviderInfo[] {
+  const dir = ortBinaryDir();
+  return loadOrt()
+    .listSupportedBackends()
+    .map(({ name, bundled }): ExecutionProviderInfo => {
+      if (bundled) {
+        // WebGPU is bundled but needs a GPU adapter; only CPU is certain to run.
+        return name === 'cpu'
+          ? { name, bundled, available: true }
+          : { name, bundled, available: false, reason: 'not probed; the trainer uses CPU or CUDA' };
+      }
+      const lib = PROVIDER_LIBS[name];
+      if (lib && fs.existsSync(path.join(dir, lib))) return { name, bundled, available: true };
+      return {
+        name,
+        bundled,
+        available: false,
+        reason: lib
+          ? `${lib} is not installed next to the ONNX Runtime library (GPU support is a separate install)`
+          : 'not supported by this product',
+      };
+    });
+}
+
+/** Builds y = x·W + b as an ONNX graph with our own encoder, runs it on CPU and checks the numbers. */
+export async function runtimeSelfTest(): Promise<RuntimeSelfTest> {
+  const start = performance.now();
+  const { InferenceSession, Tensor } = loadOrt();
+  const W = [1, 2, 3, 4, 5, 6]; // 3×2
+  const b = [0.5, -0.5];
+  const x = [1, -1, 2]; // 1×3
+  const model = encodeModel({
+    graph: {
+      name: 'lift_self_test',
+      nodes: [
+        { opType: 'MatMul', inputs: ['x', 'W'], outputs: ['xW'] },
+        { opType: 'Add', inputs: ['xW', 'b'], outputs: ['y'] },
+      ],
+      inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: ['batch', 3] }],
+      outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: ['batch', 2] }],
+      initializers: [floatTensor('W', [3, 2], W), floatTensor('b', [2], b)],
+    },
+  });
+  const session = await InferenceSession.create(model, { executionProviders: ['cpu'] });
+  try {
+    const result = await session.run({ x: new Tensor('float32', Float32Array.from(x), [1, 3]) });
+    const output = Array.from(result.y!.data as Float32Array);
+    const expected = [0, 1].map((j) => x.reduce((sum, xi, i) => sum + xi * W[i * 2 + j]!, 0) + b[j]!);
+    const ok = output.length === 2 && output.every((v, j) => Math.abs(v - expected[j]!) < 1e-5);
+    return { ok, provider: 'cpu', output, expected, ms: performance.now() - start };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The trainer's JSON-RPC methods, registered on a connection (IPC or stdio).
+ */
+import * as os from 'node:os';
+import { type CancellationToken, type MessageConnection, ResponseError } from 'vscode-jsonrpc';
+import { version as trainerVersion } from '../../package.json';
+import {
+  Echo,
+  type EchoParams,
+  EchoProgress,
+  type EchoResult,
+  Initialize,
+  Log,
+  type LogLevel,
+  PROTOCOL_VERSION,
+  REQUEST_CANCELLED,
+  Shutdown,
+  Status,
+  type TrainerStatus,
+} from '../protocol';
+import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
+
+export { trainerVersion };
+
+function cancelled(): ResponseError<void> {
+  return new ResponseError(REQUEST_CANCELLED, 'The request was cancelled.');
+}
+
+/** Resolves after `ms`, or early when the token fires. */
+function pause(ms: number, token: CancellationToken): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    const sub = token.onCancellationRequested(done);
+    function done(): void {
+      clearTimeout(timer);
+      sub.dispose();
+      resolve();
+    }
+  });
+}
+
+export async function trainerStatus(): Promise<TrainerStatus> {
+  let onnxruntime: TrainerStatus['onnxruntime'];
+  try {
+    const ort = loadOrt();
+    onnxruntime = {
+      loaded: true,
+      version: ort.env.versions.node ?? ort.env.versions.common,
+      providers: executionProviders(),
+      selfTest: await runtimeSelfTest(),
+    };
+  } catch (err) {
+    onnxruntime = { loaded: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  const mem = process.memoryUsage();
+  return {
+    pid: process.pid,
+    trainerVersion,
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    uptimeSeconds: process.uptime(),
+    onnxruntime,
+    memory: {
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      systemTotalBytes: os.totalmem(),
+      systemFreeBytes: os.freemem(),
+    },
+  };
+}
+
+/** Splits text into word-sized chunks, each keeping its trailing whitespace. */
+export function chunkWords(text: string): string[] {
+  return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+export async function echo(
+  params: EchoParams,
+  token: CancellationToken,
+  report: (chunk: { index: number; text: string }) => void,
+): Promise<EchoResult> {
+  if (typeof params?.text !== 'string') throw new ResponseError(-32602, 'echo: "text" must be a string.');
+  const reply = `The trainer (pid ${process.pid}) received your question: "${params.text}". Answers from a learned model arrive with LIFT learning.`;
+  const chunks = chunkWords(reply);
+  const delay = Math.max(0, Math.min(Number(params.chunkDelayMs) || 0, 10_000));
+  for (const [index, text] of chunks.entries()) {
+    if (token.isCancellationRequested) throw cancelled();
+    report({ index, text });
+    if (delay > 0) await pause(delay, token);
+  }
+  if (token.isCancellationRequested) throw cancelled();
+  return { text: reply, chunks: chunks.length };
+}
+
+/** Registers every method on `connection`; `exit` ends the process after a shutdown request. */
+export function serve(connection: MessageConnection, exit: (code: number) => void): void {
+  const log = (level: LogLevel, message: string): void => void connection.sendNotification(Log, { level, message });
+
+  connection.onRequest(Initialize, (params) => {
+    if (params?.protocolVersion !== PROTOCOL_VERSION) {
+      throw new ResponseError(
+        -32600,
+        `Protocol mismatch: the client speaks version ${params?.protocolVersion}, this trainer ${PROTOCOL_VERSION}. Reinstall the extension.`,
+      );
+    }
+    log('info', `trainer ${trainerVersion} ready (pid ${process.pid}, node ${process.version}) for ${params.client.name} ${params.client.version}`);
+    return { protocolVersion: PROTOCOL_VERSION, trainerVersion, pid: process.pid };
+  });
+
+  connection.onRequest(Status, async () => {
+    const status = await trainerStatus();
+    if (!status.onnxruntime.loaded) log('error', `ONNX Runtime failed to load: ${status.onnxruntime.error}`);
+    return status;
+  });
+
+  connection.onRequest(Echo, (params, token) =>
+    echo(params, token, (chunk) => {
+      if (params.progressToken !== undefined) void connection.sendProgress(EchoProgress, params.progressToken, chunk);
+    }),
+  );
+
+  connection.onRequest(Shutdown, () => {
+    log('info', 'shutting down on request');
+    setImmediate(() => exit(0));
+  });
+
+  connection.onClose(() => exit(0));
+  connection.listen();
+}

@@ -1,0 +1,128 @@
+/**
+ * The host side of the sidebar chat, free of `vscode` so tests drive it directly: it takes the
+ * webview's messages, asks the trainer, and streams the answers back.
+ */
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
+import type { TrainerStatus } from '../native/protocol';
+import { type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
+
+export interface AskOutcome {
+  id: number;
+  outcome: 'done' | 'cancelled' | 'failed';
+  text: string;
+  error?: string;
+}
+
+export interface ChatControllerOptions {
+  /** Pause between streamed chunks (the echo stand-in answers instantly otherwise). */
+  chunkDelayMs?: number;
+  /** Called for every failed answer, e.g. to show an error notification. */
+  onFailure?: (message: string) => void;
+}
+
+export function trainerView(state: TrainerState, status?: TrainerStatus, error?: string): TrainerView {
+  if (state === 'failed') return { state, error: error ?? 'see "LIFT: Show Trainer Log"' };
+  if (state !== 'ready' || !status) return { state: state === 'ready' ? 'starting' : state };
+  const ort = status.onnxruntime;
+  return {
+    state: 'ready',
+    pid: status.pid,
+    trainerVersion: status.trainerVersion,
+    onnxruntime: ort.loaded ? ort.version : `failed to load: ${ort.error}`,
+    providers: ort.loaded ? ort.providers.map(({ name, available }) => ({ name, available })) : [],
+    selfTestOk: ort.loaded && ort.selfTest.ok,
+  };
+}
+
+export class ChatController {
+  private post: (m: HostToWebview) => unknown = () => undefined;
+  private nextId = 1;
+  private readonly inFlight = new Map<number, CancellationTokenSource>();
+  private readonly stateSub: { dispose(): void };
+
+  constructor(
+    private readonly trainer: TrainerClient,
+    private readonly opts: ChatControllerOptions = {},
+  ) {
+    this.stateSub = trainer.onDidChangeState((state) => {
+      this.post({ type: 'trainer', trainer: trainerView(state) });
+      if (state === 'ready') void this.refreshStatus();
+    });
+  }
+
+  /** Where messages for the webview go; replaced whenever the view is (re)created. */
+  attach(post: (m: HostToWebview) => unknown): void {
+    this.post = post;
+  }
+
+  async handle(message: unknown): Promise<void> {
+    if (!isWebviewToHost(message)) return; // the webview is untrusted input too
+    switch (message.type) {
+      case 'ready':
+      case 'refreshStatus':
+        await this.refreshStatus();
+        break;
+      case 'ask':
+        await this.ask(message.text);
+        break;
+      case 'stop':
+        this.stop();
+        break;
+    }
+  }
+
+  async refreshStatus(): Promise<void> {
+    try {
+      const status = await this.trainer.status();
+      this.post({ type: 'trainer', trainer: trainerView('ready', status) });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.post({ type: 'trainer', trainer: trainerView(this.trainer.state, undefined, message) });
+    }
+  }
+
+  /** Asks one question; the answer streams to the webview and the outcome is returned. */
+  async ask(text: string, chunkDelayMs = this.opts.chunkDelayMs): Promise<AskOutcome> {
+    const id = this.nextId++;
+    const cancel = new CancellationTokenSource();
+    this.inFlight.set(id, cancel);
+    this.post({ type: 'question', id, text });
+    let answer = '';
+    try {
+      const result = await this.trainer.echo(
+        { text, chunkDelayMs },
+        (chunk) => {
+          answer += chunk.text;
+          this.post({ type: 'answerChunk', id, text: chunk.text });
+        },
+        cancel.token,
+      );
+      this.post({ type: 'answerEnd', id, outcome: 'done' });
+      return { id, outcome: 'done', text: result.text };
+    } catch (err) {
+      if (err instanceof TrainerError && err.kind === 'cancelled') {
+        this.post({ type: 'answerEnd', id, outcome: 'cancelled' });
+        return { id, outcome: 'cancelled', text: answer };
+      }
+      const error = err instanceof Error ? err.message : String(err);
+      this.post({ type: 'answerEnd', id, outcome: 'failed', error });
+      this.opts.onFailure?.(error);
+      return { id, outcome: 'failed', text: answer, error };
+    } finally {
+      this.inFlight.delete(id);
+      cancel.dispose();
+    }
+  }
+
+  /** Cancels every answer in progress; returns how many. */
+  stop(): number {
+    for (const source of this.inFlight.values()) source.cancel();
+    return this.inFlight.size;
+  }
+
+  dispose(): void {
+    this.stop();
+    this.stateSub.dispose();
+  }
+}

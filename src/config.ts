@@ -1,0 +1,29 @@
+/** The `lift.*` settings, read in one place. */
+import * as vscode from 'vscode';
+
+export type Device = 'auto' | 'cuda' | 'cpu';
+
+export interface LiftSettings {
+  model: string;
+  device: Device;
+  include: string[];
+  exclude: string[];
+  tokenBudget: number;
+  adapterRank: number;
+  epochs: number;
+  trainerPath: string;
+}
+
+export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
+  const c = vscode.workspace.getConfiguration('lift', scope);
+  return {
+    model: c.get<string>('model', ''),
+    device: c.get<Device>('device', 'auto'),
+    include: c.get<string[]>('include', []),
+    exclude: c.get<string[]>('exclude', []),
+    tokenBudget: c.get<number>('tokenBudget', 200_000),
+    adapterRank: c.get<number>('adapter.rank', 16),
+    epochs: c.get<number>('epochs', 3),
+    trainerPath: c.get<string>('trainerPath', ''),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Extension entry: registers commands, the sidebar chat and the status bar, and forwards work
+ * to the trainer process. Holds no model state and never loads ONNX Runtime.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { TrainerClient, type TrainerState } from '../native/client';
+import type { TrainerStatus } from '../native/protocol';
+import { formatStatus } from '../native/statusText';
+import { ChatController } from './chatController';
+import { ChatViewProvider } from './chatView';
+import { readSettings } from './config';
+
+/** What `activate` returns: used by the extension tests, stable enough for other extensions. */
+export interface LiftApi {
+  trainer: TrainerClient;
+  chat: ChatController;
+  chatView: ChatViewProvider;
+}
+
+const STATE_TEXT: Record<TrainerState, string> = {
+  stopped: '$(sparkle) LIFT',
+  starting: '$(loading~spin) LIFT',
+  ready: '$(sparkle) LIFT',
+  crashed: '$(warning) LIFT',
+  failed: '$(error) LIFT',
+};
+
+const STATE_TOOLTIP: Record<TrainerState, string> = {
+  stopped: 'LIFT trainer: not running (starts on demand)',
+  starting: 'LIFT trainer: starting',
+  ready: 'LIFT trainer: ready',
+  crashed: 'LIFT trainer: stopped unexpectedly; restarts on the next request',
+  failed: 'LIFT trainer: unavailable after repeated crashes. Click to see the log.',
+};
+
+/** The trainer bundle, or an override for development (rust-analyzer's pattern). */
+function trainerPath(context: vscode.ExtensionContext): string {
+  const override = process.env.LIFT_TRAINER_PATH || readSettings().trainerPath;
+  return override ? path.resolve(override) : context.asAbsolutePath(path.join('dist', 'trainer.js'));
+}
+
+async function askForConsentIfRestricted(what: string): Promise<boolean> {
+  if (vscode.workspace.isTrusted) return true;
+  const learn = 'Learn Anyway';
+  const choice = await vscode.window.showWarningMessage(
+    `This workspace is in Restricted Mode. Learning ${what} reads its files into a local model (nothing is executed and nothing leaves this machine). Learn it anyway?`,
+    { modal: true },
+    learn,
+  );
+  return choice === learn;
+}
+
+export function activate(context: vscode.ExtensionContext): LiftApi {
+  const log = vscode.window.createOutputChannel('LIFT Trainer', { log: true });
+  const version = String(context.extension.packageJSON.version);
+  const trainer = new TrainerClient({ trainerPath: trainerPath(context), logger: log, client: { name: 'vscode', version } });
+  const chat = new ChatController(trainer, {
+    chunkDelayMs: 15,
+    onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
+  });
+  const chatView = new ChatViewProvider(context.extensionUri, chat);
+
+  const status = vscode.window.createStatusBarItem('lift.status', vscode.StatusBarAlignment.Right, 100);
+  status.name = 'LIFT';
+  status.command = 'lift.showTrainerLog';
+  const showState = (state: TrainerState): void => {
+    status.text = STATE_TEXT[state];
+    status.tooltip = STATE_TOOLTIP[state];
+    status.backgroundColor = state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  };
+  showState(trainer.state);
+  status.show();
+
+  async function askInChat(text: string): Promise<void> {
+    await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
+    await chat.ask(text);
+  }
+
+  const notYet = (feature: string): Thenable<unknown> =>
+    vscode.window.showInformationMessage(`${feature} is not available in LIFT ${version} yet: this version wires the editor to the trainer. The trainer is running and answers through the sidebar.`);
+
+  context.subscriptions.push(
+    log,
+    status,
+    { dispose: () => void trainer.dispose() },
+    { dispose: () => chat.dispose() },
+    trainer.onDidChangeState(showState),
+    vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),
+    vscode.commands.registerCommand('lift.learnWorkspace', async () => {
+      if (!vscode.workspace.workspaceFolders?.length) {
+        return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
+      }
+      if (!(await askForConsentIfRestricted('this workspace'))) return;
+      return notYet('Learning a workspace');
+    }),
+    vscode.commands.registerCommand('lift.learnDocument', async () => {
+      const doc = vscode.window.activeTextEditor?.document;
+      if (!doc) return vscode.window.showWarningMessage('Open the document to learn (for example a long spec) first.');
+      if (!(await askForConsentIfRestricted(`"${path.basename(doc.fileName)}"`))) return;
+      return notYet('Learning a document');
+    }),
+    vscode.commands.registerCommand('lift.ask', async (question?: string) => {
+      const text =
+        question ??
+        (await vscode.window.showInputBox({ title: 'LIFT: Ask About This Workspace', prompt: 'Your question', ignoreFocusOut: true }));
+      if (text?.trim()) await askInChat(text.trim());
+    }),
+    vscode.commands.registerCommand('lift.explainSelection', async () => {
+      const editor = vscode.window.activeTextEditor;
+      const selected = editor?.document.getText(editor.selection);
+      if (!editor || !selected?.trim()) return vscode.window.showWarningMessage('Select the code to explain first.');
+      const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${editor.selection.start.line + 1}`;
+      await askInChat(`Explain this code from ${where}:\n${selected}`);
+    }),
+    vscode.commands.registerCommand('lift.cancelLearning', () => {
+      const n = chat.stop();
+      log.info(n ? `Cancelled ${n} request(s) in progress.` : 'Nothing to cancel.');
+    }),
+    vscode.commands.registerCommand('lift.showTrainerLog', async (): Promise<TrainerStatus | undefined> => {
+      log.show(true);
+      try {
+        const s = await trainer.status();
+        log.info(`Trainer status:\n${formatStatus(s)}`);
+        return s;
+      } catch (err) {
+        log.error(`Trainer status failed: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand('lift.restartTrainer', async () => {
+      const info = await trainer.restart();
+      vscode.window.setStatusBarMessage(`LIFT trainer restarted (pid ${info.pid})`, 4000);
+    }),
+  );
+
+  log.info(`LIFT ${version} activated; trainer: ${trainerPath(context)}`);
+  return { trainer, chat, chatView };
+}
+
+export function deactivate(): void {
+  // The trainer is stopped by its disposable in context.subscriptions.
+}

