@@ -159,11 +159,13 @@ export class TrainerClient {
     });
     const stderrTail: string[] = [];
     readline.createInterface({ input: proc.stdout! }).on('line', (line) => logger.info(`[trainer] ${line}`));
-    readline.createInterface({ input: proc.stderr! }).on('line', (line) => {
+    const stderrLines = readline.createInterface({ input: proc.stderr! });
+    stderrLines.on('line', (line) => {
       stderrTail.push(line);
       if (stderrTail.length > 20) stderrTail.shift();
       logger.warn(`[trainer] ${line}`);
     });
+    const stderrClosed = new Promise<void>((resolve) => stderrLines.once('close', resolve));
     const exited = new Promise<ExitInfo>((resolve) => {
       proc.once('exit', (code, signal) => resolve({ code, signal }));
       proc.once('error', (err) => {
@@ -180,13 +182,23 @@ export class TrainerClient {
     const running: Running = { proc, conn, exited, stopping: false, info: undefined as unknown as InitializeResult };
     void exited.then((info) => this.onExit(running, info));
 
+    // An exit during start-up is reported with what the trainer last wrote to stderr.
+    const diedEarly = async (): Promise<TrainerError | undefined> => {
+      const info = await Promise.race([exited, delay(2000).then(() => undefined)]);
+      if (!info) return undefined;
+      await Promise.race([stderrClosed, delay(500)]);
+      const detail = stderrTail.length ? `\n${stderrTail.join('\n')}` : '';
+      return new TrainerError(`The LIFT trainer exited during start-up (${describeExit(info)}).${detail}`, 'start-failed');
+    };
     const timeoutMs = this.opts.startTimeoutMs ?? 30_000;
     try {
       running.info = await Promise.race([
-        conn.sendRequest(Initialize, { protocolVersion: PROTOCOL_VERSION, client: this.opts.client }),
-        exited.then((info): never => {
-          const detail = stderrTail.length ? `\n${stderrTail.join('\n')}` : '';
-          throw new TrainerError(`The LIFT trainer exited during start-up (${describeExit(info)}).${detail}`, 'start-failed');
+        conn.sendRequest(Initialize, { protocolVersion: PROTOCOL_VERSION, client: this.opts.client }).catch(async (err: unknown) => {
+          throw (await diedEarly()) ??
+            (err instanceof ResponseError ? new TrainerError(`The LIFT trainer refused the handshake: ${err.message}`, 'start-failed') : err);
+        }),
+        exited.then(async (): Promise<never> => {
+          throw await diedEarly();
         }),
         delay(timeoutMs).then((): never => {
           throw new TrainerError(`The LIFT trainer did not answer within ${timeoutMs / 1000} s of starting.`, 'start-failed');
@@ -197,7 +209,6 @@ export class TrainerClient {
       proc.kill('SIGKILL');
       conn.dispose();
       this.setState('crashed');
-      if (err instanceof ResponseError) throw new TrainerError(`The LIFT trainer refused the handshake: ${err.message}`, 'start-failed');
       throw err;
     }
     this.live = running;
