@@ -3,6 +3,9 @@
 // extension host, opened by Debian's Chromium with the smoke-test driver. Then checks from the
 // outside what the user sees: the sidebar webview's trainer status and the error notification.
 // Usage: node test/e2e/run.mjs   (installs code-server with test/e2e/install.sh when missing)
+//        node test/e2e/run.mjs --negative-control
+//          runs the suite against a trainer that cannot start and succeeds only if the suite
+//          fails: proof that it cannot pass without reaching the real trainer.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -55,6 +58,9 @@ fs.mkdirSync(path.join(workspace, 'src'), { recursive: true });
 fs.writeFileSync(path.join(workspace, 'README.md'), '# Sample\n\nA tiny workspace for the LIFT extension tests.\n');
 fs.writeFileSync(path.join(workspace, 'src/main.ts'), 'export function main(): number {\n  return 42;\n}\n');
 const results = path.join(tmp, 'results.json');
+const negativeControl = process.argv.includes('--negative-control');
+const brokenTrainer = path.join(tmp, 'broken-trainer.js');
+fs.writeFileSync(brokenTrainer, "console.error('negative control: this trainer cannot start'); process.exit(1);\n");
 const port = await freePort();
 const config = path.join(tmp, 'config.yaml');
 fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
@@ -81,7 +87,8 @@ const server = spawn(
       PATH: `${path.dirname(node24)}:${process.env.PATH}`,
       EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/items' }),
       LIFT_E2E_RESULTS: results,
-      LIFT_E2E_SYNC_DIR: tmp,
+      LIFT_E2E_SYNC_DIR: negativeControl ? '' : tmp,
+      ...(negativeControl ? { LIFT_TRAINER_PATH: brokenTrainer } : {}),
     },
   },
 );
@@ -116,6 +123,17 @@ try {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
+  if (negativeControl) {
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 300_000))]);
+    const summary = fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
+    const failedTitles = summary?.results.filter((r) => r.state === 'failed').map((r) => r.title) ?? [];
+    for (const t of failedTitles) console.log(`  ✖ (expected) ${t}`);
+    const ok = summary !== undefined && failedTitles.some((t) => /reaches the real trainer/.test(t));
+    log(ok ? 'negative control: the suite fails without a working trainer, as it must' : 'negative control FAILED: the suite did not fail without a trainer');
+    exitCode = ok ? 0 : 1;
+    throw Object.assign(new Error('done'), { done: true });
+  }
+
   // The suite holds the window open after its tests (see suite/index.ts) while we look at it.
   const suiteDone = path.join(tmp, 'suite-done');
   const deadline = Date.now() + 300_000;
@@ -161,8 +179,10 @@ try {
   if (!summary || ui.some(([ok]) => !ok)) exitCode = exitCode || 1;
   log(`code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}: ${passed} passed, ${failed} failed (exit ${exitCode})`);
 } catch (err) {
-  log(`error: ${err.stack ?? err}`);
-  exitCode = 1;
+  if (!err.done) {
+    log(`error: ${err.stack ?? err}`);
+    exitCode = 1;
+  }
 } finally {
   await browser?.close().catch(() => {});
   try {
