@@ -24,6 +24,7 @@ import {
   Initialize,
   type InitializeResult,
   Log,
+  type LogLevel,
   PROTOCOL_VERSION,
   REQUEST_CANCELLED,
   Shutdown,
@@ -82,6 +83,8 @@ interface Running {
   /** Set when we stop it on purpose, so its exit is not reported as a crash. */
   stopping: boolean;
 }
+
+const LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error'] satisfies LogLevel[]);
 
 function describeExit({ code, signal }: ExitInfo): string {
   return signal ? `killed by ${signal}` : `exit code ${code}`;
@@ -175,7 +178,10 @@ export class TrainerClient {
     });
 
     const conn = createMessageConnection(new IPCMessageReader(proc), new IPCMessageWriter(proc));
-    conn.onNotification(Log, ({ level, message }) => (logger[level] ?? logger.info).call(logger, `[trainer] ${message}`));
+    conn.onNotification(Log, ({ level, message }) => {
+      const write = LOG_LEVELS.has(level) ? logger[level] : logger.info;
+      write.call(logger, `[trainer] ${String(message)}`);
+    });
     conn.onError(([err]) => logger.debug(`trainer connection: ${err.message}`));
     conn.listen();
 

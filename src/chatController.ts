@@ -72,7 +72,15 @@ export class ChatController {
     }
   }
 
-  async refreshStatus(): Promise<void> {
+  private refreshing: Promise<void> | undefined;
+
+  /** Fetches the trainer status for the view; concurrent calls share one request. */
+  refreshStatus(): Promise<void> {
+    this.refreshing ??= this.fetchStatus().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async fetchStatus(): Promise<void> {
     try {
       const status = await this.trainer.status();
       this.post({ type: 'trainer', trainer: trainerView('ready', status) });

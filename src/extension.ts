@@ -51,10 +51,13 @@ async function askForConsentIfRestricted(what: string): Promise<boolean> {
   return choice === learn;
 }
 
+let active: LiftApi | undefined;
+
 export function activate(context: vscode.ExtensionContext): LiftApi {
   const log = vscode.window.createOutputChannel('LIFT Trainer', { log: true });
   const version = String(context.extension.packageJSON.version);
-  const trainer = new TrainerClient({ trainerPath: trainerPath(context), logger: log, client: { name: 'vscode', version } });
+  const trainerScript = trainerPath(context);
+  const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version } });
   const chat = new ChatController(trainer, {
     chunkDelayMs: 15,
     onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
@@ -83,7 +86,6 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   context.subscriptions.push(
     log,
     status,
-    { dispose: () => void trainer.dispose() },
     { dispose: () => chat.dispose() },
     trainer.onDidChangeState(showState),
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),
@@ -137,10 +139,13 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     }),
   );
 
-  log.info(`LIFT ${version} activated; trainer: ${trainerPath(context)}`);
-  return { trainer, chat, chatView };
+  log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
+  active = { trainer, chat, chatView };
+  return active;
 }
 
-export function deactivate(): void {
-  // The trainer is stopped by its disposable in context.subscriptions.
+/** VS Code waits for this: the trainer gets its shutdown request (then SIGKILL after 3 s). */
+export async function deactivate(): Promise<void> {
+  await active?.trainer.dispose();
+  active = undefined;
 }

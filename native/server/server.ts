@@ -39,15 +39,19 @@ function pause(ms: number, token: CancellationToken): Promise<void> {
   });
 }
 
+/** Run once per process: it proves the native runtime works here; status stays cheap. */
+let selfTest: ReturnType<typeof runtimeSelfTest> | undefined;
+
 export async function trainerStatus(): Promise<TrainerStatus> {
   let onnxruntime: TrainerStatus['onnxruntime'];
   try {
     const ort = loadOrt();
+    selfTest ??= runtimeSelfTest();
     onnxruntime = {
       loaded: true,
       version: ort.env.versions.node ?? ort.env.versions.common,
       providers: executionProviders(),
-      selfTest: await runtimeSelfTest(),
+      selfTest: await selfTest,
     };
   } catch (err) {
     onnxruntime = { loaded: false, error: err instanceof Error ? err.message : String(err) };

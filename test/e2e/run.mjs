@@ -96,52 +96,33 @@ const serverLog = fs.createWriteStream(path.join(tmp, 'code-server.log'));
 server.stdout.pipe(serverLog);
 server.stderr.pipe(serverLog);
 
-let browser;
-let exitCode = 1;
-try {
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
-  log(`code-server up on port ${port}`);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  let resolveExit;
-  const exited = new Promise((r) => (resolveExit = r));
-  await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
-  const hostLog = fs.createWriteStream(path.join(tmp, 'extension-host.log'));
-  await page.exposeFunction('codeAutomationLog', (...args) => {
-    const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-    hostLog.write(`${line}\n`);
-    if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
-  });
-  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(root)],
-    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
-  ]);
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
-  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-  log('workbench loaded; the suite runs in the extension host');
-  if (negativeControl) {
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 300_000))]);
-    const summary = fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
-    const failedTitles = summary?.results.filter((r) => r.state === 'failed').map((r) => r.title) ?? [];
-    for (const t of failedTitles) console.log(`  ✖ (expected) ${t}`);
-    const ok = summary !== undefined && failedTitles.some((t) => /reaches the real trainer/.test(t));
-    log(ok ? 'negative control: the suite fails without a working trainer, as it must' : 'negative control FAILED: the suite did not fail without a trainer');
-    exitCode = ok ? 0 : 1;
-    throw Object.assign(new Error('done'), { done: true });
-  }
+/** Passes only if the suite ran and failed because the trainer could not be reached. */
+async function checkNegativeControl(exited) {
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 300_000))]);
+  const summary = readResults();
+  const failedTitles = summary?.results.filter((r) => r.state === 'failed').map((r) => r.title) ?? [];
+  for (const t of failedTitles) console.log(`  ✖ (expected) ${t}`);
+  const ok = summary !== undefined && failedTitles.some((t) => /reaches the real trainer/.test(t));
+  log(ok ? 'negative control: the suite fails without a working trainer, as it must' : 'negative control FAILED: the suite did not fail without a trainer');
+  return ok ? 0 : 1;
+}
 
+function readResults() {
+  return fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
+}
+
+/** The suite's results, then what the user sees, checked from outside. Returns the exit code. */
+async function checkRun(page, exited) {
   // The suite holds the window open after its tests (see suite/index.ts) while we look at it.
   const suiteDone = path.join(tmp, 'suite-done');
   const deadline = Date.now() + 300_000;
-  while (!fs.existsSync(suiteDone)) {
+  let windowClosed = false;
+  exited.then(() => (windowClosed = true));
+  while (!fs.existsSync(suiteDone) && !windowClosed) {
     if (Date.now() > deadline) throw new Error('the suite did not finish within 5 minutes');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const summary = fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
+  const summary = readResults();
   for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${r.error ? `\n${r.error}` : ''}`);
 
   // What the user sees, checked from the outside.
@@ -172,17 +153,46 @@ try {
   await page.screenshot({ path: path.join(root, 'out/e2e/workbench.png') });
   for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
   fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
-  exitCode = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
+  let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
   if (!summary) log('the suite wrote no results: it did not run in the extension host');
   const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
   const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
-  if (!summary || ui.some(([ok]) => !ok)) exitCode = exitCode || 1;
-  log(`code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}: ${passed} passed, ${failed} failed (exit ${exitCode})`);
+  if (!summary || ui.some(([ok]) => !ok)) code = code || 1;
+  log(`code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}: ${passed} passed, ${failed} failed (exit ${code})`);
+  return code;
+}
+
+let browser;
+let exitCode = 1;
+try {
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
+  log(`code-server up on port ${port}`);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  let resolveExit;
+  const exited = new Promise((r) => (resolveExit = r));
+  await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
+  const hostLog = fs.createWriteStream(path.join(tmp, 'extension-host.log'));
+  await page.exposeFunction('codeAutomationLog', (...args) => {
+    const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+    hostLog.write(`${line}\n`);
+    if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
+  });
+  const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(root)],
+    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
+  ]);
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  log('workbench loaded; the suite runs in the extension host');
+  exitCode = negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
 } catch (err) {
-  if (!err.done) {
-    log(`error: ${err.stack ?? err}`);
-    exitCode = 1;
-  }
+  log(`error: ${err.stack ?? err}`);
+  exitCode = 1;
 } finally {
   await browser?.close().catch(() => {});
   try {
