@@ -1,0 +1,116 @@
+/**
+ * ONNX Runtime sessions for the engine: provider choice with CUDA → CPU fallback (creation
+ * throws when the CUDA provider is missing, so the reason is caught and reported), and a
+ * stateful runner for training steps whose parameters and optimizer state pass in and out.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { TrainStepSpec } from '../onnx/train';
+import { executionProviders, loadOrt } from './ort';
+
+export type Device = 'auto' | 'cuda' | 'cpu';
+
+export interface CreatedSession {
+  session: InferenceSession;
+  provider: 'cuda' | 'cpu';
+  /** Why CUDA was not used when `auto` asked for it. */
+  fallbackReason?: string;
+}
+
+/**
+ * Creates a session on the requested device. `cuda` fails with the reason; `auto` tries CUDA
+ * (with CPU fallback of single nodes disabled, so nothing runs on CPU silently) and falls back to
+ * CPU, reporting why.
+ */
+export async function createSession(
+  model: Uint8Array | string,
+  device: Device,
+  options: { log?: (message: string) => void; threads?: number } = {},
+): Promise<CreatedSession> {
+  const { InferenceSession } = loadOrt();
+  const common: InferenceSession.SessionOptions = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
+  const onCpu = async (fallbackReason?: string): Promise<CreatedSession> => ({
+    session: await InferenceSession.create(model as Uint8Array, { ...common, executionProviders: ['cpu'] }),
+    provider: 'cpu',
+    fallbackReason,
+  });
+  if (device === 'cpu') return onCpu();
+
+  let reason: string;
+  const cuda = executionProviders().find((p) => p.name === 'cuda');
+  if (!cuda?.available) {
+    // Known missing: say why without asking ONNX Runtime to fail loading it.
+    reason = `CUDA is not usable: ${cuda?.reason ?? 'no CUDA provider in this build'}`;
+  } else {
+    try {
+      const session = await InferenceSession.create(model as Uint8Array, {
+        ...common,
+        executionProviders: ['cuda'],
+        extra: { session: { disable_cpu_ep_fallback: '1' } },
+      });
+      return { session, provider: 'cuda' };
+    } catch (err) {
+      reason = `CUDA is not usable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    }
+  }
+  if (device === 'cuda') throw new Error(`${reason}. Set "lift.device" to "auto" or "cpu" to run on the CPU.`);
+  options.log?.(`${reason}; running on the CPU.`);
+  return onCpu(reason);
+}
+
+type Float = Float32Array | Float64Array;
+
+/**
+ * Runs a training step graph built by `buildTrainStep`, keeping parameters and moments between
+ * steps. Frozen weights stay in the graph as initializers; only state, the batch and scalars
+ * cross the boundary.
+ */
+export class TrainStepRunner {
+  private readonly state = new Map<string, Tensor>();
+  private steps = 0;
+
+  constructor(
+    private readonly session: InferenceSession,
+    private readonly spec: TrainStepSpec,
+    initial: Record<string, Float>,
+    private readonly dtype: 'float32' | 'float64' = 'float32',
+  ) {
+    const { Tensor } = loadOrt();
+    for (const s of spec.state) {
+      const dims = s.shape.map((d) => {
+        if (typeof d !== 'number') throw new Error(`state ${s.input} needs a static shape`);
+        return d;
+      });
+      const count = dims.reduce((a, b) => a * b, 1);
+      const data = s.kind === 'param' ? initial[s.input] : dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+      if (!data || data.length !== count) throw new Error(`initial value for ${s.input}: expected ${count} values`);
+      this.state.set(s.input, new Tensor(dtype, data.slice(), dims));
+    }
+  }
+
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** One optimizer step on `batch`; returns the loss (and the gradient norm when clipping). */
+  async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
+    const { Tensor } = loadOrt();
+    const scalar = (v: number): Tensor => new Tensor(this.dtype, this.dtype === 'float32' ? Float32Array.of(v) : Float64Array.of(v), []);
+    const feeds: Record<string, Tensor> = { ...batch, [this.spec.lr]: scalar(lr) };
+    if (this.spec.step) feeds[this.spec.step] = scalar(this.steps + 1);
+    for (const [name, t] of this.state) feeds[name] = t;
+    const out = await this.session.run(feeds);
+    for (const s of this.spec.state) this.state.set(s.input, out[s.output]!);
+    this.steps++;
+    return {
+      loss: Number((out[this.spec.loss]!.data as Float)[0]),
+      gradNorm: this.spec.gradNorm ? Number((out[this.spec.gradNorm]!.data as Float)[0]) : undefined,
+    };
+  }
+
+  /** Current value of a parameter (or moment). */
+  get(name: string): Float {
+    const t = this.state.get(name);
+    if (!t) throw new Error(`no state named ${name}`);
+    return t.data as Float;
+  }
+}
