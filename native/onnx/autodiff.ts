@@ -3,8 +3,8 @@
  * emitted into the same graph with the ops' own backward rules (ops.ts): only for nodes on a
  * path from a parameter to the loss, summed where a value is used more than once.
  */
-import { GraphError, isFloat, type OpNode, type Value } from './graph';
-import { add, zerosLike } from './ops';
+import { GraphError, isFloat, type OpNode, recordInto, type Value } from './graph';
+import { add as addOp, zerosLike } from './ops';
 
 /**
  * Gradients of the scalar `loss` with respect to each of `wrt` (same order). A parameter the
@@ -16,15 +16,18 @@ export function gradients(loss: Value, wrt: readonly Value[]): Value[] {
     throw new GraphError(`gradients: the loss must be a scalar, got ${loss}`);
   }
   for (const w of wrt) {
-    if (w.graph !== g) throw new GraphError(`gradients: ${w.name} belongs to another graph`);
+    if (!g.sees(w)) throw new GraphError(`gradients: ${w.name} belongs to another graph`);
     if (!isFloat(w.dtype)) throw new GraphError(`gradients: ${w} is not floating-point`);
   }
-  const nodes = g.nodes.slice(); // the forward graph as it is now; rules append to g.nodes
+  // The forward graph as it is now (the loss's graph and those enclosing it, in creation
+  // order); rules append gradient nodes to the loss's graph.
+  const nodes = g.chain().flatMap((x) => x.nodes).sort((a, b) => a.seq - b.seq);
 
   // Values that depend on a parameter (forward sweep)…
   const dependsOnWrt = new Set<Value>(wrt);
-  for (const n of nodes) if (n.inputs.some((v) => dependsOnWrt.has(v))) for (const o of n.outputs) dependsOnWrt.add(o);
-  if (!dependsOnWrt.has(loss)) return wrt.map((w) => zerosLike(w));
+  const reads = (n: OpNode): readonly Value[] => (n.captures ? [...n.inputs, ...n.captures] : n.inputs);
+  for (const n of nodes) if (reads(n).some((v) => dependsOnWrt.has(v))) for (const o of n.outputs) dependsOnWrt.add(o);
+  if (!dependsOnWrt.has(loss)) return recordInto(g, () => wrt.map((w) => zerosLike(w)));
   // …and nodes the loss depends on through them (backward sweep).
   const producer = new Map<Value, OpNode>();
   for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
@@ -38,9 +41,10 @@ export function gradients(loss: Value, wrt: readonly Value[]): Value[] {
     const n = producer.get(v);
     if (!n || !dependsOnWrt.has(v)) continue;
     onPath.add(n);
-    for (const i of n.inputs) if (dependsOnWrt.has(i)) stack.push(i);
+    for (const i of reads(n)) if (dependsOnWrt.has(i)) stack.push(i);
   }
 
+  const add = (a: Value, b: Value): Value => recordInto(g, () => addOp(a, b));
   const contributions = new Map<Value, Value[]>();
   const contribute = (v: Value, grad: Value): void => {
     const list = contributions.get(v);
@@ -62,13 +66,13 @@ export function gradients(loss: Value, wrt: readonly Value[]): Value[] {
     const gy = n.outputs.map(total);
     if (gy.every((x) => x === undefined)) continue;
     if (!n.def.backward) {
-      throw new GraphError(`gradients: ${n.def.type} (${n.outputs.map((o) => o.name).join(', ')}) has no backward rule, but ${n.inputs.filter((v) => dependsOnWrt.has(v)).map((v) => v.name).join(', ')} needs a gradient through it`);
+      throw new GraphError(`gradients: ${n.def.type} (${n.outputs.map((o) => o.name).join(', ')}) has no backward rule, but ${[...new Set(reads(n).filter((v) => dependsOnWrt.has(v)).map((v) => v.name))].join(', ')} needs a gradient through it`);
     }
-    const grads = n.def.backward({ node: n, inputs: n.inputs, outputs: n.outputs, gy });
+    const grads = recordInto(g, () => n.def.backward!({ node: n, inputs: n.inputs, outputs: n.outputs, gy }));
     n.inputs.forEach((input, k) => {
       const gi = grads[k];
       if (gi && dependsOnWrt.has(input) && isFloat(input.dtype)) contribute(input, gi);
     });
   }
-  return wrt.map((w) => total(w) ?? zerosLike(w));
+  return wrt.map((w) => total(w) ?? recordInto(g, () => zerosLike(w)));
 }

@@ -48,6 +48,37 @@ export interface OpNode {
   inputs: readonly Value[];
   outputs: readonly Value[];
   attrs: Readonly<Record<string, AttributeValue>>;
+  /** Outer values that the node's subgraphs (If branches) read by name. */
+  captures?: readonly Value[];
+  /** Creation order across a graph and its subgraphs. */
+  seq: number;
+}
+
+let nodeSeq = 0;
+let recording: GraphBuilder | undefined;
+
+/** Records the ops built by `fn` into `g` (e.g. an If branch), wherever their inputs live. */
+export function recordInto<T>(g: GraphBuilder, fn: () => T): T {
+  const saved = recording;
+  recording = g;
+  try {
+    return fn();
+  } finally {
+    recording = saved;
+  }
+}
+
+/** Where an op on `inputs` goes: the graph being recorded into, else the innermost input's graph. */
+export function graphFor(inputs: readonly Value[]): GraphBuilder {
+  if (recording && inputs.every((v) => recording!.sees(v))) return recording;
+  let g = inputs[0]!.graph;
+  for (const v of inputs) if (isInside(v.graph, g)) g = v.graph;
+  return g; // apply() rejects inputs this graph cannot see
+}
+
+function isInside(inner: GraphBuilder, outer: GraphBuilder): boolean {
+  for (let x: GraphBuilder | undefined = inner.parent; x; x = x.parent) if (x === outer) return true;
+  return false;
 }
 
 /** Raised when an op is built with inputs it cannot take; names the op and the shapes. */
@@ -87,10 +118,47 @@ export class GraphBuilder {
   readonly inputs: Value[] = [];
   readonly outputs: Value[] = [];
   readonly initializers = new Map<Value, Tensor>();
-  private readonly names = new Set<string>();
-  private readonly counters = new Map<string, number>();
+  /** Names are unique across a graph and all its subgraphs (ONNX scoping reads outer names). */
+  private readonly names: Set<string>;
+  private readonly counters: Map<string, number>;
 
-  constructor(readonly name = 'graph') {}
+  constructor(
+    readonly name = 'graph',
+    readonly parent?: GraphBuilder,
+  ) {
+    this.names = parent?.names ?? new Set();
+    this.counters = parent?.counters ?? new Map();
+  }
+
+  /** A branch body for `If`: it may read this graph's values. */
+  subgraph(name: string): GraphBuilder {
+    return new GraphBuilder(this.fresh(name), this);
+  }
+
+  /** Whether `v` can be read here: defined in this graph or an enclosing one. */
+  sees(v: Value): boolean {
+    return v.graph === this || (this.parent?.sees(v) ?? false);
+  }
+
+  /** This graph and the ones enclosing it, innermost first. */
+  chain(): GraphBuilder[] {
+    const out: GraphBuilder[] = [];
+    for (let g: GraphBuilder | undefined = this; g; g = g.parent) out.push(g);
+    return out;
+  }
+
+  /** Values of enclosing graphs that this graph (and its subgraphs) read. */
+  captures(): Value[] {
+    const out = new Set<Value>();
+    for (const n of this.nodes) for (const v of [...n.inputs, ...(n.captures ?? [])]) if (v.graph !== this && !this.isLocal(v)) out.add(v);
+    return [...out];
+  }
+
+  private isLocal(v: Value): boolean {
+    let g: GraphBuilder | undefined = v.graph;
+    while (g && g !== this) g = g.parent;
+    return g === this;
+  }
 
   /** A fresh, readable, unique value name. */
   fresh(hint: string): string {
@@ -134,22 +202,22 @@ export class GraphBuilder {
   }
 
   output(v: Value, name?: string): Value {
-    if (v.graph !== this) throw new GraphError(`${v.name} belongs to another graph`);
+    if (!this.sees(v)) throw new GraphError(`${v.name} belongs to another graph`);
     let out = v;
     if (name && name !== v.name) {
       if (this.names.has(name)) throw new GraphError(`output name "${name}" is taken`);
       this.names.add(name);
       out = new Value(this, name, v.dtype, v.shape);
-      this.nodes.push({ def: identityDef(), inputs: [v], outputs: [out], attrs: {} });
+      this.nodes.push({ def: identityOp, inputs: [v], outputs: [out], attrs: {}, seq: nodeSeq++ });
     }
     this.outputs.push(out);
     return out;
   }
 
   /** Records a node after the op's own checks; returns its outputs. */
-  apply(def: ops.OpDef, inputs: readonly Value[], attrs: Record<string, AttributeValue> = {}, hint?: string): Value[] {
+  apply(def: ops.OpDef, inputs: readonly Value[], attrs: Record<string, AttributeValue> = {}, hint?: string, captures?: readonly Value[]): Value[] {
     for (const v of inputs) {
-      if (v.graph !== this) throw new GraphError(`${def.type}: input ${v.name} belongs to another graph`);
+      if (!this.sees(v)) throw new GraphError(`${def.type}: input ${v.name} belongs to another graph`);
     }
     let infos: { dtype: DType; shape: Shape; constInts?: readonly number[] }[];
     try {
@@ -160,7 +228,7 @@ export class GraphBuilder {
     }
     const base = hint ?? def.type.toLowerCase();
     const outputs = infos.map((o, i) => new Value(this, this.fresh(infos.length > 1 ? `${base}_${i}` : base), o.dtype, o.shape, o.constInts));
-    this.nodes.push({ def, inputs, outputs, attrs });
+    this.nodes.push({ def, inputs, outputs, attrs, captures, seq: nodeSeq++ });
     return outputs;
   }
 
@@ -172,7 +240,7 @@ export class GraphBuilder {
       const n = this.nodes[i]!;
       if (!n.outputs.some((o) => needed.has(o))) continue;
       kept.push(n);
-      for (const v of n.inputs) needed.add(v);
+      for (const v of [...n.inputs, ...(n.captures ?? [])]) needed.add(v);
     }
     kept.reverse();
     const info = (v: Value): ValueInfo => ({ name: v.name, elemType: ONNX_DTYPE[v.dtype], shape: v.shape });
@@ -201,11 +269,7 @@ export class GraphBuilder {
   }
 }
 
-let identity: ops.OpDef | undefined;
-function identityDef(): ops.OpDef {
-  identity ??= { type: 'Identity', infer: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }], backward: ({ gy }) => [gy[0]] };
-  return identity;
-}
+export const identityOp: ops.OpDef = { type: 'Identity', infer: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }], backward: ({ gy }) => [gy[0]] };
 
 /** Typed attribute constructors. */
 export const attr = {

@@ -36,6 +36,15 @@ export interface Tensor {
   dims: readonly number[];
   /** Little-endian raw bytes, as ONNX's raw_data. */
   raw: Uint8Array;
+  /** Where the bytes live instead, in a file beside the model (set by `externalize`). */
+  external?: ExternalRef;
+}
+
+export interface ExternalRef {
+  /** File name relative to the model file. */
+  location: string;
+  offset: number;
+  length: number;
 }
 
 export type AttributeValue =
@@ -79,7 +88,15 @@ function writeTensor(w: ProtoWriter, t: Tensor): void {
   w.packedInts(1, t.dims);
   w.int(2, t.dataType);
   w.string(8, t.name);
-  w.bytes(9, t.raw);
+  if (!t.external) {
+    w.bytes(9, t.raw);
+    return;
+  }
+  const entry = (key: string, value: string) => w.message(13, (e) => e.string(1, key).string(2, value));
+  entry('location', t.external.location);
+  entry('offset', String(t.external.offset));
+  entry('length', String(t.external.length));
+  w.int(14, 1); // data_location = EXTERNAL
 }
 
 function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
@@ -148,4 +165,25 @@ export function floatTensor(name: string, dims: readonly number[], values: Array
   if (values.length !== count) throw new RangeError(`tensor ${name}: ${values.length} values for shape [${dims.join(', ')}]`);
   const data = Float32Array.from(values);
   return { name, dataType: DataType.FLOAT, dims, raw: new Uint8Array(data.buffer) };
+}
+
+/** Offsets of external tensors are aligned so that the data file can be memory-mapped. */
+const EXTERNAL_ALIGN = 64;
+
+/**
+ * Moves the top graph's initializers of at least `minBytes` into one external data blob named
+ * `location` (ONNX external data; needed above protobuf's 2 GiB limit). Returns the rewritten
+ * model and the pieces of the data file with their offsets.
+ */
+export function externalize(m: Model, location: string, minBytes = 1024): { model: Model; pieces: { offset: number; data: Uint8Array }[]; size: number } {
+  let size = 0;
+  const pieces: { offset: number; data: Uint8Array }[] = [];
+  const initializers = (m.graph.initializers ?? []).map((t) => {
+    if (t.raw.length < minBytes) return t;
+    const offset = Math.ceil(size / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+    pieces.push({ offset, data: t.raw });
+    size = offset + t.raw.length;
+    return { ...t, raw: new Uint8Array(0), external: { location, offset, length: t.raw.length } };
+  });
+  return { model: { ...m, graph: { ...m.graph, initializers } }, pieces, size };
 }

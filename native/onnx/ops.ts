@@ -6,7 +6,7 @@
  * per input (undefined where the input takes none, e.g. integer indices). Rules may assume
  * static or symbolic shapes; gradients are summed back to each input's shape (`unbroadcast`).
  */
-import { type DType, GraphError, type OpNode, type Shape, Value, attr, floatAttr, intAttr, intsAttr, isFloat, numel, showShape } from './graph';
+import { type DType, type GraphBuilder, GraphError, graphFor, identityOp, type OpNode, recordInto, type Shape, Value, attr, floatAttr, intAttr, intsAttr, isFloat, numel, showShape } from './graph';
 import type { AttributeValue } from './model';
 
 export interface OutputInfo {
@@ -99,8 +99,8 @@ function comparison(type: string): OpDef {
   return { type, infer: (vs) => (sameDtype(type, vs), [{ dtype: 'bool', shape: broadcastShapes(vs[0]!.shape, vs[1]!.shape) }]) };
 }
 
-const one = (g: Value, def: OpDef, inputs: Value[], attrs?: Record<string, AttributeValue>, hint?: string): Value =>
-  g.graph.apply(def, inputs, attrs, hint)[0]!;
+const one = (_like: Value, def: OpDef, inputs: Value[], attrs?: Record<string, AttributeValue>, hint?: string): Value =>
+  graphFor(inputs).apply(def, inputs, attrs, hint)[0]!;
 
 /** A scalar constant of `like`'s dtype. */
 export function scalar(like: Value, value: number): Value {
@@ -561,7 +561,7 @@ export const unsqueeze = (x: Value, axes: readonly number[]): Value => one(x, Un
 export const squeeze = (x: Value, axes: readonly number[]): Value => one(x, Squeeze, [x, x.graph.ints(axes)]);
 export const concat = (xs: readonly Value[], axis: number): Value => one(xs[0]!, Concat, [...xs], { axis: attr.int(axis) });
 export const split = (x: Value, sizes: readonly number[], axis: number): Value[] =>
-  x.graph.apply(Split, [x, x.graph.ints(sizes)], { axis: attr.int(axis) });
+  graphFor([x]).apply(Split, [x, x.graph.ints(sizes)], { axis: attr.int(axis) });
 export const slice = (x: Value, starts: readonly number[], ends: readonly number[], axes?: readonly number[]): Value =>
   one(x, Slice, axes ? [x, x.graph.ints(starts), x.graph.ints(ends), x.graph.ints(axes)] : [x, x.graph.ints(starts), x.graph.ints(ends)]);
 export const pad = (x: Value, pads: readonly number[]): Value => one(x, Pad, [x, x.graph.ints(pads)], { mode: attr.string('constant') });
@@ -578,6 +578,34 @@ export const zerosLike = (x: Value): Value => {
   return one(x, ConstantOfShape, [s], { value });
 };
 export const onesLike = (x: Value): Value => add(zerosLike(x), scalar(x, 1));
+
+/**
+ * Runs only one branch (ONNX Runtime skips the other), each built by a callback that returns the
+ * branch outputs. Branches read the enclosing graph's values, so weights are stored once.
+ */
+export function ifElse(cond: Value, thenBranch: (g: GraphBuilder) => Value[], elseBranch: (g: GraphBuilder) => Value[]): Value[] {
+  const g = cond.graph;
+  if (cond.dtype !== 'bool' || !(cond.rank === 0 || (cond.rank === 1 && cond.shape[0] === 1))) fail(`If: condition must be a bool scalar, got ${cond}`);
+  const build = (name: string, body: (g: GraphBuilder) => Value[]): GraphBuilder => {
+    const sub = g.subgraph(name);
+    // A branch output must be produced inside the branch: pass outer values through Identity.
+    recordInto(sub, () => body(sub)).forEach((v) => sub.output(v.graph === sub ? v : sub.apply(identityOp, [v])[0]!));
+    return sub;
+  };
+  const [t, e] = [build('then', thenBranch), build('else', elseBranch)];
+  if (t.outputs.length !== e.outputs.length) fail(`If: branches give ${t.outputs.length} and ${e.outputs.length} outputs`);
+  const infos = t.outputs.map((a, i) => {
+    const b = e.outputs[i]!;
+    if (a.dtype !== b.dtype) fail(`If: output ${i} is ${a.dtype} in one branch and ${b.dtype} in the other`);
+    const shape = a.rank === b.rank ? a.shape.map((d, k) => (d === b.shape[k] ? d : `if_${i}_${k}`)) : fail(`If: output ${i} has rank ${a.rank} vs ${b.rank}`);
+    return { dtype: a.dtype, shape };
+  });
+  const def: OpDef = { type: 'If', infer: () => infos };
+  return g.apply(def, [cond], { then_branch: { kind: 'graph', value: t.toGraph() }, else_branch: { kind: 'graph', value: e.toGraph() } }, 'if', [
+    ...new Set([...t.captures(), ...e.captures()]),
+  ]);
+}
+
 
 /**
  * Mean cross-entropy of `logits` [..., vocab] against `targets` [...] (int64), counting only
