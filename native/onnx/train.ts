@@ -2,10 +2,15 @@
  * Turns a forward graph with a scalar loss into one training step: gradients by the autodiff,
  * optional global-norm clipping, and the optimizer update, all in the graph. The returned
  * names tell the runtime which outputs feed which inputs on the next step.
+ *
+ * Gradient accumulation: a batch dimension in the inputs averages over examples within one
+ * run; with `accumulate`, micro-batches across runs add into accumulator state and the update
+ * happens on the run whose `apply` input is true (an If: the other runs skip the optimizer).
  */
 import { gradients } from './autodiff';
 import { type GraphBuilder, GraphError, type Value } from './graph';
 import { adamw, clipByGlobalNorm, sgd } from './optim';
+import { add, div, ifElse, zerosLike } from './ops';
 
 export interface TrainStepOptions {
   optimizer: 'adamw' | 'sgd';
@@ -15,16 +20,23 @@ export interface TrainStepOptions {
   weightDecay?: number;
   /** Clip gradients to this global L2 norm (none when absent). */
   maxGradNorm?: number;
+  /** Accumulate gradients over runs; the update uses their mean on runs with apply = true. */
+  accumulate?: boolean;
 }
 
+export type StateKind = 'param' | 'm' | 'v' | 'acc';
+
 export interface TrainStepSpec {
-  /** Scalar inputs: learning rate, and (AdamW) the 1-based step number. */
+  /** Scalar inputs: learning rate, and (AdamW) the 1-based optimizer step number. */
   lr: string;
   step?: string;
+  /** With accumulation: bool input (update now?) and the number of micro-batches so far, this one included. */
+  apply?: string;
+  microBatches?: string;
   loss: string;
   gradNorm?: string;
-  /** For each state input (parameter or moment), the output that replaces it after a step. */
-  state: { input: string; output: string; shape: readonly (number | string)[]; kind: 'param' | 'm' | 'v' }[];
+  /** For each state input (parameter, moment, accumulator), the output that replaces it after a run. */
+  state: { input: string; output: string; shape: readonly (number | string)[]; kind: StateKind }[];
 }
 
 /** `params` must be graph inputs of `g` (trainable values pass in and out each step). */
@@ -32,31 +44,58 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
   for (const p of params) if (!g.inputs.includes(p)) throw new GraphError(`trainable ${p.name} must be a graph input, not an initializer or a computed value`);
   const dtype = loss.dtype;
   const lr = g.input('lr', dtype, []);
-  let grads = gradients(loss, params);
-  let gradNorm: Value | undefined;
-  if (o.maxGradNorm !== undefined) {
-    const clipped = clipByGlobalNorm(grads, o.maxGradNorm);
-    grads = clipped.grads;
-    gradNorm = g.output(clipped.norm, 'grad_norm');
+  const step = o.optimizer === 'adamw' ? g.input('step', dtype, []) : undefined;
+  const moments = step ? params.map((p) => ({ m: g.input(`${p.name}.m`, p.dtype, p.shape), v: g.input(`${p.name}.v`, p.dtype, p.shape) })) : [];
+  const grads = gradients(loss, params);
+
+  /** The update from (mean) gradients: new params, then moments, then the gradient norm if clipping. */
+  const update = (gs: Value[]): Value[] => {
+    let norm: Value[] = [];
+    if (o.maxGradNorm !== undefined) {
+      const clipped = clipByGlobalNorm(gs, o.maxGradNorm);
+      gs = clipped.grads;
+      norm = [clipped.norm];
+    }
+    if (!step) return [...sgd(params.map((param, i) => ({ param, grad: gs[i]! })), lr), ...norm];
+    const next = adamw(
+      params.map((param, i) => ({ param, grad: gs[i]!, ...moments[i]! })),
+      { lr, step, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay },
+    );
+    return [...next.map((x) => x.param), ...next.flatMap((x) => [x.m, x.v]), ...norm];
+  };
+
+  const spec: TrainStepSpec = { lr: lr.name, step: step?.name, loss: g.output(loss, 'loss').name, state: [] };
+  const stateIn: { v: Value; kind: StateKind }[] = [
+    ...params.map((v) => ({ v, kind: 'param' as const })),
+    ...moments.flatMap((x) => [
+      { v: x.m, kind: 'm' as const },
+      { v: x.v, kind: 'v' as const },
+    ]),
+  ];
+  let outs: Value[];
+  if (!o.accumulate) {
+    outs = update(grads);
+  } else {
+    const apply = g.input('apply', 'bool', []);
+    const micro = g.input('micro_batches', dtype, []);
+    const accs = params.map((p) => g.input(`${p.name}.acc`, p.dtype, p.shape));
+    const sums = grads.map((gr, i) => add(accs[i]!, gr));
+    const unchanged = stateIn.map((s) => s.v);
+    const noNorm = (b: GraphBuilder): Value[] => (o.maxGradNorm !== undefined ? [b.const(0, dtype)] : []);
+    outs = ifElse(
+      apply,
+      () => {
+        const u = update(sums.map((s) => div(s, micro)));
+        return [...u.slice(0, unchanged.length), ...accs.map((a) => zerosLike(a)), ...u.slice(unchanged.length)];
+      },
+      (b) => [...unchanged, ...sums, ...noNorm(b)],
+    );
+    stateIn.push(...accs.map((v) => ({ v, kind: 'acc' as const })));
+    spec.apply = apply.name;
+    spec.microBatches = micro.name;
   }
-  const lossOut = g.output(loss, 'loss');
-  const state: TrainStepSpec['state'] = [];
-  if (o.optimizer === 'sgd') {
-    const next = sgd(params.map((param, i) => ({ param, grad: grads[i]! })), lr);
-    params.forEach((p, i) => state.push({ input: p.name, output: g.output(next[i]!, `${p.name}.next`).name, shape: p.shape, kind: 'param' }));
-    return { lr: lr.name, loss: lossOut.name, gradNorm: gradNorm?.name, state };
-  }
-  const step = g.input('step', dtype, []);
-  const moments = params.map((p) => ({ m: g.input(`${p.name}.m`, p.dtype, p.shape), v: g.input(`${p.name}.v`, p.dtype, p.shape) }));
-  const next = adamw(
-    params.map((param, i) => ({ param, grad: grads[i]!, ...moments[i]! })),
-    { lr, step, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay },
-  );
-  params.forEach((p, i) => {
-    const { m, v } = moments[i]!;
-    state.push({ input: p.name, output: g.output(next[i]!.param, `${p.name}.next`).name, shape: p.shape, kind: 'param' });
-    state.push({ input: m.name, output: g.output(next[i]!.m, `${p.name}.m.next`).name, shape: p.shape, kind: 'm' });
-    state.push({ input: v.name, output: g.output(next[i]!.v, `${p.name}.v.next`).name, shape: p.shape, kind: 'v' });
-  });
-  return { lr: lr.name, step: step.name, loss: lossOut.name, gradNorm: gradNorm?.name, state };
+  // Name the outputs and pair each with the state input it replaces.
+  spec.state = stateIn.map(({ v, kind }, i) => ({ input: v.name, output: g.output(outs[i]!, `${v.name}.next`).name, shape: v.shape, kind }));
+  if (o.maxGradNorm !== undefined) spec.gradNorm = g.output(outs[stateIn.length]!, 'grad_norm').name;
+  return spec;
 }

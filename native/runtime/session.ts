@@ -67,6 +67,7 @@ type Float = Float32Array | Float64Array;
 export class TrainStepRunner {
   private readonly state = new Map<string, Tensor>();
   private steps = 0;
+  private pendingMicroBatches = 0;
 
   constructor(
     private readonly session: InferenceSession,
@@ -91,16 +92,31 @@ export class TrainStepRunner {
     return this.steps;
   }
 
-  /** One optimizer step on `batch`; returns the loss (and the gradient norm when clipping). */
-  async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
+  /**
+   * One run on `batch`: an optimizer step, or with an accumulating graph one micro-batch whose
+   * gradients are added up until a run with `apply` (default true) updates with their mean.
+   * Returns the loss (and the gradient norm when clipping and applying).
+   */
+  async step(batch: Record<string, Tensor>, lr: number, { apply = true }: { apply?: boolean } = {}): Promise<{ loss: number; gradNorm?: number }> {
     const { Tensor } = loadOrt();
     const scalar = (v: number): Tensor => new Tensor(this.dtype, this.dtype === 'float32' ? Float32Array.of(v) : Float64Array.of(v), []);
     const feeds: Record<string, Tensor> = { ...batch, [this.spec.lr]: scalar(lr) };
     if (this.spec.step) feeds[this.spec.step] = scalar(this.steps + 1);
+    if (this.spec.apply && this.spec.microBatches) {
+      feeds[this.spec.apply] = new Tensor('bool', Uint8Array.of(apply ? 1 : 0), []);
+      feeds[this.spec.microBatches] = scalar(this.pendingMicroBatches + 1);
+    } else if (!apply) {
+      throw new Error('this training graph was built without gradient accumulation');
+    }
     for (const [name, t] of this.state) feeds[name] = t;
     const out = await this.session.run(feeds);
     for (const s of this.spec.state) this.state.set(s.input, out[s.output]!);
-    this.steps++;
+    if (apply) {
+      this.steps++;
+      this.pendingMicroBatches = 0;
+    } else {
+      this.pendingMicroBatches++;
+    }
     return {
       loss: Number((out[this.spec.loss]!.data as Float)[0]),
       gradNorm: this.spec.gradNorm ? Number((out[this.spec.gradNorm]!.data as Float)[0]) : undefined,

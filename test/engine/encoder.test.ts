@@ -52,24 +52,24 @@ describe('encoder round trip through onnx-proto', () => {
     assert.equal(num(m.irVersion), 10);
     assert.equal(m.producerName, 'lift-test');
     assert.deepEqual(m.opsetImport.map((x) => [x.domain, num(x.version)]), [['', 21], ['com.microsoft', 1]]);
-    const g = m.graph!;
+    const g = m.graph! as onnx.GraphProto;
     assert.deepEqual(g.input[0]!.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || num(d.dimValue)), ['batch', 3]);
     assert.equal(g.input[0]!.type!.tensorType!.elemType, DataType.FLOAT);
-    const w = g.initializer[0]!;
+    const w = g.initializer[0]! as onnx.TensorProto;
     assert.deepEqual([w.name, w.dims.map(num), w.dataType], ['w', [3, 2], DataType.FLOAT]);
     assert.deepEqual(Array.from(new Float32Array(Uint8Array.from(w.rawData!).buffer)), [1, 2, 3, 4, 5, 6]);
-    const n = g.node[0]!;
+    const n = g.node[0]! as onnx.NodeProto;
     assert.deepEqual([n.opType, n.domain, n.name, n.input, n.output], ['Custom', 'com.microsoft', 'n0', ['x', 'w'], ['y']]);
-    const a = Object.fromEntries(n.attribute.map((x) => [x.name, x]));
+    const a = Object.fromEntries(n.attribute.map((x: onnx.IAttributeProto) => [x.name, x]));
     assert.equal(a.f!.f, 0.5);
     assert.equal(num(a.i!.i), -3);
     assert.equal(Buffer.from(a.s!.s!).toString(), 'héllo');
     assert.deepEqual(a.fs!.floats, [1.5, -2]);
-    assert.deepEqual(a.is!.ints.map(num), [0, 2 ** 40, -1]);
-    assert.deepEqual(a.ss!.strings.map((x) => Buffer.from(x).toString()), ['a', 'b']);
+    assert.deepEqual(a.is!.ints!.map(num), [0, 2 ** 40, -1]);
+    assert.deepEqual(a.ss!.strings!.map((x: Uint8Array) => Buffer.from(x).toString()), ['a', 'b']);
     assert.equal(a.t!.t!.name, 'tv');
     assert.equal(a.g!.g!.node[0]!.opType, 'Identity');
-    assert.deepEqual(n.attribute.map((x) => x.type), [1, 2, 3, 6, 7, 8, 4, 5]);
+    assert.deepEqual(n.attribute.map((x: onnx.IAttributeProto) => x.type), [1, 2, 3, 6, 7, 8, 4, 5]);
   });
 });
 
@@ -92,11 +92,11 @@ describe('external data', () => {
       const saved = saveModel(g.toModel(), path.join(dir, 'model.onnx'), 1024);
       assert.ok(saved.data && fs.statSync(saved.data).size >= 64 * 64 * 4);
       assert.ok(fs.statSync(saved.model).size < 2048, 'the weights are not in the .onnx file');
-      const decoded = onnx.ModelProto.decode(fs.readFileSync(saved.model));
-      const big = decoded.graph!.initializer.find((t) => t.name === 'big_weight')!;
+      const decoded = onnx.ModelProto.decode(fs.readFileSync(saved.model)) as onnx.ModelProto;
+      const big = decoded.graph!.initializer!.find((t) => t.name === 'big_weight')! as onnx.TensorProto;
       assert.equal(big.dataLocation, 1);
       assert.deepEqual(Object.fromEntries(big.externalData.map((e) => [e.key, e.value])), { location: 'model.onnx.data', offset: '0', length: String(64 * 64 * 4) });
-      assert.equal(decoded.graph!.initializer.find((t) => t.name === 'small_bias')!.dataLocation ?? 0, 0);
+      assert.equal(decoded.graph!.initializer!.find((t) => t.name === 'small_bias')!.dataLocation ?? 0, 0);
 
       const byPath = await (await ort.InferenceSession.create(saved.model)).run(feeds);
       const byBytes = await (

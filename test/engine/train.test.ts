@@ -78,6 +78,26 @@ describe('optimizers in the graph', () => {
     close(runner.get('w.m'), ref.m, 1e-6, 'm');
   });
 
+  test('accumulating 3 micro-batches then applying equals one AdamW step on their mean gradient', async () => {
+    const g = new GraphBuilder('accumulate');
+    const w = g.input('w', 'float64', [4]);
+    const xin = g.input('x', 'float64', [4]);
+    const spec = buildTrainStep(g, reduceSum(mul(mul(w, w), xin)), [w], { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, eps: 1e-8, maxGradNorm: 100, accumulate: true });
+    const { session } = await createSession(g.encode(), 'cpu');
+    const runner = new TrainStepRunner(session, spec, { w: Float64Array.from(w0) }, 'float64');
+    const micro = [x, x.map((v) => v * 2), x.map((v) => -v)];
+    await runner.step({ x: new ort.Tensor('float64', Float64Array.from(micro[0]!), [4]) }, 0.1, { apply: false });
+    await runner.step({ x: new ort.Tensor('float64', Float64Array.from(micro[1]!), [4]) }, 0.1, { apply: false });
+    assert.deepEqual(Array.from(runner.get('w')), w0, 'no update before apply');
+    const last = await runner.step({ x: new ort.Tensor('float64', Float64Array.from(micro[2]!), [4]) }, 0.1);
+    const meanX = x.map((_, i) => (micro[0]![i]! + micro[1]![i]! + micro[2]![i]!) / 3);
+    const ref = referenceAdamW(w0, meanX, 1, 0.1, 0);
+    close(runner.get('w'), ref.w, 1e-6, 'w');
+    close([last.gradNorm!], [Math.sqrt(w0.reduce((s2, wi, i) => s2 + (2 * wi * meanX[i]!) ** 2, 0))], 1e-9, 'norm of the mean gradient');
+    assert.deepEqual(Array.from(runner.get('w.acc')), [0, 0, 0, 0], 'accumulators reset');
+    assert.equal(runner.stepCount, 1);
+  });
+
   test('SGD: w ← w − lr·g', async () => {
     const { bytes, spec } = quadraticModel('sgd');
     const { session } = await createSession(bytes, 'cpu');
