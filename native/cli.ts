@@ -10,6 +10,10 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { benchEngine } from './bench/engine';
 import { TrainerClient, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
 import { formatStatus } from './statusText';
@@ -21,6 +25,8 @@ Usage:
   lift echo <text...>    send a question through a trainer process and stream the reply
   lift demo              status, then a question round trip: the quick-start job
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
+  lift bench [engine]    micro-benchmarks (medians and ratios to a peer in the same run);
+                         writes JSON to out/bench/<suite>.json
 
 Options:
   --verbose              print the trainer's log to stderr
@@ -92,6 +98,20 @@ export async function main(argv: string[]): Promise<number> {
         await streamEcho(client, question);
         return status.onnxruntime.loaded && status.onnxruntime.selfTest.ok ? 0 : 1;
       });
+    case 'bench': {
+      const suite = args[1] ?? 'engine';
+      if (suite !== 'engine') {
+        process.stderr.write(`lift bench: unknown suite "${suite}" (available: engine)\n`);
+        return 2;
+      }
+      const results = await benchEngine();
+      const dir = path.join(process.cwd(), 'out', 'bench');
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, `${suite}.json`);
+      fs.writeFileSync(file, JSON.stringify({ suite, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, results }, null, 2));
+      console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+      return 0;
+    }
     case '--version':
     case 'version':
       console.log(trainerVersion);

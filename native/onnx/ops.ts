@@ -281,14 +281,16 @@ export const ReduceMean: OpDef = {
   type: 'ReduceMean',
   infer: ([x, axes], attrs) => reduceInfer(x!, axes, attrs),
   backward: ({ inputs: [x, axes], outputs: [y], gy: [gy] }) => {
-    const inCount = numel(x!.shape);
-    const outCount = numel(y!.shape);
-    return [div(unreduce(gy!, x!, axes), scalar(gy!, inCount / outCount)), undefined];
+    // count = |x| / |y|: a constant when shapes are static, else computed from Size at run time
+    const count = isStatic(x!.shape) && isStatic(y!.shape) ? scalar(gy!, numel(x!.shape) / numel(y!.shape)) : div(cast(size(x!), gy!.dtype), cast(size(y!), gy!.dtype));
+    return [div(unreduce(gy!, x!, axes), count), undefined];
   },
 };
 
 // ---------------------------------------------------------------------------------------------
 // Shape ops
+
+export const Size: OpDef = { type: 'Size', infer: () => [{ dtype: 'int64', shape: [] }] };
 
 export const Shape_: OpDef = { type: 'Shape', infer: ([x]) => [{ dtype: 'int64', shape: [x!.rank], constInts: isStatic(x!.shape) ? x!.shape : undefined }] };
 
@@ -537,6 +539,7 @@ export const reduceSum = (x: Value, axes?: readonly number[], keepdims = false):
 export const reduceMean = (x: Value, axes?: readonly number[], keepdims = false): Value =>
   one(x, ReduceMean, axes ? [x, x.graph.ints(axes)] : [x], { keepdims: attr.int(keepdims ? 1 : 0) });
 export const shapeOf = (x: Value): Value => one(x, Shape_, [x]);
+export const size = (x: Value): Value => one(x, Size, [x]);
 export const reshape = (x: Value, shape: readonly number[]): Value => one(x, Reshape, [x, x.graph.ints(shape)]);
 /** Reshape to a known shape that may be symbolic: static targets become constants, others use Shape(like). */
 function reshapeTo(x: Value, shape: Shape): Value {
