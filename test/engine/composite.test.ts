@@ -117,6 +117,24 @@ describe('symbolic dimensions', () => {
   });
 });
 
+describe('only what needs a gradient gets one', () => {
+  const matmuls = (trainW: boolean): number => {
+    const g = new GraphBuilder('prune');
+    const x = g.input('x', 'float32', [4, 8]);
+    const W = trainW ? g.input('W', 'float32', [8, 8]) : g.initializer('W', 'float32', [8, 8], new Float32Array(64));
+    const A = g.input('A', 'float32', [8, 2]);
+    const B = g.input('B', 'float32', [2, 8]);
+    const y = o.add(o.matmul(x, W), o.matmul(o.matmul(x, A), B));
+    buildTrainStep(g, o.reduceMean(o.mul(y, y)), trainW ? [W, A, B] : [A, B], { optimizer: 'sgd' });
+    return g.toGraph().nodes.filter((n) => n.opType === 'MatMul').length;
+  };
+  test('a frozen weight and the input get no gradient MatMul; a trained weight gets exactly one', () => {
+    // forward x·W, x·A, (xA)·B; backward dB, d(xA), dA; dW only when W trains; never dx
+    assert.equal(matmuls(false), 6);
+    assert.equal(matmuls(true), 7);
+  });
+});
+
 describe('the README example: a LoRA step with a symbolic batch', () => {
   test('trains at batch sizes 2 and 3 with one graph', async () => {
     const g = new GraphBuilder('lora');
