@@ -144,11 +144,14 @@ export const Exp: OpDef = unary('Exp', ({ outputs: [y], gy: [gy] }) => [mul(gy!,
 export const Log: OpDef = unary('Log', ({ inputs: [x], gy: [gy] }) => [div(gy!, x!)]);
 export const Sigmoid: OpDef = unary('Sigmoid', ({ outputs: [y], gy: [gy] }) => [mul(gy!, mul(y!, sub(scalar(y!, 1), y!)))]);
 export const Tanh: OpDef = unary('Tanh', ({ outputs: [y], gy: [gy] }) => [mul(gy!, sub(scalar(y!, 1), mul(y!, y!)))]);
+export const Sin: OpDef = unary('Sin', ({ inputs: [x], gy: [gy] }) => [mul(gy!, cos(x!))]);
+export const Cos: OpDef = unary('Cos', ({ inputs: [x], gy: [gy] }) => [neg(mul(gy!, sin(x!)))]);
 export const Reciprocal: OpDef = unary('Reciprocal', ({ outputs: [y], gy: [gy] }) => [neg(mul(gy!, mul(y!, y!)))]);
 export const Max: OpDef = binary('Max');
 export const Min: OpDef = binary('Min');
 export const Equal: OpDef = comparison('Equal');
 export const Less: OpDef = comparison('Less');
+export const LessOrEqual: OpDef = comparison('LessOrEqual');
 export const Greater: OpDef = comparison('Greater');
 export const Not: OpDef = { type: 'Not', infer: ([x]) => (x!.dtype !== 'bool' && fail('Not takes bool'), [{ dtype: 'bool', shape: x!.shape }]) };
 
@@ -301,17 +304,25 @@ export const Reshape: OpDef = {
     // A runtime shape (Shape of another value): its result shape was declared by `reshapeLike`.
     if (!target) return [{ dtype: x!.dtype, shape: pendingShape(s!) }];
     const dims = target.map((d, i) => (d === 0 ? x!.shape[i] ?? fail('0 in reshape beyond input rank') : d));
-    const known = dims.filter((d) => d !== -1);
-    if (dims.length - known.length > 1) fail('more than one -1 in reshape target');
-    if (known.some((d) => typeof d !== 'number') || !isStatic(x!.shape)) {
-      if (known.length !== dims.length) fail(`reshape with -1 needs static shapes (${showShape(x!.shape)} → [${target.join(', ')}])`);
+    if (dims.filter((d) => d === -1).length > 1) fail('more than one -1 in reshape target');
+    // Products of the numeric and symbolic parts of both shapes must agree; -1 takes what is left.
+    const factor = (s: Shape) => ({ n: s.reduce<number>((p, d) => (typeof d === 'number' && d !== -1 ? p * d : p), 1), syms: s.filter((d): d is string => typeof d === 'string') });
+    const have = factor(x!.shape);
+    const want = factor(dims);
+    const left = [...have.syms];
+    for (const sym of want.syms) {
+      const at = left.indexOf(sym);
+      if (at < 0) fail(`cannot reshape ${showShape(x!.shape)} to [${target.join(', ')}]: ${sym} does not come from the input`);
+      left.splice(at, 1);
+    }
+    const ratio = have.n / want.n;
+    if (!dims.includes(-1)) {
+      if (ratio !== 1 || left.length) fail(`cannot reshape ${showShape(x!.shape)} to [${target.join(', ')}]`);
       return [{ dtype: x!.dtype, shape: dims as Shape }];
     }
-    const total = numel(x!.shape);
-    const prod = (known as number[]).reduce((p, d) => p * d, 1);
-    const out = dims.map((d) => (d === -1 ? total / prod : d)) as number[];
-    if (numel(out) !== total || !out.every(Number.isInteger)) fail(`cannot reshape ${showShape(x!.shape)} to [${target.join(', ')}]`);
-    return [{ dtype: x!.dtype, shape: out }];
+    if (!Number.isInteger(ratio) || ratio <= 0) fail(`cannot reshape ${showShape(x!.shape)} to [${target.join(', ')}]`);
+    const rest: number | string = left.length === 0 ? ratio : ratio === 1 && left.length === 1 ? left[0]! : [ratio, ...left].join('*');
+    return [{ dtype: x!.dtype, shape: dims.map((d) => (d === -1 ? rest : d)) }];
   },
   backward: ({ inputs: [x], gy: [gy] }) => [reshapeLike(gy!, x!), undefined],
 };
@@ -513,10 +524,20 @@ export const log = (x: Value): Value => one(x, Log, [x]);
 export const sigmoid = (x: Value): Value => one(x, Sigmoid, [x]);
 export const tanh = (x: Value): Value => one(x, Tanh, [x]);
 export const reciprocal = (x: Value): Value => one(x, Reciprocal, [x]);
+export const sin = (x: Value): Value => one(x, Sin, [x]);
+export const cos = (x: Value): Value => one(x, Cos, [x]);
 export const max = (a: Value, b: Value): Value => one(a, Max, [a, b]);
 export const min = (a: Value, b: Value): Value => one(a, Min, [a, b]);
 export const equal = (a: Value, b: Value): Value => one(a, Equal, [a, b]);
 export const less = (a: Value, b: Value): Value => one(a, Less, [a, b]);
+export const lessOrEqual = (a: Value, b: Value): Value => one(a, LessOrEqual, [a, b]);
+/** 0, 1, …, n−1 (int64) where n is the size of `like` along `axis`, known at run time. */
+export const positionsAlong = (like: Value, axis: number): Value => {
+  const g = like.graph;
+  const n = gather(shapeOf(like), g.initializer('axis', 'int64', [], [normAxis(axis, like.rank)]));
+  const def: OpDef = { type: 'Range', infer: () => [{ dtype: 'int64', shape: [like.shape[normAxis(axis, like.rank)]!] }] };
+  return graphFor([n]).apply(def, [g.initializer('zero', 'int64', [], [0]), n, g.initializer('one', 'int64', [], [1])])[0]!;
+};
 export const greater = (a: Value, b: Value): Value => one(a, Greater, [a, b]);
 export const not = (x: Value): Value => one(x, Not, [x]);
 export const where = (c: Value, a: Value, b: Value): Value => one(a, Where, [c, a, b]);

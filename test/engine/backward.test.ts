@@ -38,6 +38,8 @@ describe('backward rules vs finite differences (float64)', () => {
   check('Log', ['Log'], [{ shape: [2, 3], range: pos }], ops.log);
   check('Sigmoid', ['Sigmoid'], [{ shape: [2, 3], range: [-3, 3] }], ops.sigmoid);
   check('Tanh', ['Tanh'], [{ shape: [2, 3], range: [-2, 2] }], ops.tanh);
+  check('Sin', ['Sin'], [{ shape: [2, 3], range: [-3, 3] }], ops.sin);
+  check('Cos', ['Cos'], [{ shape: [2, 3], range: [-3, 3] }], ops.cos);
   check('Reciprocal', ['Reciprocal'], [{ shape: [4], range: pos }], ops.reciprocal);
   check('MatMul 2-D', ['MatMul'], [{ shape: [3, 4] }, { shape: [4, 5] }], ops.matmul);
   check('MatMul batched × matrix', ['MatMul'], [{ shape: [2, 3, 4] }, { shape: [4, 5] }], ops.matmul);

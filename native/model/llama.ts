@@ -1,0 +1,248 @@
+/**
+ * The Llama-family network as engine ops, written once and used three ways: the training step
+ * (LoRA or full-parameter, through the autodiff), and the generation graph (prefill and decode
+ * with a KV cache, LoRA weights as inputs so a fresh adapter applies without a rebuild).
+ * Semantics follow Hugging Face transformers' LlamaForCausalLM / Qwen2ForCausalLM.
+ */
+import { GraphBuilder, type Value } from '../onnx/graph';
+import * as o from '../onnx/ops';
+import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
+import { type LlamaConfig, ropeInvFreq } from './config';
+import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  targets: readonly LinearTarget[];
+}
+
+/** Graph input names of a LoRA pair, and PEFT's layout: A [r, in], B [out, r]. */
+export const loraName = (layer: number, target: LinearTarget, ab: 'A' | 'B'): string => `layers.${layer}.${target}.lora_${ab}`;
+
+interface Lora {
+  A: Value;
+  B: Value;
+  scale: Value;
+}
+
+/** Where the network reads a weight and its LoRA pair from (initializers or inputs). */
+interface WeightSource {
+  weight(w: Weight): Value;
+  lora(layer: number, target: LinearTarget): Lora | undefined;
+}
+
+/** y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ): weights stay in Hugging Face's [out, in] layout. */
+function linear(x: Value, w: Value, bias?: Value, lora?: Lora): Value {
+  let y = o.matmul(x, o.transpose(w, [1, 0]));
+  if (bias) y = o.add(y, bias);
+  if (lora) y = o.add(y, o.mul(o.matmul(o.matmul(x, o.transpose(lora.A, [1, 0])), o.transpose(lora.B, [1, 0])), lora.scale));
+  return y;
+}
+
+function rmsNorm(x: Value, weight: Value, eps: number): Value {
+  const variance = o.reduceMean(o.mul(x, x), [-1], true);
+  return o.mul(weight, o.div(x, o.sqrt(o.add(variance, o.scalar(x, eps)))));
+}
+
+function rotateHalf(x: Value, hd: number): Value {
+  const x1 = o.slice(x, [0], [hd / 2], [-1]);
+  const x2 = o.slice(x, [hd / 2], [hd], [-1]);
+  return o.concat([o.neg(x2), x1], -1);
+}
+
+export interface ForwardResult {
+  /** [batch, T, vocab], or [batch, vocab] for the last position when `lastOnly`. */
+  logits: Value;
+  present: { key: Value; value: Value }[];
+}
+
+/**
+ * The forward pass. `ids` [batch, T] int64; `positions` [T] int64 (absolute positions of the
+ * new tokens); `past` per layer [batch, kvHeads, P, headDim] when decoding with a cache.
+ */
+export function llamaForward(
+  cfg: LlamaConfig,
+  weights: LlamaWeights,
+  src: WeightSource,
+  ids: Value,
+  positions: Value,
+  opts: { past?: { key: Value; value: Value }[]; lastOnly?: boolean } = {},
+): ForwardResult {
+  const g = ids.graph;
+  const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
+  const groups = H / KV;
+
+  // Rotary tables for these positions: [T, hd] (cos and sin of position × inverse frequency, twice).
+  const invFreq = g.initializer('rope_inv_freq', 'float32', [1, hd / 2], Float32Array.from(ropeInvFreq(cfg)));
+  const freqs = o.mul(o.unsqueeze(o.cast(positions, 'float32'), [1]), invFreq);
+  const angles = o.concat([freqs, freqs], -1);
+  const cos = o.cos(angles);
+  const sin = o.sin(angles);
+  const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
+
+  let h = o.gather(src.weight(weights.embed), ids); // [B, T, D]
+  const present: ForwardResult['present'] = [];
+  weights.layers.forEach((layer, i) => {
+    const lin = (x: Value, t: LinearTarget, bias?: Weight): Value =>
+      linear(x, src.weight(layer.linear[t]), bias && src.weight(bias), src.lora(i, t));
+    const x = rmsNorm(h, src.weight(layer.inputNorm), cfg.rmsEps);
+    const heads = (t: Value, n: number): Value => o.transpose(o.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
+    const q = rope(heads(lin(x, 'q_proj', layer.bias?.q_proj), H));
+    let k = rope(heads(lin(x, 'k_proj', layer.bias?.k_proj), KV));
+    let v = heads(lin(x, 'v_proj', layer.bias?.v_proj), KV);
+    const past = opts.past?.[i];
+    if (past) {
+      k = o.concat([past.key, k], 2);
+      v = o.concat([past.value, v], 2);
+    }
+    present.push({ key: k, value: v });
+    if (groups > 1) {
+      // each key/value head serves `groups` query heads: [B, KV, S, hd] → [B, H, S, hd]
+      const repeat = (t: Value): Value => o.reshape(o.expand(o.unsqueeze(t, [2]), [1, 1, groups, 1, 1]), [0, H, -1, hd]);
+      k = repeat(k);
+      v = repeat(v);
+    }
+    const scores = o.div(o.matmul(q, o.transposeLast(k)), o.scalar(q, Math.sqrt(hd))); // [B, H, T, S]
+    // causal: a query at position p sees keys at positions ≤ p (the cache holds positions 0…S−1)
+    const allowed = o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
+    const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
+    const attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
+    const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
+    h = o.add(h, lin(merged, 'o_proj'));
+    const y = rmsNorm(h, src.weight(layer.postNorm), cfg.rmsEps);
+    const gate = lin(y, 'gate_proj');
+    h = o.add(h, lin(o.mul(o.mul(gate, o.sigmoid(gate)), lin(y, 'up_proj')), 'down_proj'));
+  });
+  let last = rmsNorm(h, src.weight(weights.norm), cfg.rmsEps);
+  if (opts.lastOnly) last = o.gather(last, g.initializer('last', 'int64', [], [-1]), 1); // [B, D]
+  const head = src.weight(weights.lmHead ?? weights.embed);
+  return { logits: o.matmul(last, o.transpose(head, [1, 0])), present };
+}
+
+/** Frozen weights as initializers (each stored once, however often it is read). */
+function frozen(g: GraphBuilder): (w: Weight) => Value {
+  const seen = new Map<Weight, Value>();
+  return (w) => {
+    let v = seen.get(w);
+    if (!v) {
+      v = g.initializer(w.name, 'float32', w.shape, w.data);
+      seen.set(w, v);
+    }
+    return v;
+  };
+}
+
+export interface TrainGraph {
+  model: Uint8Array;
+  spec: TrainStepSpec;
+  /** The trainable tensors with their initial values (LoRA: A random, B zero; full: the weights). */
+  params: Record<string, Float32Array>;
+  shapes: Record<string, readonly number[]>;
+}
+
+/** Kaiming-uniform-like initial A (as PEFT), seeded; B = 0 so step 0 is the base model exactly. */
+function initLoraA(rows: number, cols: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const bound = 1 / Math.sqrt(cols);
+  return Float32Array.from({ length: rows * cols }, () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return ((s >>> 0) / 2 ** 32 * 2 - 1) * bound;
+  });
+}
+
+/**
+ * A training step over [batch, seqLen] token ids with a loss on masked positions: inputs
+ * `input_ids`, `labels` (the next tokens) and `loss_mask` (1 where the loss counts).
+ * LoRA when `lora` is given, else every weight (embeddings included) trains.
+ */
+export function buildLlamaTrainStep(
+  cfg: LlamaConfig,
+  weights: LlamaWeights,
+  o_: { seqLen: number; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions> },
+): TrainGraph {
+  const g = new GraphBuilder('llama_train');
+  const B = o_.batch ?? 'batch';
+  const T = o_.seqLen;
+  const ids = g.input('input_ids', 'int64', [B, T]);
+  const labels = g.input('labels', 'int64', [B, T]);
+  const mask = g.input('loss_mask', 'float32', [B, T]);
+  const positions = g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  const params: Record<string, Float32Array> = {};
+  const shapes: Record<string, readonly number[]> = {};
+  const trainable: Value[] = [];
+  const addParam = (name: string, shape: readonly number[], init: Float32Array): Value => {
+    const v = g.input(name, 'float32', shape);
+    params[v.name] = init;
+    shapes[v.name] = shape;
+    trainable.push(v);
+    return v;
+  };
+  let src: WeightSource;
+  if (o_.lora) {
+    const { rank, alpha, targets } = o_.lora;
+    const scale = g.const(alpha / rank);
+    const pairs = new Map<string, Lora>();
+    weights.layers.forEach((_, i) =>
+      targets.forEach((t, j) => {
+        const [out, inF] = linearShape(cfg, t);
+        const A = addParam(loraName(i, t, 'A'), [rank, inF], initLoraA(rank, inF, (o_.seed ?? 1) * 1000 + i * 16 + j));
+        const Bv = addParam(loraName(i, t, 'B'), [out, rank], new Float32Array(out * rank));
+        pairs.set(`${i}.${t}`, { A, B: Bv, scale });
+      }),
+    );
+    src = { weight: frozen(g), lora: (i, t) => pairs.get(`${i}.${t}`) };
+  } else {
+    const seen = new Map<Weight, Value>();
+    src = {
+      weight: (w) => seen.get(w) ?? (seen.set(w, addParam(w.name, w.shape, w.data.slice())), seen.get(w)!),
+      lora: () => undefined,
+    };
+  }
+  const { logits } = llamaForward(cfg, weights, src, ids, positions);
+  const loss = o.crossEntropy(logits, labels, mask);
+  const spec = buildTrainStep(g, loss, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, ...o_.optimizer });
+  return { model: g.encode(), spec, params, shapes };
+}
+
+export interface GenerateGraph {
+  model: Uint8Array;
+  /** Targets whose LoRA pairs are inputs (rank is a symbolic dimension: any adapter fits). */
+  loraTargets: readonly LinearTarget[];
+}
+
+/**
+ * The decoding graph: inputs `input_ids` [1, T], `positions` [T], `past_key_i`/`past_value_i`
+ * [1, KV, P, hd], `lora_scale` and each target's LoRA pair; outputs `logits` [1, vocab] for the
+ * last position and `present_key_i`/`present_value_i`. One graph serves prefill (P = 0) and
+ * each decode step (T = 1).
+ */
+export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, loraTargets: readonly LinearTarget[] = LINEAR_TARGETS): GenerateGraph {
+  const g = new GraphBuilder('llama_generate');
+  const ids = g.input('input_ids', 'int64', [1, 'T']);
+  const positions = g.input('positions', 'int64', ['T']);
+  const scale = g.input('lora_scale', 'float32', []);
+  const past = weights.layers.map((_, i) => ({
+    key: g.input(`past_key_${i}`, 'float32', [1, cfg.numKvHeads, 'P', cfg.headDim]),
+    value: g.input(`past_value_${i}`, 'float32', [1, cfg.numKvHeads, 'P', cfg.headDim]),
+  }));
+  const pairs = new Map<string, Lora>();
+  weights.layers.forEach((_, i) =>
+    loraTargets.forEach((t) => {
+      const [out, inF] = linearShape(cfg, t);
+      pairs.set(`${i}.${t}`, {
+        A: g.input(loraName(i, t, 'A'), 'float32', ['lora_r', inF]),
+        B: g.input(loraName(i, t, 'B'), 'float32', [out, 'lora_r']),
+        scale,
+      });
+    }),
+  );
+  const { logits, present } = llamaForward(cfg, weights, { weight: frozen(g), lora: (i, t) => pairs.get(`${i}.${t}`) }, ids, positions, { past, lastOnly: true });
+  g.output(logits, 'logits');
+  present.forEach((p, i) => {
+    g.output(p.key, `present_key_${i}`);
+    g.output(p.value, `present_value_${i}`);
+  });
+  return { model: g.encode(), loraTargets };
+}

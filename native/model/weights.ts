@@ -1,0 +1,133 @@
+/**
+ * A Hugging Face model folder of the Llama family: config.json plus model.safetensors, or
+ * shards listed in model.safetensors.index.json. Every tensor the architecture needs is checked
+ * against the config (name, file and shape in the error) before the model is used.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, type LlamaConfig, parseConfig } from './config';
+import { SafetensorsError, SafetensorsFile } from './safetensors';
+
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+/** A weight in Hugging Face's layout ([out, in] for linear layers), as float32. */
+export interface Weight {
+  name: string;
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+export const LINEAR_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LinearTarget = (typeof LINEAR_TARGETS)[number];
+
+export interface LayerWeights {
+  inputNorm: Weight;
+  postNorm: Weight;
+  linear: Record<LinearTarget, Weight>;
+  /** q/k/v biases (Qwen2). */
+  bias?: Record<'q_proj' | 'k_proj' | 'v_proj', Weight>;
+}
+
+export interface LlamaWeights {
+  embed: Weight;
+  layers: LayerWeights[];
+  norm: Weight;
+  /** Absent when the embeddings are tied. */
+  lmHead?: Weight;
+}
+
+/** Which module each linear layer sits in, and its [out, in] shape for a config. */
+export function linearShape(cfg: LlamaConfig, target: LinearTarget): [number, number] {
+  const { hiddenSize: d, numHeads: h, numKvHeads: kv, headDim: hd, intermediateSize: ff } = cfg;
+  switch (target) {
+    case 'q_proj': return [h * hd, d];
+    case 'k_proj':
+    case 'v_proj': return [kv * hd, d];
+    case 'o_proj': return [d, h * hd];
+    case 'gate_proj':
+    case 'up_proj': return [ff, d];
+    case 'down_proj': return [d, ff];
+  }
+}
+
+export const linearModule = (t: LinearTarget): string => (t.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(t) ? 'mlp' : 'self_attn');
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ModelLoadError(`${path.basename(file)} is missing or unreadable in ${path.dirname(file)} (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ModelLoadError(`${path.basename(file)} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Maps each tensor name to the safetensors file holding it. */
+function openShards(dir: string): Map<string, SafetensorsFile> {
+  const index = path.join(dir, 'model.safetensors.index.json');
+  const single = path.join(dir, 'model.safetensors');
+  const byName = new Map<string, SafetensorsFile>();
+  if (fs.existsSync(index)) {
+    const map = (readJson(index) as { weight_map?: Record<string, string> }).weight_map;
+    if (!map || typeof map !== 'object') throw new ModelLoadError('model.safetensors.index.json has no weight_map');
+    const files = new Map<string, SafetensorsFile>();
+    for (const [name, shard] of Object.entries(map)) {
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new ModelLoadError(`model.safetensors.index.json: bad shard name for ${name}`);
+      let f = files.get(shard);
+      if (!f) {
+        if (!fs.existsSync(path.join(dir, shard))) throw new ModelLoadError(`shard ${shard} (listed for ${name}) is missing from ${dir}`);
+        f = SafetensorsFile.open(path.join(dir, shard));
+        files.set(shard, f);
+      }
+      if (!f.tensors.has(name)) throw new ModelLoadError(`${shard}: the index lists "${name}" here, but the file does not contain it`);
+      byName.set(name, f);
+    }
+    return byName;
+  }
+  if (!fs.existsSync(single)) throw new ModelLoadError(`no model.safetensors or model.safetensors.index.json in ${dir}`);
+  const f = SafetensorsFile.open(single);
+  for (const name of f.tensors.keys()) byName.set(name, f);
+  return byName;
+}
+
+export function loadConfig(dir: string): LlamaConfig {
+  return parseConfig(readJson(path.join(dir, 'config.json')));
+}
+
+/** Loads config and weights, converting fp16/bf16 to float32. */
+export function loadModel(dir: string): { config: LlamaConfig; weights: LlamaWeights } {
+  try {
+    const config = loadConfig(dir);
+    const files = openShards(dir);
+    const get = (name: string, shape: readonly number[]): Weight => {
+      const f = files.get(name);
+      if (!f) throw new ModelLoadError(`tensor "${name}" is missing from the model's safetensors files`);
+      const entry = f.tensors.get(name)!;
+      if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+        throw new ModelLoadError(`${path.basename(f.file)}: tensor "${name}" has shape [${entry.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`);
+      }
+      return { name, shape, data: f.readFloat32(name).data };
+    };
+    const { hiddenSize: d, vocabSize: v, numLayers } = config;
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < numLayers; i++) {
+      const p = `model.layers.${i}`;
+      const linear = Object.fromEntries(LINEAR_TARGETS.map((t) => [t, get(`${p}.${linearModule(t)}.${t}.weight`, linearShape(config, t))])) as Record<LinearTarget, Weight>;
+      const bias = config.attentionBias
+        ? (Object.fromEntries((['q_proj', 'k_proj', 'v_proj'] as const).map((t) => [t, get(`${p}.self_attn.${t}.bias`, [linearShape(config, t)[0]])])) as LayerWeights['bias'])
+        : undefined;
+      layers.push({ inputNorm: get(`${p}.input_layernorm.weight`, [d]), postNorm: get(`${p}.post_attention_layernorm.weight`, [d]), linear, bias });
+    }
+    const lmHead = config.tieEmbeddings ? undefined : get('lm_head.weight', [v, d]);
+    return { config, weights: { embed: get('model.embed_tokens.weight', [v, d]), layers, norm: get('model.norm.weight', [d]), lmHead } };
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof SafetensorsError) throw new ModelLoadError(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Text generation on a Llama-family decoding graph (model/llama.ts): prefill, then one token per
+ * step with the KV cache; greedy or temperature/top-p sampling, stop tokens, a token limit,
+ * streaming and cancellation between steps. A LoRA adapter is passed as inputs, so a freshly
+ * trained one answers at once without rebuilding the graph.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { LlamaConfig } from '../model/config';
+import { loraName } from '../model/llama';
+import { linearShape, type LinearTarget } from '../model/weights';
+import { loadOrt } from './ort';
+
+export interface Adapter {
+  rank: number;
+  alpha: number;
+  /** `layers.{i}.{target}.lora_A` [r, in] and `…lora_B` [out, r] (PEFT's layout). */
+  tensors: Record<string, Float32Array>;
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** 0 (default): greedy. */
+  temperature?: number;
+  topP?: number;
+  stopTokens?: readonly number[];
+  seed?: number;
+  onToken?: (id: number) => void;
+  /** Checked between steps. */
+  isCancelled?: () => boolean;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  stop: 'stop-token' | 'max-tokens' | 'cancelled';
+}
+
+export class Generator {
+  private loraFeeds: Record<string, Tensor> = {};
+
+  constructor(
+    private readonly session: InferenceSession,
+    private readonly cfg: LlamaConfig,
+    private readonly loraTargets: readonly LinearTarget[],
+  ) {
+    this.setAdapter(undefined);
+  }
+
+  /** Uses `adapter` from the next call on; undefined: the base model (rank-1 zero pairs). */
+  setAdapter(adapter: Adapter | undefined): void {
+    const { Tensor } = loadOrt();
+    const feeds: Record<string, Tensor> = {};
+    const r = adapter?.rank ?? 1;
+    feeds.lora_scale = new Tensor('float32', Float32Array.of(adapter ? adapter.alpha / adapter.rank : 0), []);
+    for (let i = 0; i < this.cfg.numLayers; i++) {
+      for (const t of this.loraTargets) {
+        const [out, inF] = linearShape(this.cfg, t);
+        const [a, b] = [loraName(i, t, 'A'), loraName(i, t, 'B')];
+        const A = adapter?.tensors[a] ?? new Float32Array(r * inF);
+        const B = adapter?.tensors[b] ?? new Float32Array(out * r);
+        if (A.length !== r * inF || B.length !== out * r) throw new Error(`adapter tensor ${a}/${b} does not fit rank ${r} and this model`);
+        feeds[a] = new Tensor('float32', A, [r, inF]);
+        feeds[b] = new Tensor('float32', B, [out, r]);
+      }
+    }
+    this.loraFeeds = feeds;
+  }
+
+  /** Logits of the last position after running `ids` at `start…` on top of `cache` (empty: prefill). */
+  async step(ids: readonly number[], start: number, cache?: Record<string, Tensor>): Promise<{ logits: Float32Array; cache: Record<string, Tensor> }> {
+    const { Tensor } = loadOrt();
+    const { numLayers, numKvHeads, headDim } = this.cfg;
+    const feeds: Record<string, Tensor> = {
+      ...this.loraFeeds,
+      input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      positions: new Tensor('int64', BigInt64Array.from(ids, (_, i) => BigInt(start + i)), [ids.length]),
+    };
+    for (let i = 0; i < numLayers; i++) {
+      feeds[`past_key_${i}`] = cache?.[`present_key_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
+      feeds[`past_value_${i}`] = cache?.[`present_value_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
+    }
+    const out = await this.session.run(feeds);
+    return { logits: out.logits!.data as Float32Array, cache: out };
+  }
+
+  async generate(prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
+    if (prompt.length === 0) throw new Error('generate: the prompt is empty');
+    const tokens: number[] = [];
+    const pick = sampler(o);
+    let { logits, cache } = await this.step(prompt, 0);
+    for (;;) {
+      if (o.isCancelled?.()) return { tokens, stop: 'cancelled' };
+      const next = pick(logits);
+      if (o.stopTokens?.includes(next)) return { tokens, stop: 'stop-token' };
+      tokens.push(next);
+      o.onToken?.(next);
+      if (tokens.length >= o.maxTokens) return { tokens, stop: 'max-tokens' };
+      ({ logits, cache } = await this.step([next], prompt.length + tokens.length - 1, cache));
+    }
+  }
+}
+
+/** Greedy (temperature 0) or temperature + nucleus (top-p) sampling with a seeded generator. */
+export function sampler(o: { temperature?: number; topP?: number; seed?: number }): (logits: Float32Array) => number {
+  const temperature = o.temperature ?? 0;
+  const topP = o.topP ?? 1;
+  let s = (o.seed ?? 1) >>> 0 || 1;
+  const random = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  return (logits) => {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+    if (temperature <= 0) return best;
+    const max = logits[best]!;
+    const probs = Array.from(logits, (l, i) => ({ i, p: Math.exp((l - max) / temperature) }));
+    const total = probs.reduce((a, x) => a + x.p, 0);
+    probs.sort((a, b) => b.p - a.p);
+    const kept: typeof probs = [];
+    let mass = 0;
+    for (const x of probs) {
+      kept.push(x);
+      mass += x.p / total;
+      if (mass >= topP) break;
+    }
+    let r = random() * kept.reduce((a, x) => a + x.p, 0);
+    for (const x of kept) {
+      r -= x.p;
+      if (r <= 0) return x.i;
+    }
+    return kept[kept.length - 1]!.i;
+  };
+}
