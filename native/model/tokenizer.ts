@@ -1,0 +1,77 @@
+/**
+ * A Hugging Face `tokenizer.json` through @huggingface/tokenizers (the same ids as the Rust
+ * `tokenizers`). Corpus text is encoded with the added tokens (<|endoftext|>, <|im_start|>,
+ * <|file_sep|>, …) switched off, so that a file containing one cannot inject a control token;
+ * prompts built by the product (chat templates) use the real special tokens.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export class TokenizerError extends Error {
+  override name = 'TokenizerError';
+}
+
+interface AddedTokenJson {
+  id: number;
+  content: string;
+  special?: boolean;
+}
+
+export class TextTokenizer {
+  /** Ids of every added token (special or not): none of them may come out of corpus text. */
+  readonly addedIds: ReadonlySet<number>;
+
+  private constructor(
+    private readonly full: Tokenizer,
+    private readonly plain: Tokenizer,
+    readonly added: readonly AddedTokenJson[],
+  ) {
+    this.addedIds = new Set(added.map((t) => t.id));
+  }
+
+  static fromJson(json: unknown, config: unknown = {}, where = 'tokenizer.json'): TextTokenizer {
+    const j = json as { model?: unknown; added_tokens?: AddedTokenJson[] };
+    if (typeof j !== 'object' || j === null || typeof j.model !== 'object') throw new TokenizerError(`${where}: not a Hugging Face tokenizer (no "model")`);
+    const added = Array.isArray(j.added_tokens) ? j.added_tokens : [];
+    try {
+      return new TextTokenizer(new Tokenizer(j, config as object), new Tokenizer({ ...j, added_tokens: [] }, config as object), added);
+    } catch (err) {
+      throw new TokenizerError(`${where}: ${(err as Error).message}`);
+    }
+  }
+
+  static fromFolder(dir: string): TextTokenizer {
+    const file = path.join(dir, 'tokenizer.json');
+    const read = (f: string): unknown => JSON.parse(fs.readFileSync(f, 'utf8'));
+    let json: unknown;
+    try {
+      json = read(file);
+    } catch (err) {
+      throw new TokenizerError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
+    }
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    return TextTokenizer.fromJson(json, fs.existsSync(cfgFile) ? read(cfgFile) : {}, file);
+  }
+
+  /** Corpus text: added tokens are plain text here, never control tokens. */
+  encodeText(text: string): number[] {
+    const ids = this.plain.encode(text, { add_special_tokens: false }).ids;
+    const injected = ids.find((id) => this.addedIds.has(id));
+    if (injected !== undefined) throw new TokenizerError(`corpus text produced the control token ${injected}`);
+    return ids;
+  }
+
+  /** A prompt the product wrote: `<|im_start|>` and friends are the real special tokens. */
+  encodePrompt(text: string): number[] {
+    return this.full.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  decode(ids: readonly number[], skipSpecial = true): string {
+    return this.full.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.full.token_to_id(token);
+  }
+}
