@@ -1,0 +1,102 @@
+/**
+ * LoRA adapters in PEFT's on-disk format: `adapter_config.json` + `adapter_model.safetensors`
+ * with PEFT's tensor names (`base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`,
+ * A [r, in], B [out, r]). Saving is atomic for the folder as a whole: a complete new folder
+ * replaces the old one in a rename, so the previous adapter survives any failure.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LlamaConfig } from './config';
+import { loraName } from './llama';
+import { SafetensorsFile, writeSafetensors } from './safetensors';
+import { LINEAR_TARGETS, type LinearTarget, linearModule, linearShape } from './weights';
+
+export interface LoraAdapter {
+  rank: number;
+  alpha: number;
+  targets: LinearTarget[];
+  /** Engine names (`layers.{i}.{target}.lora_A|B`) → values. */
+  tensors: Record<string, Float32Array>;
+}
+
+export class AdapterError extends Error {
+  override name = 'AdapterError';
+}
+
+const peftName = (layer: number, t: LinearTarget, ab: 'A' | 'B'): string =>
+  `base_model.model.model.layers.${layer}.${linearModule(t)}.${t}.lora_${ab}.weight`;
+
+export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = ''): void {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (let i = 0; i < cfg.numLayers; i++) {
+    for (const t of adapter.targets) {
+      const [out, inF] = linearShape(cfg, t);
+      const A = adapter.tensors[loraName(i, t, 'A')];
+      const B = adapter.tensors[loraName(i, t, 'B')];
+      if (A?.length !== adapter.rank * inF || B?.length !== out * adapter.rank) throw new AdapterError(`adapter tensors for layer ${i} ${t} are missing or the wrong size`);
+      tensors[peftName(i, t, 'A')] = { shape: [adapter.rank, inF], data: A };
+      tensors[peftName(i, t, 'B')] = { shape: [out, adapter.rank], data: B };
+    }
+  }
+  const config = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: baseModel,
+    r: adapter.rank,
+    lora_alpha: adapter.alpha,
+    lora_dropout: 0,
+    bias: 'none',
+    fan_in_fan_out: false,
+    target_modules: adapter.targets,
+    inference_mode: true,
+  };
+  const parent = path.dirname(path.resolve(dir));
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
+  try {
+    fs.writeFileSync(path.join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    writeSafetensors(path.join(tmp, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    const old = fs.existsSync(dir) ? `${tmp}.old` : undefined;
+    if (old) fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    if (old) fs.rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
+  const fail = (msg: string): never => {
+    throw new AdapterError(`${dir}: ${msg}`);
+  };
+  let conf: Record<string, unknown>;
+  try {
+    conf = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+  } catch (err) {
+    return fail(`adapter_config.json is missing or not JSON (${(err as Error).message})`);
+  }
+  if (conf.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(conf.peft_type)} is not LORA`);
+  const rank = conf.r;
+  const alpha = conf.lora_alpha;
+  if (!Number.isSafeInteger(rank) || (rank as number) <= 0) fail(`r must be a positive integer`);
+  if (typeof alpha !== 'number' || !(alpha > 0)) fail(`lora_alpha must be a positive number`);
+  const targets = conf.target_modules;
+  if (!Array.isArray(targets) || !targets.every((t) => (LINEAR_TARGETS as readonly string[]).includes(t))) {
+    fail(`target_modules must be a list among ${LINEAR_TARGETS.join(', ')}`);
+  }
+  const file = SafetensorsFile.open(path.join(dir, 'adapter_model.safetensors'));
+  const tensors: Record<string, Float32Array> = {};
+  for (let i = 0; i < cfg.numLayers; i++) {
+    for (const t of targets as LinearTarget[]) {
+      const [out, inF] = linearShape(cfg, t);
+      for (const [ab, shape] of [['A', [rank, inF]], ['B', [out, rank]]] as const) {
+        const name = peftName(i, t, ab);
+        const entry = file.tensors.get(name) ?? fail(`tensor ${name} is missing: the adapter does not fit this model`);
+        if (entry.shape.join() !== shape.join()) fail(`tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] for this model`);
+        tensors[loraName(i, t, ab)] = file.readFloat32(name).data;
+      }
+    }
+  }
+  return { rank: rank as number, alpha: alpha as number, targets: targets as LinearTarget[], tensors };
+}
