@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchEngine } from './bench/engine';
+import { benchLora } from './bench/lora';
 import { TrainerClient, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
 import { formatStatus } from './statusText';
@@ -25,7 +26,8 @@ Usage:
   lift echo <text...>    send a question through a trainer process and stream the reply
   lift demo              status, then a question round trip: the quick-start job
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [engine]    micro-benchmarks (medians and ratios to a peer in the same run);
+  lift bench [engine|lora [tiny|SmolLM]]
+                         benchmarks (medians and ratios to a peer in the same run);
                          writes JSON to out/bench/<suite>.json
 
 Options:
@@ -100,11 +102,12 @@ export async function main(argv: string[]): Promise<number> {
       });
     case 'bench': {
       const suite = args[1] ?? 'engine';
-      if (suite !== 'engine') {
-        process.stderr.write(`lift bench: unknown suite "${suite}" (available: engine)\n`);
+      const suites: Record<string, () => Promise<unknown>> = { engine: () => benchEngine(), lora: () => benchLora(console.log, args[2]) };
+      if (!suites[suite]) {
+        process.stderr.write(`lift bench: unknown suite "${suite}" (available: ${Object.keys(suites).join(', ')})\n`);
         return 2;
       }
-      const results = await benchEngine();
+      const results = await suites[suite]!();
       const dir = path.join(process.cwd(), 'out', 'bench');
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, `${suite}.json`);
