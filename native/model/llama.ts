@@ -5,6 +5,7 @@
  * Semantics follow Hugging Face transformers' LlamaForCausalLM / Qwen2ForCausalLM.
  */
 import { GraphBuilder, type Value } from '../onnx/graph';
+import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import { type LlamaConfig, ropeInvFreq } from './config';
@@ -133,7 +134,7 @@ function frozen(g: GraphBuilder): (w: Weight) => Value {
 }
 
 export interface TrainGraph {
-  model: Uint8Array;
+  model: EncodedModel;
   spec: TrainStepSpec;
   /** The trainable tensors with their initial values (LoRA: A random, B zero; full: the weights). */
   params: Record<string, Float32Array>;
@@ -203,11 +204,11 @@ export function buildLlamaTrainStep(
   const { logits } = llamaForward(cfg, weights, src, ids, positions);
   const loss = o.crossEntropy(logits, labels, mask);
   const spec = buildTrainStep(g, loss, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, ...o_.optimizer });
-  return { model: g.encode(), spec, params, shapes };
+  return { model: g.encodeSplit(), spec, params, shapes };
 }
 
 export interface GenerateGraph {
-  model: Uint8Array;
+  model: EncodedModel;
   /** Targets whose LoRA pairs are inputs (rank is a symbolic dimension: any adapter fits). */
   loraTargets: readonly LinearTarget[];
 }
@@ -244,5 +245,5 @@ export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, lora
     g.output(p.key, `present_key_${i}`);
     g.output(p.value, `present_value_${i}`);
   });
-  return { model: g.encode(), loraTargets };
+  return { model: g.encodeSplit(), loraTargets };
 }

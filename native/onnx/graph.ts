@@ -4,7 +4,7 @@
  * walks backwards. Op definitions with their backward rules live in ops.ts.
  */
 import type * as ops from './ops';
-import { type AttributeValue, type DataType, DataType as DT, DEFAULT_OPSET, type Dim, encodeModel, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './model';
+import { type AttributeValue, type DataType, DataType as DT, DEFAULT_OPSET, type Dim, type EncodedModel, encodeModel, encodeModelSplit, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './model';
 
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool';
 
@@ -266,6 +266,11 @@ export class GraphBuilder {
 
   encode(): Uint8Array {
     return encodeModel(this.toModel());
+  }
+
+  /** Encodes with large initializers as in-memory external data (for real models). */
+  encodeSplit(minBytes?: number): EncodedModel {
+    return encodeModelSplit(this.toModel(), minBytes);
   }
 }
 

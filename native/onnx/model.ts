@@ -187,3 +187,25 @@ export function externalize(m: Model, location: string, minBytes = 1024): { mode
   });
   return { model: { ...m, graph: { ...m.graph, initializers } }, pieces, size };
 }
+
+/** A model whose large initializers travel beside the protobuf, as ONNX Runtime's in-memory external data. */
+export interface EncodedModel {
+  bytes: Uint8Array;
+  /** One virtual file per large tensor: views of the tensors' own memory, never copied here. */
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+/**
+ * Encodes with every initializer of at least `minBytes` kept out of the protobuf (no 2 GiB
+ * limit, no copy of the weights into the message): ONNX Runtime reads them from `externalData`.
+ */
+export function encodeModelSplit(m: Model, minBytes = 64 * 1024): EncodedModel {
+  const externalData: EncodedModel['externalData'] = [];
+  const initializers = (m.graph.initializers ?? []).map((t, i) => {
+    if (t.raw.length < minBytes) return t;
+    const location = `tensor_${i}.bin`;
+    externalData.push({ path: location, data: t.raw });
+    return { ...t, raw: new Uint8Array(0), external: { location, offset: 0, length: t.raw.length } };
+  });
+  return { bytes: encodeModel({ ...m, graph: { ...m.graph, initializers } }), externalData };
+}

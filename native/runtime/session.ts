@@ -4,6 +4,7 @@
  * stateful runner for training steps whose parameters and optimizer state pass in and out.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { EncodedModel } from '../onnx/model';
 import type { TrainStepSpec } from '../onnx/train';
 import { executionProviders, loadOrt } from './ort';
 
@@ -22,14 +23,19 @@ export interface CreatedSession {
  * CPU, reporting why.
  */
 export async function createSession(
-  model: Uint8Array | string,
+  model: Uint8Array | string | EncodedModel,
   device: Device,
   options: { log?: (message: string) => void; threads?: number } = {},
 ): Promise<CreatedSession> {
   const { InferenceSession } = loadOrt();
-  const common: InferenceSession.SessionOptions = options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {};
+  const split = typeof model === 'object' && 'externalData' in model ? model : undefined;
+  const source = (split ? split.bytes : model) as Uint8Array;
+  const common: InferenceSession.SessionOptions = {
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    ...(split ? { externalData: split.externalData } : {}),
+  };
   const onCpu = async (fallbackReason?: string): Promise<CreatedSession> => ({
-    session: await InferenceSession.create(model as Uint8Array, { ...common, executionProviders: ['cpu'] }),
+    session: await InferenceSession.create(source, { ...common, executionProviders: ['cpu'] }),
     provider: 'cpu',
     fallbackReason,
   });
@@ -42,7 +48,7 @@ export async function createSession(
     reason = `CUDA is not usable: ${cuda?.reason ?? 'no CUDA provider in this build'}`;
   } else {
     try {
-      const session = await InferenceSession.create(model as Uint8Array, {
+      const session = await InferenceSession.create(source, {
         ...common,
         executionProviders: ['cuda'],
         extra: { session: { disable_cpu_ep_fallback: '1' } },

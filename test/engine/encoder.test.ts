@@ -14,6 +14,7 @@ import { GraphBuilder } from '../../native/onnx/graph';
 import { DataType, encodeModel, floatTensor } from '../../native/onnx/model';
 import * as o from '../../native/onnx/ops';
 import { saveModel } from '../../native/onnx/save';
+import { createSession } from '../../native/runtime/session';
 
 const num = (v: unknown): number => Number(v as number);
 
@@ -108,6 +109,23 @@ describe('external data', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('in-memory external data', () => {
+  test('large initializers stay out of the protobuf and reach ONNX Runtime as views; same numbers', async () => {
+    const g = new GraphBuilder('split');
+    const x = g.input('x', 'float32', [1, 64]);
+    const wData = Float32Array.from({ length: 64 * 64 }, (_, i) => Math.cos(i));
+    g.output(o.matmul(x, g.initializer('w', 'float32', [64, 64], wData)), 'y');
+    const split = g.encodeSplit(1024);
+    assert.equal(split.externalData.length, 1);
+    assert.equal(split.externalData[0]!.data.buffer, wData.buffer, 'a view of the weight, not a copy');
+    assert.ok(split.bytes.length < 1024);
+    const feeds = { x: new ort.Tensor('float32', Float32Array.from({ length: 64 }, (_, i) => i / 64), [1, 64]) };
+    const a = await (await createSession(split, 'cpu')).session.run(feeds);
+    const b = await (await ort.InferenceSession.create(g.encode())).run(feeds);
+    assert.deepEqual(Array.from(a.y!.data as Float32Array), Array.from(b.y!.data as Float32Array));
   });
 });
 

@@ -15,6 +15,7 @@ import { buildLlamaGenerate, llamaForward, loraName } from '../../native/model/l
 import { SafetensorsFile } from '../../native/model/safetensors';
 import { linearShape, type LinearTarget, loadModel } from '../../native/model/weights';
 import { Generator } from '../../native/runtime/generate';
+import { createSession } from '../../native/runtime/session';
 import { repoRoot } from '../helpers';
 
 const FIXTURES = path.join(repoRoot, 'test/reference/fixtures');
@@ -90,7 +91,7 @@ for (const name of NAMES) {
 
     test('the decoding graph gives the base model\'s last logits after prefill', async () => {
       const gen = buildLlamaGenerate(cfg, weights);
-      const generator = new Generator(await ort.InferenceSession.create(gen.model), cfg, gen.loraTargets);
+      const generator = new Generator((await createSession(gen.model, "cpu")).session, cfg, gen.loraTargets);
       const { logits } = await generator.step(ids, 0);
       const base = exp('base_logits');
       const V = cfg.vocabSize;
@@ -105,7 +106,7 @@ describe('generation', () => {
 
   test('greedy decoding with the KV cache gives the same tokens as recomputing the whole sequence', async () => {
     const gen = buildLlamaGenerate(cfg, weights);
-    const generator = new Generator(await ort.InferenceSession.create(gen.model), cfg, gen.loraTargets);
+    const generator = new Generator((await createSession(gen.model, "cpu")).session, cfg, gen.loraTargets);
     const prompt = [5, 17, 33, 2, 9];
     const streamed: number[] = [];
     const cached = await generator.generate(prompt, { maxTokens: 12, onToken: (t) => streamed.push(t) });
@@ -121,7 +122,7 @@ describe('generation', () => {
 
   test('stop tokens, cancellation and seeded sampling', async () => {
     const gen = buildLlamaGenerate(cfg, weights);
-    const generator = new Generator(await ort.InferenceSession.create(gen.model), cfg, gen.loraTargets);
+    const generator = new Generator((await createSession(gen.model, "cpu")).session, cfg, gen.loraTargets);
     const prompt = [1, 2, 3];
     const greedy = await generator.generate(prompt, { maxTokens: 6 });
     const stopped = await generator.generate(prompt, { maxTokens: 6, stopTokens: [greedy.tokens[2]!] });

@@ -59,7 +59,7 @@ describe('LoRA on llama-gqa', () => {
     const loaded = loadAdapter(dir, cfg);
 
     const gen = buildLlamaGenerate(cfg, weights);
-    const generator = new Generator(await ort.InferenceSession.create(gen.model), cfg, gen.loraTargets);
+    const generator = new Generator((await createSession(gen.model, "cpu")).session, cfg, gen.loraTargets);
     generator.setAdapter(adapter);
     const inMemory = await generator.step(text.slice(0, 10), 0);
     const continuation = await generator.generate(text.slice(0, 4), { maxTokens: 12 });
