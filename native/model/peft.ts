@@ -66,10 +66,37 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
   }
 }
 
+/**
+ * A save interrupted between its two renames leaves no `dir` but a complete new folder
+ * (`.name.tmp-X`) and the previous one (`.name.tmp-X.old`): put the new one in place (or, if it
+ * is incomplete, the old one back).
+ */
+function recoverInterruptedSave(dir: string): void {
+  if (fs.existsSync(dir)) return;
+  const parent = path.dirname(path.resolve(dir));
+  const prefix = `.${path.basename(dir)}.tmp-`;
+  const complete = (d: string): boolean => ['adapter_config.json', 'adapter_model.safetensors'].every((f) => fs.existsSync(path.join(d, f)));
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(parent).filter((e) => e.startsWith(prefix));
+  } catch {
+    return;
+  }
+  for (const e of entries.filter((x) => x.endsWith('.old'))) {
+    const fresh = path.join(parent, e.slice(0, -'.old'.length));
+    const old = path.join(parent, e);
+    fs.renameSync(fs.existsSync(fresh) && complete(fresh) ? fresh : old, dir);
+    fs.rmSync(fresh, { recursive: true, force: true });
+    fs.rmSync(old, { recursive: true, force: true });
+    return;
+  }
+}
+
 export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   const fail = (msg: string): never => {
     throw new AdapterError(`${dir}: ${msg}`);
   };
+  recoverInterruptedSave(dir);
   let conf: Record<string, unknown>;
   try {
     conf = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));

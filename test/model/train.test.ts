@@ -88,6 +88,32 @@ describe('LoRA on llama-gqa', () => {
     assert.equal(loadAdapter(dir, cfg).tensors['layers.0.q_proj.lora_A']![0], 2);
     assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'no temporary folders left');
   });
+
+  test('a save interrupted between its renames is recovered on the next load', () => {
+    const dir = path.join(tmp, 'interrupted');
+    const adapter = (v: number) => ({
+      rank: 1,
+      alpha: 1,
+      targets: ['v_proj' as const],
+      tensors: Object.fromEntries(
+        Array.from({ length: cfg.numLayers }, (_, i) => [
+          [`layers.${i}.v_proj.lora_A`, new Float32Array(cfg.hiddenSize).fill(v)],
+          [`layers.${i}.v_proj.lora_B`, new Float32Array(cfg.numKvHeads * cfg.headDim).fill(v)],
+        ]).flat(),
+      ),
+    });
+    // The state a kill leaves after "rename old away" and before "rename new in": new complete.
+    saveAdapter(dir, cfg, adapter(1));
+    saveAdapter(path.join(tmp, 'staged'), cfg, adapter(2));
+    fs.renameSync(dir, path.join(tmp, '.interrupted.tmp-kill.old'));
+    fs.renameSync(path.join(tmp, 'staged'), path.join(tmp, '.interrupted.tmp-kill'));
+    assert.equal(loadAdapter(dir, cfg).tensors['layers.0.v_proj.lora_A']![0], 2);
+    // And when the new one was incomplete, the previous adapter comes back.
+    fs.renameSync(dir, path.join(tmp, '.interrupted.tmp-kill2.old'));
+    fs.mkdirSync(path.join(tmp, '.interrupted.tmp-kill2'));
+    assert.equal(loadAdapter(dir, cfg).tensors['layers.0.v_proj.lora_A']![0], 2);
+    assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('.interrupted')), []);
+  });
 });
 
 describe('full-parameter training with tied embeddings (qwen2-tied-bias)', () => {
