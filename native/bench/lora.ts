@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
 import { buildLlamaTrainStep } from '../model/llama';
-import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from '../model/weights';
+import { randomWeights, smallConfig } from '../model/init';
+import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 import { GraphBuilder } from '../onnx/graph';
 import { matmul } from '../onnx/ops';
 import { loadOrt } from '../runtime/ort';
@@ -34,25 +35,6 @@ const SEQ = 512;
 const RANK = 16;
 const TARGETS: LinearTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 const THREADS = 2;
-
-function randomWeights(cfg: LlamaConfig): LlamaWeights {
-  let s = 12345;
-  const rand = (n: number, scale: number): Float32Array =>
-    Float32Array.from({ length: n }, () => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return (s / 2 ** 32 - 0.5) * 2 * scale;
-    });
-  const w = (name: string, shape: number[], scale = 0.02): Weight => ({ name, shape, data: shape.length === 1 ? new Float32Array(shape[0]!).fill(1) : rand(shape.reduce((a, b) => a * b, 1), scale) });
-  return {
-    embed: w('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize]),
-    norm: w('model.norm.weight', [cfg.hiddenSize]),
-    layers: Array.from({ length: cfg.numLayers }, (_, i) => ({
-      inputNorm: w(`model.layers.${i}.input_layernorm.weight`, [cfg.hiddenSize]),
-      postNorm: w(`model.layers.${i}.post_attention_layernorm.weight`, [cfg.hiddenSize]),
-      linear: Object.fromEntries(LINEAR_TARGETS.map((t) => [t, w(`model.layers.${i}.${t}.weight`, linearShape(cfg, t))])) as LlamaWeights['layers'][number]['linear'],
-    })),
-  };
-}
 
 /** Matmul FLOPs of one step: forward, input gradients through every layer, LoRA weight gradients. */
 function stepFlops(cfg: LlamaConfig): number {
@@ -107,10 +89,7 @@ export async function benchLora(log: (line: string) => void = console.log, only?
   const peak = await matmulGflops();
   log(`best plain MatMul (4 shapes like the step's) on ${THREADS} threads: ${peak.toFixed(1)} GFLOP/s: the machine's reference throughput`);
   for (const s of SHAPES.filter((x) => !only || x.name.startsWith(only))) {
-    const cfg: LlamaConfig = {
-      modelType: 'llama', hiddenSize: s.hidden, numLayers: s.layers, numHeads: s.heads, numKvHeads: s.kvHeads, headDim: s.hidden / s.heads,
-      intermediateSize: s.intermediate, vocabSize: s.vocab, rmsEps: 1e-5, ropeTheta: 10000, maxPositions: 2048, tieEmbeddings: true, attentionBias: false, eosTokenIds: [],
-    };
+    const cfg = smallConfig({ hidden: s.hidden, layers: s.layers, heads: s.heads, kvHeads: s.kvHeads, intermediate: s.intermediate, vocab: s.vocab, tie: true });
     const steps = s.layers > 10 ? 3 : 8;
     const built = Date.now();
     const train = buildLlamaTrainStep(cfg, randomWeights(cfg), { seqLen: SEQ, batch: 1, lora: { rank: RANK, alpha: 2 * RANK, targets: TARGETS } });

@@ -1,0 +1,108 @@
+/**
+ * LIFT learning: samples → a LoRA adapter. Builds one training graph sized to the longest sample
+ * (shorter ones are padded with masked positions at the end, which causal attention cannot see),
+ * trains for the given epochs in a seeded order with AdamW, reports progress (phase, step,
+ * loss, tokens/s, ETA), stops within one step when cancelled, and saves the adapter only when
+ * training finished: the previous adapter stays until the new one is complete.
+ */
+import type { LlamaConfig } from '../model/config';
+import { buildLlamaTrainStep, type LoraConfig } from '../model/llama';
+import { type LoraAdapter, saveAdapter } from '../model/peft';
+import type { LlamaWeights } from '../model/weights';
+import { loadOrt } from '../runtime/ort';
+import { createSession, type Device, TrainStepRunner } from '../runtime/session';
+import type { Sample } from './samples';
+
+export type LearnPhase = 'collect' | 'tokenize' | 'build' | 'train' | 'save';
+
+export interface LearnProgress {
+  phase: LearnPhase;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  tokensPerSecond?: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+export interface TrainOptions {
+  lora: LoraConfig;
+  epochs: number;
+  lr: number;
+  seed: number;
+  device?: Device;
+  threads?: number;
+  onProgress?: (p: LearnProgress) => void;
+  isCancelled?: () => boolean;
+}
+
+export class LearnCancelled extends Error {
+  override name = 'LearnCancelled';
+}
+
+/** Deterministic shuffle (Fisher–Yates with a seeded xorshift). */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed >>> 0 || 1;
+  for (let i = out.length - 1; i > 0; i--) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    const j = (s >>> 0) % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Trains a LoRA adapter on `samples`; returns it with the loss of every step. */
+export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, samples: readonly Sample[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+  if (samples.length === 0) throw new Error('nothing to learn: no samples');
+  const { Tensor } = loadOrt();
+  const report = o.onProgress ?? (() => undefined);
+  const cancelled = (): void => {
+    if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
+  };
+  const T = Math.max(...samples.map((s) => s.input.length));
+  if (T > cfg.maxPositions) throw new Error(`samples of ${T} tokens exceed the model's ${cfg.maxPositions} positions`);
+  report({ phase: 'build', message: `training graph for ${T} tokens` });
+  const graph = buildLlamaTrainStep(cfg, weights, { seqLen: T, batch: 1, lora: o.lora, seed: o.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1 } });
+  cancelled();
+  const { session } = await createSession(graph.model, o.device ?? 'cpu', { threads: o.threads });
+  const runner = new TrainStepRunner(session, graph.spec, graph.params);
+  const pad = (xs: readonly number[]): BigInt64Array => {
+    const out = new BigInt64Array(T);
+    xs.forEach((x, i) => (out[i] = BigInt(x)));
+    return out;
+  };
+  const totalSteps = samples.length * o.epochs;
+  const losses: number[] = [];
+  const started = performance.now();
+  let tokens = 0;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    for (const s of shuffled(samples, o.seed * 7919 + epoch)) {
+      cancelled();
+      const mask = new Float32Array(T);
+      s.mask.forEach((m, i) => (mask[i] = m));
+      const { loss } = await runner.step(
+        { input_ids: new Tensor('int64', pad(s.input), [1, T]), labels: new Tensor('int64', pad(s.labels), [1, T]), loss_mask: new Tensor('float32', mask, [1, T]) },
+        o.lr,
+      );
+      losses.push(loss);
+      tokens += s.input.length;
+      const seconds = (performance.now() - started) / 1000;
+      report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
+    }
+  }
+  await session.release();
+  const tensors = Object.fromEntries(Object.keys(graph.params).map((k) => [k, Float32Array.from(runner.get(k))]));
+  return { adapter: { rank: o.lora.rank, alpha: o.lora.alpha, targets: [...o.lora.targets], tensors }, losses };
+}
+
+/** Trains and, only if training completed, saves the adapter to `dir` (replacing any previous one whole). */
+export async function learnToFolder(cfg: LlamaConfig, weights: LlamaWeights, samples: readonly Sample[], dir: string, o: TrainOptions & { baseModel?: string }): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+  const result = await trainAdapter(cfg, weights, samples, o);
+  if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
+  o.onProgress?.({ phase: 'save', message: dir });
+  saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '');
+  return result;
+}

@@ -1,0 +1,111 @@
+/**
+ * LIFT learning end to end on a seeded small model with a byte-level tokenizer: a document
+ * several times longer than the sample window is learnt into a LoRA adapter; afterwards the
+ * model recites segments it could not recite before. Progress and cancellation are checked, and
+ * a cancelled run leaves the previous adapter as it was.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { buildLongInput } from '../../native/lift/input';
+import { LearnCancelled, learnToFolder, type LearnProgress } from '../../native/lift/learn';
+import { segmentSamples, segmentStarts } from '../../native/lift/samples';
+import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../native/model/init';
+import { buildLlamaGenerate } from '../../native/model/llama';
+import { loadAdapter } from '../../native/model/peft';
+import { TextTokenizer } from '../../native/model/tokenizer';
+import { Generator } from '../../native/runtime/generate';
+import { createSession } from '../../native/runtime/session';
+import { rng } from '../engine/gradcheck';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-learn-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const tok = TextTokenizer.fromJson(byteLevelTokenizerJson());
+const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, intermediate: 256, vocab: 259, maxPositions: 256 });
+// A wider init than pretraining uses: the frozen random head must leave the logits room to move.
+const weights = randomWeights(cfg, 3, 0.2);
+const DOC = [
+  'The Falcon service listens on port 7431 and stores its queue in /var/lib/falcon/queue.',
+  'Retries back off from 250 ms to 8 s; after 12 failures a job moves to the dead-letter table.',
+  'The owner of the billing module is Ada Okafor; invoices are signed with key id K-9921.',
+  'Exports run nightly at 02:40 UTC and write parquet files under s3://exports/falcon/.',
+  'The maximum payload is 4 MiB; larger bodies get HTTP 413 with error code FAL-013.',
+].join('\n');
+const L = 64;
+const ellipsis = tok.encodeText(' ... ');
+const prompt = tok.encodeText('\nRecite:\n');
+const input = buildLongInput([{ root: tmp, path: 'spec.md', text: DOC, bytes: DOC.length }], tok);
+const samples = segmentSamples(input.ids, { length: L, prefixBudget: 24, ellipsis, prompt, random: rng(11) });
+const lora = { rank: 32, alpha: 64, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const };
+
+/** How many segments the model continues correctly (the next 8 tokens) from its sample's prefix plus the segment's first 8. */
+async function recited(generator: Generator): Promise<number> {
+  let ok = 0;
+  for (const s of samples) {
+    const all = [s.input[0]!, ...s.labels];
+    const segStart = all.length - s.mask.reduce((a, b) => a + b, 0);
+    if (all.length - segStart < 16) continue;
+    const out = await generator.generate(all.slice(0, segStart + 8), { maxTokens: 8 });
+    if (out.tokens.join() === all.slice(segStart + 8, segStart + 16).join()) ok++;
+  }
+  return ok;
+}
+
+describe('learning a document', () => {
+  test('the input is several times the sample window; the adapter makes the model recite it', async () => {
+    assert.ok(input.ids.length > 5 * L, `${input.ids.length} tokens`);
+    const gen = buildLlamaGenerate(cfg, weights);
+    const generator = new Generator((await createSession(gen.model, 'cpu')).session, cfg, gen.loraTargets);
+    const before = await recited(generator);
+
+    const progress: LearnProgress[] = [];
+    const dir = path.join(tmp, 'adapter');
+    const { losses } = await learnToFolder(cfg, weights, samples, dir, { lora: { ...lora, targets: [...lora.targets] }, epochs: 40, lr: 2e-3, seed: 5, threads: 1, onProgress: (p) => progress.push(p) });
+    const epochMean = (e: number) => losses.slice(e * samples.length, (e + 1) * samples.length).reduce((a, b) => a + b, 0) / samples.length;
+    assert.ok(epochMean(39) < 0.1 * epochMean(0), `mean loss epoch 1 ${epochMean(0)}, epoch 40 ${epochMean(39)}`);
+
+    generator.setAdapter(loadAdapter(dir, cfg));
+    const after_ = await recited(generator);
+    const eligible = samples.filter((s) => s.mask.reduce((a, b) => a + b, 0) >= 16).length;
+    assert.equal(before, 0, 'the base model recites nothing');
+    // A random-init 2-layer model with a byte vocabulary memorizes slowly: 11 of 18 here (seeded,
+    // one thread). Question answering from learnt facts needs the QA samples and a pretrained
+    // model (later issues); this checks that the weights now hold the text.
+    assert.ok(after_ >= 0.5 * eligible, `recited ${after_} of ${eligible} segments`);
+
+    assert.deepEqual([...new Set(progress.map((p) => p.phase))], ['build', 'train', 'save']);
+    const train = progress.filter((p) => p.phase === 'train');
+    assert.deepEqual(train.map((p) => p.step), Array.from({ length: samples.length * 40 }, (_, i) => i + 1));
+    assert.ok(train.every((p) => p.totalSteps === samples.length * 40 && p.tokensPerSecond! > 0));
+    assert.equal(train.at(-1)!.etaSeconds, 0);
+  });
+
+  test('cancelling mid-training stops within a step and leaves the previous adapter intact', async () => {
+    const dir = path.join(tmp, 'adapter');
+    const beforeBytes = fs.readFileSync(path.join(dir, 'adapter_model.safetensors'));
+    let steps = 0;
+    await assert.rejects(
+      learnToFolder(cfg, weights, samples, dir, {
+        lora: { ...lora, targets: [...lora.targets] },
+        epochs: 3,
+        lr: 2e-3,
+        seed: 9,
+        onProgress: (p) => void (p.phase === 'train' && steps++),
+        isCancelled: () => steps >= 5,
+      }),
+      LearnCancelled,
+    );
+    assert.equal(steps, 5);
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'adapter_model.safetensors')), beforeBytes);
+    assert.ok(loadAdapter(dir, cfg));
+    assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), []);
+  });
+});
+
+test('segment count for the document', () => {
+  assert.equal(samples.length, segmentStarts(input.ids.length, L).length);
+});
