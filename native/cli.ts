@@ -4,6 +4,7 @@
  * extension does and talks to it over the same protocol.
  */
 import {
+  CancellationTokenSource,
   createMessageConnection,
   IPCMessageReader,
   IPCMessageWriter,
@@ -15,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchEngine } from './bench/engine';
 import { benchLora } from './bench/lora';
-import { TrainerClient, type TrainerLogger } from './client';
+import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
 import { formatStatus } from './statusText';
 
@@ -25,6 +26,10 @@ Usage:
   lift status            start a trainer process and print its status (ONNX Runtime, providers, memory)
   lift echo <text...>    send a question through a trainer process and stream the reply
   lift demo              status, then a question round trip: the quick-start job
+  lift learn <path...> --model <dir> --out <adapter dir>
+             [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+                         learn folders (or one document) into a LoRA adapter
+                         exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
   lift bench [engine|lora [tiny|SmolLM]]
                          benchmarks (medians and ratios to a peer in the same run);
@@ -59,6 +64,80 @@ async function streamEcho(client: TrainerClient, text: string): Promise<void> {
   process.stdout.write('\n');
 }
 
+/** `--name value` options and positional arguments. */
+function parseOptions(args: string[]): { positional: string[]; options: Record<string, string> } {
+  const positional: string[] = [];
+  const options: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--')) options[a.slice(2)] = args[++i] ?? '';
+    else positional.push(a);
+  }
+  return { positional, options };
+}
+
+async function learnCommand(args: string[], verbose: boolean): Promise<number> {
+  const { positional, options } = parseOptions(args);
+  const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
+  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
+  if (!positional.length || !options.model || !options.out || bad.length) {
+    process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn, --model <dir> and --out <adapter dir>'}\n\n${USAGE}`);
+    return 2;
+  }
+  const source = new CancellationTokenSource();
+  const onInt = (): void => {
+    process.stderr.write('\ncancelling…\n');
+    source.cancel();
+  };
+  process.once('SIGINT', onInt);
+  const tty = process.stderr.isTTY;
+  let lastLine = '';
+  try {
+    return await withTrainer(verbose, async (client) => {
+      try {
+        const r = await client.learn(
+          {
+            roots: positional.map((p) => path.resolve(p)),
+            model: path.resolve(options.model!),
+            adapterDir: path.resolve(options.out!),
+            epochs: num('epochs'),
+            rank: num('rank'),
+            lr: num('lr'),
+            seed: num('seed'),
+            segmentLength: num('segment'),
+            tokenBudget: num('tokens'),
+          },
+          (p) => {
+            const line =
+              p.phase === 'train' && p.step
+                ? `train ${p.step}/${p.totalSteps} loss ${p.loss?.toFixed(3)} ${p.tokensPerSecond?.toFixed(0)} tokens/s ETA ${Math.ceil(p.etaSeconds ?? 0)} s`
+                : `${p.phase}${p.message ? `: ${p.message}` : ''}`;
+            if (tty) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
+            else if (p.phase !== 'train' || p.step === p.totalSteps || (p.step ?? 0) % 50 === 0) process.stderr.write(`${line}\n`);
+            lastLine = line;
+          },
+          source.token,
+        );
+        if (tty) process.stderr.write('\n');
+        const skipped = Object.entries(r.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
+        console.log(`learnt ${r.files} files (${r.tokens} tokens, ${r.samples} samples, ${r.steps} steps; loss ${r.firstLoss.toFixed(3)} → ${r.finalLoss.toFixed(3)})`);
+        console.log(`skipped: ${skipped || 'none'}; redactions: ${r.redactions}`);
+        console.log(`adapter: ${r.adapterDir}`);
+        return 0;
+      } catch (err) {
+        if (err instanceof TrainerError && err.kind === 'cancelled') {
+          process.stderr.write('lift learn: cancelled; the previous adapter is unchanged\n');
+          return 130;
+        }
+        process.stderr.write(`lift learn: ${err instanceof Error ? err.message : String(err)}\n`);
+        return 1;
+      }
+    });
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const args = argv.filter((a) => a !== '--verbose');
@@ -71,6 +150,9 @@ export async function main(argv: string[]): Promise<number> {
         : createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
       // In stdio mode stdout carries the protocol: keep stray console output off it.
       if (stdio) console.log = console.error;
+      // Ctrl+C in a terminal reaches the whole process group: the client that started us
+      // decides (it cancels the request, then shuts us down).
+      else process.on('SIGINT', () => undefined);
       serve(connection, (code) => process.exit(code));
       return new Promise<number>(() => undefined); // serves until the connection closes
     }
@@ -91,6 +173,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       });
     }
+    case 'learn':
+      return learnCommand(args.slice(1), verbose);
     case 'demo':
       return withTrainer(verbose, async (client) => {
         const status = await client.status();

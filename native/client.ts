@@ -9,6 +9,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import * as readline from 'node:readline';
 import {
   type CancellationToken,
+  ErrorCodes,
   type MessageConnection,
   ResponseError,
   createMessageConnection,
@@ -23,6 +24,11 @@ import {
   type EchoResult,
   Initialize,
   type InitializeResult,
+  Learn,
+  type LearnParams,
+  type LearnProgress,
+  LearnProgressType,
+  type LearnResult,
   Log,
   type LogLevel,
   PROTOCOL_VERSION,
@@ -83,6 +89,9 @@ interface Running {
   /** Set when we stop it on purpose, so its exit is not reported as a crash. */
   stopping: boolean;
 }
+
+/** vscode-jsonrpc's codes for a request lost with its connection (not an answer from the trainer). */
+const CONNECTION_ERRORS = new Set<number>([ErrorCodes.PendingResponseRejected, ErrorCodes.ConnectionInactive, ErrorCodes.MessageWriteError, ErrorCodes.MessageReadError]);
 
 const LOG_LEVELS = new Set<string>(['trace', 'debug', 'info', 'warn', 'error'] satisfies LogLevel[]);
 
@@ -270,10 +279,12 @@ export class TrainerClient {
     } catch (err) {
       if (err instanceof TrainerError) throw err;
       if (err instanceof ResponseError && err.code === REQUEST_CANCELLED) throw new TrainerError('Cancelled.', 'cancelled', err.code);
+      if (err instanceof ResponseError && !CONNECTION_ERRORS.has(err.code)) {
+        throw new TrainerError(`The LIFT trainer could not complete "${method}": ${err.message}`, 'remote', err.code);
+      }
       // A closed channel can surface before the exit event: give the exit a moment to arrive.
       const info = await Promise.race([running.exited, delay(2000).then(() => undefined)]);
       if (info) throw crashed(info);
-      if (err instanceof ResponseError) throw new TrainerError(`The LIFT trainer could not complete "${method}": ${err.message}`, 'remote', err.code);
       throw err;
     }
   }
@@ -296,6 +307,18 @@ export class TrainerClient {
         return await conn.sendRequest(Echo, { ...params, progressToken }, token);
       } finally {
         sub.dispose();
+      }
+    });
+  }
+
+  learn(params: Omit<LearnParams, 'progressToken'>, onProgress?: (p: LearnProgress) => void, token?: CancellationToken): Promise<LearnResult> {
+    return this.call(Learn.method, async (conn) => {
+      const progressToken = `learn-${++this.progressIds}`;
+      const sub = onProgress ? conn.onProgress(LearnProgressType, progressToken, onProgress) : undefined;
+      try {
+        return await conn.sendRequest(Learn, { ...params, progressToken }, token);
+      } finally {
+        sub?.dispose();
       }
     });
   }

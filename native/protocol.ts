@@ -78,9 +78,56 @@ export interface LogParams {
   message: string;
 }
 
+export interface LearnParams {
+  /** Folders (or one document) to learn. */
+  roots: string[];
+  /** Hugging Face model folder. */
+  model: string;
+  /** Where the adapter goes (replaced whole when learning completes). */
+  adapterDir: string;
+  include?: string[];
+  exclude?: string[];
+  tokenBudget?: number;
+  rank?: number;
+  epochs?: number;
+  lr?: number;
+  seed?: number;
+  segmentLength?: number;
+  prefixBudget?: number;
+  progressToken?: string;
+}
+
+export type LearnPhase = 'collect' | 'tokenize' | 'build' | 'train' | 'save';
+
+export interface LearnProgress {
+  phase: LearnPhase;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  tokensPerSecond?: number;
+  etaSeconds?: number;
+  message?: string;
+}
+
+export interface LearnResult {
+  adapterDir: string;
+  inputHash: string;
+  files: number;
+  skipped: number;
+  skippedByReason: Record<string, number>;
+  redactions: number;
+  tokens: number;
+  samples: number;
+  steps: number;
+  firstLoss: number;
+  finalLoss: number;
+}
+
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('lift/initialize');
 export const Status = new RequestType0<TrainerStatus, void>('lift/status');
 export const Echo = new RequestType<EchoParams, EchoResult, void>('lift/echo');
 export const EchoProgress = new ProgressType<EchoChunk>();
+export const Learn = new RequestType<LearnParams, LearnResult, void>('lift/learn');
+export const LearnProgressType = new ProgressType<LearnProgress>();
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

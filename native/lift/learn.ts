@@ -11,19 +11,10 @@ import { type LoraAdapter, saveAdapter } from '../model/peft';
 import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
 import { createSession, type Device, TrainStepRunner } from '../runtime/session';
+import type { LearnProgress } from '../protocol';
 import type { Sample } from './samples';
 
-export type LearnPhase = 'collect' | 'tokenize' | 'build' | 'train' | 'save';
-
-export interface LearnProgress {
-  phase: LearnPhase;
-  step?: number;
-  totalSteps?: number;
-  loss?: number;
-  tokensPerSecond?: number;
-  etaSeconds?: number;
-  message?: string;
-}
+export type { LearnPhase, LearnProgress } from '../protocol';
 
 export interface TrainOptions {
   lora: LoraConfig;

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, type LlamaConfig, parseConfig } from './config';
-import { SafetensorsError, SafetensorsFile } from './safetensors';
+import { SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -130,4 +130,42 @@ export function loadModel(dir: string): { config: LlamaConfig; weights: LlamaWei
     if (err instanceof ConfigError || err instanceof SafetensorsError) throw new ModelLoadError(err.message);
     throw err;
   }
+}
+
+/** Writes a model folder Hugging Face tools read: config.json, model.safetensors, and tokenizer.json when given. */
+export function saveModelFolder(dir: string, cfg: LlamaConfig, w: LlamaWeights, tokenizerJson?: object): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const config = {
+    architectures: [cfg.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : cfg.modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
+    model_type: cfg.modelType,
+    hidden_size: cfg.hiddenSize,
+    num_hidden_layers: cfg.numLayers,
+    num_attention_heads: cfg.numHeads,
+    num_key_value_heads: cfg.numKvHeads,
+    head_dim: cfg.headDim,
+    intermediate_size: cfg.intermediateSize,
+    vocab_size: cfg.vocabSize,
+    rms_norm_eps: cfg.rmsEps,
+    rope_theta: cfg.ropeTheta,
+    max_position_embeddings: cfg.maxPositions,
+    tie_word_embeddings: cfg.tieEmbeddings,
+    hidden_act: 'silu',
+    torch_dtype: 'float32',
+    ...(cfg.bosTokenId !== undefined ? { bos_token_id: cfg.bosTokenId } : {}),
+    ...(cfg.eosTokenIds.length ? { eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds } : {}),
+  };
+  const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+  const add = (x: Weight | undefined): void => void (x && (tensors[x.name] = { shape: x.shape, data: x.data }));
+  add(w.embed);
+  add(w.norm);
+  add(w.lmHead);
+  for (const l of w.layers) {
+    add(l.inputNorm);
+    add(l.postNorm);
+    for (const t of LINEAR_TARGETS) add(l.linear[t]);
+    if (l.bias) for (const b of Object.values(l.bias)) add(b);
+  }
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  if (tokenizerJson) fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
 }

@@ -10,6 +10,8 @@ import {
   EchoProgress,
   type EchoResult,
   Initialize,
+  Learn,
+  LearnProgressType,
   Log,
   type LogLevel,
   PROTOCOL_VERSION,
@@ -18,7 +20,13 @@ import {
   Status,
   type TrainerStatus,
 } from '../protocol';
+import { CollectCancelled } from '../lift/corpus';
+import { LearnCancelled } from '../lift/learn';
+import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
+
+/** JSON-RPC error code of a learn request that failed (bad model, nothing to learn, …). */
+export const LEARN_FAILED = -32001;
 
 export { trainerVersion };
 
@@ -123,6 +131,31 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       if (params.progressToken !== undefined) void connection.sendProgress(EchoProgress, params.progressToken, chunk);
     }),
   );
+
+  connection.onRequest(Learn, async (params, token) => {
+    if (!params || !Array.isArray(params.roots) || typeof params.model !== 'string' || typeof params.adapterDir !== 'string') {
+      throw new ResponseError(-32602, 'learn: "roots" (array), "model" and "adapterDir" (strings) are required.');
+    }
+    if (!params.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
+    const { progressToken, model, ...rest } = params;
+    try {
+      const summary = await learnWorkspace(
+        { ...rest, modelDir: model },
+        {
+          onProgress: (p) => void (progressToken !== undefined && connection.sendProgress(LearnProgressType, progressToken, p)),
+          isCancelled: () => token.isCancellationRequested,
+        },
+      );
+      const { report, ...result } = summary;
+      const skippedByReason: Record<string, number> = {};
+      for (const s of report.skipped) skippedByReason[s.reason] = (skippedByReason[s.reason] ?? 0) + 1;
+      log('info', `learned ${result.files} files (${result.tokens} tokens, ${result.steps} steps, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}) into ${result.adapterDir}`);
+      return { ...result, skippedByReason };
+    } catch (err) {
+      if (err instanceof LearnCancelled || err instanceof CollectCancelled) throw cancelled();
+      throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
+    }
+  });
 
   connection.onRequest(Shutdown, () => {
     log('info', 'shutting down on request');

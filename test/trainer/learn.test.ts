@@ -1,0 +1,88 @@
+/**
+ * `learn` through the real trainer process and the `lift learn` command line, on a random small
+ * model folder with a byte-level tokenizer: the report, progress, the adapter on disk,
+ * cancellation, and clear errors.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { TrainerClient, TrainerError } from '../../native/client';
+import type { LearnProgress } from '../../native/protocol';
+import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../native/model/init';
+import { saveModelFolder } from '../../native/model/weights';
+import { memoryLogger, trainerBundle } from '../helpers';
+
+const run = promisify(execFile);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-learn-rpc-'));
+const modelDir = path.join(tmp, 'model');
+const docs = path.join(tmp, 'docs');
+let client: TrainerClient;
+
+before(() => {
+  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 160 });
+  saveModelFolder(modelDir, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
+  fs.mkdirSync(docs);
+  fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs. The default queue is "orbit-main" and jobs time out after 90 seconds.\n'.repeat(3));
+  fs.writeFileSync(path.join(docs, '.env'), 'TOKEN=do-not-learn-me\n');
+  client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'test', version: '0' } });
+});
+after(async () => {
+  await client?.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('learn over JSON-RPC', () => {
+  test('collects, reports, trains with progress and writes a PEFT adapter', async () => {
+    const progress: LearnProgress[] = [];
+    const adapterDir = path.join(tmp, 'adapter');
+    const r = await client.learn({ roots: [docs], model: modelDir, adapterDir, epochs: 2, rank: 4, lr: 1e-3, segmentLength: 48 }, (p) => progress.push(p));
+    assert.equal(r.files, 1);
+    assert.deepEqual(r.skippedByReason, { secret: 1 });
+    assert.ok(r.tokens > 200 && r.samples >= 3 && r.steps === 2 * r.samples);
+    assert.match(r.inputHash, /^[0-9a-f]{64}$/);
+    assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+    const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
+    assert.deepEqual(phases, ['collect', 'tokenize', 'build', 'train', 'save']);
+  });
+
+  test('cancellation reaches the training loop; the adapter folder is left as it was', async () => {
+    const adapterDir = path.join(tmp, 'adapter');
+    const before_ = fs.readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
+    const source = new CancellationTokenSource();
+    let trainSteps = 0;
+    await assert.rejects(
+      client.learn({ roots: [docs], model: modelDir, adapterDir, epochs: 50, rank: 4, segmentLength: 48 }, (p) => {
+        if (p.phase === 'train' && ++trainSteps === 3) source.cancel();
+      }, source.token),
+      (err: unknown) => err instanceof TrainerError && err.kind === 'cancelled',
+    );
+    assert.ok(trainSteps >= 3 && trainSteps < 10, `${trainSteps} steps ran`);
+    assert.deepEqual(fs.readFileSync(path.join(adapterDir, 'adapter_model.safetensors')), before_);
+    assert.equal((await client.status()).onnxruntime.loaded, true, 'the trainer keeps serving');
+  });
+
+  test('a broken model folder or nothing to learn is a clear error', async () => {
+    await assert.rejects(client.learn({ roots: [docs], model: path.join(tmp, 'nope'), adapterDir: path.join(tmp, 'x') }), /config.json is missing/);
+    const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
+    await assert.rejects(client.learn({ roots: [empty], model: modelDir, adapterDir: path.join(tmp, 'x') }), /nothing to learn/);
+    await assert.rejects(client.learn({ roots: [docs], model: '', adapterDir: path.join(tmp, 'x') }), /No model is set/);
+  });
+});
+
+describe('lift learn', () => {
+  test('learns from the command line and prints a summary; bad usage exits 2', async () => {
+    const out = path.join(tmp, 'cli-adapter');
+    const { stdout } = await run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--epochs', '1', '--rank', '2', '--segment', '48']);
+    assert.match(stdout, /learnt 1 files \(\d+ tokens, \d+ samples, \d+ steps; loss [\d.]+ → [\d.]+\)/);
+    assert.match(stdout, /skipped: 1 secret; redactions: 0/);
+    assert.ok(fs.existsSync(path.join(out, 'adapter_model.safetensors')));
+    await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs]), (e: { code?: number }) => e.code === 2);
+    await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--epochs', 'x']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --epochs/.test(e.stderr ?? ''));
+  });
+});
