@@ -10,6 +10,7 @@ import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
 import { readSettings } from './config';
+import { Learning } from './learning';
 
 /** What `activate` returns: used by the extension tests, stable enough for other extensions. */
 export interface LiftApi {
@@ -80,8 +81,10 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     return chat.ask(text, chunkDelayMs);
   }
 
-  const notYet = (feature: string): Thenable<unknown> =>
-    vscode.window.showInformationMessage(`${feature} is not available in LIFT ${version} yet: this version wires the editor to the trainer. The trainer is running and answers through the sidebar.`);
+  const learning = new Learning(trainer, context.storageUri, log, (busy) => {
+    if (busy) status.text = `$(sync~spin) LIFT ${busy}`;
+    else showState(trainer.state);
+  });
 
   context.subscriptions.push(
     log,
@@ -94,13 +97,16 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
       }
       if (!(await askForConsentIfRestricted('this workspace'))) return;
-      return notYet('Learning a workspace');
+      const roots = vscode.workspace.workspaceFolders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      return learning.learn(roots.length > 1 ? `${roots.length} folders` : 'this workspace', roots);
     }),
     vscode.commands.registerCommand('lift.learnDocument', async () => {
       const doc = vscode.window.activeTextEditor?.document;
       if (!doc) return vscode.window.showWarningMessage('Open the document to learn (for example a long spec) first.');
+      if (doc.uri.scheme !== 'file' || doc.isUntitled) return vscode.window.showWarningMessage('Save the document first: LIFT learns files on disk.');
       if (!(await askForConsentIfRestricted(`"${path.basename(doc.fileName)}"`))) return;
-      return notYet('Learning a document');
+      if (doc.isDirty) await doc.save();
+      return learning.learn(`"${path.basename(doc.fileName)}"`, [doc.uri.fsPath]);
     }),
     // Arguments (for keybindings and tests): the question, and stream pacing.
     vscode.commands.registerCommand('lift.ask', async (question?: string, options?: { chunkDelayMs?: number }) => {
@@ -119,8 +125,9 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       await askInChat(`Explain this code from ${where}:\n${selected}`);
     }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
+      const learn = learning.cancel();
       const n = chat.stop();
-      log.info(n ? `Cancelled ${n} request(s) in progress.` : 'Nothing to cancel.');
+      log.info(learn || n ? `Cancelling ${learn ? 'learning' : ''}${learn && n ? ' and ' : ''}${n ? `${n} answer(s)` : ''}.` : 'Nothing to cancel.');
     }),
     vscode.commands.registerCommand('lift.showTrainerLog', async (): Promise<TrainerStatus | undefined> => {
       log.show(true);

@@ -149,6 +149,13 @@ async function checkRun(page, exited) {
     if (process.env.LIFT_E2E_DEBUG) console.log(await page.evaluate(() => [...document.querySelectorAll('[class*=notification]')].map((e) => `${e.className} :: ${e.textContent?.slice(0, 120)}`).join('\n')));
     ui.push([false, `error notification: ${err.message.split('\n')[0]}`]);
   }
+  try {
+    const item = page.locator('.notifications-center .notification-list-item', { hasText: 'LIFT learned this workspace' }).first();
+    await item.waitFor({ timeout: 5000 });
+    ui.push([true, `learning notification: ${JSON.stringify(await item.locator('.notification-list-item-message').innerText())}`]);
+  } catch (err) {
+    ui.push([false, `learning notification: ${err.message.split('\n')[0]}`]);
+  }
   fs.mkdirSync(path.join(root, 'out/e2e'), { recursive: true });
   await page.screenshot({ path: path.join(root, 'out/e2e/workbench.png') });
   for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);

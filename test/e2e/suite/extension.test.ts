@@ -1,6 +1,13 @@
 /** The extension inside a real VS Code, talking to the real trainer. */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { byteLevelTokenizerJson } from '../../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../../native/model/init';
+import { saveModelFolder } from '../../../native/model/weights';
+import type { LearnResult } from '../../../native/protocol';
 import type { AskOutcome } from '../../../src/chatController';
 import type { LiftApi } from '../../../src/extension';
 import type { TrainerStatus } from '../../../native/protocol';
@@ -51,6 +58,31 @@ describe('LIFT in VS Code', () => {
     const outcome = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 30_000, 'the answer');
     assert.equal(outcome.outcome, 'done', outcome.error);
     assert.match(outcome.text, /received your question: "Where is main defined\?"/);
+  });
+
+  it('"LIFT: Learn This Workspace" says what is missing without a model, then learns with one', async () => {
+    const lift = vscode.workspace.getConfiguration('lift');
+    assert.equal(lift.get('model'), '');
+    // Without a model: a warning (not awaited by the command's caller here), no result.
+    const none = await Promise.race([vscode.commands.executeCommand('lift.learnWorkspace'), new Promise((r) => setTimeout(() => r('pending'), 3000))]);
+    assert.ok(none === undefined || none === 'pending');
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-model-'));
+    const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
+    saveModelFolder(dir, cfg, randomWeights(cfg, 1, 0.2), byteLevelTokenizerJson());
+    const G = vscode.ConfigurationTarget.Global;
+    await lift.update('model', dir, G);
+    await lift.update('epochs', 1, G);
+    await lift.update('adapter.rank', 2, G);
+    try {
+      const result = await within(vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'), 120_000, 'learning');
+      assert.ok(result, 'learning returned a result');
+      assert.deepEqual([result.files, result.steps > 0], [2, true]);
+      assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
+      assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
+    } finally {
+      for (const key of ['model', 'epochs', 'adapter.rank']) await lift.update(key, undefined, G);
+    }
   });
 
   it('killing the trainer mid-request shows an error, and the next request gets a restarted trainer', async () => {

@@ -1,0 +1,102 @@
+/**
+ * "Learn This Workspace" / "Learn This Document": runs the trainer's `learn` on the workspace
+ * folders or the active document, with a cancellable notification (phase, step, loss, ETA) and
+ * the adapter kept in the workspace's storage.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { type TrainerClient, TrainerError } from '../native/client';
+import type { LearnProgress, LearnResult } from '../native/protocol';
+import { readSettings } from './config';
+
+export class Learning {
+  private current: CancellationTokenSource | undefined;
+
+  constructor(
+    private readonly trainer: TrainerClient,
+    private readonly storage: vscode.Uri | undefined,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly onBusy: (text: string | undefined) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.current !== undefined;
+  }
+
+  cancel(): boolean {
+    this.current?.cancel();
+    return this.current !== undefined;
+  }
+
+  async learn(what: string, roots: string[]): Promise<LearnResult | undefined> {
+    const settings = readSettings();
+    if (!settings.model) {
+      const open = 'Open Settings';
+      const choice = await vscode.window.showWarningMessage(
+        'Set "lift.model" to a Hugging Face model folder of the Llama family (config.json, *.safetensors, tokenizer.json) to learn. The bundled default model is not available yet.',
+        open,
+      );
+      if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'lift.model');
+      return undefined;
+    }
+    if (!this.storage) {
+      void vscode.window.showWarningMessage('Open a folder or workspace first: LIFT keeps the learned adapter in the workspace\'s storage.');
+      return undefined;
+    }
+    if (this.current) {
+      void vscode.window.showInformationMessage('LIFT is already learning; cancel it first ("LIFT: Cancel Learning").');
+      return undefined;
+    }
+    const adapterDir = path.join(this.storage.fsPath, 'adapter');
+    fs.mkdirSync(this.storage.fsPath, { recursive: true });
+    const source = new CancellationTokenSource();
+    this.current = source;
+    const started = Date.now();
+    try {
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `LIFT: learning ${what}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => source.cancel());
+          let reported = 0;
+          const onProgress = (p: LearnProgress): void => {
+            if (p.phase === 'train' && p.step && p.totalSteps) {
+              const pct = Math.floor((100 * p.step) / p.totalSteps);
+              progress.report({ increment: pct - reported, message: `training ${p.step}/${p.totalSteps}, loss ${p.loss?.toFixed(3)}, ${Math.ceil(p.etaSeconds ?? 0)} s left` });
+              reported = pct;
+              this.onBusy(`${pct}%`);
+            } else if (p.phase !== 'collect' || !p.step) {
+              progress.report({ message: p.phase === 'build' ? 'building the training graph' : p.phase === 'save' ? 'saving the adapter' : `${p.phase}…` });
+              this.onBusy(p.phase);
+            }
+          };
+          const result = await this.trainer.learn(
+            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs },
+            onProgress,
+            source.token,
+          );
+          const seconds = Math.round((Date.now() - started) / 1000);
+          const skipped = Object.entries(result.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
+          this.log.info(`Learned ${what}: ${result.files} files, ${result.tokens} tokens, ${result.steps} steps in ${seconds} s, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}; skipped ${skipped || 'none'}; ${result.redactions} secrets redacted. Adapter: ${result.adapterDir}`);
+          void vscode.window.showInformationMessage(`LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.`);
+          return result;
+        },
+      );
+    } catch (err) {
+      if (err instanceof TrainerError && err.kind === 'cancelled') {
+        this.log.info(`Learning ${what} was cancelled; the previous adapter is unchanged.`);
+        void vscode.window.showInformationMessage('LIFT: learning cancelled; the previous adapter is unchanged.');
+        return undefined;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error(`Learning ${what} failed: ${message}`);
+      void vscode.window.showErrorMessage(`LIFT could not learn ${what}: ${message}`, 'Show Trainer Log').then((c) => c && this.log.show());
+      return undefined;
+    } finally {
+      this.current = undefined;
+      source.dispose();
+      this.onBusy(undefined);
+    }
+  }
+}
