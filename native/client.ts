@@ -17,6 +17,10 @@ import {
   IPCMessageWriter,
 } from 'vscode-jsonrpc/node';
 import {
+  Ask,
+  type AskParams,
+  AskProgress,
+  type AskResult,
   Echo,
   type EchoChunk,
   type EchoParams,
@@ -317,6 +321,18 @@ export class TrainerClient {
       const sub = onProgress ? conn.onProgress(LearnProgressType, progressToken, onProgress) : undefined;
       try {
         return await conn.sendRequest(Learn, { ...params, progressToken }, token);
+      } finally {
+        sub?.dispose();
+      }
+    });
+  }
+
+  ask(params: Omit<AskParams, 'progressToken'>, onText?: (text: string) => void, token?: CancellationToken): Promise<AskResult> {
+    return this.call(Ask.method, async (conn) => {
+      const progressToken = `ask-${++this.progressIds}`;
+      const sub = onText ? conn.onProgress(AskProgress, progressToken, (c) => onText(c.text)) : undefined;
+      try {
+        return await conn.sendRequest(Ask, { ...params, progressToken }, token);
       } finally {
         sub?.dispose();
       }

@@ -123,11 +123,39 @@ export interface LearnResult {
   finalLoss: number;
 }
 
+export interface AskParams {
+  question: string;
+  /** Folders whose files are searched for context. */
+  roots: string[];
+  model: string;
+  /** The learned adapter, if any (the base model answers otherwise). */
+  adapterDir?: string;
+  include?: string[];
+  exclude?: string[];
+  maxTokens?: number;
+  progressToken?: string;
+}
+
+export interface AskResult {
+  text: string;
+  /** The files and lines given to the model as context. */
+  sources: { path: string; startLine: number; endLine: number }[];
+  /** Whether learned knowledge (an adapter) was used. */
+  usedAdapter: boolean;
+  stop: 'stop-token' | 'max-tokens' | 'cancelled';
+}
+
+export interface AskChunk {
+  text: string;
+}
+
 export const Initialize = new RequestType<InitializeParams, InitializeResult, void>('lift/initialize');
 export const Status = new RequestType0<TrainerStatus, void>('lift/status');
 export const Echo = new RequestType<EchoParams, EchoResult, void>('lift/echo');
 export const EchoProgress = new ProgressType<EchoChunk>();
 export const Learn = new RequestType<LearnParams, LearnResult, void>('lift/learn');
 export const LearnProgressType = new ProgressType<LearnProgress>();
+export const Ask = new RequestType<AskParams, AskResult, void>('lift/ask');
+export const AskProgress = new ProgressType<AskChunk>();
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

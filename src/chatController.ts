@@ -12,11 +12,23 @@ export interface AskOutcome {
   outcome: 'done' | 'cancelled' | 'failed';
   text: string;
   error?: string;
+  /** What the answer drew on. */
+  note?: string;
+}
+
+/** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
+export interface AnswerContext {
+  model: string;
+  roots: string[];
+  adapterDir?: string;
+  include?: string[];
+  exclude?: string[];
 }
 
 export interface ChatControllerOptions {
-  /** Pause between streamed chunks (the echo stand-in answers instantly otherwise). */
+  /** Pause between streamed chunks of the echo (it answers instantly otherwise). */
   chunkDelayMs?: number;
+  answerContext?: () => AnswerContext | undefined;
   /** Called for every failed answer, e.g. to show an error notification. */
   onFailure?: (message: string) => void;
 }
@@ -97,15 +109,21 @@ export class ChatController {
     this.inFlight.set(id, cancel);
     this.post({ type: 'question', id, text });
     let answer = '';
+    const stream = (chunk: string): void => {
+      answer += chunk;
+      this.post({ type: 'answerChunk', id, text: chunk });
+    };
     try {
-      const result = await this.trainer.echo(
-        { text, chunkDelayMs },
-        (chunk) => {
-          answer += chunk.text;
-          this.post({ type: 'answerChunk', id, text: chunk.text });
-        },
-        cancel.token,
-      );
+      const context = this.opts.answerContext?.();
+      if (context) {
+        const result = await this.trainer.ask({ question: text, ...context }, stream, cancel.token);
+        const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
+        const note = `${result.usedAdapter ? 'Learned knowledge' : 'Base model (this workspace is not learned yet)'}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
+        if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
+        this.post({ type: 'answerEnd', id, outcome: 'done', note });
+        return { id, outcome: 'done', text: result.text, note };
+      }
+      const result = await this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), cancel.token);
       this.post({ type: 'answerEnd', id, outcome: 'done' });
       return { id, outcome: 'done', text: result.text };
     } catch (err) {

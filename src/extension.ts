@@ -61,6 +61,18 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version } });
   const chat = new ChatController(trainer, {
     chunkDelayMs: 15,
+    answerContext: () => {
+      const settings = readSettings();
+      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      if (!settings.model) return undefined;
+      return {
+        model: settings.model,
+        roots,
+        adapterDir: context.storageUri ? path.join(context.storageUri.fsPath, 'adapter') : undefined,
+        include: settings.include,
+        exclude: settings.exclude,
+      };
+    },
     onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);

@@ -139,6 +139,7 @@ function onHostMessage(m: HostToWebview): void {
       a.root.dataset.outcome = m.outcome;
       if (m.outcome === 'failed') a.root.append(el('span', { className: 'error', text: m.error ?? 'The answer failed.' }));
       if (m.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ' (stopped)' }));
+      if (m.note) a.root.append(el('span', { className: 'source', text: m.note }));
       answers.delete(m.id);
       pending = Math.max(0, pending - 1);
       setBusy();

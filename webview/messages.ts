@@ -21,7 +21,7 @@ export type HostToWebview =
   /** A question was accepted (typed in the view or sent by a command); an answer follows. */
   | { type: 'question'; id: number; text: string }
   | { type: 'answerChunk'; id: number; text: string }
-  | { type: 'answerEnd'; id: number; outcome: 'done' | 'cancelled' | 'failed'; error?: string };
+  | { type: 'answerEnd'; id: number; outcome: 'done' | 'cancelled' | 'failed'; error?: string; note?: string };
 
 export type WebviewToHost =
   | { type: 'ready' }

@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import { type CancellationToken, type MessageConnection, ResponseError } from 'vscode-jsonrpc';
 import { version as trainerVersion } from '../../package.json';
 import {
+  Ask,
+  AskProgress,
   Echo,
   type EchoParams,
   EchoProgress,
@@ -20,12 +22,14 @@ import {
   Status,
   type TrainerStatus,
 } from '../protocol';
-import { CollectCancelled } from '../lift/corpus';
+import { Answerer } from '../lift/answer';
+import { CollectCancelled, collect } from '../lift/corpus';
+import { Bm25Index, chunkFiles } from '../lift/retrieve';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
 
-/** JSON-RPC error code of a learn request that failed (bad model, nothing to learn, …). */
+/** JSON-RPC error code of a learn or ask request that failed (bad model, nothing to learn, …). */
 export const LEARN_FAILED = -32001;
 
 export { trainerVersion };
@@ -93,7 +97,7 @@ export async function echo(
   report: (chunk: { index: number; text: string }) => void,
 ): Promise<EchoResult> {
   if (typeof params?.text !== 'string') throw new ResponseError(-32602, 'echo: "text" must be a string.');
-  const reply = `The trainer (pid ${process.pid}) received your question: "${params.text}". Answers from a learned model arrive with LIFT learning.`;
+  const reply = `The trainer (pid ${process.pid}) received your question: "${params.text}". Set "lift.model" to a model folder to get answers from a model.`;
   const chunks = chunkWords(reply);
   const delay = Math.max(0, Math.min(Number(params.chunkDelayMs) || 0, 10_000));
   for (const [index, text] of chunks.entries()) {
@@ -153,6 +157,35 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       return { ...result, skippedByReason };
     } catch (err) {
       if (err instanceof LearnCancelled || err instanceof CollectCancelled) throw cancelled();
+      throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
+    }
+  });
+
+  let answerer: { dir: string; ready: Promise<Answerer> } | undefined;
+  connection.onRequest(Ask, async (params, token) => {
+    if (typeof params?.question !== 'string' || !params.question.trim() || !Array.isArray(params.roots)) {
+      throw new ResponseError(-32602, 'ask: "question" (non-empty string) and "roots" (array) are required.');
+    }
+    if (!params.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
+    try {
+      if (answerer?.dir !== params.model) {
+        answerer = { dir: params.model, ready: Answerer.load(params.model) };
+        answerer.ready.catch(() => (answerer = undefined));
+      }
+      const model = await answerer.ready;
+      const usedAdapter = model.useAdapter(params.adapterDir);
+      const { files } = await collect(params.roots, { include: params.include, exclude: params.exclude, isCancelled: () => token.isCancellationRequested });
+      const hits = new Bm25Index(chunkFiles(files)).search(params.question, 8).map((h) => h.chunk);
+      const answer = await model.answer(params.question, hits, {
+        maxTokens: params.maxTokens,
+        isCancelled: () => token.isCancellationRequested,
+        onText: (text) => void (params.progressToken !== undefined && connection.sendProgress(AskProgress, params.progressToken, { text })),
+      });
+      if (answer.stop === 'cancelled') throw cancelled();
+      return { ...answer, usedAdapter };
+    } catch (err) {
+      if (err instanceof ResponseError) throw err;
+      if (err instanceof CollectCancelled) throw cancelled();
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
     }
   });

@@ -25,7 +25,7 @@ const docs = path.join(tmp, 'docs');
 let client: TrainerClient;
 
 before(() => {
-  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 160 });
+  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 1024 });
   saveModelFolder(modelDir, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
   fs.mkdirSync(docs);
   fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs. The default queue is "orbit-main" and jobs time out after 90 seconds.\n'.repeat(3));
@@ -65,6 +65,17 @@ describe('learn over JSON-RPC', () => {
     assert.ok(trainSteps >= 3 && trainSteps < 10, `${trainSteps} steps ran`);
     assert.deepEqual(fs.readFileSync(path.join(adapterDir, 'adapter_model.safetensors')), before_);
     assert.equal((await client.status()).onnxruntime.loaded, true, 'the trainer keeps serving');
+  });
+
+  test('ask answers with the learned adapter and the retrieved files, streaming the text', async () => {
+    const pieces: string[] = [];
+    const r = await client.ask({ question: 'What is the default queue of Orbit?', roots: [docs], model: modelDir, adapterDir: path.join(tmp, 'adapter'), maxTokens: 8 }, (t) => pieces.push(t));
+    assert.equal(r.usedAdapter, true);
+    assert.deepEqual(r.sources.map((x) => x.path), ['README.md']);
+    assert.equal(pieces.join(''), r.text);
+    const base = await client.ask({ question: 'What is Orbit?', roots: [docs], model: modelDir, maxTokens: 4 });
+    assert.equal(base.usedAdapter, false);
+    await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
   });
 
   test('a broken model folder or nothing to learn is a clear error', async () => {

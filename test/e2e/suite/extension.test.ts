@@ -68,7 +68,7 @@ describe('LIFT in VS Code', () => {
     assert.ok(none === undefined || none === 'pending');
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-model-'));
-    const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
+    const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 768 });
     saveModelFolder(dir, cfg, randomWeights(cfg, 1, 0.2), byteLevelTokenizerJson());
     const G = vscode.ConfigurationTarget.Global;
     await lift.update('model', dir, G);
@@ -80,6 +80,10 @@ describe('LIFT in VS Code', () => {
       assert.deepEqual([result.files, result.steps > 0], [2, true]);
       assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
       assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
+      // With a model set, the chat answers from it: learned knowledge plus the files it found.
+      const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
+      assert.equal(answer.outcome, 'done', answer.error);
+      assert.match(answer.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-\d+/);
     } finally {
       for (const key of ['model', 'epochs', 'adapter.rank']) await lift.update(key, undefined, G);
     }

@@ -1,0 +1,117 @@
+/**
+ * Answering: the question, the chunks of the workspace that match it best (BM25), and the
+ * model — with the learned adapter when there is one — generating the answer token by token.
+ * The answer says which files it drew on and whether learned knowledge was used.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LlamaConfig } from '../model/config';
+import { buildLlamaGenerate } from '../model/llama';
+import { loadAdapter } from '../model/peft';
+import { TextTokenizer } from '../model/tokenizer';
+import { loadModel } from '../model/weights';
+import { Generator } from '../runtime/generate';
+import { createSession } from '../runtime/session';
+import type { Chunk } from './retrieve';
+
+export interface AnswerSource {
+  path: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface Answer {
+  text: string;
+  sources: AnswerSource[];
+  usedAdapter: boolean;
+  stop: 'stop-token' | 'max-tokens' | 'cancelled';
+}
+
+const SYSTEM = "You answer questions about the user's code base. Use the context when it helps, cite file paths, and say so when you do not know.";
+
+/** A loaded model ready to answer; the generation graph is built once and reused. */
+export class Answerer {
+  private adapterKey: string | undefined;
+
+  private constructor(
+    readonly modelDir: string,
+    readonly cfg: LlamaConfig,
+    private readonly tok: TextTokenizer,
+    private readonly generator: Generator,
+  ) {}
+
+  static async load(modelDir: string): Promise<Answerer> {
+    const { config, weights } = loadModel(modelDir);
+    const tok = TextTokenizer.fromFolder(modelDir);
+    const graph = buildLlamaGenerate(config, weights);
+    const { session } = await createSession(graph.model, 'cpu');
+    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets));
+  }
+
+  /** Uses the adapter in `dir` if it holds one (reloaded when its files change), else the base model. */
+  useAdapter(dir: string | undefined): boolean {
+    const file = dir && path.join(dir, 'adapter_model.safetensors');
+    const stat = file ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
+    const key = stat ? `${file}:${stat.mtimeMs}:${stat.size}` : undefined;
+    if (key !== this.adapterKey) {
+      this.generator.setAdapter(key ? loadAdapter(dir!, this.cfg) : undefined);
+      this.adapterKey = key;
+    }
+    return key !== undefined;
+  }
+
+  private chatTemplate(): boolean {
+    return this.tok.tokenId('<|im_start|>') !== undefined && this.tok.tokenId('<|im_end|>') !== undefined;
+  }
+
+  /** Prompt ids: context chunks (as many as fit) + question, in the model's chat format when it has one. */
+  buildPrompt(question: string, chunks: readonly Chunk[], maxNewTokens: number): { ids: number[]; used: Chunk[] } {
+    const chat = this.chatTemplate();
+    const head = chat ? `<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n` : `${SYSTEM}\n\n`;
+    const tail = chat ? `Question: ${question}<|im_end|>\n<|im_start|>assistant\n` : `Question: ${question}\nAnswer:`;
+    const fixed = [...this.tok.encodePrompt(head), ...this.tok.encodePrompt(tail)].length;
+    let budget = this.cfg.maxPositions - maxNewTokens - fixed - 8;
+    if (budget < 0) throw new Error(`the question is too long for the model's ${this.cfg.maxPositions} positions`);
+    const used: Chunk[] = [];
+    const context: number[] = [];
+    for (const c of chunks) {
+      const ids = this.tok.encodeText(`<<< ${c.path}:${c.startLine}-${c.endLine} >>>\n${c.text}\n\n`);
+      if (ids.length > budget) continue;
+      budget -= ids.length;
+      context.push(...ids);
+      used.push(c);
+    }
+    const ids = [...this.tok.encodePrompt(head), ...(used.length ? this.tok.encodeText('Context:\n') : []), ...context, ...this.tok.encodePrompt(tail)];
+    return { ids, used };
+  }
+
+  async answer(
+    question: string,
+    chunks: readonly Chunk[],
+    o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number } = {},
+  ): Promise<Omit<Answer, 'usedAdapter'>> {
+    const maxTokens = Math.min(o.maxTokens ?? 256, Math.floor(this.cfg.maxPositions / 2));
+    const { ids, used } = this.buildPrompt(question, chunks, maxTokens);
+    const stopTokens = [...this.cfg.eosTokenIds, ...['<|im_end|>', '<|endoftext|>'].map((t) => this.tok.tokenId(t)).filter((x): x is number => x !== undefined)];
+    const tokens: number[] = [];
+    let emitted = '';
+    const result = await this.generator.generate(ids, {
+      maxTokens,
+      temperature: o.temperature ?? 0,
+      stopTokens,
+      isCancelled: o.isCancelled,
+      onToken: (t) => {
+        tokens.push(t);
+        const text = this.tok.decode(tokens);
+        // wait for the rest of a character split across tokens
+        if (text.length > emitted.length && !text.endsWith('\uFFFD')) {
+          o.onText?.(text.slice(emitted.length));
+          emitted = text;
+        }
+      },
+    });
+    const text = this.tok.decode(result.tokens);
+    if (text.length > emitted.length) o.onText?.(text.slice(emitted.length));
+    return { text, stop: result.stop, sources: used.map(({ path: p, startLine, endLine }) => ({ path: p, startLine, endLine })) };
+  }
+}

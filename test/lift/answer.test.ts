@@ -1,0 +1,97 @@
+/**
+ * Answering: BM25 retrieval over code, the prompt within the model's window, streaming,
+ * cancellation, the adapter switch — and a fact learnt as a question-answer sample in the
+ * answering format comes back from `answer` (knowledge in the weights, no context given).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Answerer } from '../../native/lift/answer';
+import { trainAdapter } from '../../native/lift/learn';
+import { Bm25Index, chunkFiles, terms } from '../../native/lift/retrieve';
+import { qaSample } from '../../native/lift/samples';
+import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../native/model/init';
+import { saveAdapter } from '../../native/model/peft';
+import { TextTokenizer } from '../../native/model/tokenizer';
+import { LINEAR_TARGETS, saveModelFolder } from '../../native/model/weights';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-answer-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const file = (p: string, text: string) => ({ root: tmp, path: p, text, bytes: text.length });
+
+describe('retrieval', () => {
+  test('identifiers split like code is written', () => {
+    assert.deepEqual(terms('parseConfig read_file HTTPServer v2'), ['parseconfig', 'parse', 'config', 'read', 'file', 'httpserver', 'http', 'server', 'v2']);
+  });
+
+  test('BM25 finds the chunk that defines what the question names, and files by path', () => {
+    const files = [
+      file(
+        'src/config.ts',
+        `${Array.from({ length: 50 }, (_, i) => `export const LIMIT_${i} = ${i * 10};`).join('\n')}\n/** Parses the config file. */\nexport function parseConfig(text: string): Config {\n  const config = JSON.parse(text) as Config;\n  return config;\n}\n`,
+      ),
+      file('src/server.ts', 'import { parseConfig } from "./config";\nexport function startServer(port: number) {}\n'),
+      file('README.md', '# Demo\nA server that reads its config.\n'),
+    ];
+    const chunks = chunkFiles(files, 40, 10);
+    assert.deepEqual(chunks.filter((c) => c.path === 'src/config.ts').map((c) => [c.startLine, c.endLine]), [[1, 40], [31, 56]]);
+    const index = new Bm25Index(chunks);
+    const top = index.search('where is parse config defined?', 3);
+    assert.deepEqual([top[0]!.chunk.path, top[0]!.chunk.startLine], ['src/config.ts', 31]);
+    assert.equal(index.search('what does server.ts contain', 1)[0]!.chunk.path, 'src/server.ts');
+    assert.deepEqual(index.search('kubernetes', 3), []);
+  });
+});
+
+describe('the answerer', () => {
+  const cfg = smallConfig({ hidden: 64, layers: 2, heads: 4, intermediate: 128, vocab: 259, maxPositions: 640 });
+  const weights = randomWeights(cfg, 4, 0.2);
+  const modelDir = path.join(tmp, 'model');
+  let answerer: Answerer;
+  before(async () => {
+    saveModelFolder(modelDir, cfg, weights, byteLevelTokenizerJson());
+    answerer = await Answerer.load(modelDir);
+  });
+
+  test('the prompt uses the chat format, takes the best chunks that fit, and leaves room for the answer', () => {
+    const chunks = chunkFiles([file('a.ts', 'alpha\n'.repeat(10)), file('b.ts', 'beta '.repeat(120))]);
+    const { ids, used } = answerer.buildPrompt('what is alpha?', chunks, 300);
+    assert.ok(ids.length <= cfg.maxPositions - 300);
+    assert.deepEqual(used.map((c) => c.path), ['a.ts'], 'the chunk that does not fit is left out');
+    const tok = TextTokenizer.fromFolder(modelDir);
+    const text = tok.decode(ids, false);
+    assert.match(text, /^<\|im_start\|>system\n[\s\S]*<<< a\.ts:1-11 >>>\nalpha[\s\S]*Question: what is alpha\?<\|im_end\|>\n<\|im_start\|>assistant\n$/);
+  });
+
+  test('streams the answer, stops when cancelled, and switches adapters', async () => {
+    const pieces: string[] = [];
+    const a = await answerer.answer('what is alpha?', [], { maxTokens: 12, onText: (t) => pieces.push(t) });
+    assert.equal(pieces.join(''), a.text);
+    assert.equal(a.stop === 'max-tokens' || a.stop === 'stop-token', true);
+    let n = 0;
+    const c = await answerer.answer('what is alpha?', [], { maxTokens: 50, isCancelled: () => ++n > 2 });
+    assert.equal(c.stop, 'cancelled');
+    assert.equal(answerer.useAdapter(path.join(tmp, 'no-adapter')), false);
+  });
+
+  test('a fact learnt in the answering format is answered from the weights alone', async () => {
+    const tok = TextTokenizer.fromFolder(modelDir);
+    const question = 'Which port does the Falcon service listen on?';
+    const reply = 'Port 7431.';
+    const prompt = answerer.buildPrompt(question, [], 32).ids;
+    const target = [...tok.encodeText(reply), tok.tokenId('<|im_end|>')!];
+    const lora = { rank: 16, alpha: 32, targets: [...LINEAR_TARGETS] };
+    const before_ = await answerer.answer(question, [], { maxTokens: 16 });
+    assert.notEqual(before_.text, reply);
+    const { adapter } = await trainAdapter(cfg, weights, [qaSample(prompt, target)], { lora, epochs: 120, lr: 3e-3, seed: 1, threads: 1 });
+    const dir = path.join(tmp, 'adapter');
+    saveAdapter(dir, cfg, adapter);
+    assert.equal(answerer.useAdapter(dir), true);
+    const after_ = await answerer.answer(question, [], { maxTokens: 16 });
+    assert.deepEqual([after_.text, after_.stop], [reply, 'stop-token']);
+    answerer.useAdapter(undefined);
+  });
+});
