@@ -1,5 +1,6 @@
 // Builds the three bundles: extension host (CJS, `vscode` external), trainer process (Node,
-// `onnxruntime-node` external: a native addon loaded from node_modules) and sidebar webview
+// `onnxruntime-node` and `@vscode/tree-sitter-wasm` external: a native addon and wasm grammars
+// loaded from node_modules) and sidebar webview
 // (browser ESM). Flags: --watch, --production (minified; source maps kept for stack traces).
 import * as esbuild from 'esbuild';
 
@@ -33,7 +34,8 @@ const bundles = [
     platform: 'node',
     format: 'cjs',
     target: 'node18',
-    external: ['onnxruntime-node'],
+    // native addon / wasm grammars: loaded from node_modules at run time
+    external: ['onnxruntime-node', '@vscode/tree-sitter-wasm'],
   },
   {
     ...common,

@@ -63,6 +63,8 @@ describe('VSIX package', () => {
     assert.deepEqual(names.filter((n) => n.startsWith(ort) && !n.startsWith(`${ort}linux/x64/`)), []);
     assert.ok(names.some((n) => n.startsWith('extension/node_modules/onnxruntime-common/')));
     assert.deepEqual(names.filter((n) => /^extension\/(src|native|webview|test)\/|\.ts$/.test(n)), []);
+    const grammars = names.filter((n) => n.startsWith('extension/node_modules/@vscode/tree-sitter-wasm/wasm/tree-sitter-')).map((n) => path.basename(n)).sort();
+    assert.deepEqual(grammars, ['c-sharp', 'cpp', 'go', 'java', 'javascript', 'python', 'rust', 'tsx', 'typescript'].map((l) => `tree-sitter-${l}.wasm`));
     assert.ok(fs.statSync(vsix).size < 30 * 2 ** 20, 'under 30 MiB');
   });
 
@@ -78,6 +80,9 @@ describe('VSIX package', () => {
       const out = execFileSync(process.execPath, [path.join(dir, 'extension/dist/trainer.js'), 'status'], { encoding: 'utf8' });
       assert.match(out, /ONNX Runtime 1\.30\.0/);
       assert.match(out, /self-test on cpu: ok/);
+      // the grammars load from the unpacked extension too
+      const probe = `require(${JSON.stringify(path.join(dir, 'extension/node_modules/@vscode/tree-sitter-wasm'))}).Parser.init({ locateFile: (f) => require('path').join(${JSON.stringify(path.join(dir, 'extension/node_modules/@vscode/tree-sitter-wasm/wasm'))}, f) }).then(() => console.log('tree-sitter ok'))`;
+      assert.match(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' }), /tree-sitter ok/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
