@@ -111,6 +111,8 @@ export interface LearnProgress {
 
 export interface LearnResult {
   adapterDir: string;
+  /** Synthetic question-answer pairs trained on in stage 2. */
+  qaPairs: number;
   inputHash: string;
   files: number;
   skipped: number;

@@ -29,6 +29,38 @@ export interface Answer {
 
 const SYSTEM = "You answer questions about the user's code base. Use the context when it helps, cite file paths, and say so when you do not know.";
 
+const chatFormat = (tok: TextTokenizer): boolean => tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined;
+
+/** Tokens that close an answer in this tokenizer's format (what QA training samples end with). */
+export function answerEndTokens(tok: TextTokenizer): number[] {
+  return ['<|im_end|>', '<|endoftext|>'].map((t) => tok.tokenId(t)).filter((x): x is number => x !== undefined);
+}
+
+/**
+ * The answering prompt — shared by `ask` and by the QA training samples, so that training sees
+ * exactly the format answering uses: system line, context chunks that fit, the question.
+ */
+export function formatPrompt(tok: TextTokenizer, maxPositions: number, question: string, chunks: readonly Chunk[], maxNewTokens: number): { ids: number[]; used: Chunk[] } {
+  const chat = chatFormat(tok);
+  const head = chat ? `<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n` : `${SYSTEM}\n\n`;
+  const tail = chat ? `Question: ${question}<|im_end|>\n<|im_start|>assistant\n` : `Question: ${question}\nAnswer:`;
+  const headIds = tok.encodePrompt(head);
+  // the question is user text: it may not inject control tokens either
+  const tailIds = chat ? [...tok.encodeText(`Question: ${question}`), ...tok.encodePrompt('<|im_end|>\n<|im_start|>assistant\n')] : tok.encodeText(tail);
+  let budget = maxPositions - maxNewTokens - headIds.length - tailIds.length - 8;
+  if (budget < 0) throw new Error(`the question is too long for the model's ${maxPositions} positions`);
+  const used: Chunk[] = [];
+  const context: number[] = [];
+  for (const c of chunks) {
+    const ids = tok.encodeText(`<<< ${c.path}:${c.startLine}-${c.endLine} >>>\n${c.text}\n\n`);
+    if (ids.length > budget) continue;
+    budget -= ids.length;
+    context.push(...ids);
+    used.push(c);
+  }
+  return { ids: [...headIds, ...(used.length ? tok.encodeText('Context:\n') : []), ...context, ...tailIds], used };
+}
+
 /** A loaded model ready to answer; the generation graph is built once and reused. */
 export class Answerer {
   private adapterKey: string | undefined;
@@ -60,29 +92,14 @@ export class Answerer {
     return key !== undefined;
   }
 
-  private chatTemplate(): boolean {
-    return this.tok.tokenId('<|im_start|>') !== undefined && this.tok.tokenId('<|im_end|>') !== undefined;
-  }
-
   /** Prompt ids: context chunks (as many as fit) + question, in the model's chat format when it has one. */
   buildPrompt(question: string, chunks: readonly Chunk[], maxNewTokens: number): { ids: number[]; used: Chunk[] } {
-    const chat = this.chatTemplate();
-    const head = chat ? `<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n` : `${SYSTEM}\n\n`;
-    const tail = chat ? `Question: ${question}<|im_end|>\n<|im_start|>assistant\n` : `Question: ${question}\nAnswer:`;
-    const fixed = [...this.tok.encodePrompt(head), ...this.tok.encodePrompt(tail)].length;
-    let budget = this.cfg.maxPositions - maxNewTokens - fixed - 8;
-    if (budget < 0) throw new Error(`the question is too long for the model's ${this.cfg.maxPositions} positions`);
-    const used: Chunk[] = [];
-    const context: number[] = [];
-    for (const c of chunks) {
-      const ids = this.tok.encodeText(`<<< ${c.path}:${c.startLine}-${c.endLine} >>>\n${c.text}\n\n`);
-      if (ids.length > budget) continue;
-      budget -= ids.length;
-      context.push(...ids);
-      used.push(c);
-    }
-    const ids = [...this.tok.encodePrompt(head), ...(used.length ? this.tok.encodeText('Context:\n') : []), ...context, ...this.tok.encodePrompt(tail)];
-    return { ids, used };
+    return formatPrompt(this.tok, this.cfg.maxPositions, question, chunks, maxNewTokens);
+  }
+
+  /** The tokens that end an answer: the model's EOS, <|im_end|>, <|endoftext|>. */
+  private stopTokens(): number[] {
+    return [...this.cfg.eosTokenIds, ...answerEndTokens(this.tok)];
   }
 
   async answer(
@@ -92,7 +109,7 @@ export class Answerer {
   ): Promise<Omit<Answer, 'usedAdapter'>> {
     const maxTokens = Math.min(o.maxTokens ?? 256, Math.floor(this.cfg.maxPositions / 2));
     const { ids, used } = this.buildPrompt(question, chunks, maxTokens);
-    const stopTokens = [...this.cfg.eosTokenIds, ...['<|im_end|>', '<|endoftext|>'].map((t) => this.tok.tokenId(t)).filter((x): x is number => x !== undefined)];
+    const stopTokens = this.stopTokens();
     const tokens: number[] = [];
     let emitted = '';
     const result = await this.generator.generate(ids, {

@@ -1,7 +1,7 @@
 /**
  * LIFT learning: samples → a LoRA adapter. Builds one training graph sized to the longest sample
  * (shorter ones are padded with masked positions at the end, which causal attention cannot see),
- * trains for the given epochs in a seeded order with AdamW, reports progress (phase, step,
+ * trains through the schedule's stages in a seeded order with AdamW, reports progress (phase, step,
  * loss, tokens/s, ETA), stops within one step when cancelled, and saves the adapter only when
  * training finished: the previous adapter stays until the new one is complete.
  */
@@ -18,7 +18,6 @@ export type { LearnPhase, LearnProgress } from '../protocol';
 
 export interface TrainOptions {
   lora: LoraConfig;
-  epochs: number;
   lr: number;
   seed: number;
   device?: Device;
@@ -45,8 +44,15 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
-/** Trains a LoRA adapter on `samples`; returns it with the loss of every step. */
-export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, samples: readonly Sample[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+/** A stage of the schedule: `epochs` passes over `samples` (LIFT: segments, then segments + QA). */
+export interface Stage {
+  samples: readonly Sample[];
+  epochs: number;
+}
+
+/** Trains a LoRA adapter through the stages; returns it with the loss of every step. */
+export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+  const samples = stages.flatMap((st) => st.samples);
   if (samples.length === 0) throw new Error('nothing to learn: no samples');
   const { Tensor } = loadOrt();
   const report = o.onProgress ?? (() => undefined);
@@ -65,12 +71,13 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, samp
     xs.forEach((x, i) => (out[i] = BigInt(x)));
     return out;
   };
-  const totalSteps = samples.length * o.epochs;
+  const totalSteps = stages.reduce((a, st) => a + st.samples.length * st.epochs, 0);
   const losses: number[] = [];
   const started = performance.now();
   let tokens = 0;
-  for (let epoch = 0; epoch < o.epochs; epoch++) {
-    for (const s of shuffled(samples, o.seed * 7919 + epoch)) {
+  const epochs = stages.flatMap((st) => Array.from({ length: st.epochs }, () => st.samples));
+  for (const [epoch, epochSamples] of epochs.entries()) {
+    for (const s of shuffled(epochSamples, o.seed * 7919 + epoch)) {
       cancelled();
       const mask = new Float32Array(T);
       s.mask.forEach((m, i) => (mask[i] = m));
@@ -90,8 +97,8 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, samp
 }
 
 /** Trains and, only if training completed, saves the adapter to `dir` (replacing any previous one whole). */
-export async function learnToFolder(cfg: LlamaConfig, weights: LlamaWeights, samples: readonly Sample[], dir: string, o: TrainOptions & { baseModel?: string }): Promise<{ adapter: LoraAdapter; losses: number[] }> {
-  const result = await trainAdapter(cfg, weights, samples, o);
+export async function learnToFolder(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], dir: string, o: TrainOptions & { baseModel?: string }): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+  const result = await trainAdapter(cfg, weights, stages, o);
   if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
   o.onProgress?.({ phase: 'save', message: dir });
   saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '');

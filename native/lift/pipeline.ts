@@ -1,6 +1,8 @@
 /**
  * `learn` end to end: collect → tokenize → samples → train → save, for a model folder and a set
- * of roots (folders or one document), with progress and cancellation.
+ * of roots (folders or one document), with progress and cancellation. The schedule follows
+ * LIFT v3: stage 1 trains on contextualized segments, stage 2 on segments plus synthetic QA;
+ * `epochs` passes in each stage.
  */
 import { loadModel } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
@@ -8,7 +10,9 @@ import type { LinearTarget } from '../model/weights';
 import { type CollectReport, collect } from './corpus';
 import { buildLongInput } from './input';
 import { type LearnProgress, learnToFolder } from './learn';
-import { segmentSamples } from './samples';
+import { answerEndTokens, formatPrompt } from './answer';
+import { generateQA } from './qa';
+import { qaSample, segmentSamples } from './samples';
 
 export interface LearnRequest {
   roots: string[];
@@ -27,10 +31,13 @@ export interface LearnRequest {
   segmentLength?: number;
   /** Head + tail context before each segment (default ℓ/2). */
   prefixBudget?: number;
+  /** Add the synthetic QA pairs in stage 2 (default true). */
+  qa?: boolean;
 }
 
 export interface LearnSummary {
   adapterDir: string;
+  qaPairs: number;
   inputHash: string;
   files: number;
   skipped: number;
@@ -73,10 +80,15 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     return seed / 2 ** 32;
   };
   const samples = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
+  // Stage 2 adds question-answer pairs in exactly the format answering uses.
+  const qa = req.qa === false ? [] : await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)));
+  const end = answerEndTokens(tok).slice(0, 1);
+  const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
+  const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
+  const epochs = req.epochs ?? 3;
   const rank = req.rank ?? 16;
-  const { losses } = await learnToFolder(config, weights, samples, req.adapterDir, {
+  const { losses } = await learnToFolder(config, weights, [{ samples, epochs }, { samples: [...samples, ...fits], epochs }], req.adapterDir, {
     lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },
-    epochs: req.epochs ?? 3,
     lr: req.lr ?? 2e-4,
     seed: req.seed ?? 1,
     baseModel: req.modelDir,
@@ -85,12 +97,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   });
   return {
     adapterDir: req.adapterDir,
+    qaPairs: fits.length,
     inputHash: input.hash,
     files: files.length,
     skipped: report.skipped.length,
     redactions: report.redactions.reduce((a, r) => a + r.count, 0),
     tokens: input.ids.length,
-    samples: samples.length,
+    samples: samples.length + fits.length,
     steps: losses.length,
     firstLoss: losses[0]!,
     finalLoss: losses.at(-1)!,

@@ -86,7 +86,7 @@ describe('the answerer', () => {
     const lora = { rank: 16, alpha: 32, targets: [...LINEAR_TARGETS] };
     const before_ = await answerer.answer(question, [], { maxTokens: 16 });
     assert.notEqual(before_.text, reply);
-    const { adapter } = await trainAdapter(cfg, weights, [qaSample(prompt, target)], { lora, epochs: 120, lr: 3e-3, seed: 1, threads: 1 });
+    const { adapter } = await trainAdapter(cfg, weights, [{ samples: [qaSample(prompt, target)], epochs: 120 }], { lora, lr: 3e-3, seed: 1, threads: 1 });
     const dir = path.join(tmp, 'adapter');
     saveAdapter(dir, cfg, adapter);
     assert.equal(answerer.useAdapter(dir), true);

@@ -64,7 +64,7 @@ describe('learning a document', () => {
 
     const progress: LearnProgress[] = [];
     const dir = path.join(tmp, 'adapter');
-    const { losses } = await learnToFolder(cfg, weights, samples, dir, { lora: { ...lora, targets: [...lora.targets] }, epochs: 40, lr: 2e-3, seed: 5, threads: 1, onProgress: (p) => progress.push(p) });
+    const { losses } = await learnToFolder(cfg, weights, [{ samples, epochs: 40 }], dir, { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, onProgress: (p) => progress.push(p) });
     const epochMean = (e: number) => losses.slice(e * samples.length, (e + 1) * samples.length).reduce((a, b) => a + b, 0) / samples.length;
     assert.ok(epochMean(39) < 0.1 * epochMean(0), `mean loss epoch 1 ${epochMean(0)}, epoch 40 ${epochMean(39)}`);
 
@@ -89,9 +89,8 @@ describe('learning a document', () => {
     const beforeBytes = fs.readFileSync(path.join(dir, 'adapter_model.safetensors'));
     let steps = 0;
     await assert.rejects(
-      learnToFolder(cfg, weights, samples, dir, {
+      learnToFolder(cfg, weights, [{ samples, epochs: 3 }], dir, {
         lora: { ...lora, targets: [...lora.targets] },
-        epochs: 3,
         lr: 2e-3,
         seed: 9,
         onProgress: (p) => void (p.phase === 'train' && steps++),

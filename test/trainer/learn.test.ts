@@ -44,7 +44,10 @@ describe('learn over JSON-RPC', () => {
     const r = await client.learn({ roots: [docs], model: modelDir, adapterDir, epochs: 2, rank: 4, lr: 1e-3, segmentLength: 48 }, (p) => progress.push(p));
     assert.equal(r.files, 1);
     assert.deepEqual(r.skippedByReason, { secret: 1 });
-    assert.ok(r.tokens > 200 && r.samples >= 3 && r.steps === 2 * r.samples);
+    assert.ok(r.tokens > 200 && r.samples >= 3);
+    assert.ok(r.qaPairs > 0, 'stage 2 has QA pairs from the README sections');
+    const segments = r.samples - r.qaPairs;
+    assert.equal(r.steps, 2 * segments + 2 * r.samples, 'stage 1: segments; stage 2: segments + QA; 2 epochs each');
     assert.match(r.inputHash, /^[0-9a-f]{64}$/);
     assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
     const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
