@@ -33,6 +33,8 @@ export interface LearnRequest {
   prefixBudget?: number;
   /** Add the synthetic QA pairs in stage 2 (default true). */
   qa?: boolean;
+  /** Passes of stage 2 (segments + QA); default: `epochs`. */
+  stage2Epochs?: number;
 }
 
 export interface LearnSummary {
@@ -87,7 +89,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const epochs = req.epochs ?? 3;
   const rank = req.rank ?? 16;
-  const { losses } = await learnToFolder(config, weights, [{ samples, epochs }, { samples: [...samples, ...fits], epochs }], req.adapterDir, {
+  const { losses } = await learnToFolder(config, weights, [{ samples, epochs }, { samples: [...samples, ...fits], epochs: req.stage2Epochs ?? epochs }], req.adapterDir, {
     lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },
     lr: req.lr ?? 2e-4,
     seed: req.seed ?? 1,
