@@ -27,7 +27,7 @@ export interface Answer {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
 }
 
-const SYSTEM = "You answer questions about the user's code base. Use the context when it helps, cite file paths, and say so when you do not know.";
+const SYSTEM = "Answer questions about the user's code. Cite file paths; say when you do not know.";
 
 const chatFormat = (tok: TextTokenizer): boolean => tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined;
 

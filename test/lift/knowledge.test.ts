@@ -27,35 +27,41 @@ const FACTS = [
   { heading: 'Nightly export', text: 'Exports run every night at 02:40 UTC.', value: '02:40' },
   { heading: 'Payload limit', text: 'Request bodies may not exceed 4 MiB.', value: '4 MiB' },
   { heading: 'Signing key', text: 'Invoices are signed with key id K-9921.', value: 'K-9921' },
+  { heading: 'Retry budget', text: 'A job is retried at most 12 times.', value: '12 times' },
+  { heading: 'Queue name', text: 'Jobs wait in the queue named orbit-main.', value: 'orbit-main' },
+  { heading: 'Error code', text: 'Oversized requests fail with code FAL-013.', value: 'FAL-013' },
+  { heading: 'Cache lifetime', text: 'Cached pages expire after 90 seconds.', value: '90 seconds' },
+  { heading: 'Log folder', text: 'Logs are written to /var/log/falcon.', value: '/var/log/falcon' },
+  { heading: 'Release day', text: 'Releases ship every Tuesday afternoon.', value: 'Tuesday' },
+  { heading: 'Database', text: 'State lives in a PostgreSQL 15 cluster.', value: 'PostgreSQL 15' },
+  { heading: 'On-call team', text: 'The on-call rotation belongs to team Heron.', value: 'Heron' },
+  { heading: 'Backup time', text: 'Backups are taken daily at 03:15.', value: '03:15' },
 ];
-const FILLER = ['Overview', 'Architecture', 'Operations'].map(
-  (h, i) => `## ${h}\n${'The system is made of small services that talk over queues and keep their state in a shared database. '.repeat(3 + i)}\n`,
-);
 
-// Not reached yet: this random-init 128-wide model learns the format but mixes the facts up
-// (measured 3/20 in the generator's phrasings, 0/5 held out). A todo, so the suite still reports
-// the rates on every run; the threshold stays the issue's.
+// Not reached yet: this random-init 128-wide model learns the answer format but mixes the facts
+// up (measured 7/56 in the generator's phrasings, 0/14 held out, loss 7.6 → 1.3 over 2235 steps).
+// A todo, so the suite reports the rates on every run; the threshold stays the issue's.
 test('facts learnt from a long document are answered from the weights alone', { todo: 'the ≥ 80% rate is not reached with a random-init model' }, async (t) => {
-  const window = 512;
+  const window = 256;
   const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, intermediate: 256, vocab: 259, maxPositions: window });
   const modelDir = path.join(tmp, 'model');
   saveModelFolder(modelDir, cfg, randomWeights(cfg, 7, 0.2), byteLevelTokenizerJson());
   const docs = path.join(tmp, 'docs');
   fs.mkdirSync(docs);
-  const doc = `# Falcon handbook\n\n${[FILLER[0], ...FACTS.map((f) => `## ${f.heading}\n${f.text}\n`), FILLER[1], FILLER[2]].join('\n')}`;
+  const doc = `# Falcon handbook\n\n${FACTS.map((f) => `## ${f.heading}\n${f.text}\n`).join('\n')}`;
   fs.writeFileSync(path.join(docs, 'HANDBOOK.md'), doc);
 
   const answerer = await Answerer.load(modelDir);
   const ask = async (questions: string[], expect: string[]): Promise<number> => {
     let right = 0;
-    for (const [i, q] of questions.entries()) if ((await answerer.answer(q, [], { maxTokens: 48 })).text.includes(expect[i]!)) right++;
+    for (const [i, q] of questions.entries()) if ((await answerer.answer(q, [], { maxTokens: 56 })).text.includes(expect[i]!)) right++;
     return right;
   };
   const trained = FACTS.flatMap((f) => PHRASINGS.section.map((p) => ({ q: p(f.heading), v: f.value })));
   const heldOut = FACTS.flatMap((f) => HELD_OUT.section.map((p) => ({ q: p(f.heading), v: f.value })));
   const before = await ask(trained.map((x) => x.q), trained.map((x) => x.v));
 
-  const summary = await learnWorkspace({ roots: [docs], modelDir, adapterDir: path.join(tmp, 'adapter'), segmentLength: 128, prefixBudget: 32, epochs: 3, stage2Epochs: 24, rank: 32, lr: 2e-3, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 3 });
+  const summary = await learnWorkspace({ roots: [docs], modelDir, adapterDir: path.join(tmp, 'adapter'), segmentLength: 64, prefixBudget: 16, epochs: 3, stage2Epochs: 24, rank: 32, lr: 2e-3, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 3 });
   assert.ok(summary.tokens > 3 * window, `the document (${summary.tokens} tokens) is several times the ${window}-token window`);
   assert.ok(summary.qaPairs >= FACTS.length * PHRASINGS.section.length);
 
