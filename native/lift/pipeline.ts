@@ -7,6 +7,7 @@
 import { loadModel } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
 import type { LinearTarget } from '../model/weights';
+import type { LearnResult } from '../protocol';
 import { type CollectReport, collect } from './corpus';
 import { buildLongInput } from './input';
 import { type LearnProgress, learnToFolder } from './learn';
@@ -37,18 +38,8 @@ export interface LearnRequest {
   stage2Epochs?: number;
 }
 
-export interface LearnSummary {
-  adapterDir: string;
-  qaPairs: number;
-  inputHash: string;
-  files: number;
-  skipped: number;
-  redactions: number;
-  tokens: number;
-  samples: number;
-  steps: number;
-  firstLoss: number;
-  finalLoss: number;
+/** What `learn` reports back: the protocol's result plus the full collection report. */
+export interface LearnSummary extends Omit<LearnResult, 'skippedByReason'> {
   report: CollectReport;
 }
 
