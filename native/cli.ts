@@ -30,6 +30,10 @@ Usage:
              [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
+  lift ask "<question>" --model <dir> [--adapter <dir>] [--root <dir>] [--max-tokens N]
+  lift explain <file>:<line>[-<line>] --model <dir> [--adapter <dir>] [--root <dir>]
+                         answer from the model (and adapter) with the best-matching files of
+                         the root (default: the current folder) as context; streams the text
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
   lift bench [engine|lora [tiny|SmolLM]]
                          benchmarks (medians and ratios to a peer in the same run);
@@ -138,6 +142,46 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   }
 }
 
+async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: boolean): Promise<number> {
+  const { positional, options } = parseOptions(args);
+  const target = positional.join(' ');
+  const range = kind === 'explain' ? /^(.+):(\d+)(?:-(\d+))?$/.exec(target) : undefined;
+  const maxTokens = options['max-tokens'] === undefined ? undefined : Number(options['max-tokens']);
+  if (!target || !options.model || (kind === 'explain' && !range) || (maxTokens !== undefined && !(maxTokens > 0))) {
+    process.stderr.write(`lift ${kind}: ${kind === 'ask' ? 'give the question' : 'give <file>:<line>[-<line>]'} and --model <dir>\n\n${USAGE}`);
+    return 2;
+  }
+  const common = {
+    roots: [path.resolve(options.root ?? '.')],
+    model: path.resolve(options.model),
+    adapterDir: options.adapter ? path.resolve(options.adapter) : undefined,
+    maxTokens,
+  };
+  const source = new CancellationTokenSource();
+  const onInt = (): void => source.cancel();
+  process.once('SIGINT', onInt);
+  try {
+    return await withTrainer(verbose, async (client) => {
+      try {
+        const write = (t: string): void => void process.stdout.write(t);
+        const r =
+          kind === 'ask'
+            ? await client.ask({ ...common, question: target }, write, source.token)
+            : await client.explain({ ...common, file: path.resolve(range![1]!), startLine: Number(range![2]), endLine: Number(range![3] ?? range![2]) }, write, source.token);
+        const sources = r.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`).join(', ');
+        process.stdout.write(`\n\n(${r.usedAdapter ? 'learned knowledge' : 'base model'}${sources ? `; context: ${sources}` : ''})\n`);
+        return 0;
+      } catch (err) {
+        if (err instanceof TrainerError && err.kind === 'cancelled') return 130;
+        process.stderr.write(`lift ${kind}: ${err instanceof Error ? err.message : String(err)}\n`);
+        return 1;
+      }
+    });
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const args = argv.filter((a) => a !== '--verbose');
@@ -175,6 +219,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'learn':
       return learnCommand(args.slice(1), verbose);
+    case 'ask':
+    case 'explain':
+      return answerCommand(command, args.slice(1), verbose);
     case 'demo':
       return withTrainer(verbose, async (client) => {
         const status = await client.status();

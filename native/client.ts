@@ -26,6 +26,8 @@ import {
   type EchoParams,
   EchoProgress,
   type EchoResult,
+  Explain,
+  type ExplainParams,
   Initialize,
   type InitializeResult,
   Learn,
@@ -333,6 +335,18 @@ export class TrainerClient {
       const sub = onText ? conn.onProgress(AskProgress, progressToken, (c) => onText(c.text)) : undefined;
       try {
         return await conn.sendRequest(Ask, { ...params, progressToken }, token);
+      } finally {
+        sub?.dispose();
+      }
+    });
+  }
+
+  explain(params: Omit<ExplainParams, 'progressToken'>, onText?: (text: string) => void, token?: CancellationToken): Promise<AskResult> {
+    return this.call(Explain.method, async (conn) => {
+      const progressToken = `explain-${++this.progressIds}`;
+      const sub = onText ? conn.onProgress(AskProgress, progressToken, (c) => onText(c.text)) : undefined;
+      try {
+        return await conn.sendRequest(Explain, { ...params, progressToken }, token);
       } finally {
         sub?.dispose();
       }

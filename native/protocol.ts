@@ -147,6 +147,22 @@ export interface AskResult {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
 }
 
+export interface ExplainParams {
+  /** Absolute path of the file, and the 1-based inclusive line range to explain. */
+  file: string;
+  startLine: number;
+  endLine: number;
+  /** The lines as the editor has them (unsaved changes); read from the file when absent. */
+  code?: string;
+  roots: string[];
+  model: string;
+  adapterDir?: string;
+  include?: string[];
+  exclude?: string[];
+  maxTokens?: number;
+  progressToken?: string;
+}
+
 export interface AskChunk {
   text: string;
 }
@@ -159,5 +175,7 @@ export const Learn = new RequestType<LearnParams, LearnResult, void>('lift/learn
 export const LearnProgressType = new ProgressType<LearnProgress>();
 export const Ask = new RequestType<AskParams, AskResult, void>('lift/ask');
 export const AskProgress = new ProgressType<AskChunk>();
+/** An explanation of a code range; answered like `ask`, with the range always in the context. */
+export const Explain = new RequestType<ExplainParams, AskResult, void>('lift/explain');
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

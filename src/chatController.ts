@@ -2,9 +2,9 @@
  * The host side of the sidebar chat, free of `vscode` so tests drive it directly: it takes the
  * webview's messages, asks the trainer, and streams the answers back.
  */
-import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
-import type { TrainerStatus } from '../native/protocol';
+import type { AskResult, TrainerStatus } from '../native/protocol';
 import { type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
@@ -103,29 +103,45 @@ export class ChatController {
   }
 
   /** Asks one question; the answer streams to the webview and the outcome is returned. */
-  async ask(text: string, chunkDelayMs = this.opts.chunkDelayMs): Promise<AskOutcome> {
+  ask(text: string, chunkDelayMs = this.opts.chunkDelayMs): Promise<AskOutcome> {
+    return this.converse(text, (context, stream, token) =>
+      context
+        ? this.trainer.ask({ question: text, ...context }, stream, token)
+        : this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token),
+    );
+  }
+
+  /** Explains lines of a file (1-based, inclusive): the range is always in the model's context. */
+  explain(file: string, startLine: number, endLine: number, label: string, code?: string): Promise<AskOutcome> {
+    return this.converse(label, (context, stream, token) =>
+      context ? this.trainer.explain({ file, startLine, endLine, code, ...context }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
+    );
+  }
+
+  /** One exchange in the chat: the question, a streamed answer, and its outcome. */
+  private async converse(
+    question: string,
+    produce: (context: AnswerContext | undefined, stream: (chunk: string) => void, token: CancellationToken) => Promise<AskResult | { text: string }>,
+  ): Promise<AskOutcome> {
     const id = this.nextId++;
     const cancel = new CancellationTokenSource();
     this.inFlight.set(id, cancel);
-    this.post({ type: 'question', id, text });
+    this.post({ type: 'question', id, text: question });
     let answer = '';
     const stream = (chunk: string): void => {
       answer += chunk;
       this.post({ type: 'answerChunk', id, text: chunk });
     };
     try {
-      const context = this.opts.answerContext?.();
-      if (context) {
-        const result = await this.trainer.ask({ question: text, ...context }, stream, cancel.token);
-        const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
-        const note = `${result.usedAdapter ? 'Learned knowledge' : 'Base model (this workspace is not learned yet)'}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
+      const result = await produce(this.opts.answerContext?.(), stream, cancel.token);
+      let note: string | undefined;
+      if ('sources' in result) {
         if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
-        this.post({ type: 'answerEnd', id, outcome: 'done', note });
-        return { id, outcome: 'done', text: result.text, note };
+        const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
+        note = `${result.usedAdapter ? 'Learned knowledge' : 'Base model (this workspace is not learned yet)'}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
       }
-      const result = await this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), cancel.token);
-      this.post({ type: 'answerEnd', id, outcome: 'done' });
-      return { id, outcome: 'done', text: result.text };
+      this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
+      return { id, outcome: 'done', text: result.text, ...(note ? { note } : {}) };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.post({ type: 'answerEnd', id, outcome: 'cancelled' });

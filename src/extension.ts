@@ -133,8 +133,13 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const editor = vscode.window.activeTextEditor;
       const selected = editor?.document.getText(editor.selection);
       if (!editor || !selected?.trim()) return vscode.window.showWarningMessage('Select the code to explain first.');
-      const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${editor.selection.start.line + 1}`;
-      await askInChat(`Explain this code from ${where}:\n${selected}`);
+      const { start, end } = editor.selection;
+      const last = end.character === 0 && end.line > start.line ? end.line : end.line + 1; // a selection ending at column 0 stops on the line above
+      const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${start.line + 1}-${last}`;
+      await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
+      if (editor.document.uri.scheme !== 'file') return chat.ask(`Explain this code from ${where}:\n${selected}`);
+      const lines = editor.document.getText(new vscode.Range(start.line, 0, last - 1, Number.MAX_SAFE_INTEGER));
+      return chat.explain(editor.document.uri.fsPath, start.line + 1, last, `Explain ${where}`, lines);
     }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();

@@ -80,6 +80,11 @@ export class Answerer {
     return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets));
   }
 
+  /** Which adapter answers now (its file, time and size), undefined for the base model. */
+  get adapterIdentity(): string | undefined {
+    return this.adapterKey;
+  }
+
   /** Uses the adapter in `dir` if it holds one (reloaded when its files change), else the base model. */
   useAdapter(dir: string | undefined): boolean {
     const file = dir && path.join(dir, 'adapter_model.safetensors');

@@ -7,10 +7,12 @@ import { version as trainerVersion } from '../../package.json';
 import {
   Ask,
   AskProgress,
+  type AskResult,
   Echo,
   type EchoParams,
   EchoProgress,
   type EchoResult,
+  Explain,
   Initialize,
   Learn,
   LearnProgressType,
@@ -22,9 +24,13 @@ import {
   Status,
   type TrainerStatus,
 } from '../protocol';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { CollectCancelled, collect } from '../lift/corpus';
-import { Bm25Index, chunkFiles } from '../lift/retrieve';
+import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
+import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
@@ -162,32 +168,82 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   });
 
   let answerer: { dir: string; ready: Promise<Answerer> } | undefined;
-  connection.onRequest(Ask, async (params, token) => {
-    if (typeof params?.question !== 'string' || !params.question.trim() || !Array.isArray(params.roots)) {
-      throw new ResponseError(-32602, 'ask: "question" (non-empty string) and "roots" (array) are required.');
-    }
-    if (!params.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
+  /** Explanations by content: the same code, model and adapter give the same answer. */
+  const explained = new Map<string, AskResult>();
+
+  /** Shared by ask and explain: load the model once, retrieve, answer, stream. */
+  async function answerWith(
+    p: { question: string; roots: string[]; model: string; adapterDir?: string; include?: string[]; exclude?: string[]; maxTokens?: number; progressToken?: string },
+    token: CancellationToken,
+    pinned: Chunk[] = [],
+    cacheKey?: string,
+  ): Promise<AskResult> {
+    if (!p.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
+    const stream = (text: string): void => void (p.progressToken !== undefined && connection.sendProgress(AskProgress, p.progressToken, { text }));
     try {
-      if (answerer?.dir !== params.model) {
-        answerer = { dir: params.model, ready: Answerer.load(params.model) };
+      if (answerer?.dir !== p.model) {
+        answerer = { dir: p.model, ready: Answerer.load(p.model) };
         answerer.ready.catch(() => (answerer = undefined));
       }
       const model = await answerer.ready;
-      const usedAdapter = model.useAdapter(params.adapterDir);
-      const { files } = await collect(params.roots, { include: params.include, exclude: params.exclude, isCancelled: () => token.isCancellationRequested });
-      const hits = new Bm25Index(chunkFiles(files)).search(params.question, 8).map((h) => h.chunk);
-      const answer = await model.answer(params.question, hits, {
-        maxTokens: params.maxTokens,
+      const usedAdapter = model.useAdapter(p.adapterDir);
+      const key = cacheKey && `${cacheKey}:${p.model}:${model.adapterIdentity ?? 'base'}`;
+      const hit = key ? explained.get(key) : undefined;
+      if (hit) {
+        stream(hit.text);
+        return hit;
+      }
+      const { files } = await collect(p.roots, { include: p.include, exclude: p.exclude, isCancelled: () => token.isCancellationRequested });
+      const hits = new Bm25Index(chunkFiles(files)).search(p.question + pinned.map((c) => ` ${c.text}`).join(''), 8).map((h) => h.chunk);
+      const answer = await model.answer(p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
+        maxTokens: p.maxTokens,
         isCancelled: () => token.isCancellationRequested,
-        onText: (text) => void (params.progressToken !== undefined && connection.sendProgress(AskProgress, params.progressToken, { text })),
+        onText: stream,
       });
       if (answer.stop === 'cancelled') throw cancelled();
-      return { ...answer, usedAdapter };
+      const result = { ...answer, usedAdapter };
+      if (key) {
+        explained.set(key, result);
+        if (explained.size > 200) explained.delete(explained.keys().next().value!);
+      }
+      return result;
     } catch (err) {
       if (err instanceof ResponseError) throw err;
       if (err instanceof CollectCancelled) throw cancelled();
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
     }
+  }
+
+  connection.onRequest(Ask, (params, token) => {
+    if (typeof params?.question !== 'string' || !params.question.trim() || !Array.isArray(params.roots)) {
+      throw new ResponseError(-32602, 'ask: "question" (non-empty string) and "roots" (array) are required.');
+    }
+    return answerWith(params, token);
+  });
+
+  connection.onRequest(Explain, (params, token) => {
+    const { file, startLine, endLine } = params ?? {};
+    if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine || !Array.isArray(params.roots)) {
+      throw new ResponseError(-32602, 'explain: "file", "startLine" ≤ "endLine" (1-based) and "roots" are required.');
+    }
+    if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `explain: ${path.basename(file)} holds credentials; LIFT does not read it.`);
+    let lines: string[];
+    if (typeof params.code === 'string') {
+      lines = [...Array<string>(startLine - 1).fill(''), ...params.code.split('\n')];
+    } else {
+      try {
+        lines = fs.readFileSync(file, 'utf8').split('\n');
+      } catch (err) {
+        throw new ResponseError(LEARN_FAILED, `explain: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      }
+    }
+    const code = redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text;
+    const root = params.roots.find((r) => file.startsWith(r + path.sep));
+    const rel = root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
+    const range: Chunk = { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: code };
+    const question = `Explain the code at ${rel}:${startLine}-${range.endLine}.`;
+    const hash = createHash('sha256').update(rel).update('\0').update(code).digest('hex');
+    return answerWith({ ...params, question }, token, [range], hash);
   });
 
   connection.onRequest(Shutdown, () => {

@@ -81,6 +81,20 @@ describe('learn over JSON-RPC', () => {
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
   });
 
+  test('explain answers about a line range, with the range in the context, and caches by content', async () => {
+    const file = path.join(docs, 'README.md');
+    const first = await client.explain({ file, startLine: 1, endLine: 3, roots: [docs], model: modelDir, maxTokens: 6 });
+    assert.deepEqual(first.sources[0], { path: 'README.md', startLine: 1, endLine: 3 });
+    const streamed: string[] = [];
+    const again = await client.explain({ file, startLine: 1, endLine: 3, roots: [docs], model: modelDir, maxTokens: 6 }, (t) => streamed.push(t));
+    assert.deepEqual(again, first, 'the same code gives the cached answer');
+    assert.equal(streamed.join(''), first.text);
+    const unsaved = await client.explain({ file, startLine: 2, endLine: 2, code: 'const edited = true;', roots: [docs], model: modelDir, maxTokens: 2 });
+    assert.deepEqual(unsaved.sources[0], { path: 'README.md', startLine: 2, endLine: 2 });
+    await assert.rejects(client.explain({ file: path.join(docs, '.env'), startLine: 1, endLine: 1, roots: [docs], model: modelDir }), /holds credentials/);
+    await assert.rejects(client.explain({ file, startLine: 3, endLine: 1, roots: [docs], model: modelDir }), /startLine" ≤ "endLine"/);
+  });
+
   test('a broken model folder or nothing to learn is a clear error', async () => {
     await assert.rejects(client.learn({ roots: [docs], model: path.join(tmp, 'nope'), adapterDir: path.join(tmp, 'x') }), /config.json is missing/);
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
@@ -97,6 +111,11 @@ describe('lift learn', () => {
     assert.match(stdout, /skipped: 1 secret; redactions: 0/);
     assert.ok(fs.existsSync(path.join(out, 'adapter_model.safetensors')));
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs]), (e: { code?: number }) => e.code === 2);
+    const asked = await run(process.execPath, [trainerBundle, 'ask', 'What is the default queue?', '--model', modelDir, '--adapter', out, '--root', docs, '--max-tokens', '4']);
+    assert.match(asked.stdout, /\(learned knowledge; context: README\.md:1-\d+\)\n$/);
+    const explained = await run(process.execPath, [trainerBundle, 'explain', `${path.join(docs, 'README.md')}:2-3`, '--model', modelDir, '--root', docs, '--max-tokens', '4']);
+    assert.match(explained.stdout, /\(base model; context: README\.md:2-3/);
+    await assert.rejects(run(process.execPath, [trainerBundle, 'explain', 'README.md', '--model', modelDir]), (e: { code?: number }) => e.code === 2);
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--epochs', 'x']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --epochs/.test(e.stderr ?? ''));
   });
 });

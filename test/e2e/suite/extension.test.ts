@@ -84,6 +84,13 @@ describe('LIFT in VS Code', () => {
       const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
       assert.equal(answer.outcome, 'done', answer.error);
       assert.match(answer.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-\d+/);
+      // "Explain Selection" explains exactly the selected lines, as the editor has them.
+      const folder = vscode.workspace.workspaceFolders![0]!.uri;
+      const editor = await vscode.window.showTextDocument(vscode.Uri.joinPath(folder, 'src/main.ts'));
+      editor.selection = new vscode.Selection(0, 0, 1, 5);
+      const explained = await within(vscode.commands.executeCommand<AskOutcome>('lift.explainSelection'), 60_000, 'an explanation');
+      assert.equal(explained.outcome, 'done', explained.error);
+      assert.match(explained.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-2\b/);
     } finally {
       for (const key of ['model', 'epochs', 'adapter.rank']) await lift.update(key, undefined, G);
     }
