@@ -17,6 +17,8 @@ import {
   IPCMessageWriter,
 } from 'vscode-jsonrpc/node';
 import {
+  type AdapterStatus,
+  AdapterStatusRequest,
   Ask,
   type AskParams,
   AskProgress,
@@ -351,6 +353,10 @@ export class TrainerClient {
         sub?.dispose();
       }
     });
+  }
+
+  adapterStatus(adapterDir: string): Promise<AdapterStatus> {
+    return this.call(AdapterStatusRequest.method, (conn) => conn.sendRequest(AdapterStatusRequest, { adapterDir }));
   }
 
   /** Stops the trainer: a polite shutdown request, then SIGKILL if it does not exit in time. */

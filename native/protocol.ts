@@ -163,6 +163,20 @@ export interface ExplainParams {
   progressToken?: string;
 }
 
+export type AdapterStatus =
+  | { learned: false }
+  | {
+      learned: true;
+      createdAt: string;
+      baseModel: string;
+      files: number;
+      tokens: number;
+      qaPairs: number;
+      finalLoss?: number;
+      /** Learned files that changed or are gone since. */
+      stale: { changed: string[]; removed: string[] };
+    };
+
 export interface AskChunk {
   text: string;
 }
@@ -177,5 +191,6 @@ export const Ask = new RequestType<AskParams, AskResult, void>('lift/ask');
 export const AskProgress = new ProgressType<AskChunk>();
 /** An explanation of a code range; answered like `ask`, with the range always in the context. */
 export const Explain = new RequestType<ExplainParams, AskResult, void>('lift/explain');
+export const AdapterStatusRequest = new RequestType<{ adapterDir: string }, AdapterStatus, void>('lift/adapterStatus');
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

@@ -4,36 +4,22 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { TrainerClient, type TrainerState } from '../native/client';
+import { TrainerClient } from '../native/client';
 import type { TrainerStatus } from '../native/protocol';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
 import { readSettings } from './config';
 import { Learning } from './learning';
+import { LiftStatusBar } from './statusBar';
 
 /** What `activate` returns: used by the extension tests, stable enough for other extensions. */
 export interface LiftApi {
   trainer: TrainerClient;
   chat: ChatController;
   chatView: ChatViewProvider;
+  status: LiftStatusBar;
 }
-
-const STATE_TEXT: Record<TrainerState, string> = {
-  stopped: '$(sparkle) LIFT',
-  starting: '$(loading~spin) LIFT',
-  ready: '$(sparkle) LIFT',
-  crashed: '$(warning) LIFT',
-  failed: '$(error) LIFT',
-};
-
-const STATE_TOOLTIP: Record<TrainerState, string> = {
-  stopped: 'LIFT trainer: not running (starts on demand)',
-  starting: 'LIFT trainer: starting',
-  ready: 'LIFT trainer: ready',
-  crashed: 'LIFT trainer: stopped unexpectedly; restarts on the next request',
-  failed: 'LIFT trainer: unavailable after repeated crashes. Click to see the log.',
-};
 
 /** The trainer bundle, or an override for development (rust-analyzer's pattern). */
 function trainerPath(context: vscode.ExtensionContext): string {
@@ -77,16 +63,21 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
 
-  const status = vscode.window.createStatusBarItem('lift.status', vscode.StatusBarAlignment.Right, 100);
-  status.name = 'LIFT';
-  status.command = 'lift.showTrainerLog';
-  const showState = (state: TrainerState): void => {
-    status.text = STATE_TEXT[state];
-    status.tooltip = STATE_TOOLTIP[state];
-    status.backgroundColor = state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  const status = new LiftStatusBar();
+  status.setTrainer(trainer.state);
+  const adapterDir = context.storageUri ? path.join(context.storageUri.fsPath, 'adapter') : undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  /** Asks the trainer what the adapter knows and whether files changed since (debounced). */
+  const refreshAdapter = (delayMs = 0): void => {
+    if (!adapterDir) return;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      trainer.adapterStatus(adapterDir).then(
+        (s) => status.setAdapter(s),
+        (err: unknown) => log.debug(`adapter status: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }, delayMs);
   };
-  showState(trainer.state);
-  status.show();
 
   async function askInChat(text: string, chunkDelayMs?: number): Promise<AskOutcome> {
     await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
@@ -94,15 +85,17 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   }
 
   const learning = new Learning(trainer, context.storageUri, log, (busy) => {
-    if (busy) status.text = `$(sync~spin) LIFT ${busy}`;
-    else showState(trainer.state);
+    status.setBusy(busy);
+    if (!busy) refreshAdapter();
   });
 
   context.subscriptions.push(
     log,
     status,
     { dispose: () => chat.dispose() },
-    trainer.onDidChangeState(showState),
+    trainer.onDidChangeState((state) => status.setTrainer(state)),
+    vscode.workspace.onDidSaveTextDocument(() => refreshAdapter(2000)),
+    { dispose: () => clearTimeout(refreshTimer) },
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),
     vscode.commands.registerCommand('lift.learnWorkspace', async () => {
       if (!vscode.workspace.workspaceFolders?.length) {
@@ -163,8 +156,9 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     }),
   );
 
+  refreshAdapter();
   log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
-  active = { trainer, chat, chatView };
+  active = { trainer, chat, chatView, status };
   return active;
 }
 

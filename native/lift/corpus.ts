@@ -37,6 +37,8 @@ export interface CorpusFile {
   root: string;
   /** Path relative to its root, with '/' separators; prefixed by the root's name when there are several roots. */
   path: string;
+  /** Absolute path on disk. */
+  file: string;
   text: string;
   bytes: number;
 }
@@ -213,7 +215,7 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
       if (GENERATED_MARK.test(text.split('\n', 5).join('\n'))) { skip('generated'); continue; }
       const redacted = redactSecrets(text);
       for (const r of redacted.redactions) report.redactions.push({ path: shown, ...r });
-      files.push({ root, path: shown, text: redacted.text, bytes: bytes.length });
+      files.push({ root, path: shown, file, text: redacted.text, bytes: bytes.length });
       report.taken.push({ path: shown, bytes: bytes.length });
       report.totalBytes += bytes.length;
     }

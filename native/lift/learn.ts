@@ -26,6 +26,9 @@ export interface TrainOptions {
   isCancelled?: () => boolean;
 }
 
+/** LIFT's record of what an adapter learned, saved beside PEFT's files. */
+export const MANIFEST = 'lift_manifest.json';
+
 export class LearnCancelled extends Error {
   override name = 'LearnCancelled';
 }
@@ -97,10 +100,17 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
 }
 
 /** Trains and, only if training completed, saves the adapter to `dir` (replacing any previous one whole). */
-export async function learnToFolder(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], dir: string, o: TrainOptions & { baseModel?: string }): Promise<{ adapter: LoraAdapter; losses: number[] }> {
+export async function learnToFolder(
+  cfg: LlamaConfig,
+  weights: LlamaWeights,
+  stages: readonly Stage[],
+  dir: string,
+  o: TrainOptions & { baseModel?: string; manifest?: (losses: number[]) => object },
+): Promise<{ adapter: LoraAdapter; losses: number[] }> {
   const result = await trainAdapter(cfg, weights, stages, o);
   if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
   o.onProgress?.({ phase: 'save', message: dir });
-  saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '');
+  const extra: Record<string, string> = o.manifest ? { [MANIFEST]: `${JSON.stringify(o.manifest(result.losses), null, 1)}\n` } : {};
+  saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '', extra);
   return result;
 }

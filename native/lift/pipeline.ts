@@ -14,6 +14,8 @@ import { type LearnProgress, learnToFolder } from './learn';
 import { answerEndTokens, formatPrompt } from './answer';
 import { generateQA } from './qa';
 import { qaSample, segmentSamples } from './samples';
+import { downsample, type Manifest, textHash } from './store';
+import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
   roots: string[];
@@ -85,6 +87,18 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     lr: req.lr ?? 2e-4,
     seed: req.seed ?? 1,
     baseModel: req.modelDir,
+    manifest: (losses): Manifest => ({
+      format: 1,
+      engine: trainerVersion,
+      createdAt: new Date().toISOString(),
+      baseModel: req.modelDir,
+      inputHash: input.hash,
+      tokens: input.ids.length,
+      qaPairs: fits.length,
+      settings: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'], epochs, stage2Epochs: req.stage2Epochs ?? epochs, lr: req.lr ?? 2e-4, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
+      files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
+      losses: downsample(losses),
+    }),
     onProgress: progress,
     isCancelled: hooks.isCancelled,
   });

@@ -26,7 +26,11 @@ export class AdapterError extends Error {
 const peftName = (layer: number, t: LinearTarget, ab: 'A' | 'B'): string =>
   `base_model.model.model.layers.${layer}.${linearModule(t)}.${t}.lora_${ab}.weight`;
 
-export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = ''): void {
+/**
+ * Saves the adapter; `extraFiles` (e.g. LIFT's manifest) are written into the same folder
+ * before it replaces the old one, so the folder is always complete and consistent.
+ */
+export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = '', extraFiles: Record<string, string> = {}): void {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (let i = 0; i < cfg.numLayers; i++) {
     for (const t of adapter.targets) {
@@ -55,6 +59,10 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
   try {
     fs.writeFileSync(path.join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    for (const [name, text] of Object.entries(extraFiles)) {
+      if (name.includes('/') || name.includes('\\') || name.startsWith('adapter_')) throw new AdapterError(`bad extra file name ${name}`);
+      fs.writeFileSync(path.join(tmp, name), text);
+    }
     writeSafetensors(path.join(tmp, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     const old = fs.existsSync(dir) ? `${tmp}.old` : undefined;
     if (old) fs.renameSync(dir, old);

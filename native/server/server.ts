@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import { type CancellationToken, type MessageConnection, ResponseError } from 'vscode-jsonrpc';
 import { version as trainerVersion } from '../../package.json';
 import {
+  type AdapterStatus,
+  AdapterStatusRequest,
   Ask,
   AskProgress,
   type AskResult,
@@ -31,6 +33,7 @@ import { Answerer } from '../lift/answer';
 import { CollectCancelled, collect } from '../lift/corpus';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
+import { readManifest, staleness } from '../lift/store';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
@@ -244,6 +247,22 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     const question = `Explain the code at ${rel}:${startLine}-${range.endLine}.`;
     const hash = createHash('sha256').update(rel).update('\0').update(code).digest('hex');
     return answerWith({ ...params, question }, token, [range], hash);
+  });
+
+  connection.onRequest(AdapterStatusRequest, (params): AdapterStatus => {
+    if (typeof params?.adapterDir !== 'string') throw new ResponseError(-32602, 'adapterStatus: "adapterDir" is required.');
+    const m = readManifest(params.adapterDir);
+    if (!m || !fs.existsSync(path.join(params.adapterDir, 'adapter_model.safetensors'))) return { learned: false };
+    return {
+      learned: true,
+      createdAt: m.createdAt,
+      baseModel: m.baseModel,
+      files: m.files.length,
+      tokens: m.tokens,
+      qaPairs: m.qaPairs,
+      finalLoss: m.losses.at(-1)?.[1],
+      stale: staleness(m),
+    };
   });
 
   connection.onRequest(Shutdown, () => {

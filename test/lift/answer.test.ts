@@ -20,7 +20,7 @@ import { LINEAR_TARGETS, saveModelFolder } from '../../native/model/weights';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-answer-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const file = (p: string, text: string) => ({ root: tmp, path: p, text, bytes: text.length });
+const file = (p: string, text: string) => ({ root: tmp, path: p, file: path.join(tmp, p), text, bytes: text.length });
 
 describe('retrieval', () => {
   test('identifiers split like code is written', () => {

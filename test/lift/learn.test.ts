@@ -38,7 +38,7 @@ const DOC = [
 const L = 64;
 const ellipsis = tok.encodeText(' ... ');
 const prompt = tok.encodeText('\nRecite:\n');
-const input = buildLongInput([{ root: tmp, path: 'spec.md', text: DOC, bytes: DOC.length }], tok);
+const input = buildLongInput([{ root: tmp, path: 'spec.md', file: path.join(tmp, 'spec.md'), text: DOC, bytes: DOC.length }], tok);
 const samples = segmentSamples(input.ids, { length: L, prefixBudget: 24, ellipsis, prompt, random: rng(11) });
 const lora = { rank: 32, alpha: 64, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const };
 

@@ -44,8 +44,8 @@ describe('symbols with tree-sitter', () => {
 
 describe('QA pairs', () => {
   test('definition, purpose, signature, implementation, file contents and importers, in several phrasings', async () => {
-    const files = ['sample.ts', 'sample.py'].map((f) => ({ root: dir, path: f, text: read(f), bytes: 0 }));
-    files.push({ root: dir, path: 'other.ts', text: "import { helper } from './helper';\nexport const x = 1;\n", bytes: 0 });
+    const files = ['sample.ts', 'sample.py'].map((f) => ({ root: dir, path: f, file: path.join(dir, f), text: read(f), bytes: 0 }));
+    files.push({ root: dir, path: 'other.ts', file: path.join(dir, 'other.ts'), text: "import { helper } from './helper';\nexport const x = 1;\n", bytes: 0 });
     const qa = await generateQA(files);
     const about = (q: string) => qa.filter((p) => p.question === q).map((p) => p.answer);
     assert.deepEqual(about('Where is parseConfig defined?'), ['parseConfig is defined in sample.ts at line 5.']);

@@ -9,7 +9,7 @@ import { TextTokenizer } from '../../native/model/tokenizer';
 import { rng } from '../engine/gradcheck';
 
 const chars = { encodeText: (t: string) => Array.from(t, (c) => c.codePointAt(0)!) };
-const file = (p: string, text: string): CorpusFile => ({ root: '/r', path: p, text, bytes: text.length });
+const file = (p: string, text: string): CorpusFile => ({ root: '/r', path: p, file: `/r/${p}`, text, bytes: text.length });
 
 describe('long input', () => {
   test('README and docs first, then the tree in path order', () => {

@@ -49,9 +49,26 @@ describe('learn over JSON-RPC', () => {
     const segments = r.samples - r.qaPairs;
     assert.equal(r.steps, 2 * segments + 2 * r.samples, 'stage 1: segments; stage 2: segments + QA; 2 epochs each');
     assert.match(r.inputHash, /^[0-9a-f]{64}$/);
-    assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+    assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'lift_manifest.json']);
     const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
     assert.deepEqual(phases, ['collect', 'tokenize', 'build', 'train', 'save']);
+  });
+
+  test('the adapter knows what it learned and which files changed since', async () => {
+    const adapterDir = path.join(tmp, 'adapter');
+    const status = await client.adapterStatus(adapterDir);
+    assert.ok(status.learned);
+    assert.deepEqual([status.files, status.stale], [1, { changed: [], removed: [] }]);
+    assert.ok(status.tokens > 200 && status.qaPairs > 0 && Date.now() - Date.parse(status.createdAt) < 120_000);
+    const readme = path.join(docs, 'README.md');
+    const original = fs.readFileSync(readme, 'utf8');
+    fs.appendFileSync(readme, 'A new line.\n');
+    const changed = await client.adapterStatus(adapterDir);
+    assert.ok(changed.learned && changed.stale.changed[0] === 'README.md');
+    fs.writeFileSync(readme, original);
+    const back = await client.adapterStatus(adapterDir);
+    assert.ok(back.learned && back.stale.changed.length === 0, 'same content again: not stale');
+    assert.deepEqual(await client.adapterStatus(path.join(tmp, 'nothing-here')), { learned: false });
   });
 
   test('cancellation reaches the training loop; the adapter folder is left as it was', async () => {

@@ -21,6 +21,14 @@ function within<T>(promise: Thenable<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
+async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('LIFT in VS Code', () => {
   let api: LiftApi;
 
@@ -80,6 +88,20 @@ describe('LIFT in VS Code', () => {
       assert.deepEqual([result.files, result.steps > 0], [2, true]);
       assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
       assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
+      // The status bar says what the adapter knows, and that it is stale once a learned file changes.
+      await until(() => /LIFT learned just now/.test(api.status.text), 10_000, `"learned" in the status bar (it says ${api.status.text})`);
+      const mainUri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
+      const doc = await vscode.workspace.openTextDocument(mainUri);
+      const edit = new vscode.WorkspaceEdit();
+      edit.insert(mainUri, new vscode.Position(0, 0), '// edited\n');
+      await vscode.workspace.applyEdit(edit);
+      await doc.save();
+      await until(() => /LIFT stale: 1 file changed/.test(api.status.text), 10_000, `"stale" in the status bar (it says ${api.status.text})`);
+      const undo = new vscode.WorkspaceEdit();
+      undo.delete(mainUri, new vscode.Range(0, 0, 1, 0));
+      await vscode.workspace.applyEdit(undo);
+      await doc.save();
+      await until(() => /LIFT learned/.test(api.status.text), 10_000, 'back to "learned" after the edit is undone');
       // With a model set, the chat answers from it: learned knowledge plus the files it found.
       const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
       assert.equal(answer.outcome, 'done', answer.error);

@@ -1,0 +1,78 @@
+/**
+ * What an adapter knows and whether it is still current: the manifest written with it (files
+ * with the hash of the text learned, tokens, settings, loss curve, times, engine version), and
+ * the comparison of that list with the files as they are now.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MANIFEST } from './learn';
+import { redactSecrets } from './secrets';
+
+export interface ManifestFile {
+  path: string;
+  /** Absolute location when learned. */
+  file: string;
+  bytes: number;
+  /** sha256 of the text as learned (after redaction). */
+  sha256: string;
+}
+
+export interface Manifest {
+  format: 1;
+  engine: string;
+  createdAt: string;
+  baseModel: string;
+  inputHash: string;
+  tokens: number;
+  qaPairs: number;
+  settings: Record<string, unknown>;
+  files: ManifestFile[];
+  /** The loss curve, at most 200 points (step, loss). */
+  losses: [number, number][];
+}
+
+export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** At most `n` evenly spaced points of a curve, always keeping the last. */
+export function downsample(values: readonly number[], n = 200): [number, number][] {
+  if (values.length <= n) return values.map((v, i) => [i + 1, v]);
+  const out: [number, number][] = [];
+  for (let k = 0; k < n; k++) {
+    const i = Math.round((k * (values.length - 1)) / (n - 1));
+    out.push([i + 1, values[i]!]);
+  }
+  return out;
+}
+
+export function readManifest(adapterDir: string): Manifest | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(adapterDir, MANIFEST), 'utf8')) as Manifest;
+    return m?.format === 1 && Array.isArray(m.files) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Staleness {
+  changed: string[];
+  removed: string[];
+}
+
+/** Files learned that have changed or gone since (added files are found by the next learn). */
+export function staleness(m: Manifest): Staleness {
+  const changed: string[] = [];
+  const removed: string[] = [];
+  for (const f of m.files) {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(f.file);
+    } catch {
+      removed.push(f.path);
+      continue;
+    }
+    const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, '');
+    if (textHash(redactSecrets(text).text) !== f.sha256) changed.push(f.path);
+  }
+  return { changed, removed };
+}

@@ -1,0 +1,82 @@
+/**
+ * The LIFT status bar item: trainer problems first, then learning progress, then what the
+ * workspace's adapter knows (not learned / learned 3 min ago / stale: 2 files changed).
+ */
+import * as vscode from 'vscode';
+import type { TrainerState } from '../native/client';
+import type { AdapterStatus } from '../native/protocol';
+
+export function timeAgo(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86_400)} d ago`;
+}
+
+export class LiftStatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('lift.status', vscode.StatusBarAlignment.Right, 100);
+  private trainer: TrainerState = 'stopped';
+  private busy: string | undefined;
+  private adapter: AdapterStatus | undefined;
+
+  constructor() {
+    this.item.name = 'LIFT';
+    this.item.command = 'lift.showTrainerLog';
+    this.render();
+    this.item.show();
+  }
+
+  /** What the item shows now (for tests and the log). */
+  get text(): string {
+    return this.item.text;
+  }
+
+  setTrainer(state: TrainerState): void {
+    this.trainer = state;
+    this.render();
+  }
+
+  setBusy(text: string | undefined): void {
+    this.busy = text;
+    this.render();
+  }
+
+  setAdapter(status: AdapterStatus | undefined): void {
+    this.adapter = status;
+    this.render();
+  }
+
+  private render(): void {
+    const i = this.item;
+    i.backgroundColor = undefined;
+    if (this.trainer === 'failed') {
+      i.text = '$(error) LIFT';
+      i.tooltip = 'LIFT trainer: unavailable after repeated crashes. Click to see the log.';
+      i.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+    } else if (this.trainer === 'crashed') {
+      i.text = '$(warning) LIFT';
+      i.tooltip = 'LIFT trainer: stopped unexpectedly; restarts on the next request';
+    } else if (this.busy) {
+      i.text = `$(sync~spin) LIFT ${this.busy}`;
+      i.tooltip = 'LIFT is learning ("LIFT: Cancel Learning" stops it)';
+    } else if (this.trainer === 'starting') {
+      i.text = '$(loading~spin) LIFT';
+      i.tooltip = 'LIFT trainer: starting';
+    } else if (!this.adapter?.learned) {
+      i.text = '$(sparkle) LIFT';
+      i.tooltip = 'LIFT: this workspace is not learned yet ("LIFT: Learn This Workspace")';
+    } else {
+      const { changed, removed } = this.adapter.stale;
+      const n = changed.length + removed.length;
+      i.text = n ? `$(warning) LIFT stale: ${n} file${n > 1 ? 's' : ''} changed` : `$(sparkle) LIFT learned ${timeAgo(this.adapter.createdAt)}`;
+      i.tooltip = n
+        ? `Changed since learning: ${[...changed, ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Learn This Workspace" again.`
+        : `LIFT learned ${this.adapter.files} files (${this.adapter.tokens} tokens) ${timeAgo(this.adapter.createdAt)}`;
+    }
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}
