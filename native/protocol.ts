@@ -94,6 +94,8 @@ export interface LearnParams {
   seed?: number;
   segmentLength?: number;
   prefixBudget?: number;
+  /** Continue the adapter in `adapterDir` on what changed since it was learned. */
+  incremental?: boolean;
   progressToken?: string;
 }
 

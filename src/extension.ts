@@ -105,6 +105,12 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const roots = vscode.workspace.workspaceFolders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
       return learning.learn(roots.length > 1 ? `${roots.length} folders` : 'this workspace', roots);
     }),
+    vscode.commands.registerCommand('lift.relearnChanges', async () => {
+      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      if (!roots.length) return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
+      if (!(await askForConsentIfRestricted('this workspace'))) return;
+      return learning.learn('the changes', roots, true);
+    }),
     vscode.commands.registerCommand('lift.learnDocument', async () => {
       const doc = vscode.window.activeTextEditor?.document;
       if (!doc) return vscode.window.showWarningMessage('Open the document to learn (for example a long spec) first.');

@@ -30,7 +30,7 @@ export class Learning {
     return this.current !== undefined;
   }
 
-  async learn(what: string, roots: string[]): Promise<LearnResult | undefined> {
+  async learn(what: string, roots: string[], incremental = false): Promise<LearnResult | undefined> {
     const settings = readSettings();
     if (!settings.model) {
       const open = 'Open Settings';
@@ -72,14 +72,16 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs },
+            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs, incremental },
             onProgress,
             source.token,
           );
           const seconds = Math.round((Date.now() - started) / 1000);
           const skipped = Object.entries(result.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
           this.log.info(`Learned ${what}: ${result.files} files, ${result.tokens} tokens, ${result.steps} steps in ${seconds} s, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}; skipped ${skipped || 'none'}; ${result.redactions} secrets redacted. Adapter: ${result.adapterDir}`);
-          void vscode.window.showInformationMessage(`LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.`);
+          void vscode.window.showInformationMessage(
+            incremental && result.steps === 0 ? `LIFT: nothing changed in ${what} since it was learned.` : `LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.`,
+          );
           return result;
         },
       );

@@ -71,7 +71,7 @@ export class LiftStatusBar implements vscode.Disposable {
       const n = changed.length + removed.length;
       i.text = n ? `$(warning) LIFT stale: ${n} file${n > 1 ? 's' : ''} changed` : `$(sparkle) LIFT learned ${timeAgo(this.adapter.createdAt)}`;
       i.tooltip = n
-        ? `Changed since learning: ${[...changed, ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Learn This Workspace" again.`
+        ? `Changed since learning: ${[...changed, ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Relearn Changes".`
         : `LIFT learned ${this.adapter.files} files (${this.adapter.tokens} tokens) ${timeAgo(this.adapter.createdAt)}`;
     }
   }

@@ -18,6 +18,8 @@ export type { LearnPhase, LearnProgress } from '../protocol';
 
 export interface TrainOptions {
   lora: LoraConfig;
+  /** Continue from this adapter (same rank and targets) instead of a fresh one. */
+  initial?: LoraAdapter;
   lr: number;
   seed: number;
   device?: Device;
@@ -68,7 +70,15 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   const graph = buildLlamaTrainStep(cfg, weights, { seqLen: T, batch: 1, lora: o.lora, seed: o.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1 } });
   cancelled();
   const { session } = await createSession(graph.model, o.device ?? 'cpu', { threads: o.threads });
-  const runner = new TrainStepRunner(session, graph.spec, graph.params);
+  let params = graph.params;
+  if (o.initial) {
+    const init = o.initial;
+    if (init.rank !== o.lora.rank || init.targets.join() !== o.lora.targets.join()) {
+      throw new Error(`the current adapter (rank ${init.rank}, ${init.targets.join('/')}) does not match the settings (rank ${o.lora.rank}, ${o.lora.targets.join('/')}): learn from scratch`);
+    }
+    params = Object.fromEntries(Object.keys(graph.params).map((k) => [k, init.tensors[k] ?? graph.params[k]!]));
+  }
+  const runner = new TrainStepRunner(session, graph.spec, params);
   const pad = (xs: readonly number[]): BigInt64Array => {
     const out = new BigInt64Array(T);
     xs.forEach((x, i) => (out[i] = BigInt(x)));

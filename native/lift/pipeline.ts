@@ -10,11 +10,12 @@ import type { LinearTarget } from '../model/weights';
 import type { LearnResult } from '../protocol';
 import { type CollectReport, collect } from './corpus';
 import { buildLongInput } from './input';
-import { type LearnProgress, learnToFolder } from './learn';
+import { type LoraAdapter, loadAdapter } from '../model/peft';
+import { type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
 import { answerEndTokens, formatPrompt } from './answer';
 import { generateQA } from './qa';
-import { qaSample, segmentSamples } from './samples';
-import { downsample, type Manifest, textHash } from './store';
+import { qaSample, segmentSamples, segmentStarts } from './samples';
+import { downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
@@ -38,6 +39,11 @@ export interface LearnRequest {
   qa?: boolean;
   /** Passes of stage 2 (segments + QA); default: `epochs`. */
   stage2Epochs?: number;
+  /**
+   * Continue from the adapter already in `adapterDir`, training on the segments and QA of the
+   * files that changed since (added or edited) plus a replay sample of the rest.
+   */
+  incremental?: boolean;
 }
 
 /** What `learn` reports back: the protocol's result plus the full collection report. */
@@ -82,8 +88,36 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const epochs = req.epochs ?? 3;
   const rank = req.rank ?? 16;
-  const { losses } = await learnToFolder(config, weights, [{ samples, epochs }, { samples: [...samples, ...fits], epochs: req.stage2Epochs ?? epochs }], req.adapterDir, {
-    lora: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },
+  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
+  let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: req.stage2Epochs ?? epochs }];
+  let initial: LoraAdapter | undefined;
+  let trainedQA = fits.length;
+  const manifest = req.incremental ? readManifest(req.adapterDir) : undefined;
+  const same = (m: Manifest): boolean => m.baseModel === req.modelDir && m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets);
+  const previous = manifest && same(manifest) ? manifest : undefined;
+  if (req.incremental && !previous) progress({ phase: 'tokenize', message: 'no matching adapter to continue: learning everything' });
+  if (req.incremental && previous) {
+    const learned = new Map(previous.files.map((f) => [f.path, f.sha256]));
+    const changed = new Set(files.filter((f) => learned.get(f.path) !== textHash(f.text)).map((f) => f.path));
+    const starts = segmentStarts(input.ids.length, length);
+    const touches = (st: number): boolean => input.spans.some((sp) => changed.has(sp.path) && sp.start < st + length && sp.end > st);
+    const fresh = samples.filter((_, k) => touches(starts[k]!));
+    const others = samples.filter((_, k) => !touches(starts[k]!));
+    // replay a quarter of the rest so the adapter does not forget it
+    const replay = shuffled(others, req.seed ?? 1).slice(0, Math.ceil(others.length / 4));
+    const changedQA = qaSamples.filter((sm, k) => changed.has(qa[k]!.path) && sm.input.length <= config.maxPositions);
+    trainedQA = changedQA.length;
+    stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: req.stage2Epochs ?? epochs }];
+    initial = loadAdapter(req.adapterDir, config);
+    progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
+    if (changed.size === 0 && previous.files.length === files.length) stages = [];
+  }
+  if (stages.every((st) => st.samples.length === 0)) {
+    return { adapterDir: req.adapterDir, qaPairs: 0, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
+  }
+  const { losses } = await learnToFolder(config, weights, stages, req.adapterDir, {
+    lora,
+    initial,
     lr: req.lr ?? 2e-4,
     seed: req.seed ?? 1,
     baseModel: req.modelDir,
@@ -95,7 +129,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       inputHash: input.hash,
       tokens: input.ids.length,
       qaPairs: fits.length,
-      settings: { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'], epochs, stage2Epochs: req.stage2Epochs ?? epochs, lr: req.lr ?? 2e-4, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
+      settings: { ...lora, epochs, stage2Epochs: req.stage2Epochs ?? epochs, lr: req.lr ?? 2e-4, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
       files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
@@ -104,13 +138,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   });
   return {
     adapterDir: req.adapterDir,
-    qaPairs: fits.length,
+    qaPairs: trainedQA,
     inputHash: input.hash,
     files: files.length,
     skipped: report.skipped.length,
     redactions: report.redactions.reduce((a, r) => a + r.count, 0),
     tokens: input.ids.length,
-    samples: samples.length + fits.length,
+    samples: stages.at(-1)?.samples.length ?? 0,
     steps: losses.length,
     firstLoss: losses[0]!,
     finalLoss: losses.at(-1)!,

@@ -71,6 +71,22 @@ describe('learn over JSON-RPC', () => {
     assert.deepEqual(await client.adapterStatus(path.join(tmp, 'nothing-here')), { learned: false });
   });
 
+  test('incremental learning continues the adapter on what changed; nothing changed, nothing to do', async () => {
+    const adapterDir = path.join(tmp, 'adapter');
+    const common = { roots: [docs], model: modelDir, adapterDir, epochs: 2, rank: 4, lr: 1e-3, segmentLength: 48, incremental: true };
+    const none = await client.learn(common);
+    assert.equal(none.steps, 0);
+    fs.writeFileSync(path.join(docs, 'NOTES.md'), '# Notes\n\nOrbit keeps 7 days of history.\n');
+    try {
+      const r = await client.learn(common);
+      assert.ok(r.steps > 0 && r.qaPairs > 0 && r.files === 2);
+      const status = await client.adapterStatus(adapterDir);
+      assert.ok(status.learned && status.files === 2 && status.stale.changed.length === 0);
+    } finally {
+      fs.rmSync(path.join(docs, 'NOTES.md'));
+    }
+  });
+
   test('cancellation reaches the training loop; the adapter folder is left as it was', async () => {
     const adapterDir = path.join(tmp, 'adapter');
     const before_ = fs.readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
