@@ -2,6 +2,7 @@
  * Extension entry: registers commands, the sidebar chat and the status bar, and forwards work
  * to the trainer process. Holds no model state and never loads ONNX Runtime.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TrainerClient } from '../native/client';
@@ -69,7 +70,8 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   let refreshTimer: NodeJS.Timeout | undefined;
   /** Asks the trainer what the adapter knows and whether files changed since (debounced). */
   const refreshAdapter = (delayMs = 0): void => {
-    if (!adapterDir) return;
+    // never learned here: nothing to ask, and no reason to start the trainer for it
+    if (!adapterDir || !fs.existsSync(path.join(adapterDir, 'lift_manifest.json'))) return status.setAdapter(undefined);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       trainer.adapterStatus(adapterDir).then(
