@@ -56,6 +56,7 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
   };
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
+  recoverInterruptedSave(dir); // leftovers of a save that was killed
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`));
   try {
     fs.writeFileSync(path.join(tmp, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -80,16 +81,15 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
  * is incomplete, the old one back).
  */
 function recoverInterruptedSave(dir: string): void {
-  if (fs.existsSync(dir)) return;
   const parent = path.dirname(path.resolve(dir));
   const prefix = `.${path.basename(dir)}.tmp-`;
-  const complete = (d: string): boolean => ['adapter_config.json', 'adapter_model.safetensors'].every((f) => fs.existsSync(path.join(d, f)));
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(parent).filter((e) => e.startsWith(prefix));
-  } catch {
+  if (fs.existsSync(dir)) {
+    // a save killed while writing its temporary folder: the adapter in place is whole; drop the rest
+    for (const e of safeReaddir(parent)) if (e.startsWith(prefix)) fs.rmSync(path.join(parent, e), { recursive: true, force: true });
     return;
   }
+  const complete = (d: string): boolean => ['adapter_config.json', 'adapter_model.safetensors'].every((f) => fs.existsSync(path.join(d, f)));
+  const entries = safeReaddir(parent).filter((e) => e.startsWith(prefix));
   for (const e of entries.filter((x) => x.endsWith('.old'))) {
     const fresh = path.join(parent, e.slice(0, -'.old'.length));
     const old = path.join(parent, e);
@@ -97,6 +97,14 @@ function recoverInterruptedSave(dir: string): void {
     fs.rmSync(fresh, { recursive: true, force: true });
     fs.rmSync(old, { recursive: true, force: true });
     return;
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 

@@ -87,6 +87,28 @@ describe('learn over JSON-RPC', () => {
     }
   });
 
+  test('a trainer killed while it saves never leaves a half-written adapter in use', async () => {
+    const adapterDir = path.join(tmp, 'kill-adapter');
+    // its own client: these kills are deliberate, not a crash loop
+    const killer = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'kill-test', version: '0' }, maxCrashes: 100 });
+    after(() => killer.dispose());
+    await killer.learn({ roots: [docs], model: modelDir, adapterDir, epochs: 1, rank: 4, segmentLength: 48 });
+    const { loadAdapter } = await import('../../native/model/peft');
+    const { loadConfig } = await import('../../native/model/weights');
+    const cfg = loadConfig(modelDir);
+    for (let trial = 0; trial < 6; trial++) {
+      const pid = (await killer.initialize()).pid;
+      // kill at the save phase, after a varying delay (0–5 ms) so that some land inside the write
+      const killed = killer.learn({ roots: [docs], model: modelDir, adapterDir, epochs: 1, rank: 4, segmentLength: 48, seed: trial + 2 }, (p) => {
+        if (p.phase === 'save') setTimeout(() => process.kill(pid, 'SIGKILL'), trial);
+      });
+      await killed.catch((e: unknown) => assert.ok(e instanceof TrainerError && e.kind === 'crashed', String(e)));
+      const adapter = loadAdapter(adapterDir, cfg); // old or new, but whole
+      assert.equal(adapter.rank, 4);
+      assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('.kill-adapter')), [], 'nothing half-written left beside it');
+    }
+  });
+
   test('cancellation reaches the training loop; the adapter folder is left as it was', async () => {
     const adapterDir = path.join(tmp, 'adapter');
     const before_ = fs.readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
