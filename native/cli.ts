@@ -27,7 +27,7 @@ Usage:
   lift echo <text...>    send a question through a trainer process and stream the reply
   lift demo              status, then a question round trip: the quick-start job
   lift learn <path...> --model <dir> --out <adapter dir>
-             [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
   lift ask "<question>" --model <dir> [--adapter <dir>] [--root <dir>] [--max-tokens N]
@@ -84,6 +84,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const { positional, options } = parseOptions(args);
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
+  if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
   if (!positional.length || !options.model || !options.out || bad.length) {
     process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn, --model <dir> and --out <adapter dir>'}\n\n${USAGE}`);
     return 2;
@@ -110,6 +111,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             seed: num('seed'),
             segmentLength: num('segment'),
             tokenBudget: num('tokens'),
+            preset: options.preset as 'fast' | 'thorough' | undefined,
           },
           (p) => {
             const line =

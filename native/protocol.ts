@@ -96,6 +96,8 @@ export interface LearnParams {
   prefixBudget?: number;
   /** Continue the adapter in `adapterDir` on what changed since it was learned. */
   incremental?: boolean;
+  /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */
+  preset?: 'fast' | 'thorough';
   progressToken?: string;
 }
 

@@ -11,6 +11,7 @@ export interface LiftSettings {
   tokenBudget: number;
   adapterRank: number;
   epochs: number;
+  preset: 'fast' | 'thorough';
   trainerPath: string;
 }
 
@@ -23,7 +24,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     exclude: c.get<string[]>('exclude', []),
     tokenBudget: c.get<number>('tokenBudget', 200_000),
     adapterRank: c.get<number>('adapter.rank', 16),
-    epochs: c.get<number>('epochs', 3),
+    epochs: c.get<number>('epochs', 0),
+    preset: c.get<'fast' | 'thorough'>('preset', 'fast'),
     trainerPath: c.get<string>('trainerPath', ''),
   };
 }

@@ -72,7 +72,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs, incremental },
+            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
             onProgress,
             source.token,
           );

@@ -37,8 +37,10 @@ export interface LearnRequest {
   prefixBudget?: number;
   /** Add the synthetic QA pairs in stage 2 (default true). */
   qa?: boolean;
-  /** Passes of stage 2 (segments + QA); default: `epochs`. */
+  /** Passes of stage 2 (segments + QA); default: the preset's. */
   stage2Epochs?: number;
+  /** Defaults for epochs, stage-2 epochs and learning rate (default fast). */
+  preset?: 'fast' | 'thorough';
   /**
    * Continue from the adapter already in `adapterDir`, training on the segments and QA of the
    * files that changed since (added or edited) plus a replay sample of the rest.
@@ -50,6 +52,12 @@ export interface LearnRequest {
 export interface LearnSummary extends Omit<LearnResult, 'skippedByReason'> {
   report: CollectReport;
 }
+
+/** Effort presets (../shared/LIFT.md §5): v4's fast recipe, and v3's two-stage schedule. */
+export const PRESETS = {
+  fast: { epochs: 1, stage2Epochs: 1, lr: 3e-4 },
+  thorough: { epochs: 3, stage2Epochs: 5, lr: 2e-4 },
+} as const;
 
 /** LIFT v3's recite prompt (../shared/LIFT.md §3). */
 export const RECITE_PROMPT = '\nGiven above context, please recite following segment of the context:\n';
@@ -86,10 +94,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const end = answerEndTokens(tok).slice(0, 1);
   const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
-  const epochs = req.epochs ?? 3;
+  const preset = PRESETS[req.preset ?? 'fast'];
+  const epochs = req.epochs ?? preset.epochs;
+  const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
+  const lr = req.lr ?? preset.lr;
   const rank = req.rank ?? 16;
   const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
-  let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: req.stage2Epochs ?? epochs }];
+  let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: stage2Epochs }];
   let initial: LoraAdapter | undefined;
   let trainedQA = fits.length;
   const manifest = req.incremental ? readManifest(req.adapterDir) : undefined;
@@ -107,7 +118,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const replay = shuffled(others, req.seed ?? 1).slice(0, Math.ceil(others.length / 4));
     const changedQA = qaSamples.filter((sm, k) => changed.has(qa[k]!.path) && sm.input.length <= config.maxPositions);
     trainedQA = changedQA.length;
-    stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: req.stage2Epochs ?? epochs }];
+    stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: stage2Epochs }];
     initial = loadAdapter(req.adapterDir, config);
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
@@ -118,7 +129,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const { losses } = await learnToFolder(config, weights, stages, req.adapterDir, {
     lora,
     initial,
-    lr: req.lr ?? 2e-4,
+    lr,
     seed: req.seed ?? 1,
     baseModel: req.modelDir,
     manifest: (losses): Manifest => ({
@@ -129,7 +140,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       inputHash: input.hash,
       tokens: input.ids.length,
       qaPairs: fits.length,
-      settings: { ...lora, epochs, stage2Epochs: req.stage2Epochs ?? epochs, lr: req.lr ?? 2e-4, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
+      settings: { ...lora, preset: req.preset ?? 'fast', epochs, stage2Epochs, lr, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
       files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),

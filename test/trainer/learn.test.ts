@@ -171,6 +171,7 @@ describe('lift learn', () => {
     const explained = await run(process.execPath, [trainerBundle, 'explain', `${path.join(docs, 'README.md')}:2-3`, '--model', modelDir, '--root', docs, '--max-tokens', '4']);
     assert.match(explained.stdout, /\(base model; context: README\.md:2-3/);
     await assert.rejects(run(process.execPath, [trainerBundle, 'explain', 'README.md', '--model', modelDir]), (e: { code?: number }) => e.code === 2);
+    await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--preset', 'slow']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --preset/.test(e.stderr ?? ''));
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--epochs', 'x']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --epochs/.test(e.stderr ?? ''));
   });
 });
