@@ -18,6 +18,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import {
   type AdapterStatus,
+  type AdapterStatusParams,
   AdapterStatusRequest,
   Ask,
   type AskParams,
@@ -355,8 +356,8 @@ export class TrainerClient {
     });
   }
 
-  adapterStatus(adapterDir: string): Promise<AdapterStatus> {
-    return this.call(AdapterStatusRequest.method, (conn) => conn.sendRequest(AdapterStatusRequest, { adapterDir }));
+  adapterStatus(params: AdapterStatusParams): Promise<AdapterStatus> {
+    return this.call(AdapterStatusRequest.method, (conn) => conn.sendRequest(AdapterStatusRequest, params));
   }
 
   /** Stops the trainer: a polite shutdown request, then SIGKILL if it does not exit in time. */

@@ -177,8 +177,8 @@ export type AdapterStatus =
       tokens: number;
       qaPairs: number;
       finalLoss?: number;
-      /** Learned files that changed or are gone since. */
-      stale: { changed: string[]; removed: string[] };
+      /** Learned files that changed or are gone since, and new ones (when roots were given). */
+      stale: { changed: string[]; removed: string[]; added: string[] };
     };
 
 export interface AskChunk {
@@ -195,6 +195,14 @@ export const Ask = new RequestType<AskParams, AskResult, void>('lift/ask');
 export const AskProgress = new ProgressType<AskChunk>();
 /** An explanation of a code range; answered like `ask`, with the range always in the context. */
 export const Explain = new RequestType<ExplainParams, AskResult, void>('lift/explain');
-export const AdapterStatusRequest = new RequestType<{ adapterDir: string }, AdapterStatus, void>('lift/adapterStatus');
+export interface AdapterStatusParams {
+  adapterDir: string;
+  /** The roots it learned, with the same globs: new files are then reported too. */
+  roots?: string[];
+  include?: string[];
+  exclude?: string[];
+}
+
+export const AdapterStatusRequest = new RequestType<AdapterStatusParams, AdapterStatus, void>('lift/adapterStatus');
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

@@ -74,7 +74,9 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     if (!adapterDir || !fs.existsSync(path.join(adapterDir, 'lift_manifest.json'))) return status.setAdapter(undefined);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
-      trainer.adapterStatus(adapterDir).then(
+      const settings = readSettings();
+      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      trainer.adapterStatus({ adapterDir, roots, include: settings.include, exclude: settings.exclude }).then(
         (s) => status.setAdapter(s),
         (err: unknown) => log.debug(`adapter status: ${err instanceof Error ? err.message : String(err)}`),
       );

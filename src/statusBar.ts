@@ -67,11 +67,11 @@ export class LiftStatusBar implements vscode.Disposable {
       i.text = '$(sparkle) LIFT';
       i.tooltip = 'LIFT: this workspace is not learned yet ("LIFT: Learn This Workspace")';
     } else {
-      const { changed, removed } = this.adapter.stale;
-      const n = changed.length + removed.length;
+      const { changed, removed, added } = this.adapter.stale;
+      const n = changed.length + removed.length + added.length;
       i.text = n ? `$(warning) LIFT stale: ${n} file${n > 1 ? 's' : ''} changed` : `$(sparkle) LIFT learned ${timeAgo(this.adapter.createdAt)}`;
       i.tooltip = n
-        ? `Changed since learning: ${[...changed, ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Relearn Changes".`
+        ? `Changed since learning: ${[...changed, ...added.map((a) => `${a} (new)`), ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Relearn Changes".`
         : `LIFT learned ${this.adapter.files} files (${this.adapter.tokens} tokens) ${timeAgo(this.adapter.createdAt)}`;
     }
   }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { CorpusFile } from './corpus';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
 
@@ -57,10 +58,24 @@ export function readManifest(adapterDir: string): Manifest | undefined {
 export interface Staleness {
   changed: string[];
   removed: string[];
+  /** Files that would be learned now but were not (only when the current files are given). */
+  added: string[];
 }
 
-/** Files learned that have changed or gone since (added files are found by the next learn). */
-export function staleness(m: Manifest): Staleness {
+/**
+ * What changed since the adapter was learned. With `current` (a fresh collection of the same
+ * roots) the answer is exact, added files included; without it, the learned files are re-read.
+ */
+export function staleness(m: Manifest, current?: readonly CorpusFile[]): Staleness {
+  if (current) {
+    const now = new Map(current.map((f) => [f.path, textHash(f.text)]));
+    const learned = new Set(m.files.map((f) => f.path));
+    return {
+      changed: m.files.filter((f) => now.has(f.path) && now.get(f.path) !== f.sha256).map((f) => f.path),
+      removed: m.files.filter((f) => !now.has(f.path)).map((f) => f.path),
+      added: current.filter((f) => !learned.has(f.path)).map((f) => f.path),
+    };
+  }
   const changed: string[] = [];
   const removed: string[] = [];
   for (const f of m.files) {
@@ -74,5 +89,5 @@ export function staleness(m: Manifest): Staleness {
     const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, '');
     if (textHash(redactSecrets(text).text) !== f.sha256) changed.push(f.path);
   }
-  return { changed, removed };
+  return { changed, removed, added: [] };
 }

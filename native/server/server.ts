@@ -249,7 +249,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     return answerWith({ ...params, question }, token, [range], hash);
   });
 
-  connection.onRequest(AdapterStatusRequest, (params): AdapterStatus => {
+  connection.onRequest(AdapterStatusRequest, async (params): Promise<AdapterStatus> => {
     if (typeof params?.adapterDir !== 'string') throw new ResponseError(-32602, 'adapterStatus: "adapterDir" is required.');
     const m = readManifest(params.adapterDir);
     if (!m || !fs.existsSync(path.join(params.adapterDir, 'adapter_model.safetensors'))) return { learned: false };
@@ -261,7 +261,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       tokens: m.tokens,
       qaPairs: m.qaPairs,
       finalLoss: m.losses.at(-1)?.[1],
-      stale: staleness(m),
+      stale: staleness(m, params.roots ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : undefined),
     };
   });
 

@@ -56,19 +56,28 @@ describe('learn over JSON-RPC', () => {
 
   test('the adapter knows what it learned and which files changed since', async () => {
     const adapterDir = path.join(tmp, 'adapter');
-    const status = await client.adapterStatus(adapterDir);
+    const status = await client.adapterStatus({ adapterDir });
     assert.ok(status.learned);
-    assert.deepEqual([status.files, status.stale], [1, { changed: [], removed: [] }]);
+    assert.deepEqual([status.files, status.stale], [1, { changed: [], removed: [], added: [] }]);
     assert.ok(status.tokens > 200 && status.qaPairs > 0 && Date.now() - Date.parse(status.createdAt) < 120_000);
     const readme = path.join(docs, 'README.md');
     const original = fs.readFileSync(readme, 'utf8');
     fs.appendFileSync(readme, 'A new line.\n');
-    const changed = await client.adapterStatus(adapterDir);
+    const changed = await client.adapterStatus({ adapterDir });
     assert.ok(changed.learned && changed.stale.changed[0] === 'README.md');
     fs.writeFileSync(readme, original);
-    const back = await client.adapterStatus(adapterDir);
+    const back = await client.adapterStatus({ adapterDir });
     assert.ok(back.learned && back.stale.changed.length === 0, 'same content again: not stale');
-    assert.deepEqual(await client.adapterStatus(path.join(tmp, 'nothing-here')), { learned: false });
+    // with the roots, new files are found too (and secrets still are not)
+    fs.writeFileSync(path.join(docs, 'NEW.md'), '# New\n');
+    try {
+      const withRoots = await client.adapterStatus({ adapterDir, roots: [docs] });
+      assert.ok(withRoots.learned);
+      assert.deepEqual(withRoots.stale, { changed: [], removed: [], added: ['NEW.md'] });
+    } finally {
+      fs.rmSync(path.join(docs, 'NEW.md'));
+    }
+    assert.deepEqual(await client.adapterStatus({ adapterDir: path.join(tmp, 'nothing-here') }), { learned: false });
   });
 
   test('incremental learning continues the adapter on what changed; nothing changed, nothing to do', async () => {
@@ -80,8 +89,9 @@ describe('learn over JSON-RPC', () => {
     try {
       const r = await client.learn(common);
       assert.ok(r.steps > 0 && r.qaPairs > 0 && r.files === 2);
-      const status = await client.adapterStatus(adapterDir);
-      assert.ok(status.learned && status.files === 2 && status.stale.changed.length === 0);
+      const status = await client.adapterStatus({ adapterDir, roots: [docs] });
+      assert.ok(status.learned && status.files === 2);
+      assert.deepEqual(status.stale, { changed: [], removed: [], added: [] });
     } finally {
       fs.rmSync(path.join(docs, 'NOTES.md'));
     }
