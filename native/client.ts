@@ -11,6 +11,8 @@ import {
   type CancellationToken,
   ErrorCodes,
   type MessageConnection,
+  type ProgressType,
+  type RequestType,
   ResponseError,
   createMessageConnection,
   IPCMessageReader,
@@ -307,53 +309,40 @@ export class TrainerClient {
     return this.call(Status.method, (conn) => conn.sendRequest(Status, token));
   }
 
-  echo(params: Omit<EchoParams, 'progressToken'>, onChunk?: (chunk: EchoChunk) => void, token?: CancellationToken): Promise<EchoResult> {
-    return this.call(Echo.method, async (conn) => {
-      if (!onChunk) return conn.sendRequest(Echo, params, token);
-      const progressToken = `echo-${++this.progressIds}`;
-      const sub = conn.onProgress(EchoProgress, progressToken, onChunk);
+  /** A request whose partial results arrive as progress under a fresh token. */
+  private streamed<P extends { progressToken?: string }, R, V>(
+    type: RequestType<P, R, void>,
+    progress: ProgressType<V>,
+    params: Omit<P, 'progressToken'>,
+    onProgress: ((value: V) => void) | undefined,
+    token: CancellationToken | undefined,
+  ): Promise<R> {
+    return this.call(type.method, async (conn) => {
+      const progressToken = `${type.method}-${++this.progressIds}`;
+      const sub = onProgress ? conn.onProgress(progress, progressToken, onProgress) : undefined;
       try {
-        return await conn.sendRequest(Echo, { ...params, progressToken }, token);
+        // vscode-jsonrpc's parameter type is a conditional on P, unresolvable for a generic P
+        return await conn.sendRequest(type, { ...params, progressToken } as never, token);
       } finally {
-        sub.dispose();
+        sub?.dispose();
       }
     });
+  }
+
+  echo(params: Omit<EchoParams, 'progressToken'>, onChunk?: (chunk: EchoChunk) => void, token?: CancellationToken): Promise<EchoResult> {
+    return this.streamed(Echo, EchoProgress, params, onChunk, token);
   }
 
   learn(params: Omit<LearnParams, 'progressToken'>, onProgress?: (p: LearnProgress) => void, token?: CancellationToken): Promise<LearnResult> {
-    return this.call(Learn.method, async (conn) => {
-      const progressToken = `learn-${++this.progressIds}`;
-      const sub = onProgress ? conn.onProgress(LearnProgressType, progressToken, onProgress) : undefined;
-      try {
-        return await conn.sendRequest(Learn, { ...params, progressToken }, token);
-      } finally {
-        sub?.dispose();
-      }
-    });
+    return this.streamed(Learn, LearnProgressType, params, onProgress, token);
   }
 
   ask(params: Omit<AskParams, 'progressToken'>, onText?: (text: string) => void, token?: CancellationToken): Promise<AskResult> {
-    return this.call(Ask.method, async (conn) => {
-      const progressToken = `ask-${++this.progressIds}`;
-      const sub = onText ? conn.onProgress(AskProgress, progressToken, (c) => onText(c.text)) : undefined;
-      try {
-        return await conn.sendRequest(Ask, { ...params, progressToken }, token);
-      } finally {
-        sub?.dispose();
-      }
-    });
+    return this.streamed(Ask, AskProgress, params, onText && ((c) => onText(c.text)), token);
   }
 
   explain(params: Omit<ExplainParams, 'progressToken'>, onText?: (text: string) => void, token?: CancellationToken): Promise<AskResult> {
-    return this.call(Explain.method, async (conn) => {
-      const progressToken = `explain-${++this.progressIds}`;
-      const sub = onText ? conn.onProgress(AskProgress, progressToken, (c) => onText(c.text)) : undefined;
-      try {
-        return await conn.sendRequest(Explain, { ...params, progressToken }, token);
-      } finally {
-        sub?.dispose();
-      }
-    });
+    return this.streamed(Explain, AskProgress, params, onText && ((c) => onText(c.text)), token);
   }
 
   adapterStatus(params: AdapterStatusParams): Promise<AdapterStatus> {

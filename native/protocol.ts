@@ -129,8 +129,8 @@ export interface LearnResult {
   finalLoss: number;
 }
 
-export interface AskParams {
-  question: string;
+/** What answering needs besides the question: shared by `ask` and `explain`. */
+export interface AnswerContextParams {
   /** Folders whose files are searched for context. */
   roots: string[];
   model: string;
@@ -142,6 +142,10 @@ export interface AskParams {
   progressToken?: string;
 }
 
+export interface AskParams extends AnswerContextParams {
+  question: string;
+}
+
 export interface AskResult {
   text: string;
   /** The files and lines given to the model as context. */
@@ -151,20 +155,13 @@ export interface AskResult {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
 }
 
-export interface ExplainParams {
+export interface ExplainParams extends AnswerContextParams {
   /** Absolute path of the file, and the 1-based inclusive line range to explain. */
   file: string;
   startLine: number;
   endLine: number;
   /** The lines as the editor has them (unsaved changes); read from the file when absent. */
   code?: string;
-  roots: string[];
-  model: string;
-  adapterDir?: string;
-  include?: string[];
-  exclude?: string[];
-  maxTokens?: number;
-  progressToken?: string;
 }
 
 export type AdapterStatus =

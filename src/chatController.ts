@@ -4,7 +4,7 @@
  */
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
-import type { AskResult, TrainerStatus } from '../native/protocol';
+import type { AnswerContextParams, AskResult, TrainerStatus } from '../native/protocol';
 import { type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
@@ -17,13 +17,7 @@ export interface AskOutcome {
 }
 
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
-export interface AnswerContext {
-  model: string;
-  roots: string[];
-  adapterDir?: string;
-  include?: string[];
-  exclude?: string[];
-}
+export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'adapterDir' | 'include' | 'exclude'>;
 
 export interface ChatControllerOptions {
   /** Pause between streamed chunks of the echo (it answers instantly otherwise). */

@@ -8,6 +8,7 @@ import {
   type AdapterStatus,
   AdapterStatusRequest,
   Ask,
+  type AskParams,
   AskProgress,
   type AskResult,
   Echo,
@@ -176,7 +177,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
 
   /** Shared by ask and explain: load the model once, retrieve, answer, stream. */
   async function answerWith(
-    p: { question: string; roots: string[]; model: string; adapterDir?: string; include?: string[]; exclude?: string[]; maxTokens?: number; progressToken?: string },
+    p: AskParams,
     token: CancellationToken,
     pinned: Chunk[] = [],
     cacheKey?: string,
