@@ -49,6 +49,18 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
+/**
+ * The learning rate at `step` of `total`: a linear warm-up over the first 5% of steps (at most
+ * 100), then a cosine decay to a tenth of `lr` — with batch 1, a constant rate leaves the last
+ * steps as noisy as the first ones.
+ */
+export function learningRate(lr: number, step: number, total: number): number {
+  const warmup = Math.min(100, Math.ceil(total * 0.05));
+  if (step < warmup) return (lr * (step + 1)) / warmup;
+  const progress = total > warmup ? (step - warmup) / (total - warmup) : 1;
+  return lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * Math.min(1, progress))));
+}
+
 /** A stage of the schedule: `epochs` passes over `samples` (LIFT: segments, then segments + QA). */
 export interface Stage {
   samples: readonly Sample[];
@@ -96,7 +108,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
       s.mask.forEach((m, i) => (mask[i] = m));
       const { loss } = await runner.step(
         { input_ids: new Tensor('int64', pad(s.input), [1, T]), labels: new Tensor('int64', pad(s.labels), [1, T]), loss_mask: new Tensor('float32', mask, [1, T]) },
-        o.lr,
+        learningRate(o.lr, losses.length, totalSteps),
       );
       losses.push(loss);
       tokens += s.input.length;

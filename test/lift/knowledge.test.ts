@@ -38,10 +38,10 @@ const FACTS = [
   { heading: 'Backup time', text: 'Backups are taken daily at 03:15.', value: '03:15' },
 ];
 
-// Not reached yet: this random-init 128-wide model learns the answer format but mixes the facts
-// up (measured 7/56 in the generator's phrasings, 0/14 held out, loss 7.6 → 1.3 over 2235 steps).
-// A todo, so the suite reports the rates on every run; the threshold stays the issue's.
-test('facts learnt from a long document are answered from the weights alone', { todo: 'the ≥ 80% rate is not reached with a random-init model' }, async (t) => {
+// Measured on this 2-core machine with seed 3: 55/56 in the generator's phrasings, 0/14 held out
+// (seeds 1 and 2: 56/56 and 49/56), ≈ 45 s. Before the warm-up + cosine schedule, with a constant
+// rate, the same run reached 7/56: the last steps were as noisy as the first.
+test('facts learnt from a long document are answered from the weights alone', async (t) => {
   const window = 256;
   const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, intermediate: 256, vocab: 259, maxPositions: window });
   const modelDir = path.join(tmp, 'model');
@@ -61,7 +61,7 @@ test('facts learnt from a long document are answered from the weights alone', { 
   const heldOut = FACTS.flatMap((f) => HELD_OUT.section.map((p) => ({ q: p(f.heading), v: f.value })));
   const before = await ask(trained.map((x) => x.q), trained.map((x) => x.v));
 
-  const summary = await learnWorkspace({ roots: [docs], modelDir, adapterDir: path.join(tmp, 'adapter'), segmentLength: 64, prefixBudget: 16, epochs: 3, stage2Epochs: 24, rank: 32, lr: 2e-3, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 3 });
+  const summary = await learnWorkspace({ roots: [docs], modelDir, adapterDir: path.join(tmp, 'adapter'), segmentLength: 64, prefixBudget: 16, epochs: 3, stage2Epochs: 36, rank: 32, lr: 2e-3, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 3 });
   assert.ok(summary.tokens > 3 * window, `the document (${summary.tokens} tokens) is several times the ${window}-token window`);
   assert.ok(summary.qaPairs >= FACTS.length * PHRASINGS.section.length);
 

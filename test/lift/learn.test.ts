@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildLongInput } from '../../native/lift/input';
-import { LearnCancelled, learnToFolder, type LearnProgress } from '../../native/lift/learn';
+import { LearnCancelled, learningRate, learnToFolder, type LearnProgress } from '../../native/lift/learn';
 import { segmentSamples, segmentStarts } from '../../native/lift/samples';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
@@ -107,4 +107,16 @@ describe('learning a document', () => {
 
 test('segment count for the document', () => {
   assert.equal(samples.length, segmentStarts(input.ids.length, L).length);
+});
+
+test('the learning rate warms up linearly, then decays along a cosine to a tenth', () => {
+  const total = 1000;
+  const rates = Array.from({ length: total }, (_, k) => learningRate(1e-3, k, total));
+  assert.ok(Math.abs(rates[0]! - 2e-5) < 1e-12, 'step 0 is 1/50 of the rate (50 warm-up steps: 5% of 1000)');
+  assert.ok(Math.abs(rates[49]! - 1e-3) < 1e-12, 'the warm-up ends at the full rate');
+  assert.ok(Math.abs(rates[50]! - 1e-3) < 1e-12, 'the decay starts at the full rate');
+  for (let k = 51; k < total; k++) assert.ok(rates[k]! <= rates[k - 1]!, `non-increasing after the warm-up (step ${k})`);
+  assert.ok(Math.abs(learningRate(1e-3, total, total) - 1e-4) < 1e-12, 'it ends at a tenth');
+  assert.equal(learningRate(1e-3, 0, 100_000), 1e-3 / 100, 'the warm-up is at most 100 steps');
+  assert.equal(learningRate(2e-3, 0, 1), 2e-3, 'a one-step run uses the full rate');
 });
