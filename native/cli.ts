@@ -26,14 +26,17 @@ Usage:
   lift status            start a trainer process and print its status (ONNX Runtime, providers, memory)
   lift echo <text...>    send a question through a trainer process and stream the reply
   lift demo              status, then a question round trip: the quick-start job
-  lift learn <path...> --model <dir> --out <adapter dir>
-             [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
-                         learn folders (or one document) into a LoRA adapter
+  lift learn <path...> --model <dir> (--out <adapter dir> | --store <adapters dir>)
+             [--incremental] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+                         learn folders (or one document) into a LoRA adapter; with --store,
+                         into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
-  lift ask "<question>" --model <dir> [--adapter <dir>] [--root <dir>] [--max-tokens N]
-  lift explain <file>:<line>[-<line>] --model <dir> [--adapter <dir>] [--root <dir>]
+  lift ask "<question>" --model <dir> [--adapter <dir> | --store <dir>] [--root <dir>] [--max-tokens N]
+  lift explain <file>:<line>[-<line>] --model <dir> [--adapter <dir> | --store <dir>] [--root <dir>]
                          answer from the model (and adapter) with the best-matching files of
                          the root (default: the current folder) as context; streams the text
+  lift adapters <store> [--select <key> | --delete <key>]
+                         list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
   lift bench [engine|lora [tiny|SmolLM]]
                          benchmarks (medians and ratios to a peer in the same run);
@@ -81,12 +84,13 @@ function parseOptions(args: string[]): { positional: string[]; options: Record<s
 }
 
 async function learnCommand(args: string[], verbose: boolean): Promise<number> {
-  const { positional, options } = parseOptions(args);
+  const incremental = args.includes('--incremental');
+  const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental'));
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
-  if (!positional.length || !options.model || !options.out || bad.length) {
-    process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn, --model <dir> and --out <adapter dir>'}\n\n${USAGE}`);
+  if (!paths.length || !options.model || !options.out === !options.store || bad.length) {
+    process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn, --model <dir> and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
     return 2;
   }
   const source = new CancellationTokenSource();
@@ -102,9 +106,11 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
       try {
         const r = await client.learn(
           {
-            roots: positional.map((p) => path.resolve(p)),
+            roots: paths.map((p) => path.resolve(p)),
             model: path.resolve(options.model!),
-            adapterDir: path.resolve(options.out!),
+            adapterDir: options.out ? path.resolve(options.out) : undefined,
+            store: options.store ? path.resolve(options.store) : undefined,
+            incremental,
             epochs: num('epochs'),
             rank: num('rank'),
             lr: num('lr'),
@@ -157,6 +163,7 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
     roots: [path.resolve(options.root ?? '.')],
     model: path.resolve(options.model),
     adapterDir: options.adapter ? path.resolve(options.adapter) : undefined,
+    store: options.store ? path.resolve(options.store) : undefined,
     maxTokens,
   };
   const source = new CancellationTokenSource();
@@ -182,6 +189,28 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
   } finally {
     process.off('SIGINT', onInt);
   }
+}
+
+async function adaptersCommand(args: string[], verbose: boolean): Promise<number> {
+  const { positional, options } = parseOptions(args);
+  if (positional.length !== 1 || (options.select !== undefined && options.delete !== undefined)) {
+    process.stderr.write(`lift adapters: give the store folder, and at most one of --select or --delete\n\n${USAGE}`);
+    return 2;
+  }
+  return withTrainer(verbose, async (client) => {
+    try {
+      const r = await client.adapters({ store: path.resolve(positional[0]!), select: options.select, delete: options.delete });
+      if (!r.adapters.length) console.log('no adapters');
+      for (const a of r.adapters) {
+        const loss = a.finalLoss === undefined ? '' : `, loss ${a.finalLoss.toFixed(3)}`;
+        console.log(`${a.active ? '*' : ' '} ${a.key}  ${a.createdAt}  ${a.files} files, ${a.tokens} tokens, ${a.qaPairs} QA${loss}  (${path.basename(a.baseModel)})`);
+      }
+      return 0;
+    } catch (err) {
+      process.stderr.write(`lift adapters: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -221,6 +250,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'learn':
       return learnCommand(args.slice(1), verbose);
+    case 'adapters':
+      return adaptersCommand(args.slice(1), verbose);
     case 'ask':
     case 'explain':
       return answerCommand(command, args.slice(1), verbose);

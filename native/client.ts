@@ -22,6 +22,9 @@ import {
   type AdapterStatus,
   type AdapterStatusParams,
   AdapterStatusRequest,
+  Adapters,
+  type AdaptersParams,
+  type AdaptersResult,
   Ask,
   type AskParams,
   AskProgress,
@@ -347,6 +350,11 @@ export class TrainerClient {
 
   adapterStatus(params: AdapterStatusParams): Promise<AdapterStatus> {
     return this.call(AdapterStatusRequest.method, (conn) => conn.sendRequest(AdapterStatusRequest, params));
+  }
+
+  /** A store's adapters, after selecting or deleting one when asked. */
+  adapters(params: AdaptersParams): Promise<AdaptersResult> {
+    return this.call(Adapters.method, (conn) => conn.sendRequest(Adapters, params));
   }
 
   /** Stops the trainer: a polite shutdown request, then SIGKILL if it does not exit in time. */

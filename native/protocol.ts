@@ -6,7 +6,7 @@
 import { NotificationType, ProgressType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 
 /** Bumped on any incompatible change; the handshake refuses a mismatch. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** JSON-RPC error code of a request that was cancelled (same value as LSP's RequestCancelled). */
 export const REQUEST_CANCELLED = -32800;
@@ -83,8 +83,10 @@ export interface LearnParams {
   roots: string[];
   /** Hugging Face model folder. */
   model: string;
-  /** Where the adapter goes (replaced whole when learning completes). */
-  adapterDir: string;
+  /** Where the adapter goes (replaced whole when learning completes); or give `store`. */
+  adapterDir?: string;
+  /** An adapter store: the adapter gets its own folder there (keyed by model + corpus) and becomes active. */
+  store?: string;
   include?: string[];
   exclude?: string[];
   tokenBudget?: number;
@@ -94,7 +96,7 @@ export interface LearnParams {
   seed?: number;
   segmentLength?: number;
   prefixBudget?: number;
-  /** Continue the adapter in `adapterDir` on what changed since it was learned. */
+  /** Continue the adapter in `adapterDir` (or the store's active one) on what changed since it was learned. */
   incremental?: boolean;
   /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */
   preset?: 'fast' | 'thorough';
@@ -136,6 +138,8 @@ export interface AnswerContextParams {
   model: string;
   /** The learned adapter, if any (the base model answers otherwise). */
   adapterDir?: string;
+  /** An adapter store: its active adapter answers (when `adapterDir` is not given). */
+  store?: string;
   include?: string[];
   exclude?: string[];
   maxTokens?: number;
@@ -193,7 +197,9 @@ export const AskProgress = new ProgressType<AskChunk>();
 /** An explanation of a code range; answered like `ask`, with the range always in the context. */
 export const Explain = new RequestType<ExplainParams, AskResult, void>('lift/explain');
 export interface AdapterStatusParams {
-  adapterDir: string;
+  /** The adapter folder, or a store whose active adapter is meant. */
+  adapterDir?: string;
+  store?: string;
   /** The roots it learned, with the same globs: new files are then reported too. */
   roots?: string[];
   include?: string[];
@@ -201,5 +207,32 @@ export interface AdapterStatusParams {
 }
 
 export const AdapterStatusRequest = new RequestType<AdapterStatusParams, AdapterStatus, void>('lift/adapterStatus');
+/** A store's adapters; with `select` or `delete` (a key), that is done first. */
+export interface AdaptersParams {
+  store: string;
+  select?: string;
+  delete?: string;
+}
+
+export interface AdapterInfo {
+  key: string;
+  dir: string;
+  active: boolean;
+  createdAt: string;
+  baseModel: string;
+  files: number;
+  tokens: number;
+  qaPairs: number;
+  finalLoss?: number;
+  preset?: string;
+}
+
+export interface AdaptersResult {
+  adapters: AdapterInfo[];
+  /** The key of the adapter that answers, if any. */
+  active?: string;
+}
+
+export const Adapters = new RequestType<AdaptersParams, AdaptersResult, void>('lift/adapters');
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

@@ -17,7 +17,7 @@ export interface AskOutcome {
 }
 
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
-export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'adapterDir' | 'include' | 'exclude'>;
+export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store' | 'include' | 'exclude'>;
 
 export interface ChatControllerOptions {
   /** Pause between streamed chunks of the echo (it answers instantly otherwise). */

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TrainerClient } from '../native/client';
-import type { TrainerStatus } from '../native/protocol';
+import type { AdaptersResult, TrainerStatus } from '../native/protocol';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
@@ -46,6 +46,8 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const version = String(context.extension.packageJSON.version);
   const trainerScript = trainerPath(context);
   const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version } });
+  /** The workspace's adapters (one per model + corpus; the active one answers). */
+  const store = context.storageUri ? path.join(context.storageUri.fsPath, 'adapters') : undefined;
   const chat = new ChatController(trainer, {
     chunkDelayMs: 15,
     answerContext: () => {
@@ -55,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       return {
         model: settings.model,
         roots,
-        adapterDir: context.storageUri ? path.join(context.storageUri.fsPath, 'adapter') : undefined,
+        store,
         include: settings.include,
         exclude: settings.exclude,
       };
@@ -66,17 +68,16 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
 
   const status = new LiftStatusBar();
   status.setTrainer(trainer.state);
-  const adapterDir = context.storageUri ? path.join(context.storageUri.fsPath, 'adapter') : undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
   /** Asks the trainer what the adapter knows and whether files changed since (debounced). */
   const refreshAdapter = (delayMs = 0): void => {
     // never learned here: nothing to ask, and no reason to start the trainer for it
-    if (!adapterDir || !fs.existsSync(path.join(adapterDir, 'lift_manifest.json'))) return status.setAdapter(undefined);
+    if (!store || !fs.existsSync(path.join(store, 'active.json'))) return status.setAdapter(undefined);
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       const settings = readSettings();
       const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-      trainer.adapterStatus({ adapterDir, roots, include: settings.include, exclude: settings.exclude }).then(
+      trainer.adapterStatus({ store, roots, include: settings.include, exclude: settings.exclude }).then(
         (s) => status.setAdapter(s),
         (err: unknown) => log.debug(`adapter status: ${err instanceof Error ? err.message : String(err)}`),
       );
@@ -157,6 +158,45 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         return s;
       } catch (err) {
         log.error(`Trainer status failed: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      }
+    }),
+    vscode.commands.registerCommand('lift.manageAdapters', async (action?: { select?: string; delete?: string }): Promise<AdaptersResult | undefined> => {
+      if (!store) {
+        void vscode.window.showWarningMessage('Open a folder or workspace first: LIFT keeps its adapters in the workspace\'s storage.');
+        return undefined;
+      }
+      try {
+        // scripted use (tests, keybindings): act directly
+        if (action) return await trainer.adapters({ store, ...action }).finally(() => refreshAdapter());
+        const { adapters } = await trainer.adapters({ store });
+        if (!adapters.length) {
+          void vscode.window.showInformationMessage('LIFT: nothing learned in this workspace yet. Run "LIFT: Learn This Workspace".');
+          return { adapters };
+        }
+        const picked = await vscode.window.showQuickPick(
+          adapters.map((a) => ({
+            label: `${a.active ? '$(check) ' : ''}${new Date(a.createdAt).toLocaleString()}`,
+            description: `${a.files} files, ${a.tokens} tokens${a.finalLoss === undefined ? '' : `, loss ${a.finalLoss.toFixed(3)}`}`,
+            detail: `${path.basename(a.baseModel)} · ${a.key}${a.active ? ' · answering now' : ''}`,
+            adapter: a,
+          })),
+          { title: 'LIFT: Adapters of this workspace', placeHolder: 'Pick an adapter to use or delete' },
+        );
+        if (!picked) return undefined;
+        const use = 'Use for answers';
+        const remove = 'Delete';
+        const choice = await vscode.window.showQuickPick(picked.adapter.active ? [remove] : [use, remove], { title: `Adapter ${picked.adapter.key}` });
+        if (!choice) return undefined;
+        if (choice === remove) {
+          const sure = await vscode.window.showWarningMessage(`Delete the adapter learned ${new Date(picked.adapter.createdAt).toLocaleString()}? This cannot be undone.`, { modal: true }, 'Delete');
+          if (sure !== 'Delete') return undefined;
+        }
+        const result = await trainer.adapters({ store, ...(choice === use ? { select: picked.adapter.key } : { delete: picked.adapter.key }) });
+        refreshAdapter();
+        return result;
+      } catch (err) {
+        void vscode.window.showErrorMessage(`LIFT: ${err instanceof Error ? err.message : String(err)}`);
         return undefined;
       }
     }),

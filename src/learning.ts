@@ -49,8 +49,8 @@ export class Learning {
       void vscode.window.showInformationMessage('LIFT is already learning; cancel it first ("LIFT: Cancel Learning").');
       return undefined;
     }
-    const adapterDir = path.join(this.storage.fsPath, 'adapter');
-    fs.mkdirSync(this.storage.fsPath, { recursive: true });
+    const store = path.join(this.storage.fsPath, 'adapters');
+    fs.mkdirSync(store, { recursive: true });
     const source = new CancellationTokenSource();
     this.current = source;
     const started = Date.now();
@@ -72,7 +72,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model: settings.model, adapterDir, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
+            { roots, model: settings.model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
             onProgress,
             source.token,
           );

@@ -15,13 +15,20 @@ import { type LearnProgress, learnToFolder, shuffled, type Stage } from './learn
 import { answerEndTokens, formatPrompt } from './answer';
 import { generateQA } from './qa';
 import { qaSample, segmentSamples, segmentStarts } from './samples';
-import { downsample, type Manifest, readManifest, textHash } from './store';
+import * as path from 'node:path';
+import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
   roots: string[];
   modelDir: string;
-  adapterDir: string;
+  /** Where the adapter goes (replaced whole when learning completes); or give `store`. */
+  adapterDir?: string;
+  /**
+   * An adapter store (a workspace's adapters, keyed by base model + corpus): the adapter goes in
+   * its own folder there and becomes the active one; `incremental` continues the active one.
+   */
+  store?: string;
   include?: string[];
   exclude?: string[];
   tokenBudget?: number;
@@ -63,6 +70,8 @@ export const PRESETS = {
 export const RECITE_PROMPT = '\nGiven above context, please recite following segment of the context:\n';
 
 export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p: LearnProgress) => void; isCancelled?: () => boolean } = {}): Promise<LearnSummary> {
+  if ((req.adapterDir === undefined) === (req.store === undefined)) throw new Error('learn: give either an adapter folder or an adapter store');
+  const store = req.store === undefined ? undefined : new AdapterStore(req.store);
   const progress = hooks.onProgress ?? (() => undefined);
   progress({ phase: 'collect', message: req.roots.join(', ') });
   const { files, report } = await collect(req.roots, {
@@ -76,6 +85,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const { config, weights } = loadModel(req.modelDir);
   const tok = TextTokenizer.fromFolder(req.modelDir);
   const input = buildLongInput(files, tok, req.tokenBudget ?? 200_000);
+  const adapterDir = store ? store.dirFor(AdapterStore.key(req.modelDir, input.hash)) : req.adapterDir!;
+  // what an incremental run continues: the folder given, or the store's active adapter
+  const currentDir = store ? store.activeDir() : adapterDir;
   const ellipsis = tok.encodeText('\n...\n');
   const prompt = tok.encodeText(RECITE_PROMPT);
   const length = req.segmentLength ?? Math.min(512, Math.floor((config.maxPositions - prompt.length - ellipsis.length) / 1.5));
@@ -103,7 +115,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: stage2Epochs }];
   let initial: LoraAdapter | undefined;
   let trainedQA = fits.length;
-  const manifest = req.incremental ? readManifest(req.adapterDir) : undefined;
+  const manifest = req.incremental && currentDir ? readManifest(currentDir) : undefined;
   const same = (m: Manifest): boolean => m.baseModel === req.modelDir && m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets);
   const previous = manifest && same(manifest) ? manifest : undefined;
   if (req.incremental && !previous) progress({ phase: 'tokenize', message: 'no matching adapter to continue: learning everything' });
@@ -119,14 +131,14 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const changedQA = qaSamples.filter((sm, k) => changed.has(qa[k]!.path) && sm.input.length <= config.maxPositions);
     trainedQA = changedQA.length;
     stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: stage2Epochs }];
-    initial = loadAdapter(req.adapterDir, config);
+    initial = loadAdapter(currentDir!, config);
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
   if (stages.every((st) => st.samples.length === 0)) {
-    return { adapterDir: req.adapterDir, qaPairs: 0, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
+    return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
   }
-  const { losses } = await learnToFolder(config, weights, stages, req.adapterDir, {
+  const { losses } = await learnToFolder(config, weights, stages, adapterDir, {
     lora,
     initial,
     lr,
@@ -147,8 +159,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     onProgress: progress,
     isCancelled: hooks.isCancelled,
   });
+  if (store) {
+    store.select(path.basename(adapterDir));
+    const pruned = store.prune();
+    if (pruned.length) progress({ phase: 'save', message: `removed ${pruned.length} old adapters (keeping ${store.keep})` });
+  }
   return {
-    adapterDir: req.adapterDir,
+    adapterDir,
     qaPairs: trainedQA,
     inputHash: input.hash,
     files: files.length,

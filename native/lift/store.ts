@@ -91,3 +91,120 @@ export function staleness(m: Manifest, current?: readonly CorpusFile[]): Stalene
   }
   return { changed, removed, added: [] };
 }
+
+/** One adapter of a store, as `adapters` lists it. */
+export interface StoredAdapter {
+  key: string;
+  dir: string;
+  active: boolean;
+  createdAt: string;
+  baseModel: string;
+  files: number;
+  tokens: number;
+  qaPairs: number;
+  finalLoss?: number;
+  preset?: string;
+}
+
+const ACTIVE = 'active.json';
+const KEY = /^[0-9a-f]{16}$/;
+
+/**
+ * A workspace's adapters: one folder per base model + corpus (the key), each a PEFT adapter with
+ * its manifest, and `active.json` naming the one that answers. Learning writes a new folder and
+ * then switches the pointer, so the adapter in use is never half-written; the oldest inactive
+ * adapters are pruned beyond `keep`.
+ */
+export class AdapterStore {
+  constructor(
+    readonly root: string,
+    readonly keep = 5,
+  ) {}
+
+  /** The key for an adapter of `baseModel` learned from the input with this hash. */
+  static key(baseModel: string, inputHash: string): string {
+    return createHash('sha256').update(path.resolve(baseModel)).update('\0').update(inputHash).digest('hex').slice(0, 16);
+  }
+
+  dirFor(key: string): string {
+    if (!KEY.test(key)) throw new Error(`"${key}" is not an adapter key (16 hex digits)`);
+    return path.join(this.root, key);
+  }
+
+  /** The key of the active adapter, if it is still there and complete. */
+  activeKey(): string | undefined {
+    try {
+      const { key } = JSON.parse(fs.readFileSync(path.join(this.root, ACTIVE), 'utf8')) as { key?: unknown };
+      return typeof key === 'string' && KEY.test(key) && complete(this.dirFor(key)) ? key : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  activeDir(): string | undefined {
+    const key = this.activeKey();
+    return key && this.dirFor(key);
+  }
+
+  /** Every complete adapter, newest first. */
+  list(): StoredAdapter[] {
+    const active = this.activeKey();
+    const names = fs.existsSync(this.root) ? fs.readdirSync(this.root).filter((n) => KEY.test(n)) : [];
+    const out: StoredAdapter[] = [];
+    for (const key of names) {
+      const dir = this.dirFor(key);
+      const m = complete(dir) ? readManifest(dir) : undefined;
+      if (!m) continue;
+      const preset = m.settings.preset;
+      out.push({
+        key,
+        dir,
+        active: key === active,
+        createdAt: m.createdAt,
+        baseModel: m.baseModel,
+        files: m.files.length,
+        tokens: m.tokens,
+        qaPairs: m.qaPairs,
+        finalLoss: m.losses.at(-1)?.[1],
+        preset: typeof preset === 'string' ? preset : undefined,
+      });
+    }
+    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.key.localeCompare(b.key));
+  }
+
+  /** Makes `key` the adapter that answers (atomically: temporary file, then rename). */
+  select(key: string): void {
+    if (!complete(this.dirFor(key))) throw new Error(`no adapter ${key} in ${this.root}`);
+    const tmp = path.join(this.root, `.${ACTIVE}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, `${JSON.stringify({ key, selectedAt: new Date().toISOString() })}\n`);
+    fs.renameSync(tmp, path.join(this.root, ACTIVE));
+  }
+
+  /** Deletes an adapter; deleting the active one makes the newest remaining one active. */
+  delete(key: string): void {
+    const dir = this.dirFor(key);
+    if (!fs.existsSync(dir)) throw new Error(`no adapter ${key} in ${this.root}`);
+    const wasActive = this.activeKey() === key;
+    // out of sight in one rename, then removed: a crash in between leaves no half-deleted adapter listed
+    const trash = path.join(this.root, `.${key}.deleted-${process.pid}`);
+    fs.renameSync(dir, trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+    if (wasActive) {
+      const next = this.list()[0];
+      if (next) this.select(next.key);
+      else fs.rmSync(path.join(this.root, ACTIVE), { force: true });
+    }
+  }
+
+  /** Removes the oldest inactive adapters beyond `keep`. */
+  prune(): string[] {
+    const removed = this.list()
+      .filter((a) => !a.active)
+      .slice(Math.max(0, this.keep - 1))
+      .map((a) => a.key);
+    for (const key of removed) this.delete(key);
+    return removed;
+  }
+}
+
+const complete = (dir: string): boolean => fs.existsSync(path.join(dir, 'adapter_model.safetensors')) && fs.existsSync(path.join(dir, MANIFEST));

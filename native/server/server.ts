@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import { type CancellationToken, type MessageConnection, ResponseError } from 'vscode-jsonrpc';
 import { version as trainerVersion } from '../../package.json';
 import {
+  Adapters,
+  type AdaptersResult,
   type AdapterStatus,
   AdapterStatusRequest,
   Ask,
@@ -34,7 +36,7 @@ import { Answerer } from '../lift/answer';
 import { CollectCancelled, collect } from '../lift/corpus';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
-import { readManifest, staleness } from '../lift/store';
+import { AdapterStore, readManifest, staleness } from '../lift/store';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
@@ -147,8 +149,8 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   );
 
   connection.onRequest(Learn, async (params, token) => {
-    if (!params || !Array.isArray(params.roots) || typeof params.model !== 'string' || typeof params.adapterDir !== 'string') {
-      throw new ResponseError(-32602, 'learn: "roots" (array), "model" and "adapterDir" (strings) are required.');
+    if (!params || !Array.isArray(params.roots) || typeof params.model !== 'string' || (typeof params.adapterDir === 'string') === (typeof params.store === 'string')) {
+      throw new ResponseError(-32602, 'learn: "roots" (array), "model" and one of "adapterDir" or "store" (strings) are required.');
     }
     if (!params.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
     const { progressToken, model, ...rest } = params;
@@ -171,6 +173,10 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     }
   });
 
+  /** The adapter folder a request means: the one given, or its store's active one. */
+  const adapterOf = (p: { adapterDir?: string; store?: string }): string | undefined =>
+    typeof p.adapterDir === 'string' ? p.adapterDir : typeof p.store === 'string' ? new AdapterStore(p.store).activeDir() : undefined;
+
   let answerer: { dir: string; ready: Promise<Answerer> } | undefined;
   /** Explanations by content: the same code, model and adapter give the same answer. */
   const explained = new Map<string, AskResult>();
@@ -190,7 +196,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         answerer.ready.catch(() => (answerer = undefined));
       }
       const model = await answerer.ready;
-      const usedAdapter = model.useAdapter(p.adapterDir);
+      const usedAdapter = model.useAdapter(adapterOf(p));
       const key = cacheKey && `${cacheKey}:${p.model}:${model.adapterIdentity ?? 'base'}`;
       const hit = key ? explained.get(key) : undefined;
       if (hit) {
@@ -251,9 +257,10 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   });
 
   connection.onRequest(AdapterStatusRequest, async (params): Promise<AdapterStatus> => {
-    if (typeof params?.adapterDir !== 'string') throw new ResponseError(-32602, 'adapterStatus: "adapterDir" is required.');
-    const m = readManifest(params.adapterDir);
-    if (!m || !fs.existsSync(path.join(params.adapterDir, 'adapter_model.safetensors'))) return { learned: false };
+    if (typeof params?.adapterDir !== 'string' && typeof params?.store !== 'string') throw new ResponseError(-32602, 'adapterStatus: "adapterDir" or "store" is required.');
+    const dir = adapterOf(params);
+    const m = dir ? readManifest(dir) : undefined;
+    if (!dir || !m || !fs.existsSync(path.join(dir, 'adapter_model.safetensors'))) return { learned: false };
     return {
       learned: true,
       createdAt: m.createdAt,
@@ -264,6 +271,18 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       finalLoss: m.losses.at(-1)?.[1],
       stale: staleness(m, params.roots ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : undefined),
     };
+  });
+
+  connection.onRequest(Adapters, (params): AdaptersResult => {
+    if (typeof params?.store !== 'string') throw new ResponseError(-32602, 'adapters: "store" (string) is required.');
+    const store = new AdapterStore(params.store);
+    try {
+      if (typeof params.delete === 'string') store.delete(params.delete);
+      if (typeof params.select === 'string') store.select(params.select);
+    } catch (err) {
+      throw new ResponseError(LEARN_FAILED, `adapters: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { adapters: store.list(), active: store.activeKey() };
   });
 
   connection.onRequest(Shutdown, () => {

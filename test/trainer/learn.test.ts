@@ -160,6 +160,40 @@ describe('learn over JSON-RPC', () => {
     await assert.rejects(client.explain({ file, startLine: 3, endLine: 1, roots: [docs], model: modelDir }), /startLine" ≤ "endLine"/);
   });
 
+  test('a store keeps one adapter per corpus; the newest answers; select and delete over JSON-RPC', async () => {
+    const store = path.join(tmp, 'store');
+    const common = { roots: [docs], model: modelDir, store, epochs: 1, rank: 4, lr: 1e-3, segmentLength: 48 };
+    assert.deepEqual(await client.adapters({ store }), { adapters: [] }, 'JSON drops the undefined active key');
+    assert.equal((await client.ask({ question: 'What is Orbit?', roots: [docs], model: modelDir, store, maxTokens: 2 })).usedAdapter, false, 'an empty store: the base model answers');
+    const first = await client.learn(common);
+    assert.equal(path.dirname(first.adapterDir), store);
+    fs.writeFileSync(path.join(docs, 'NOTES.md'), '# Notes\n\nOrbit keeps 7 days of history.\n');
+    try {
+      const second = await client.learn({ ...common, incremental: true });
+      assert.notEqual(second.adapterDir, first.adapterDir, 'a different corpus gets its own folder');
+      assert.ok(second.steps > 0 && second.files === 2, 'incremental: continued the active adapter on the new file');
+      const listed = await client.adapters({ store });
+      assert.deepEqual(listed.adapters.map((a) => [a.dir, a.active, a.files]), [[second.adapterDir, true, 2], [first.adapterDir, false, 1]]);
+      assert.equal(listed.active, path.basename(second.adapterDir));
+      const status = await client.adapterStatus({ store, roots: [docs] });
+      assert.ok(status.learned && status.files === 2 && status.stale.added.length === 0, 'status is the active adapter\'s');
+      assert.equal((await client.ask({ question: 'What is Orbit?', roots: [docs], model: modelDir, store, maxTokens: 2 })).usedAdapter, true);
+
+      const selected = await client.adapters({ store, select: path.basename(first.adapterDir) });
+      assert.equal(selected.active, path.basename(first.adapterDir));
+      const old = await client.adapterStatus({ store, roots: [docs] });
+      assert.ok(old.learned && old.files === 1 && old.stale.added[0] === 'NOTES.md', 'the selected (older) adapter does not know NOTES.md');
+      const deleted = await client.adapters({ store, delete: path.basename(first.adapterDir) });
+      assert.deepEqual([deleted.active, deleted.adapters.length], [path.basename(second.adapterDir), 1], 'deleting the active one hands over');
+      assert.ok(!fs.existsSync(first.adapterDir));
+      await assert.rejects(client.adapters({ store, select: '0123456789abcdef' }), /no adapter 0123456789abcdef/);
+      await assert.rejects(client.adapters({ store, delete: '../../etc' }), /not an adapter key/);
+      await assert.rejects(client.learn({ roots: [docs], model: modelDir, store, adapterDir: store }), /one of "adapterDir" or "store"/);
+    } finally {
+      fs.rmSync(path.join(docs, 'NOTES.md'));
+    }
+  });
+
   test('a broken model folder or nothing to learn is a clear error', async () => {
     await assert.rejects(client.learn({ roots: [docs], model: path.join(tmp, 'nope'), adapterDir: path.join(tmp, 'x') }), /config.json is missing/);
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
@@ -182,6 +216,18 @@ describe('lift learn', () => {
     assert.match(explained.stdout, /\(base model; context: README\.md:2-3/);
     await assert.rejects(run(process.execPath, [trainerBundle, 'explain', 'README.md', '--model', modelDir]), (e: { code?: number }) => e.code === 2);
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--preset', 'slow']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --preset/.test(e.stderr ?? ''));
+    const store = path.join(tmp, 'cli-store');
+    const learned = await run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--store', store, '--epochs', '1', '--rank', '2', '--segment', '48']);
+    const key = /adapter: .*[/\\]([0-9a-f]{16})\n/.exec(learned.stdout)?.[1];
+    assert.ok(key, learned.stdout);
+    const listed = await run(process.execPath, [trainerBundle, 'adapters', store]);
+    assert.match(listed.stdout, new RegExp(`^\\* ${key}  \\S+  1 files, \\d+ tokens, \\d+ QA, loss [\\d.]+  \\(model\\)\n$`));
+    const storeAsk = await run(process.execPath, [trainerBundle, 'ask', 'What is the default queue?', '--model', modelDir, '--store', store, '--root', docs, '--max-tokens', '2']);
+    assert.match(storeAsk.stdout, /\(learned knowledge; /);
+    assert.match((await run(process.execPath, [trainerBundle, 'adapters', store, '--delete', key])).stdout, /^no adapters\n$/);
+    await assert.rejects(run(process.execPath, [trainerBundle, 'adapters', store, '--select', 'ffffffffffffffff']), (e: { code?: number; stderr?: string }) => e.code === 1 && /no adapter ffffffffffffffff/.test(e.stderr ?? ''));
+    await assert.rejects(run(process.execPath, [trainerBundle, 'adapters']), (e: { code?: number }) => e.code === 2);
+    await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--store', store]), (e: { code?: number }) => e.code === 2);
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--epochs', 'x']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --epochs/.test(e.stderr ?? ''));
   });
 });

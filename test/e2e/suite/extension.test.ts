@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { byteLevelTokenizerJson } from '../../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../../native/model/init';
 import { saveModelFolder } from '../../../native/model/weights';
-import type { LearnResult } from '../../../native/protocol';
+import type { AdaptersResult, LearnResult } from '../../../native/protocol';
 import type { AskOutcome } from '../../../src/chatController';
 import type { LiftApi } from '../../../src/extension';
 import type { TrainerStatus } from '../../../native/protocol';
@@ -88,6 +88,9 @@ describe('LIFT in VS Code', () => {
       assert.deepEqual([result.files, result.steps > 0], [2, true]);
       assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
       assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
+      // "Manage Adapters" (scripted: no quick pick) lists it as the active one
+      const managed = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
+      assert.deepEqual(managed?.adapters.map((a) => [a.dir, a.active]), [[result.adapterDir, true]]);
       // The status bar says what the adapter knows, and that it is stale once a learned file changes.
       await until(() => /LIFT learned just now/.test(api.status.text), 10_000, `"learned" in the status bar (it says ${api.status.text})`);
       const mainUri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
