@@ -8,13 +8,14 @@ import { loadModel } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
 import type { LinearTarget } from '../model/weights';
 import type { LearnResult } from '../protocol';
-import { type CollectReport, collect } from './corpus';
-import { buildLongInput } from './input';
+import type { LlamaConfig } from '../model/config';
+import { type CollectReport, type CorpusFile, collect } from './corpus';
+import { buildLongInput, type LongInput } from './input';
 import { type LoraAdapter, loadAdapter } from '../model/peft';
 import { type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
 import { answerEndTokens, formatPrompt } from './answer';
-import { generateQA } from './qa';
-import { qaSample, segmentSamples, segmentStarts } from './samples';
+import { generateQA, type Phrasings, type QAPair } from './qa';
+import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
 import * as path from 'node:path';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
@@ -69,6 +70,49 @@ export const PRESETS = {
 /** LIFT v3's recite prompt (../shared/LIFT.md §3). */
 export const RECITE_PROMPT = '\nGiven above context, please recite following segment of the context:\n';
 
+/** What one long input teaches: its contextualized segments and its QA pairs as samples. */
+export interface LiftSamples {
+  /** Segment length ℓ and head + tail budget used. */
+  length: number;
+  prefixBudget: number;
+  segments: Sample[];
+  qa: QAPair[];
+  /** One per QA pair (same order); some may be longer than the model's positions. */
+  qaSamples: Sample[];
+}
+
+/**
+ * The samples `learn` trains on, for a long input (also used to pre-LIFT-train the default
+ * model, so that it sees exactly this format): contextualized segments (ℓ fitted to the model's
+ * positions unless given) and QA pairs in the answering prompt's format.
+ */
+export async function liftSamples(
+  input: LongInput,
+  files: readonly CorpusFile[],
+  tok: TextTokenizer,
+  config: LlamaConfig,
+  o: { segmentLength?: number; prefixBudget?: number; seed?: number; qa?: boolean; phrasings?: Record<QAPair['kind'], Phrasings> } = {},
+): Promise<LiftSamples> {
+  const ellipsis = tok.encodeText('\n...\n');
+  const prompt = tok.encodeText(RECITE_PROMPT);
+  const length = o.segmentLength ?? Math.min(512, Math.floor((config.maxPositions - prompt.length - ellipsis.length) / 1.5));
+  const prefixBudget = o.prefixBudget ?? Math.floor(length / 2);
+  if (length <= 0 || length + prefixBudget + prompt.length + ellipsis.length > config.maxPositions) {
+    throw new Error(`segments of ${length} tokens with ${prefixBudget} of context do not fit the model's ${config.maxPositions} positions`);
+  }
+  let seed = o.seed ?? 1;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const segments = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
+  // Stage 2 adds question-answer pairs in exactly the format answering uses.
+  const qa = o.qa === false ? [] : await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings);
+  const end = answerEndTokens(tok).slice(0, 1);
+  const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
+  return { length, prefixBudget, segments, qa, qaSamples };
+}
+
 export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p: LearnProgress) => void; isCancelled?: () => boolean } = {}): Promise<LearnSummary> {
   if ((req.adapterDir === undefined) === (req.store === undefined)) throw new Error('learn: give either an adapter folder or an adapter store');
   const store = req.store === undefined ? undefined : new AdapterStore(req.store);
@@ -88,23 +132,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const adapterDir = store ? store.dirFor(AdapterStore.key(req.modelDir, input.hash)) : req.adapterDir!;
   // what an incremental run continues: the folder given, or the store's active adapter
   const currentDir = store ? store.activeDir() : adapterDir;
-  const ellipsis = tok.encodeText('\n...\n');
-  const prompt = tok.encodeText(RECITE_PROMPT);
-  const length = req.segmentLength ?? Math.min(512, Math.floor((config.maxPositions - prompt.length - ellipsis.length) / 1.5));
-  const prefixBudget = req.prefixBudget ?? Math.floor(length / 2);
-  if (length <= 0 || length + prefixBudget + prompt.length + ellipsis.length > config.maxPositions) {
-    throw new Error(`segments of ${length} tokens with ${prefixBudget} of context do not fit the model's ${config.maxPositions} positions`);
-  }
-  let seed = req.seed ?? 1;
-  const random = (): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
-  const samples = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
-  // Stage 2 adds question-answer pairs in exactly the format answering uses.
-  const qa = req.qa === false ? [] : await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)));
-  const end = answerEndTokens(tok).slice(0, 1);
-  const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
+  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const preset = PRESETS[req.preset ?? 'fast'];
   const epochs = req.epochs ?? preset.epochs;

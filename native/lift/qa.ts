@@ -15,7 +15,7 @@ export interface QAPair {
   line?: number;
 }
 
-type Phrasings = ((x: string) => string)[];
+export type Phrasings = ((x: string) => string)[];
 
 export const PHRASINGS: Record<QAPair['kind'], Phrasings> = {
   definition: [(x) => `Where is ${x} defined?`, (x) => `In which file is ${x} defined?`, (x) => `Which file and line define ${x}?`, (x) => `Where can I find the definition of ${x}?`],
@@ -38,9 +38,10 @@ export const HELD_OUT: Record<QAPair['kind'], Phrasings> = {
   section: [(x) => `Tell me about "${x}" from the docs.`],
 };
 
-function ask(kind: QAPair['kind'], subject: string, answer: string, p: string, line?: number): QAPair[] {
-  return PHRASINGS[kind].map((f) => ({ kind, question: f(subject), answer, path: p, line }));
-}
+type Ask = (kind: QAPair['kind'], subject: string, answer: string, p: string, line?: number) => QAPair[];
+
+const asker = (phrasings: Record<QAPair['kind'], Phrasings>): Ask => (kind, subject, answer, p, line) =>
+  phrasings[kind].map((f) => ({ kind, question: f(subject), answer, path: p, line }));
 
 /** Markdown sections: heading → the text under it (up to `maxChars`). */
 export function markdownSections(text: string, maxChars = 600): { heading: string; body: string; line: number }[] {
@@ -65,7 +66,8 @@ export function markdownSections(text: string, maxChars = 600): { heading: strin
 }
 
 /** QA pairs for a set of collected files (code via tree-sitter, Markdown by sections). */
-export async function generateQA(files: readonly CorpusFile[]): Promise<QAPair[]> {
+export async function generateQA(files: readonly CorpusFile[], phrasings: Record<QAPair['kind'], Phrasings> = PHRASINGS): Promise<QAPair[]> {
+  const ask = asker(phrasings);
   const pairs: QAPair[] = [];
   const parsed = new Map<string, FileSymbols>();
   for (const f of files) {

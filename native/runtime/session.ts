@@ -129,6 +129,22 @@ export class TrainStepRunner {
     };
   }
 
+  /** Every parameter and optimizer moment, for a checkpoint (with `stepCount`). */
+  exportState(): Record<string, { shape: readonly number[]; data: Float }> {
+    return Object.fromEntries([...this.state].map(([k, t]) => [k, { shape: t.dims, data: t.data as Float }]));
+  }
+
+  /** Resumes from `exportState()`'s values after `steps` optimizer steps. */
+  restore(state: Record<string, Float>, steps: number): void {
+    const { Tensor } = loadOrt();
+    for (const [name, t] of this.state) {
+      const data = state[name];
+      if (!data || data.length !== t.size) throw new Error(`checkpoint: ${name} is missing or has the wrong size`);
+      this.state.set(name, new Tensor(this.dtype, data.slice(), t.dims));
+    }
+    this.steps = steps;
+  }
+
   /** Current value of a parameter (or moment). */
   get(name: string): Float {
     const t = this.state.get(name);

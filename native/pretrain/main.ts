@@ -1,0 +1,302 @@
+/**
+ * `npm run pretrain-default`: trains the bundled default model from scratch with the project's
+ * own engine, in full-parameter mode, in steps that each resume where the last one stopped:
+ *
+ *   tokenizer  byte-level BPE learned from the training data
+ *   lm         stage 1, language modelling on the permissively licensed code and docs
+ *   lift       stage 2, pre-LIFT: LIFT samples of many packages, exactly as `learn` builds
+ *              them (contextualized segments + synthetic QA in many phrasings)
+ *   export     the Hugging Face folder under native/default-model (weights, tokenizer, card data)
+ *
+ * Checkpoints (weights + AdamW moments + position) go to out/pretrain every few minutes,
+ * atomically; `--minutes N` stops a stage cleanly after N minutes, and the next run resumes it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildLongInput } from '../lift/input';
+import type { CorpusFile } from '../lift/corpus';
+import { shuffled, learningRate } from '../lift/learn';
+import { liftSamples } from '../lift/pipeline';
+import type { Sample } from '../lift/samples';
+import { byteLevelTokenizerJson } from '../model/bytelevel';
+import type { LlamaConfig } from '../model/config';
+import { randomWeights, smallConfig } from '../model/init';
+import { buildLlamaTrainStep } from '../model/llama';
+import { SafetensorsFile, writeSafetensors } from '../model/safetensors';
+import { TextTokenizer } from '../model/tokenizer';
+import { LINEAR_TARGETS, type LlamaWeights, saveModelFolder } from '../model/weights';
+import { loadOrt } from '../runtime/ort';
+import { createSession, TrainStepRunner } from '../runtime/session';
+import { PieceCounter, trainBpe } from './bpe';
+import { collectPretrainData, type PretrainDoc } from './data';
+import { PRETRAIN_PHRASINGS } from './phrasings';
+
+export const RECIPE = {
+  seed: 1234,
+  /** 256 bytes + merges + 3 special tokens = 4096. */
+  merges: 3837,
+  model: { hidden: 256, layers: 4, heads: 4, intermediate: 688, maxPositions: 512 },
+  lm: { steps: 3600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
+  lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 200 },
+};
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const WORK = path.join(ROOT, 'out', 'pretrain');
+export const DEFAULT_MODEL_DIR = path.join(ROOT, 'native', 'default-model');
+
+const log = (m: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+function data(): ReturnType<typeof collectPretrainData> {
+  return collectPretrainData(path.join(ROOT, 'node_modules'));
+}
+
+function tokenizerStep(): TextTokenizer {
+  const file = path.join(WORK, 'tokenizer.json');
+  if (!fs.existsSync(file)) {
+    const { docs } = data();
+    const counter = new PieceCounter();
+    for (const d of docs) counter.add(d.text);
+    log(`tokenizer: ${counter.counts.size} distinct pieces; learning ${RECIPE.merges} merges`);
+    const merges = trainBpe(counter.counts, RECIPE.merges);
+    fs.mkdirSync(WORK, { recursive: true });
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(byteLevelTokenizerJson(merges)));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  return TextTokenizer.fromFolder(WORK);
+}
+
+export function defaultConfig(tok: TextTokenizer): LlamaConfig {
+  const m = RECIPE.model;
+  const vocab = 256 + RECIPE.merges + 3;
+  const cfg = smallConfig({ hidden: m.hidden, layers: m.layers, heads: m.heads, intermediate: m.intermediate, vocab, maxPositions: m.maxPositions, tie: true });
+  const eos = tok.tokenId('<|endoftext|>')!;
+  return { ...cfg, ropeTheta: 10000, bosTokenId: undefined, eosTokenIds: [eos, tok.tokenId('<|im_end|>')!] };
+}
+
+/** A document as stage 1 sees it: a path header, the text, end of text. */
+const docIds = (tok: TextTokenizer, d: PretrainDoc, eos: number): number[] => [...tok.encodeText(`<<< ${d.path} >>>\n${d.text}`), eos];
+
+interface Checkpoint {
+  stage: string;
+  step: number;
+  losses: number[];
+  heldOut?: number[];
+}
+
+function weightsFrom(base: LlamaWeights, get: (name: string) => Float32Array): LlamaWeights {
+  const w = (x: { name: string; shape: readonly number[] }) => ({ name: x.name, shape: x.shape, data: Float32Array.from(get(x.name)) });
+  return {
+    embed: w(base.embed),
+    norm: w(base.norm),
+    lmHead: base.lmHead && w(base.lmHead),
+    layers: base.layers.map((l) => ({
+      inputNorm: w(l.inputNorm),
+      postNorm: w(l.postNorm),
+      linear: Object.fromEntries(LINEAR_TARGETS.map((t) => [t, w(l.linear[t])])) as LlamaWeights['layers'][number]['linear'],
+      bias: undefined,
+    })),
+  };
+}
+
+/**
+ * One full-parameter stage: `next(step)` gives the batch of step `step` (deterministic), the
+ * checkpoint in `dir` is resumed, and every few minutes (and at the end, or when `minutes` run
+ * out) the state is saved. Returns the trained weights when the stage is complete.
+ */
+async function trainStage(
+  name: string,
+  cfg: LlamaConfig,
+  init: LlamaWeights,
+  o: { steps: number; batch: number; seqLen: number; lr: number; weightDecay: number; minutes: number; next: (step: number) => Sample[]; heldOut?: Sample[] },
+): Promise<LlamaWeights | undefined> {
+  const dir = path.join(WORK, name);
+  const metaFile = path.join(dir, 'checkpoint.json');
+  let meta: Checkpoint = fs.existsSync(metaFile) ? JSON.parse(fs.readFileSync(metaFile, 'utf8')) : { stage: name, step: 0, losses: [], heldOut: [] };
+  const final = path.join(dir, 'model');
+  if (meta.step >= o.steps && fs.existsSync(path.join(final, 'model.safetensors'))) {
+    log(`${name}: complete (${meta.step} steps)`);
+    return undefined;
+  }
+  const graph = buildLlamaTrainStep(cfg, init, { seqLen: o.seqLen, batch: o.batch, seed: RECIPE.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: o.weightDecay, maxGradNorm: 1 } });
+  const { session } = await createSession(graph.model, 'cpu');
+  const runner = new TrainStepRunner(session, graph.spec, graph.params);
+  const stateFile = path.join(dir, 'state.safetensors');
+  if (meta.step > 0) {
+    const f = SafetensorsFile.open(stateFile);
+    runner.restore(Object.fromEntries([...f.tensors.keys()].map((n) => [n, f.readFloat32(n).data])), meta.step);
+    log(`${name}: resumed at step ${meta.step}`);
+  }
+  const { Tensor } = loadOrt();
+  const T = o.seqLen;
+  const feeds = (batch: Sample[]) => {
+    const ids = new BigInt64Array(o.batch * T);
+    const labels = new BigInt64Array(o.batch * T);
+    const mask = new Float32Array(o.batch * T);
+    batch.forEach((s, b) => {
+      s.input.forEach((x, i) => (ids[b * T + i] = BigInt(x)));
+      s.labels.forEach((x, i) => (labels[b * T + i] = BigInt(x)));
+      s.mask.forEach((x, i) => (mask[b * T + i] = x));
+    });
+    return { input_ids: new Tensor('int64', ids, [o.batch, T]), labels: new Tensor('int64', labels, [o.batch, T]), loss_mask: new Tensor('float32', mask, [o.batch, T]) };
+  };
+  const evaluate = async (): Promise<number> => {
+    if (!o.heldOut?.length) return NaN;
+    // a copy of the current weights at lr 0: the training state is untouched
+    const probe = new TrainStepRunner(session, graph.spec, Object.fromEntries(Object.keys(graph.params).map((k) => [k, runner.get(k) as Float32Array])));
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i + o.batch <= o.heldOut.length; i += o.batch) {
+      sum += (await probe.step(feeds(o.heldOut.slice(i, i + o.batch)), 0)).loss;
+      n++;
+    }
+    return sum / n;
+  };
+  const save = (): void => {
+    fs.mkdirSync(dir, { recursive: true });
+    const state = runner.exportState();
+    writeSafetensors(stateFile, Object.fromEntries(Object.entries(state).map(([k, v]) => [k, { shape: v.shape, data: v.data as Float32Array }])));
+    fs.writeFileSync(`${metaFile}.tmp`, JSON.stringify(meta));
+    fs.renameSync(`${metaFile}.tmp`, metaFile);
+  };
+  const started = Date.now();
+  let lastSave = Date.now();
+  let tokens = 0;
+  while (meta.step < o.steps) {
+    const batch = o.next(meta.step);
+    const { loss } = await runner.step(feeds(batch), learningRate(o.lr, meta.step, o.steps));
+    meta.losses.push(loss);
+    meta.step++;
+    tokens += batch.reduce((a, s) => a + s.mask.reduce((x, y) => x + y, 0), 0);
+    if (meta.step % 25 === 0) {
+      const recent = meta.losses.slice(-25);
+      log(`${name} ${meta.step}/${o.steps} loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(3)} (${Math.round(tokens / ((Date.now() - started) / 1000))} tokens/s)`);
+    }
+    if (meta.step % 300 === 0 && o.heldOut) {
+      meta.heldOut = [...(meta.heldOut ?? []), await evaluate()];
+      log(`${name}: held-out loss ${meta.heldOut.at(-1)!.toFixed(3)}`);
+    }
+    const out = Date.now() - started > o.minutes * 60_000;
+    if (Date.now() - lastSave > 5 * 60_000 || out || meta.step === o.steps) {
+      save();
+      lastSave = Date.now();
+    }
+    if (out && meta.step < o.steps) {
+      log(`${name}: stopping after ${o.minutes} minutes at step ${meta.step}; run again to resume`);
+      await session.release();
+      return undefined;
+    }
+  }
+  if (o.heldOut && meta.step % 300 !== 0) meta.heldOut = [...(meta.heldOut ?? []), await evaluate()];
+  const trained = weightsFrom(init, (n) => runner.get(n) as Float32Array);
+  saveModelFolder(final, cfg, trained);
+  save();
+  await session.release();
+  log(`${name}: done, ${meta.step} steps`);
+  return trained;
+}
+
+function loadStage(name: string, cfg: LlamaConfig): LlamaWeights | undefined {
+  const file = path.join(WORK, name, 'model', 'model.safetensors');
+  if (!fs.existsSync(file)) return undefined;
+  const f = SafetensorsFile.open(file);
+  return weightsFrom(randomWeights(cfg, 1), (n) => f.readFloat32(n).data);
+}
+
+/** Fixed windows of seqLen + 1 tokens cut from documents concatenated in a seeded order. */
+function lmWindows(streamDocs: number[][], seqLen: number, seed: number): Sample[] {
+  const stream = shuffled(streamDocs, seed).flat();
+  const out: Sample[] = [];
+  for (let i = 0; i + seqLen + 1 <= stream.length; i += seqLen) {
+    const w = stream.slice(i, i + seqLen + 1);
+    out.push({ input: w.slice(0, -1), labels: w.slice(1), mask: new Array<number>(seqLen).fill(1) });
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const minutes = Number(argv[argv.indexOf('--minutes') + 1] ?? Infinity) || Infinity;
+  const what = argv[0] ?? 'all';
+  const tok = tokenizerStep();
+  const cfg = defaultConfig(tok);
+  const eos = tok.tokenId('<|endoftext|>')!;
+  const { docs, heldOut, packages } = data();
+  log(`data: ${packages.length} packages (${packages.filter((p) => p.heldOut).length} held out), ${docs.length} training files, ${heldOut.length} held-out files`);
+  const heldWindows = lmWindows(heldOut.map((d) => docIds(tok, d, eos)), RECIPE.lm.seqLen, 7).slice(0, 64);
+
+  if (what === 'lm' || what === 'all') {
+    const windows = lmWindows(docs.map((d) => docIds(tok, d, eos)), RECIPE.lm.seqLen, RECIPE.seed);
+    log(`lm: ${windows.length} windows of ${RECIPE.lm.seqLen} tokens (${(windows.length * RECIPE.lm.seqLen / 1e6).toFixed(2)}M tokens)`);
+    const order = (epoch: number) => shuffled(windows, RECIPE.seed + epoch);
+    const perEpoch = Math.floor(windows.length / RECIPE.lm.batch);
+    const cache = new Map<number, Sample[]>();
+    await trainStage('lm', cfg, randomWeights(cfg, RECIPE.seed, 0.02), {
+      ...RECIPE.lm,
+      minutes,
+      heldOut: heldWindows,
+      next: (step) => {
+        const epoch = Math.floor(step / perEpoch);
+        if (!cache.has(epoch)) cache.set(epoch, order(epoch));
+        const k = (step % perEpoch) * RECIPE.lm.batch;
+        return cache.get(epoch)!.slice(k, k + RECIPE.lm.batch);
+      },
+    });
+    if (what === 'lm') return 0;
+  }
+
+  if (what === 'lift' || what === 'all') {
+    const base = loadStage('lm', cfg);
+    if (!base) {
+      log('lift: stage lm is not complete yet');
+      return 1;
+    }
+    // per package: its LIFT samples (segments + QA in many phrasings), as `learn` builds them
+    const byPkg = new Map<string, PretrainDoc[]>();
+    for (const d of docs) byPkg.set(d.pkg, [...(byPkg.get(d.pkg) ?? []), d]);
+    const pool: Sample[] = [];
+    let qaCount = 0;
+    for (const [pkg, ds] of shuffled([...byPkg], RECIPE.seed).slice(0, RECIPE.lift.packages)) {
+      const files: CorpusFile[] = ds.map((d) => ({ root: pkg, path: d.path.slice(pkg.length + 1), file: d.path, text: d.text, bytes: d.text.length }));
+      const input = buildLongInput(files, tok, 6000);
+      const s = await liftSamples(input, files, tok, cfg, { seed: RECIPE.seed, phrasings: PRETRAIN_PHRASINGS });
+      const qa = s.qaSamples.filter((x) => x.input.length <= cfg.maxPositions);
+      // every fact in a few of its phrasings (different ones per fact), with the segments
+      const picked = shuffled(qa, RECIPE.seed + pool.length).slice(0, Math.max(8, 3 * s.segments.length));
+      qaCount += picked.length;
+      pool.push(...s.segments, ...picked);
+    }
+    const T = cfg.maxPositions;
+    const order = shuffled(pool.filter((x) => x.input.length <= T).map((x) => ({ input: x.input, labels: x.labels, mask: x.mask })), RECIPE.seed);
+    log(`lift: ${order.length} samples (${qaCount} QA) from ${Math.min(byPkg.size, RECIPE.lift.packages)} packages`);
+    const pad = (x: Sample): Sample => ({ input: [...x.input, ...new Array<number>(T - x.input.length).fill(0)], labels: [...x.labels, ...new Array<number>(T - x.labels.length).fill(0)], mask: [...x.mask, ...new Array<number>(T - x.mask.length).fill(0)] });
+    const done = await trainStage('lift', cfg, base, {
+      ...RECIPE.lift,
+      seqLen: T,
+      minutes,
+      heldOut: heldWindows,
+      next: (step) => Array.from({ length: RECIPE.lift.batch }, (_, b) => pad(order[(step * RECIPE.lift.batch + b) % order.length]!)),
+    });
+    if (!done && !loadStage('lift', cfg)) return 0;
+    if (what === 'lift') return 0;
+  }
+
+  if (what === 'export' || what === 'all') {
+    const trained = loadStage('lift', cfg);
+    if (!trained) {
+      log('export: stage lift is not complete yet');
+      return 1;
+    }
+    saveModelFolder(DEFAULT_MODEL_DIR, cfg, trained, JSON.parse(fs.readFileSync(path.join(WORK, 'tokenizer.json'), 'utf8')));
+    const ck = (n: string): Checkpoint => JSON.parse(fs.readFileSync(path.join(WORK, n, 'checkpoint.json'), 'utf8'));
+    const curve = (xs: number[]) => Array.from({ length: Math.min(40, xs.length) }, (_, k) => {
+      const i = Math.round((k * (xs.length - 1)) / Math.max(1, Math.min(40, xs.length) - 1));
+      const win = xs.slice(Math.max(0, i - 12), i + 13);
+      return [i + 1, Number((win.reduce((a, b) => a + b, 0) / win.length).toFixed(3))];
+    });
+    const training = { recipe: RECIPE, packages, stages: { lm: { losses: curve(ck('lm').losses), heldOut: ck('lm').heldOut }, lift: { losses: curve(ck('lift').losses), heldOut: ck('lift').heldOut } } };
+    fs.writeFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), `${JSON.stringify(training, null, 1)}\n`);
+    log(`export: ${DEFAULT_MODEL_DIR}`);
+  }
+  return 0;
+}
+
+if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));
