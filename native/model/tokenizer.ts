@@ -34,8 +34,11 @@ export class TextTokenizer {
     const j = json as { model?: unknown; added_tokens?: AddedTokenJson[] };
     if (typeof j !== 'object' || j === null || typeof j.model !== 'object') throw new TokenizerError(`${where}: not a Hugging Face tokenizer (no "model")`);
     const added = Array.isArray(j.added_tokens) ? j.added_tokens : [];
+    // The library cleans up "spaces before punctuation" on decode unless told otherwise; that
+    // breaks code (`a !== b` came back as `a!== b`): off unless tokenizer_config.json asks for it.
+    const cfg = { clean_up_tokenization_spaces: false, ...(config as object) };
     try {
-      return new TextTokenizer(new Tokenizer(j, config as object), new Tokenizer({ ...j, added_tokens: [] }, config as object), added);
+      return new TextTokenizer(new Tokenizer(j, cfg), new Tokenizer({ ...j, added_tokens: [] }, cfg), added);
     } catch (err) {
       throw new TokenizerError(`${where}: ${(err as Error).message}`);
     }

@@ -43,6 +43,7 @@ const more: Record<QAPair['kind'], Phrasings> = {
     (x) => `Give me the source code of ${x}.`,
     (x) => `Let me see ${x}'s implementation.`,
     (x) => `What does the body of ${x} look like?`,
+    (x) => `Paste the code of ${x}.`,
   ],
   'file-contents': [
     (x) => `What is defined in ${x}?`,
@@ -60,6 +61,7 @@ const more: Record<QAPair['kind'], Phrasings> = {
     (x) => `What imports ${x}?`,
     (x) => `Which files require ${x}?`,
     (x) => `List the importers of ${x}.`,
+    (x) => `Which parts of the code import ${x}?`,
   ],
   section: [
     (x) => `What does "${x}" say?`,
