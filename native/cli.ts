@@ -19,20 +19,23 @@ import { benchLora } from './bench/lora';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
 import { formatStatus } from './statusText';
+import { runDemo } from './demo';
+import { learnProgressPrinter } from './terminal';
 
 const USAGE = `lift ${trainerVersion}: the LIFT trainer
 
 Usage:
   lift status            start a trainer process and print its status (ONNX Runtime, providers, memory)
   lift echo <text...>    send a question through a trainer process and stream the reply
-  lift demo              status, then a question round trip: the quick-start job
-  lift learn <path...> --model <dir> (--out <adapter dir> | --store <adapters dir>)
+  lift demo              the quick-start job: the default model answers questions about a spec it
+                         never saw, learns the spec (LIFT), and answers again from its weights
+  lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
              [--incremental] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
-  lift ask "<question>" --model <dir> [--adapter <dir> | --store <dir>] [--root <dir>] [--max-tokens N]
-  lift explain <file>:<line>[-<line>] --model <dir> [--adapter <dir> | --store <dir>] [--root <dir>]
+  lift ask "<question>" [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>] [--max-tokens N]
+  lift explain <file>:<line>[-<line>] [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>]
                          answer from the model (and adapter) with the best-matching files of
                          the root (default: the current folder) as context; streams the text
   lift adapters <store> [--select <key> | --delete <key>]
@@ -43,6 +46,7 @@ Usage:
                          writes JSON to out/bench/<suite>.json
 
 Options:
+  --model <dir>          a Hugging Face model folder (default: the bundled default model)
   --verbose              print the trainer's log to stderr
 `;
 
@@ -89,8 +93,8 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
-  if (!paths.length || !options.model || !options.out === !options.store || bad.length) {
-    process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn, --model <dir> and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
+  if (!paths.length || !options.out === !options.store || bad.length) {
+    process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
     return 2;
   }
   const source = new CancellationTokenSource();
@@ -99,15 +103,14 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
     source.cancel();
   };
   process.once('SIGINT', onInt);
-  const tty = process.stderr.isTTY;
-  let lastLine = '';
+  const printer = learnProgressPrinter();
   try {
     return await withTrainer(verbose, async (client) => {
       try {
         const r = await client.learn(
           {
             roots: paths.map((p) => path.resolve(p)),
-            model: path.resolve(options.model!),
+            model: options.model ? path.resolve(options.model) : '',
             adapterDir: options.out ? path.resolve(options.out) : undefined,
             store: options.store ? path.resolve(options.store) : undefined,
             incremental,
@@ -119,18 +122,10 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             tokenBudget: num('tokens'),
             preset: options.preset as 'fast' | 'thorough' | undefined,
           },
-          (p) => {
-            const line =
-              p.phase === 'train' && p.step
-                ? `train ${p.step}/${p.totalSteps} loss ${p.loss?.toFixed(3)} ${p.tokensPerSecond?.toFixed(0)} tokens/s ETA ${Math.ceil(p.etaSeconds ?? 0)} s`
-                : `${p.phase}${p.message ? `: ${p.message}` : ''}`;
-            if (tty) process.stderr.write(`\r${line.padEnd(lastLine.length)}`);
-            else if (p.phase !== 'train' || p.step === p.totalSteps || (p.step ?? 0) % 50 === 0) process.stderr.write(`${line}\n`);
-            lastLine = line;
-          },
+          printer.onProgress,
           source.token,
         );
-        if (tty) process.stderr.write('\n');
+        printer.done();
         const skipped = Object.entries(r.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
         console.log(`learnt ${r.files} files (${r.tokens} tokens, ${r.samples} samples, ${r.steps} steps; loss ${r.firstLoss.toFixed(3)} → ${r.finalLoss.toFixed(3)})`);
         console.log(`skipped: ${skipped || 'none'}; redactions: ${r.redactions}`);
@@ -155,13 +150,13 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
   const target = positional.join(' ');
   const range = kind === 'explain' ? /^(.+):(\d+)(?:-(\d+))?$/.exec(target) : undefined;
   const maxTokens = options['max-tokens'] === undefined ? undefined : Number(options['max-tokens']);
-  if (!target || !options.model || (kind === 'explain' && !range) || (maxTokens !== undefined && !(maxTokens > 0))) {
-    process.stderr.write(`lift ${kind}: ${kind === 'ask' ? 'give the question' : 'give <file>:<line>[-<line>]'} and --model <dir>\n\n${USAGE}`);
+  if (!target || (kind === 'explain' && !range) || (maxTokens !== undefined && !(maxTokens > 0))) {
+    process.stderr.write(`lift ${kind}: ${kind === 'ask' ? 'give the question' : 'give <file>:<line>[-<line>]'}\n\n${USAGE}`);
     return 2;
   }
   const common = {
     roots: [path.resolve(options.root ?? '.')],
-    model: path.resolve(options.model),
+    model: options.model ? path.resolve(options.model) : '',
     adapterDir: options.adapter ? path.resolve(options.adapter) : undefined,
     store: options.store ? path.resolve(options.store) : undefined,
     maxTokens,
@@ -255,15 +250,22 @@ export async function main(argv: string[]): Promise<number> {
     case 'ask':
     case 'explain':
       return answerCommand(command, args.slice(1), verbose);
-    case 'demo':
+    case 'demo': {
+      const { options } = parseOptions(args.slice(1));
       return withTrainer(verbose, async (client) => {
         const status = await client.status();
         console.log(formatStatus(status));
-        const question = 'What does this workspace do?';
-        console.log(`\n> ${question}`);
-        await streamEcho(client, question);
-        return status.onnxruntime.loaded && status.onnxruntime.selfTest.ok ? 0 : 1;
+        if (!status.onnxruntime.loaded || !status.onnxruntime.selfTest.ok) return 1;
+        const printer = learnProgressPrinter();
+        try {
+          const r = await runDemo(client, { model: options.model ? path.resolve(options.model) : '', print: (l) => console.log(l), ...printer });
+          return r.after > r.before ? 0 : 1;
+        } catch (err) {
+          process.stderr.write(`lift demo: ${err instanceof Error ? err.message : String(err)}\n`);
+          return 1;
+        }
       });
+    }
     case 'bench': {
       const suite = args[1] ?? 'engine';
       const suites: Record<string, () => Promise<unknown>> = { engine: () => benchEngine(), lora: () => benchLora(console.log, args[2]) };

@@ -143,6 +143,8 @@ export interface AnswerContextParams {
   include?: string[];
   exclude?: string[];
   maxTokens?: number;
+  /** Retrieve context from the roots (default true); false answers from the weights alone. */
+  retrieve?: boolean;
   progressToken?: string;
 }
 

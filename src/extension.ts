@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { TrainerClient } from '../native/client';
+import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, TrainerStatus } from '../native/protocol';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
@@ -46,6 +47,8 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const version = String(context.extension.packageJSON.version);
   const trainerScript = trainerPath(context);
   const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version } });
+  /** The bundled default model (native/default-model beside dist/), for an empty "lift.model". */
+  const defaultModel = defaultModelDir(path.join(context.extensionPath, 'dist'));
   /** The workspace's adapters (one per model + corpus; the active one answers). */
   const store = context.storageUri ? path.join(context.storageUri.fsPath, 'adapters') : undefined;
   const chat = new ChatController(trainer, {
@@ -53,9 +56,10 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     answerContext: () => {
       const settings = readSettings();
       const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-      if (!settings.model) return undefined;
+      const model = settings.model || defaultModel;
+      if (!model) return undefined;
       return {
-        model: settings.model,
+        model,
         roots,
         store,
         include: settings.include,
@@ -89,10 +93,16 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     return chat.ask(text, chunkDelayMs);
   }
 
-  const learning = new Learning(trainer, context.storageUri, log, (busy) => {
-    status.setBusy(busy);
-    if (!busy) refreshAdapter();
-  });
+  const learning = new Learning(
+    trainer,
+    context.storageUri,
+    log,
+    (busy) => {
+      status.setBusy(busy);
+      if (!busy) refreshAdapter();
+    },
+    defaultModel,
+  );
 
   context.subscriptions.push(
     log,

@@ -19,6 +19,8 @@ export class Learning {
     private readonly storage: vscode.Uri | undefined,
     private readonly log: vscode.LogOutputChannel,
     private readonly onBusy: (text: string | undefined) => void,
+    /** The bundled default model's folder, used when "lift.model" is empty. */
+    private readonly defaultModel: string | undefined,
   ) {}
 
   get running(): boolean {
@@ -32,10 +34,11 @@ export class Learning {
 
   async learn(what: string, roots: string[], incremental = false): Promise<LearnResult | undefined> {
     const settings = readSettings();
-    if (!settings.model) {
+    const model = settings.model || this.defaultModel;
+    if (!model) {
       const open = 'Open Settings';
       const choice = await vscode.window.showWarningMessage(
-        'Set "lift.model" to a Hugging Face model folder of the Llama family (config.json, *.safetensors, tokenizer.json) to learn. The bundled default model is not available yet.',
+        'Set "lift.model" to a Hugging Face model folder of the Llama family (config.json, *.safetensors, tokenizer.json) to learn: the bundled default model is missing from this installation.',
         open,
       );
       if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'lift.model');
@@ -72,7 +75,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model: settings.model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
+            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
             onProgress,
             source.token,
           );

@@ -16,6 +16,7 @@ import { type LearnProgress, learnToFolder, shuffled, type Stage } from './learn
 import { answerEndTokens, formatPrompt } from './answer';
 import { generateQA, type Phrasings, type QAPair } from './qa';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
@@ -66,6 +67,28 @@ export const PRESETS = {
   fast: { epochs: 1, stage2Epochs: 1, lr: 3e-4 },
   thorough: { epochs: 3, stage2Epochs: 5, lr: 2e-4 },
 } as const;
+
+/**
+ * A model folder may recommend its own LIFT settings in `lift_config.json` (the presets above
+ * suit billion-parameter models; a tiny model needs a larger rate and more passes):
+ * `{ "presets": { "fast": { "epochs", "stage2Epochs", "lr" }, "thorough": {…} }, "rank", "targets" }`.
+ */
+export interface ModelLiftConfig {
+  presets?: Partial<Record<keyof typeof PRESETS, { epochs: number; stage2Epochs: number; lr: number }>>;
+  rank?: number;
+  targets?: LinearTarget[];
+}
+
+export const MODEL_LIFT_CONFIG = 'lift_config.json';
+
+export function modelLiftConfig(modelDir: string): ModelLiftConfig {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(modelDir, MODEL_LIFT_CONFIG), 'utf8')) as ModelLiftConfig;
+    return typeof c === 'object' && c !== null ? c : {};
+  } catch {
+    return {};
+  }
+}
 
 /** LIFT v3's recite prompt (../shared/LIFT.md §3). */
 export const RECITE_PROMPT = '\nGiven above context, please recite following segment of the context:\n';
@@ -134,12 +157,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const currentDir = store ? store.activeDir() : adapterDir;
   const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
-  const preset = PRESETS[req.preset ?? 'fast'];
+  const own = modelLiftConfig(req.modelDir);
+  const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
   const lr = req.lr ?? preset.lr;
-  const rank = req.rank ?? 16;
-  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
+  const rank = req.rank ?? own.rank ?? 16;
+  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
   let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: stage2Epochs }];
   let initial: LoraAdapter | undefined;
   let trainedQA = fits.length;

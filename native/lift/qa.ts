@@ -35,7 +35,7 @@ export const HELD_OUT: Record<QAPair['kind'], Phrasings> = {
   implementation: [(x) => `Print the source of ${x}.`],
   'file-contents': [(x) => `Tell me what you find inside ${x}.`],
   importers: [(x) => `List the files depending on ${x}.`],
-  section: [(x) => `Tell me about "${x}" from the docs.`],
+  section: [(x) => `Tell me about "${x}" from the docs.`, (x) => `I need the facts on ${x}.`, (x) => `According to the text, what about "${x}"?`, (x) => `Could you recall what "${x}" states?`],
 };
 
 type Ask = (kind: QAPair['kind'], subject: string, answer: string, p: string, line?: number) => QAPair[];

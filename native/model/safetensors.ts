@@ -144,18 +144,42 @@ export function halfToFloat(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-/** Writes float32 tensors as a safetensors file, atomically. */
-export function writeSafetensors(file: string, tensors: Record<string, { shape: readonly number[]; data: Float32Array }>, metadata?: Record<string, string>): void {
+/** IEEE half precision bits of a number, rounded to nearest even (too large: ±Infinity). */
+export function floatToHalf(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  const roundEven = (x: number): number => {
+    const f = Math.floor(x);
+    const r = x - f;
+    return r > 0.5 || (r === 0.5 && f % 2 === 1) ? f + 1 : f;
+  };
+  if (a >= 65520) return sign | 0x7c00;
+  if (a < 2 ** -14) return sign | roundEven(a / 2 ** -24); // subnormal (rounding up may reach the smallest normal: same bits)
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  // a mantissa that rounds up to 1024 carries into the exponent: the sum is still the right bits
+  return sign | (((e + 15) << 10) + roundEven((a / 2 ** e - 1) * 1024));
+}
+
+/** Writes float32 tensors as a safetensors file (stored as F32, or F16 to halve it), atomically. */
+export function writeSafetensors(file: string, tensors: Record<string, { shape: readonly number[]; data: Float32Array }>, metadata?: Record<string, string>, dtype: 'F32' | 'F16' = 'F32'): void {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   const names = Object.keys(tensors).sort();
+  const bytes = (d: Float32Array): Uint8Array => {
+    if (dtype === 'F32') return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    return new Uint8Array(Uint16Array.from(d, floatToHalf).buffer);
+  };
+  const width = dtype === 'F32' ? 4 : 2;
   for (const name of names) {
     const t = tensors[name]!;
     const count = t.shape.reduce((p, d) => p * d, 1);
     if (count !== t.data.length) throw new SafetensorsError(`${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + count * width] };
+    offset += count * width;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
@@ -166,10 +190,7 @@ export function writeSafetensors(file: string, tensors: Record<string, { shape: 
   try {
     fs.writeSync(fd, head);
     fs.writeSync(fd, json);
-    for (const name of names) {
-      const d = tensors[name]!.data;
-      fs.writeSync(fd, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
+    for (const name of names) fs.writeSync(fd, bytes(tensors[name]!.data));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

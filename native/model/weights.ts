@@ -133,7 +133,7 @@ export function loadModel(dir: string): { config: LlamaConfig; weights: LlamaWei
 }
 
 /** Writes a model folder Hugging Face tools read: config.json, model.safetensors, and tokenizer.json when given. */
-export function saveModelFolder(dir: string, cfg: LlamaConfig, w: LlamaWeights, tokenizerJson?: object): void {
+export function saveModelFolder(dir: string, cfg: LlamaConfig, w: LlamaWeights, tokenizerJson?: object, dtype: 'F32' | 'F16' = 'F32'): void {
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     architectures: [cfg.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : cfg.modelType === 'mistral' ? 'MistralForCausalLM' : 'LlamaForCausalLM'],
@@ -150,7 +150,7 @@ export function saveModelFolder(dir: string, cfg: LlamaConfig, w: LlamaWeights, 
     max_position_embeddings: cfg.maxPositions,
     tie_word_embeddings: cfg.tieEmbeddings,
     hidden_act: 'silu',
-    torch_dtype: 'float32',
+    torch_dtype: dtype === 'F16' ? 'float16' : 'float32',
     ...(cfg.bosTokenId !== undefined ? { bos_token_id: cfg.bosTokenId } : {}),
     ...(cfg.eosTokenIds.length ? { eos_token_id: cfg.eosTokenIds.length === 1 ? cfg.eosTokenIds[0] : cfg.eosTokenIds } : {}),
   };
@@ -165,7 +165,7 @@ export function saveModelFolder(dir: string, cfg: LlamaConfig, w: LlamaWeights, 
     for (const t of LINEAR_TARGETS) add(l.linear[t]);
     if (l.bias) for (const b of Object.values(l.bias)) add(b);
   }
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt' }, dtype);
   fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   if (tokenizerJson) fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
 }

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { buildLongInput } from '../lift/input';
 import type { CorpusFile } from '../lift/corpus';
 import { shuffled, learningRate } from '../lift/learn';
-import { liftSamples } from '../lift/pipeline';
+import { liftSamples, MODEL_LIFT_CONFIG } from '../lift/pipeline';
 import type { Sample } from '../lift/samples';
 import { byteLevelTokenizerJson } from '../model/bytelevel';
 import type { LlamaConfig } from '../model/config';
@@ -24,11 +24,13 @@ import { randomWeights, smallConfig } from '../model/init';
 import { buildLlamaTrainStep } from '../model/llama';
 import { SafetensorsFile, writeSafetensors } from '../model/safetensors';
 import { TextTokenizer } from '../model/tokenizer';
-import { LINEAR_TARGETS, type LlamaWeights, saveModelFolder } from '../model/weights';
+import { LINEAR_TARGETS, type LinearTarget, type LlamaWeights, saveModelFolder } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
 import { createSession, TrainStepRunner } from '../runtime/session';
 import { PieceCounter, trainBpe } from './bpe';
 import { collectPretrainData, type PretrainDoc } from './data';
+import { modelCard, type TrainingRecord } from './card';
+import { knowledgeEval } from './evaluate';
 import { PRETRAIN_PHRASINGS } from './phrasings';
 
 export const RECIPE = {
@@ -38,6 +40,12 @@ export const RECIPE = {
   model: { hidden: 256, layers: 4, heads: 4, intermediate: 688, maxPositions: 512 },
   lm: { steps: 3600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
   lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 200 },
+  /** What `learn` uses with this model (its lift_config.json): tuned on generated documents. */
+  liftConfig: {
+    presets: { fast: { epochs: 2, stage2Epochs: 20, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 30, lr: 2e-3 } },
+    rank: 32,
+    targets: [...LINEAR_TARGETS] as LinearTarget[],
+  },
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -81,6 +89,8 @@ interface Checkpoint {
   step: number;
   losses: number[];
   heldOut?: number[];
+  /** Training time so far, over all runs. */
+  seconds?: number;
 }
 
 function weightsFrom(base: LlamaWeights, get: (name: string) => Float32Array): LlamaWeights {
@@ -151,7 +161,10 @@ async function trainStage(
     }
     return sum / n;
   };
+  let counted = Date.now();
   const save = (): void => {
+    meta.seconds = (meta.seconds ?? 0) + (Date.now() - counted) / 1000;
+    counted = Date.now();
     fs.mkdirSync(dir, { recursive: true });
     const state = runner.exportState();
     writeSafetensors(stateFile, Object.fromEntries(Object.entries(state).map(([k, v]) => [k, { shape: v.shape, data: v.data as Float32Array }])));
@@ -193,6 +206,22 @@ async function trainStage(
   await session.release();
   log(`${name}: done, ${meta.step} steps`);
   return trained;
+}
+
+/** A loss curve of at most 40 points, each the mean of the 25 steps around it. */
+function curve(xs: number[]): [number, number][] {
+  const n = Math.min(40, xs.length);
+  return Array.from({ length: n }, (_, k) => {
+    const i = Math.round((k * (xs.length - 1)) / Math.max(1, n - 1));
+    const win = xs.slice(Math.max(0, i - 12), i + 13);
+    return [i + 1, Number((win.reduce((a, b) => a + b, 0) / win.length).toFixed(3))] as [number, number];
+  });
+}
+
+/** training.json and the model card written from it. */
+function writeRecord(record: TrainingRecord): void {
+  fs.writeFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), `${JSON.stringify(record, null, 1)}\n`);
+  fs.writeFileSync(path.join(DEFAULT_MODEL_DIR, 'README.md'), modelCard(record));
 }
 
 function loadStage(name: string, cfg: LlamaConfig): LlamaWeights | undefined {
@@ -285,16 +314,28 @@ async function main(argv: string[]): Promise<number> {
       log('export: stage lift is not complete yet');
       return 1;
     }
-    saveModelFolder(DEFAULT_MODEL_DIR, cfg, trained, JSON.parse(fs.readFileSync(path.join(WORK, 'tokenizer.json'), 'utf8')));
+    saveModelFolder(DEFAULT_MODEL_DIR, cfg, trained, JSON.parse(fs.readFileSync(path.join(WORK, 'tokenizer.json'), 'utf8')), 'F16');
+    fs.writeFileSync(path.join(DEFAULT_MODEL_DIR, MODEL_LIFT_CONFIG), `${JSON.stringify(RECIPE.liftConfig, null, 2)}\n`);
     const ck = (n: string): Checkpoint => JSON.parse(fs.readFileSync(path.join(WORK, n, 'checkpoint.json'), 'utf8'));
-    const curve = (xs: number[]) => Array.from({ length: Math.min(40, xs.length) }, (_, k) => {
-      const i = Math.round((k * (xs.length - 1)) / Math.max(1, Math.min(40, xs.length) - 1));
-      const win = xs.slice(Math.max(0, i - 12), i + 13);
-      return [i + 1, Number((win.reduce((a, b) => a + b, 0) / win.length).toFixed(3))];
-    });
-    const training = { recipe: RECIPE, packages, stages: { lm: { losses: curve(ck('lm').losses), heldOut: ck('lm').heldOut }, lift: { losses: curve(ck('lift').losses), heldOut: ck('lift').heldOut } } };
-    fs.writeFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), `${JSON.stringify(training, null, 1)}\n`);
+    const stage = (n: string): TrainingRecord['stages']['lm'] => ({ losses: curve(ck(n).losses), heldOut: ck(n).heldOut ?? [], minutes: (ck(n).seconds ?? 0) / 60 });
+    const count = (w: LlamaWeights): number => [w.embed, w.norm, ...w.layers.flatMap((l) => [l.inputNorm, l.postNorm, ...Object.values(l.linear)])].reduce((a, x) => a + x.data.length, 0);
+    const record: TrainingRecord = {
+      recipe: RECIPE,
+      parameters: count(trained),
+      packages,
+      tokens: { lm: docs.reduce((a, d) => a + tok.encodeText(d.text).length, 0), heldOut: heldOut.reduce((a, d) => a + tok.encodeText(d.text).length, 0) },
+      stages: { lm: stage('lm'), lift: stage('lift') },
+    };
+    writeRecord(record);
     log(`export: ${DEFAULT_MODEL_DIR}`);
+  }
+
+  if (what === 'eval' || what === 'all') {
+    const record = JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord;
+    const learn = { preset: 'fast' as const, ...RECIPE.liftConfig.presets.fast, rank: RECIPE.liftConfig.rank, targets: RECIPE.liftConfig.targets };
+    const result = await knowledgeEval(DEFAULT_MODEL_DIR, { facts: 16, seed: 11, learn: { preset: 'fast', seed: 1 } });
+    log(`eval: generator phrasings ${result.after.generator}/${result.asked.generator}, new phrasings ${result.after.heldOut}/${result.asked.heldOut} (before: ${result.before.generator}, ${result.before.heldOut})`);
+    writeRecord({ ...record, knowledge: { ...result, learn: { ...learn } } });
   }
   return 0;
 }

@@ -37,6 +37,7 @@ import { CollectCancelled, collect } from '../lift/corpus';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness } from '../lift/store';
+import { defaultModelDir } from '../model/default';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
@@ -152,11 +153,11 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     if (!params || !Array.isArray(params.roots) || typeof params.model !== 'string' || (typeof params.adapterDir === 'string') === (typeof params.store === 'string')) {
       throw new ResponseError(-32602, 'learn: "roots" (array), "model" and one of "adapterDir" or "store" (strings) are required.');
     }
-    if (!params.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
-    const { progressToken, model, ...rest } = params;
+    const { progressToken, ...rest } = params;
+    const modelDir = modelOf(params.model);
     try {
       const summary = await learnWorkspace(
-        { ...rest, modelDir: model },
+        { ...rest, modelDir },
         {
           onProgress: (p) => void (progressToken !== undefined && connection.sendProgress(LearnProgressType, progressToken, p)),
           isCancelled: () => token.isCancellationRequested,
@@ -173,6 +174,13 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     }
   });
 
+  /** The model folder a request means: the one given, else the bundled default model. */
+  const modelOf = (model: string): string => {
+    const dir = model || defaultModelDir();
+    if (!dir) throw new ResponseError(LEARN_FAILED, 'No model is set and the default model is not installed: point "lift.model" at a Hugging Face model folder.');
+    return dir;
+  };
+
   /** The adapter folder a request means: the one given, or its store's active one. */
   const adapterOf = (p: { adapterDir?: string; store?: string }): string | undefined =>
     typeof p.adapterDir === 'string' ? p.adapterDir : typeof p.store === 'string' ? new AdapterStore(p.store).activeDir() : undefined;
@@ -188,7 +196,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     pinned: Chunk[] = [],
     cacheKey?: string,
   ): Promise<AskResult> {
-    if (!p.model) throw new ResponseError(LEARN_FAILED, 'No model is set: point "lift.model" at a Hugging Face model folder.');
+    p = { ...p, model: modelOf(p.model) };
     const stream = (text: string): void => void (p.progressToken !== undefined && connection.sendProgress(AskProgress, p.progressToken, { text }));
     try {
       if (answerer?.dir !== p.model) {
@@ -203,8 +211,11 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         stream(hit.text);
         return hit;
       }
-      const { files } = await collect(p.roots, { include: p.include, exclude: p.exclude, isCancelled: () => token.isCancellationRequested });
-      const hits = new Bm25Index(chunkFiles(files)).search(p.question + pinned.map((c) => ` ${c.text}`).join(''), 8).map((h) => h.chunk);
+      let hits: Chunk[] = [];
+      if (p.retrieve !== false) {
+        const { files } = await collect(p.roots, { include: p.include, exclude: p.exclude, isCancelled: () => token.isCancellationRequested });
+        hits = new Bm25Index(chunkFiles(files)).search(p.question + pinned.map((c) => ` ${c.text}`).join(''), 8).map((h) => h.chunk);
+      }
       const answer = await model.answer(p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
         maxTokens: p.maxTokens,
         isCancelled: () => token.isCancellationRequested,

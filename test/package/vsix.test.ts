@@ -55,6 +55,11 @@ describe('VSIX package', () => {
     assert.match(files.get('extension.vsixmanifest')!.toString(), /TargetPlatform="linux-x64"/);
   });
 
+  test('ships the default model (weights, tokenizer, card), nothing else of native/', () => {
+    const model = [...files.keys()].filter((n) => n.startsWith('extension/native/')).map((n) => n.slice('extension/native/default-model/'.length)).sort();
+    assert.deepEqual(model, ['README.md', 'config.json', 'lift_config.json', 'model.safetensors', 'tokenizer.json', 'training.json']);
+  });
+
   test('ships ONNX Runtime for linux-x64 only, and no sources or tests', () => {
     const names = [...files.keys()];
     const ort = 'extension/node_modules/onnxruntime-node/bin/napi-v6/';
@@ -62,7 +67,7 @@ describe('VSIX package', () => {
     assert.ok(files.has(`${ort}linux/x64/onnxruntime_binding.node`));
     assert.deepEqual(names.filter((n) => n.startsWith(ort) && !n.startsWith(`${ort}linux/x64/`)), []);
     assert.ok(names.some((n) => n.startsWith('extension/node_modules/onnxruntime-common/')));
-    assert.deepEqual(names.filter((n) => /^extension\/(src|native|webview|test)\/|\.ts$/.test(n)), []);
+    assert.deepEqual(names.filter((n) => /^extension\/(src|native|webview|test)\/|\.ts$/.test(n) && !n.startsWith('extension/native/default-model/')), []);
     const grammars = names.filter((n) => n.startsWith('extension/node_modules/@vscode/tree-sitter-wasm/wasm/tree-sitter-')).map((n) => path.basename(n)).sort();
     assert.deepEqual(grammars, ['c-sharp', 'cpp', 'go', 'java', 'javascript', 'python', 'rust', 'tsx', 'typescript'].map((l) => `tree-sitter-${l}.wasm`));
     assert.ok(fs.statSync(vsix).size < 30 * 2 ** 20, 'under 30 MiB');

@@ -13,6 +13,7 @@ import { HELD_OUT } from '../../native/lift/qa';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaTrainStep } from '../../native/model/llama';
+import { floatToHalf, halfToFloat } from '../../native/model/safetensors';
 import { TextTokenizer } from '../../native/model/tokenizer';
 import { PieceCounter, trainBpe } from '../../native/pretrain/bpe';
 import { collectPretrainData, isHeldOut, permissive } from '../../native/pretrain/data';
@@ -106,4 +107,14 @@ test('a checkpoint (weights and AdamW moments) resumes training exactly', async 
   assert.equal(lb.loss, la.loss);
   for (const n of Object.keys(graph.params)) assert.deepEqual(b.get(n), a.get(n), n);
   assert.throws(() => b.restore({}, 1), /checkpoint: .* is missing/);
+});
+
+test('half precision: every fp16 value round-trips, midpoints round to even, overflow is infinite', () => {
+  for (let h = 0; h < 0x10000; h++) {
+    const f = halfToFloat(h);
+    if (!Number.isNaN(f)) assert.equal(floatToHalf(f), h, `0x${h.toString(16)}`);
+  }
+  for (let h = 0; h < 0x7bff; h += 7) assert.equal(floatToHalf((halfToFloat(h) + halfToFloat(h + 1)) / 2), h % 2 ? h + 1 : h);
+  assert.equal(floatToHalf(1e6), 0x7c00);
+  assert.equal(floatToHalf(-1e-9), 0x8000);
 });

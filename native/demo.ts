@@ -1,0 +1,55 @@
+/**
+ * `lift demo`: the default model is asked about a bundled spec it has never seen (closed book:
+ * no file in the prompt), learns the spec with LIFT, and is asked again. Answers that contain
+ * the expected value are marked; the last questions use phrasings that learning never trained.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TrainerClient } from './client';
+import type { LearnProgress } from './protocol';
+
+interface DemoSpec {
+  document: string;
+  learn: { preset?: 'fast' | 'thorough'; epochs?: number; lr?: number; rank?: number; seed?: number };
+  questions: { question: string; expect: string; heldOut?: boolean }[];
+}
+
+export function demoDir(from = __dirname): string | undefined {
+  return [path.join(from, '..', 'native', 'demo'), path.join(from, 'demo')].find((d) => fs.existsSync(path.join(d, 'demo.json')));
+}
+
+export async function runDemo(client: TrainerClient, o: { model: string; print: (line: string) => void; onProgress: (p: LearnProgress) => void; done: () => void }): Promise<{ before: number; after: number; total: number }> {
+  const dir = demoDir();
+  if (!dir) throw new Error('the demo sample (native/demo) is not installed');
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'demo.json'), 'utf8')) as DemoSpec;
+  const docs = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-demo-'));
+  try {
+    fs.copyFileSync(path.join(dir, spec.document), path.join(docs, spec.document));
+    const round = async (title: string, adapterDir?: string): Promise<number> => {
+      o.print(`\n${title}`);
+      let right = 0;
+      for (const q of spec.questions) {
+        const r = await client.ask({ question: q.question, roots: [docs], model: o.model, adapterDir, retrieve: false, maxTokens: 40 });
+        const ok = r.text.includes(q.expect);
+        if (ok) right++;
+        const answer = r.text.replace(/\s+/g, ' ').trim().slice(0, 100);
+        o.print(`  ${ok ? '✓' : '✗'} ${q.question}${q.heldOut ? '  (a phrasing learning never used)' : ''}\n      ${answer || '(no answer)'}\n      expected: ${q.expect}; ${r.usedAdapter ? 'from learned knowledge' : 'base model'}, no file in the prompt`);
+      }
+      o.print(`  ${right}/${spec.questions.length} right`);
+      return right;
+    };
+    o.print(`The demo document: ${spec.document} (fictional, so no model has seen it).`);
+    const before = await round('Before learning: the default model, closed book');
+    o.print(`\nLearning ${spec.document} (LIFT: contextualized segments, then segments + synthetic QA)…`);
+    const adapterDir = path.join(docs, '.adapter');
+    const learned = await client.learn({ roots: [path.join(docs, spec.document)], model: o.model, adapterDir, ...spec.learn }, o.onProgress);
+    o.done();
+    o.print(`learned ${learned.tokens} tokens: ${learned.samples} samples (${learned.qaPairs} QA), ${learned.steps} steps, loss ${learned.firstLoss.toFixed(2)} → ${learned.finalLoss.toFixed(2)}`);
+    const after = await round('After learning: the same model with its new adapter, closed book', adapterDir);
+    o.print(`\nBefore: ${before}/${spec.questions.length}. After: ${after}/${spec.questions.length}, from knowledge now in the adapter's weights.`);
+    return { before, after, total: spec.questions.length };
+  } finally {
+    fs.rmSync(docs, { recursive: true, force: true });
+  }
+}
