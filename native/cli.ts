@@ -30,7 +30,7 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--incremental] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
@@ -91,7 +91,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const incremental = args.includes('--incremental');
   const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental'));
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
-  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
+  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
   if (!paths.length || !options.out === !options.store || bad.length) {
     process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
@@ -120,6 +120,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             seed: num('seed'),
             segmentLength: num('segment'),
             tokenBudget: num('tokens'),
+            modelQA: num('model-qa'),
             preset: options.preset as 'fast' | 'thorough' | undefined,
           },
           printer.onProgress,

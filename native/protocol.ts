@@ -98,6 +98,8 @@ export interface LearnParams {
   prefixBudget?: number;
   /** Continue the adapter in `adapterDir` (or the store's active one) on what changed since it was learned. */
   incremental?: boolean;
+  /** Instruct models: chunks on which the model writes one extra, grounded QA pair (default 0: off). */
+  modelQA?: number;
   /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */
   preset?: 'fast' | 'thorough';
   progressToken?: string;

@@ -10,6 +10,7 @@ export interface LiftSettings {
   exclude: string[];
   tokenBudget: number;
   adapterRank: number;
+  modelQA: number;
   epochs: number;
   preset: 'fast' | 'thorough';
   trainerPath: string;
@@ -23,7 +24,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     include: c.get<string[]>('include', []),
     exclude: c.get<string[]>('exclude', []),
     tokenBudget: c.get<number>('tokenBudget', 200_000),
-    adapterRank: c.get<number>('adapter.rank', 16),
+    adapterRank: c.get<number>('adapter.rank', 0),
+    modelQA: c.get<number>('modelQA', 0),
     epochs: c.get<number>('epochs', 0),
     preset: c.get<'fast' | 'thorough'>('preset', 'fast'),
     trainerPath: c.get<string>('trainerPath', ''),

@@ -29,7 +29,8 @@ export interface Answer {
 
 const SYSTEM = "Answer questions about the user's code. Cite file paths; say when you do not know.";
 
-const chatFormat = (tok: TextTokenizer): boolean => tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined;
+/** Whether the tokenizer has the ChatML tokens of instruct models (Qwen and others). */
+export const chatFormat = (tok: TextTokenizer): boolean => tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined;
 
 /** Tokens that close an answer in this tokenizer's format (what QA training samples end with). */
 export function answerEndTokens(tok: TextTokenizer): number[] {
@@ -95,6 +96,11 @@ export class Answerer {
       this.adapterKey = key;
     }
     return key !== undefined;
+  }
+
+  /** Frees the model's session. */
+  release(): Promise<void> {
+    return this.generator.release();
   }
 
   /** Prompt ids: context chunks (as many as fit) + question, in the model's chat format when it has one. */

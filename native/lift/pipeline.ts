@@ -12,8 +12,10 @@ import type { LlamaConfig } from '../model/config';
 import { type CollectReport, type CorpusFile, collect } from './corpus';
 import { buildLongInput, type LongInput } from './input';
 import { type LoraAdapter, loadAdapter } from '../model/peft';
-import { type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
-import { answerEndTokens, formatPrompt } from './answer';
+import { LearnCancelled, type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
+import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
+import { modelQA } from './modelqa';
+import { chunkFiles } from './retrieve';
 import { generateQA, type Phrasings, type QAPair } from './qa';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
 import * as fs from 'node:fs';
@@ -46,6 +48,11 @@ export interface LearnRequest {
   prefixBudget?: number;
   /** Add the synthetic QA pairs in stage 2 (default true). */
   qa?: boolean;
+  /**
+   * Instruct models only: ask the model for one extra QA pair on each of up to this many chunks
+   * (LIFT v3), keeping the grounded ones (default 0: off).
+   */
+  modelQA?: number;
   /** Passes of stage 2 (segments + QA); default: the preset's. */
   stage2Epochs?: number;
   /** Defaults for epochs, stage-2 epochs and learning rate (default fast). */
@@ -114,7 +121,7 @@ export async function liftSamples(
   files: readonly CorpusFile[],
   tok: TextTokenizer,
   config: LlamaConfig,
-  o: { segmentLength?: number; prefixBudget?: number; seed?: number; qa?: boolean; phrasings?: Record<QAPair['kind'], Phrasings> } = {},
+  o: { segmentLength?: number; prefixBudget?: number; seed?: number; qa?: boolean; phrasings?: Record<QAPair['kind'], Phrasings>; extraQA?: readonly QAPair[] } = {},
 ): Promise<LiftSamples> {
   const ellipsis = tok.encodeText('\n...\n');
   const prompt = tok.encodeText(RECITE_PROMPT);
@@ -130,7 +137,7 @@ export async function liftSamples(
   };
   const segments = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
   // Stage 2 adds question-answer pairs in exactly the format answering uses.
-  const qa = o.qa === false ? [] : await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings);
+  const qa = o.qa === false ? [] : [...(await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings)), ...(o.extraQA ?? [])];
   const end = answerEndTokens(tok).slice(0, 1);
   const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
   return { length, prefixBudget, segments, qa, qaSamples };
@@ -155,7 +162,24 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const adapterDir = store ? store.dirFor(AdapterStore.key(req.modelDir, input.hash)) : req.adapterDir!;
   // what an incremental run continues: the folder given, or the store's active adapter
   const currentDir = store ? store.activeDir() : adapterDir;
-  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa });
+  let extraQA: QAPair[] = [];
+  if ((req.modelQA ?? 0) > 0 && req.qa !== false) {
+    if (!chatFormat(tok)) progress({ phase: 'tokenize', message: 'not an instruct model (no chat tokens): no model-written QA' });
+    else {
+      const answerer = await Answerer.load(req.modelDir);
+      const chunks = chunkFiles(files.filter((f) => input.spans.some((sp) => sp.path === f.path)));
+      const written = await modelQA(answerer, chunks, {
+        max: req.modelQA!,
+        isCancelled: hooks.isCancelled,
+        onProgress: (done, total) => progress({ phase: 'tokenize', message: `the model writes QA pairs: ${done}/${total}` }),
+      });
+      await answerer.release();
+      if (hooks.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
+      extraQA = written.pairs;
+      progress({ phase: 'tokenize', message: `model-written QA: ${written.report.kept} of ${written.report.asked} kept (grounded in the source)` });
+    }
+  }
+  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const own = modelLiftConfig(req.modelDir);
   const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];

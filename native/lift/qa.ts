@@ -13,6 +13,8 @@ export interface QAPair {
   /** Where the answer comes from. */
   path: string;
   line?: number;
+  /** Written by the model (and checked against the source), not by the generator. */
+  byModel?: boolean;
 }
 
 export type Phrasings = ((x: string) => string)[];

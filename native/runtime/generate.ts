@@ -82,6 +82,11 @@ export class Generator {
     return { logits: out.logits!.data as Float32Array, cache: out };
   }
 
+  /** Frees the session (the generator is unusable afterwards). */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
   async generate(prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
     if (prompt.length === 0) throw new Error('generate: the prompt is empty');
     const tokens: number[] = [];

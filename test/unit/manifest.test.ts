@@ -50,7 +50,7 @@ test('settings cover model, device, globs, budget, rank and epochs with sane def
   assert.equal(p['lift.model'].default, '');
   assert.ok(Array.isArray(p['lift.include'].default) && Array.isArray(p['lift.exclude'].default));
   assert.deepEqual([p['lift.preset'].enum, p['lift.preset'].default], [['fast', 'thorough'], 'fast']);
-  for (const key of ['lift.tokenBudget', 'lift.adapter.rank', 'lift.epochs']) {
+  for (const key of ['lift.tokenBudget', 'lift.adapter.rank', 'lift.epochs', 'lift.modelQA']) {
     const { default: d, minimum, maximum } = p[key];
     assert.ok(Number.isInteger(d) && d >= minimum && d <= maximum, key);
   }
