@@ -5,7 +5,7 @@
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import type { AnswerContextParams, AskResult, TrainerStatus } from '../native/protocol';
-import { type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
+import { type HistoryItem, type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
   id: number;
@@ -25,7 +25,19 @@ export interface ChatControllerOptions {
   answerContext?: () => AnswerContext | undefined;
   /** Called for every failed answer, e.g. to show an error notification. */
   onFailure?: (message: string) => void;
+  /** Where the conversation is kept between sessions (per workspace). */
+  history?: { load(): HistoryItem[]; save(items: HistoryItem[]): void | Thenable<void> };
+  /** What the webview's buttons and links ask the editor to do. */
+  actions?: Partial<{
+    copy(text: string): unknown;
+    insert(text: string): unknown;
+    openFile(path: string, line: number): unknown;
+    openLink(url: string): unknown;
+  }>;
 }
+
+/** The most exchanges the history keeps (the oldest go first). */
+export const HISTORY_LIMIT = 100;
 
 export function trainerView(state: TrainerState, status?: TrainerStatus, error?: string): TrainerView {
   if (state === 'failed') return { state, error: error ?? 'see "LIFT: Show Trainer Log"' };
@@ -66,8 +78,26 @@ export class ChatController {
     if (!isWebviewToHost(message)) return; // the webview is untrusted input too
     switch (message.type) {
       case 'ready':
+        this.post({ type: 'history', items: this.opts.history?.load() ?? [] });
+        await this.refreshStatus();
+        break;
       case 'refreshStatus':
         await this.refreshStatus();
+        break;
+      case 'clearHistory':
+        await this.clearHistory();
+        break;
+      case 'copy':
+        await this.opts.actions?.copy?.(message.text);
+        break;
+      case 'insert':
+        await this.opts.actions?.insert?.(message.text);
+        break;
+      case 'openFile':
+        await this.opts.actions?.openFile?.(message.path, message.line);
+        break;
+      case 'openLink':
+        await this.opts.actions?.openLink?.(message.url);
         break;
       case 'ask':
         await this.ask(message.text);
@@ -135,20 +165,34 @@ export class ChatController {
         note = `${result.usedAdapter ? 'Learned knowledge' : 'Base model (this workspace is not learned yet)'}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
+      await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });
       return { id, outcome: 'done', text: result.text, ...(note ? { note } : {}) };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.post({ type: 'answerEnd', id, outcome: 'cancelled' });
+        await this.remember({ question, answer, outcome: 'cancelled' });
         return { id, outcome: 'cancelled', text: answer };
       }
       const error = err instanceof Error ? err.message : String(err);
       this.post({ type: 'answerEnd', id, outcome: 'failed', error });
+      await this.remember({ question, answer, outcome: 'failed', error });
       this.opts.onFailure?.(error);
       return { id, outcome: 'failed', text: answer, error };
     } finally {
       this.inFlight.delete(id);
       cancel.dispose();
     }
+  }
+
+  /** Forgets the conversation (answers in progress go on). */
+  async clearHistory(): Promise<void> {
+    await this.opts.history?.save([]);
+    this.post({ type: 'history', items: [] });
+  }
+
+  private async remember(item: HistoryItem): Promise<void> {
+    if (!this.opts.history) return;
+    await this.opts.history.save([...this.opts.history.load(), item].slice(-HISTORY_LIMIT));
   }
 
   /** Cancels every answer in progress; returns how many. */

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { TrainerClient } from '../native/client';
 import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, TrainerStatus } from '../native/protocol';
+import type { HistoryItem } from '../webview/messages';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
@@ -42,6 +43,40 @@ async function askForConsentIfRestricted(what: string): Promise<boolean> {
 
 let active: LiftApi | undefined;
 
+const HISTORY_KEY = 'lift.chatHistory';
+
+/** What the chat's code-block buttons and links do in the editor. Model output chose the text, so nothing here runs it. */
+const editorActions = {
+  copy: async (text: string): Promise<void> => {
+    await vscode.env.clipboard.writeText(text);
+    vscode.window.setStatusBarMessage('LIFT: code copied', 2000);
+  },
+  insert: async (text: string): Promise<void> => {
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      void vscode.window.showInformationMessage('LIFT: open an editor to insert the code into.');
+      return;
+    }
+    await editor.edit((e) => editor.selections.forEach((sel) => e.replace(sel, text)));
+  },
+  /** A path relative to a workspace folder (or "folder/…" in a multi-root workspace); never outside one. */
+  openFile: async (rel: string, line: number): Promise<void> => {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      for (const candidate of [rel, rel.startsWith(`${folder.name}/`) ? rel.slice(folder.name.length + 1) : undefined]) {
+        if (!candidate) continue;
+        const file = path.resolve(folder.uri.fsPath, candidate);
+        if (!file.startsWith(folder.uri.fsPath + path.sep) || !fs.existsSync(file)) continue;
+        const doc = await vscode.workspace.openTextDocument(file);
+        const at = new vscode.Position(Math.min(Math.max(0, line - 1), doc.lineCount - 1), 0);
+        await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, at), preview: true });
+        return;
+      }
+    }
+    void vscode.window.showWarningMessage(`LIFT: ${rel} is not a file of this workspace.`);
+  },
+  openLink: (url: string): Thenable<boolean> => vscode.env.openExternal(vscode.Uri.parse(url, true)),
+};
+
 export function activate(context: vscode.ExtensionContext): LiftApi {
   const log = vscode.window.createOutputChannel('LIFT Trainer', { log: true });
   const version = String(context.extension.packageJSON.version);
@@ -67,6 +102,11 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       };
     },
     onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
+    history: {
+      load: () => context.workspaceState.get<HistoryItem[]>(HISTORY_KEY, []),
+      save: (items) => context.workspaceState.update(HISTORY_KEY, items),
+    },
+    actions: editorActions,
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
 
@@ -210,6 +250,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         return undefined;
       }
     }),
+    vscode.commands.registerCommand('lift.clearHistory', () => chat.clearHistory()),
     vscode.commands.registerCommand('lift.restartTrainer', async () => {
       const info = await trainer.restart();
       vscode.window.setStatusBarMessage(`LIFT trainer restarted (pid ${info.pid})`, 4000);

@@ -1,12 +1,14 @@
 /**
  * The sidebar chat (browser code). Renders trainer status and the conversation; sends
  * questions to the extension host and shows the streamed answers. Model output is untrusted:
- * everything is rendered as text, never as HTML.
+ * answers are rendered as sanitized Markdown (markdown.ts); questions as text. Code blocks get
+ * Copy and Insert buttons, file references and links become requests to the host.
  */
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
-import type { HostToWebview, TrainerView, WebviewToHost } from './messages';
+import { renderMarkdown } from './markdown';
+import type { HistoryItem, HostToWebview, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
 interface VsCodeApi {
@@ -55,7 +57,12 @@ stop.hidden = true;
 const send = document.createElement('vscode-button');
 send.id = 'send';
 send.textContent = 'Ask';
-actions.append(stop, send);
+const clear = document.createElement('vscode-button');
+clear.id = 'clear';
+clear.textContent = 'Clear';
+clear.setAttribute('secondary', '');
+clear.title = 'Clear the conversation of this workspace';
+actions.append(clear, stop, send);
 form.append(input, actions);
 document.body.append(trainer, messages, form);
 
@@ -93,27 +100,94 @@ function renderTrainer(t: TrainerView): void {
   trainer.append(state);
 }
 
-const answers = new Map<number, { root: HTMLElement; body: HTMLElement }>();
+interface AnswerView {
+  root: HTMLElement;
+  body: HTMLElement;
+  text: string;
+  frame?: number;
+}
+
+const answers = new Map<number, AnswerView>();
 let pending = 0;
 
-function addMessage(kind: 'question' | 'answer', who: string, text: string): { root: HTMLElement; body: HTMLElement } {
+function addMessage(kind: 'question' | 'answer', who: string, text: string): AnswerView {
   empty.remove();
   const root = el('div', { className: `message ${kind}` });
-  const body = el('span', { className: 'body', text });
+  const body = el('div', { className: 'body' });
   root.append(el('span', { className: 'who', text: who }), body);
   messages.append(root);
+  const view = { root, body, text: '' };
+  if (kind === 'question') body.textContent = text;
+  else setAnswer(view, text);
   messages.scrollTop = messages.scrollHeight;
-  return { root, body };
+  return view;
+}
+
+/** Renders an answer's Markdown, with a toolbar on each code block. */
+function setAnswer(a: AnswerView, text: string): void {
+  a.text = text;
+  a.body.replaceChildren(renderMarkdown(text));
+  for (const pre of a.body.querySelectorAll('pre')) {
+    const code = pre.textContent ?? '';
+    const bar = el('div', { className: 'code-actions' });
+    const copy = el('button', { className: 'copy', text: 'Copy' });
+    copy.type = 'button';
+    copy.title = 'Copy the code';
+    copy.addEventListener('click', () => post({ type: 'copy', text: code.replace(/\n$/, '') }));
+    const insert = el('button', { className: 'insert', text: 'Insert' });
+    insert.type = 'button';
+    insert.title = 'Insert the code at the cursor of the active editor';
+    insert.addEventListener('click', () => post({ type: 'insert', text: code.replace(/\n$/, '') }));
+    bar.append(copy, insert);
+    pre.before(bar);
+  }
+}
+
+/** Streaming re-renders at most once per frame. */
+function appendToAnswer(a: AnswerView, chunk: string): void {
+  a.text += chunk;
+  a.frame ??= requestAnimationFrame(() => {
+    a.frame = undefined;
+    setAnswer(a, a.text);
+    messages.scrollTop = messages.scrollHeight;
+  });
+}
+
+function finish(a: AnswerView, end: { outcome: HistoryItem['outcome']; error?: string; note?: string }): void {
+  if (a.frame !== undefined) cancelAnimationFrame(a.frame);
+  a.frame = undefined;
+  setAnswer(a, a.text);
+  a.root.dataset.outcome = end.outcome;
+  if (end.outcome === 'failed') a.root.append(el('span', { className: 'error', text: end.error ?? 'The answer failed.' }));
+  if (end.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ' (stopped)' }));
+  if (end.note) a.root.append(el('span', { className: 'source', text: end.note }));
 }
 
 function setBusy(): void {
   stop.hidden = pending === 0;
 }
 
+function showHistory(items: HistoryItem[]): void {
+  for (const a of answers.values()) if (a.frame !== undefined) cancelAnimationFrame(a.frame);
+  messages.replaceChildren();
+  if (!items.length) messages.append(empty);
+  for (const item of items) {
+    addMessage('question', 'You', item.question).root.dataset.history = 'true';
+    const a = addMessage('answer', 'LIFT', item.answer);
+    a.root.dataset.history = 'true';
+    finish(a, item);
+  }
+  // answers still streaming stay where they are, at the end
+  for (const a of answers.values()) messages.append(a.root);
+}
+
 function onHostMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'trainer':
       renderTrainer(m.trainer);
+      break;
+    case 'history':
+      showHistory(m.items);
       break;
     case 'question': {
       const q = addMessage('question', 'You', m.text);
@@ -128,18 +202,13 @@ function onHostMessage(m: HostToWebview): void {
     }
     case 'answerChunk': {
       const a = answers.get(m.id);
-      if (!a) break;
-      a.body.textContent += m.text;
-      messages.scrollTop = messages.scrollHeight;
+      if (a) appendToAnswer(a, m.text);
       break;
     }
     case 'answerEnd': {
       const a = answers.get(m.id);
       if (!a) break;
-      a.root.dataset.outcome = m.outcome;
-      if (m.outcome === 'failed') a.root.append(el('span', { className: 'error', text: m.error ?? 'The answer failed.' }));
-      if (m.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ' (stopped)' }));
-      if (m.note) a.root.append(el('span', { className: 'source', text: m.note }));
+      finish(a, m);
       answers.delete(m.id);
       pending = Math.max(0, pending - 1);
       setBusy();
@@ -147,6 +216,15 @@ function onHostMessage(m: HostToWebview): void {
     }
   }
 }
+
+// file references and links in answers: the host opens them
+messages.addEventListener('click', (e) => {
+  const a = (e.target as Element | null)?.closest?.('a');
+  if (!a) return;
+  e.preventDefault();
+  if (a.dataset.file && a.dataset.line) post({ type: 'openFile', path: a.dataset.file, line: Number(a.dataset.line) });
+  else if (a.dataset.link) post({ type: 'openLink', url: a.dataset.link });
+});
 
 function submit(): void {
   const text = input.value.trim();
@@ -161,6 +239,7 @@ form.addEventListener('submit', (e) => {
 });
 send.addEventListener('click', submit);
 stop.addEventListener('click', () => post({ type: 'stop' }));
+clear.addEventListener('click', () => post({ type: 'clearHistory' }));
 input.addEventListener('keydown', (e: KeyboardEvent) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();

@@ -16,8 +16,19 @@ export type TrainerView =
       selfTestOk: boolean;
     };
 
+/** A finished exchange, as the chat history keeps it. */
+export interface HistoryItem {
+  question: string;
+  answer: string;
+  outcome: 'done' | 'cancelled' | 'failed';
+  error?: string;
+  note?: string;
+}
+
 export type HostToWebview =
   | { type: 'trainer'; trainer: TrainerView }
+  /** The conversation so far (sent when the view starts, and after it is cleared). */
+  | { type: 'history'; items: HistoryItem[] }
   /** A question was accepted (typed in the view or sent by a command); an answer follows. */
   | { type: 'question'; id: number; text: string }
   | { type: 'answerChunk'; id: number; text: string }
@@ -27,18 +38,33 @@ export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'ask'; text: string }
   | { type: 'stop' }
-  | { type: 'refreshStatus' };
+  | { type: 'refreshStatus' }
+  | { type: 'clearHistory' }
+  /** Code block actions. */
+  | { type: 'copy'; text: string }
+  | { type: 'insert'; text: string }
+  /** A file reference in an answer (path relative to a workspace folder, 1-based line). */
+  | { type: 'openFile'; path: string; line: number }
+  /** An http(s) link in an answer: the host asks VS Code to open it (with its own confirmation). */
+  | { type: 'openLink'; url: string };
 
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
   if (typeof value !== 'object' || value === null) return false;
-  const m = value as { type?: unknown; text?: unknown };
+  const m = value as { type?: unknown; text?: unknown; path?: unknown; line?: unknown; url?: unknown };
   switch (m.type) {
     case 'ready':
     case 'stop':
     case 'refreshStatus':
+    case 'clearHistory':
       return true;
     case 'ask':
+    case 'copy':
+    case 'insert':
       return typeof m.text === 'string';
+    case 'openFile':
+      return typeof m.path === 'string' && Number.isSafeInteger(m.line) && (m.line as number) >= 1;
+    case 'openLink':
+      return typeof m.url === 'string' && /^https?:\/\//i.test(m.url);
     default:
       return false;
   }

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { TrainerClient } from '../../native/client';
-import { ChatController } from '../../src/chatController';
+import { ChatController, type ChatControllerOptions } from '../../src/chatController';
 import { makeNonce, renderChatHtml } from '../../src/webviewHtml';
-import type { HostToWebview } from '../../webview/messages';
+import type { HistoryItem, HostToWebview } from '../../webview/messages';
 import { launchChromium } from '../chromium';
 import { memoryLogger, repoRoot, trainerBundle } from '../helpers';
 
@@ -54,11 +54,20 @@ interface Harness {
   toWebview: HostToWebview[];
   cspViolations: string[];
   errors: string[];
+  requests: string[];
 }
 
-async function open(chunkDelayMs = 0): Promise<Harness> {
+/** Plays a whole model answer into the page, as the host would stream it. */
+async function playAnswer(h: Harness, id: number, question: string, chunks: string[]): Promise<void> {
+  const msgs: HostToWebview[] = [{ type: 'question', id, text: question }, ...chunks.map((text) => ({ type: 'answerChunk' as const, id, text })), { type: 'answerEnd', id, outcome: 'done' }];
+  for (const m of msgs) await h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+  await h.page.locator(`.message.answer[data-id="${id}"][data-outcome="done"]`).waitFor({ timeout: 5000 });
+}
+
+async function open(chunkDelayMs = 0, opts: Omit<ChatControllerOptions, 'chunkDelayMs'> = {}): Promise<Harness> {
   const page = await browser.newPage();
-  const h: Harness = { page, chat: new ChatController(trainer, { chunkDelayMs }), fromWebview: [], toWebview: [], cspViolations: [], errors: [] };
+  const h: Harness = { page, chat: new ChatController(trainer, { chunkDelayMs, ...opts }), fromWebview: [], toWebview: [], cspViolations: [], errors: [], requests: [] };
+  page.on('request', (r) => h.requests.push(r.url()));
   page.on('pageerror', (e) => h.errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && h.errors.push(m.text()));
   h.chat.attach((m) => {
@@ -180,5 +189,88 @@ describe('sidebar webview in Chromium', () => {
     h = await open();
     await h.page.evaluate(() => document.documentElement.style.setProperty('--vscode-foreground', 'rgb(1, 2, 3)'));
     assert.equal(await h.page.evaluate(() => getComputedStyle(document.body).color), 'rgb(1, 2, 3)');
+  });
+
+  test('answers render as Markdown: code blocks with Copy and Insert, file references and links ask the host', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const answer = 'The entry point is **main** in `src/main.ts:1`:\n\n```ts\nexport function main(): number {\n  return 42;\n}\n```\n\n- one\n- two\n\nSee [the docs](https://example.com/docs) and [main](src/main.ts#L2).';
+    // streamed in small pieces, as a model does: the Markdown is complete only at the end
+    await playAnswer(h, 900, 'Where is main?', answer.match(/[\s\S]{1,7}/g)!);
+    const body = h.page.locator('.message.answer[data-id="900"] .body');
+    assert.equal(await body.locator('strong').innerText(), 'main');
+    assert.equal(await body.locator('pre code').innerText(), 'export function main(): number {\n  return 42;\n}\n');
+    assert.equal(await body.locator('li').count(), 2);
+    await body.locator('.code-actions .copy').click();
+    await body.locator('.code-actions .insert').click();
+    await body.locator('a.file-ref', { hasText: 'src/main.ts:1' }).click();
+    await body.locator('a.file-ref[data-line="2"]').click();
+    await body.locator('a.external').click();
+    const sent = h.fromWebview.filter((m) => !['ready', 'refreshStatus'].includes((m as { type: string }).type));
+    const code = 'export function main(): number {\n  return 42;\n}';
+    assert.deepEqual(sent, [
+      { type: 'copy', text: code },
+      { type: 'insert', text: code },
+      { type: 'openFile', path: 'src/main.ts', line: 1 },
+      { type: 'openFile', path: 'src/main.ts', line: 2 },
+      { type: 'openLink', url: 'https://example.com/docs' },
+    ]);
+    assert.equal(await h.page.evaluate(() => location.href), `${origin}/`, 'no click navigated the webview');
+  });
+
+  test('hostile model output (XSS corpus) runs nothing and loads nothing', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const corpus = [
+      '<img src=x onerror="window.__pwned=1">',
+      '<script>window.__pwned=2</script>',
+      '[click](javascript:window.__pwned=3)',
+      '[data](data:text/html,<script>window.__pwned=4</script>)',
+      '<svg onload="window.__pwned=5"><circle r=1 /></svg>',
+      '<style>body{background:url(http://127.0.0.1:9/css)}</style>',
+      '<iframe src="http://127.0.0.1:9/frame"></iframe>',
+      '![tracker](http://127.0.0.1:9/pixel.png)',
+      '<a href="javascript:window.__pwned=6">x</a>',
+      '<object data="http://127.0.0.1:9/obj"></object><embed src="http://127.0.0.1:9/e">',
+      '<form action="http://127.0.0.1:9/f"><input autofocus onfocus="window.__pwned=7"></form>',
+      '<link rel=stylesheet href="http://127.0.0.1:9/l.css"><meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/">',
+      '<div style="background-image:url(http://127.0.0.1:9/bg)" onclick="window.__pwned=8">styled</div>',
+      '[vb](vbscript:msgbox(1)) [file](file:///etc/passwd) <details open ontoggle="window.__pwned=9">',
+      '```html\n<script>window.__pwned=10</script>\n```',
+      '<math><mtext><table><mglyph><style><img src=x onerror="window.__pwned=11">',
+      '[x](https://example.com" onclick="window.__pwned=12) **<img src=x onerror=window.__pwned=13>**',
+    ];
+    for (const [i, text] of corpus.entries()) await playAnswer(h, 1000 + i, `case ${i}`, [text.slice(0, 9), text.slice(9)]);
+    await h.page.waitForTimeout(300);
+    assert.equal(await h.page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined, 'no script ran');
+    const forbidden = await h.page.locator('#messages :is(img, script, svg, style, iframe, object, embed, form, input, link, meta, math, details, video, audio)').count();
+    assert.equal(forbidden, 0, 'no element that runs or loads anything');
+    const attrs = await h.page.evaluate(() => [...document.querySelectorAll('#messages *')].flatMap((e) => [...e.attributes].map((a) => `${a.name}=${a.value}`)).filter((a) => /^on|^style=|^src=|javascript:|vbscript:|data:|file:/i.test(a)));
+    assert.deepEqual(attrs, []);
+    assert.deepEqual(h.requests.filter((u) => !u.startsWith(origin)), [], 'nothing was requested from anywhere else');
+    assert.deepEqual(h.cspViolations, []);
+    // the code block keeps the hostile text as text
+    assert.match(await h.page.locator('.message.answer[data-id="1014"] pre').innerText(), /<script>window.__pwned=10<\/script>/);
+  });
+
+  test('the conversation is kept: history comes back in a new view, and Clear empties it', async () => {
+    let saved: HistoryItem[] = [];
+    const history = { load: () => saved, save: (items: HistoryItem[]) => void (saved = items) };
+    h = await open(0, { history });
+    await ask(h, 'remember **this**');
+    await h.page.locator('.message.answer[data-outcome="done"]').waitFor({ timeout: 15_000 });
+    assert.equal(saved.length, 1);
+    assert.equal(saved[0]!.question, 'remember **this**');
+    await h.page.close();
+
+    h = await open(0, { history });
+    const restored = h.page.locator('.message.answer[data-history="true"]');
+    await restored.waitFor({ timeout: 10_000 });
+    assert.equal(await h.page.locator('.message.question[data-history="true"] .body').innerText(), 'remember **this**', 'questions stay plain text');
+    assert.match(await restored.locator('.body').innerText(), /received your question/);
+    await h.page.locator('vscode-button#clear').click();
+    await h.page.locator('.empty').waitFor({ timeout: 5000 });
+    assert.equal(await h.page.locator('.message').count(), 0);
+    assert.deepEqual(saved, []);
   });
 });
