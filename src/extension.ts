@@ -9,6 +9,7 @@ import { TrainerClient } from '../native/client';
 import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
+import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverProvider } from './explainLens';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
@@ -110,6 +111,8 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
 
+  const explanations = new ExplanationCache();
+  const lenses = new ExplainCodeLensProvider();
   const status = new LiftStatusBar();
   status.setTrainer(trainer.state);
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -195,6 +198,19 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const lines = editor.document.getText(new vscode.Range(start.line, 0, last - 1, Number.MAX_SAFE_INTEGER));
       return chat.explain(editor.document.uri.fsPath, start.line + 1, last, `Explain ${where}`, lines);
     }),
+    vscode.commands.registerCommand('lift.explainRange', async (uri?: vscode.Uri, startLine?: number, endLine?: number, name?: string): Promise<AskOutcome | undefined> => {
+      if (!uri || !startLine || !endLine) return undefined;
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const code = doc.getText(new vscode.Range(startLine - 1, 0, endLine - 1, Number.MAX_SAFE_INTEGER));
+      const label = `Explain ${name ?? 'this code'} (${vscode.workspace.asRelativePath(uri)}:${startLine}-${endLine})`;
+      await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
+      const outcome = await chat.explain(uri.fsPath, startLine, endLine, label, code);
+      if (outcome.outcome === 'done') explanations.add({ uri: uri.toString(), startLine, endLine, hash: codeHash(code), name: name ?? `lines ${startLine}-${endLine}`, text: outcome.text });
+      return outcome;
+    }),
+    vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
+    vscode.languages.registerHoverProvider({ scheme: 'file' }, new ExplanationHoverProvider(explanations)),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('lift.codeLens') && lenses.refresh()),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();
       const n = chat.stop();

@@ -21,11 +21,13 @@ function within<T>(promise: Thenable<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
+async function until(predicate: () => boolean, ms: number, what: string, poll?: () => Promise<void>): Promise<void> {
   const start = Date.now();
+  await poll?.();
   while (!predicate()) {
     if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, poll ? 500 : 100));
+    await poll?.();
   }
 }
 
@@ -119,6 +121,46 @@ describe('LIFT in VS Code', () => {
     } finally {
       for (const key of ['model', 'epochs', 'adapter.rank']) await lift.update(key, undefined, G);
     }
+  });
+
+  it('an "Explain" CodeLens above functions explains them; the hover shows it until the code changes', async () => {
+    const uri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    let lenses: vscode.CodeLens[] = [];
+    await until(() => lenses.length > 0, 60_000, 'the CodeLens (TypeScript symbols)', async () => {
+      lenses = (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri)).filter((l) => l.command?.command === 'lift.explainRange');
+    });
+    const lens = lenses[0]!;
+    assert.deepEqual(lens.command!.arguments!.slice(1), [1, 3, 'main']);
+    const outcome = await within(vscode.commands.executeCommand<AskOutcome>(lens.command!.command, ...lens.command!.arguments!), 60_000, 'the explanation');
+    assert.equal(outcome.outcome, 'done', outcome.error);
+    const hoverText = async (): Promise<string> =>
+      (await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(1, 4))).flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(await hoverText(), /LIFT: main/);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(uri, new vscode.Position(1, 0), '  // changed\n');
+    await vscode.workspace.applyEdit(edit);
+    assert.doesNotMatch(await hoverText(), /LIFT: main/, 'changed code: the explanation no longer applies');
+    await vscode.commands.executeCommand('undo');
+    await doc.save();
+  });
+
+  it('chat actions: a file reference opens the file at its line; Insert puts code at the cursor; Copy fills the clipboard', async () => {
+    await api.chat.handle({ type: 'openFile', path: 'src/main.ts', line: 2 });
+    const editor = vscode.window.activeTextEditor!;
+    assert.match(editor.document.uri.fsPath, /src[\\/]main\.ts$/);
+    assert.equal(editor.selection.active.line, 1);
+    await api.chat.handle({ type: 'openFile', path: '../outside.ts', line: 1 });
+    assert.match(vscode.window.activeTextEditor!.document.uri.fsPath, /src[\\/]main\.ts$/, 'paths outside the workspace are refused');
+    await api.chat.handle({ type: 'copy', text: 'copied();' });
+    assert.equal(await vscode.env.clipboard.readText(), 'copied();');
+    const scratch = await vscode.workspace.openTextDocument({ content: 'x\n' });
+    const ed = await vscode.window.showTextDocument(scratch);
+    ed.selection = new vscode.Selection(1, 0, 1, 0);
+    await api.chat.handle({ type: 'insert', text: 'inserted();' });
+    assert.equal(scratch.getText(), 'x\ninserted();');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
   it('killing the trainer mid-request shows an error, and the next request gets a restarted trainer', async () => {
