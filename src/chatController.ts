@@ -5,7 +5,7 @@
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import type { AnswerContextParams, AskResult, TrainerStatus } from '../native/protocol';
-import { type HistoryItem, type HostToWebview, isWebviewToHost, type TrainerView } from '../webview/messages';
+import { type HistoryItem, type HostToWebview, isWebviewToHost, type LearningView, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
   id: number;
@@ -79,6 +79,7 @@ export class ChatController {
     switch (message.type) {
       case 'ready':
         this.post({ type: 'history', items: this.opts.history?.load() ?? [] });
+        if (this.learning) this.post({ type: 'learning', learning: this.learning });
         await this.refreshStatus();
         break;
       case 'refreshStatus':
@@ -182,6 +183,14 @@ export class ChatController {
       this.inFlight.delete(id);
       cancel.dispose();
     }
+  }
+
+  private learning: LearningView | undefined;
+
+  /** Shows learning progress (and the last run's report) in the view's learning panel. */
+  showLearning(view: LearningView): void {
+    this.learning = view;
+    this.post({ type: 'learning', learning: view });
   }
 
   /** Forgets the conversation (answers in progress go on). */

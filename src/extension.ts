@@ -136,16 +136,14 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     return chat.ask(text, chunkDelayMs);
   }
 
-  const learning = new Learning(
-    trainer,
-    context.storageUri,
-    log,
-    (busy) => {
+  const learning = new Learning(trainer, context.storageUri, log, {
+    onBusy: (busy) => {
       status.setBusy(busy);
       if (!busy) refreshAdapter();
     },
     defaultModel,
-  );
+    onView: (view) => chat.showLearning(view),
+  });
 
   context.subscriptions.push(
     log,

@@ -10,6 +10,7 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError } from '../native/client';
 import type { LearnProgress, LearnResult } from '../native/protocol';
 import { readSettings } from './config';
+import type { LearningView } from '../webview/messages';
 
 export class Learning {
   private current: CancellationTokenSource | undefined;
@@ -18,9 +19,13 @@ export class Learning {
     private readonly trainer: TrainerClient,
     private readonly storage: vscode.Uri | undefined,
     private readonly log: vscode.LogOutputChannel,
-    private readonly onBusy: (text: string | undefined) => void,
-    /** The bundled default model's folder, used when "lift.model" is empty. */
-    private readonly defaultModel: string | undefined,
+    private readonly opts: {
+      onBusy: (text: string | undefined) => void;
+      /** The bundled default model's folder, used when "lift.model" is empty. */
+      defaultModel: string | undefined;
+      /** The learning panel's state (throttled while training). */
+      onView?: (view: LearningView) => void;
+    },
   ) {}
 
   get running(): boolean {
@@ -34,7 +39,7 @@ export class Learning {
 
   async learn(what: string, roots: string[], incremental = false): Promise<LearnResult | undefined> {
     const settings = readSettings();
-    const model = settings.model || this.defaultModel;
+    const model = settings.model || this.opts.defaultModel;
     if (!model) {
       const open = 'Open Settings';
       const choice = await vscode.window.showWarningMessage(
@@ -57,21 +62,30 @@ export class Learning {
     const source = new CancellationTokenSource();
     this.current = source;
     const started = Date.now();
+    let view: LearningView | undefined;
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `LIFT: learning ${what}`, cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => source.cancel());
           let reported = 0;
+          let shown = 0;
+          view = { state: 'running', what, losses: [] };
+          this.opts.onView?.(view);
           const onProgress = (p: LearnProgress): void => {
+            view = { ...view!, phase: p.phase, step: p.step, totalSteps: p.totalSteps, etaSeconds: p.etaSeconds, losses: p.loss !== undefined ? [...view!.losses, p.loss] : view!.losses };
+            if (Date.now() - shown > 250 || p.step === p.totalSteps) {
+              shown = Date.now();
+              this.opts.onView?.(view);
+            }
             if (p.phase === 'train' && p.step && p.totalSteps) {
               const pct = Math.floor((100 * p.step) / p.totalSteps);
               progress.report({ increment: pct - reported, message: `training ${p.step}/${p.totalSteps}, loss ${p.loss?.toFixed(3)}, ${Math.ceil(p.etaSeconds ?? 0)} s left` });
               reported = pct;
-              this.onBusy(`${pct}%`);
+              this.opts.onBusy(`${pct}%`);
             } else if (p.phase !== 'collect' || !p.step) {
               progress.report({ message: p.phase === 'build' ? 'building the training graph' : p.phase === 'save' ? 'saving the adapter' : `${p.phase}…` });
-              this.onBusy(p.phase);
+              this.opts.onBusy(p.phase);
             }
           };
           const result = await this.trainer.learn(
@@ -80,6 +94,8 @@ export class Learning {
             source.token,
           );
           const seconds = Math.round((Date.now() - started) / 1000);
+          view = { ...view!, state: 'done', report: { files: result.files, tokens: result.tokens, qaPairs: result.qaPairs, skipped: result.skippedByReason, redactions: result.redactions, seconds } };
+          this.opts.onView?.(view);
           const skipped = Object.entries(result.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
           this.log.info(`Learned ${what}: ${result.files} files, ${result.tokens} tokens, ${result.steps} steps in ${seconds} s, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}; skipped ${skipped || 'none'}; ${result.redactions} secrets redacted. Adapter: ${result.adapterDir}`);
           void vscode.window.showInformationMessage(
@@ -89,6 +105,7 @@ export class Learning {
         },
       );
     } catch (err) {
+      if (view) this.opts.onView?.({ ...view, state: err instanceof TrainerError && err.kind === 'cancelled' ? 'cancelled' : 'failed', error: err instanceof Error ? err.message : String(err) });
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.log.info(`Learning ${what} was cancelled; the previous adapter is unchanged.`);
         void vscode.window.showInformationMessage('LIFT: learning cancelled; the previous adapter is unchanged.');
@@ -101,7 +118,7 @@ export class Learning {
     } finally {
       this.current = undefined;
       source.dispose();
-      this.onBusy(undefined);
+      this.opts.onBusy(undefined);
     }
   }
 }

@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import { renderMarkdown } from './markdown';
-import type { HistoryItem, HostToWebview, TrainerView, WebviewToHost } from './messages';
+import type { HistoryItem, HostToWebview, LearningView, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
 interface VsCodeApi {
@@ -36,6 +36,10 @@ document.head.append(style);
 const trainer = el('div');
 trainer.id = 'trainer';
 trainer.setAttribute('role', 'status');
+const learning = el('section');
+learning.id = 'learning';
+learning.hidden = true;
+learning.setAttribute('aria-label', 'Learning');
 const messages = el('div');
 messages.id = 'messages';
 messages.setAttribute('aria-live', 'polite');
@@ -64,7 +68,7 @@ clear.setAttribute('secondary', '');
 clear.title = 'Clear the conversation of this workspace';
 actions.append(clear, stop, send);
 form.append(input, actions);
-document.body.append(trainer, messages, form);
+document.body.append(trainer, learning, messages, form);
 
 function renderTrainer(t: TrainerView): void {
   trainer.replaceChildren();
@@ -181,8 +185,58 @@ function showHistory(items: HistoryItem[]): void {
   for (const a of answers.values()) messages.append(a.root);
 }
 
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** The loss curve as an SVG polyline (at most 200 points, y scaled to the range seen). */
+function lossCurve(losses: number[]): SVGSVGElement {
+  const w = 240;
+  const h = 48;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('class', 'curve');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `loss curve, ${losses.length} steps`);
+  const step = Math.max(1, Math.ceil(losses.length / 200));
+  const pts = losses.filter((_, i) => i % step === 0 || i === losses.length - 1);
+  const lo = Math.min(...pts);
+  const hi = Math.max(...pts);
+  const line = document.createElementNS(SVG, 'polyline');
+  line.setAttribute('points', pts.map((v, i) => `${((i / Math.max(1, pts.length - 1)) * w).toFixed(1)},${(h - 2 - ((v - lo) / (hi - lo || 1)) * (h - 4)).toFixed(1)}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
+function renderLearning(v: LearningView): void {
+  learning.hidden = false;
+  learning.dataset.state = v.state;
+  learning.replaceChildren();
+  const pct = v.step && v.totalSteps ? Math.floor((100 * v.step) / v.totalSteps) : undefined;
+  const head =
+    v.state === 'running'
+      ? `Learning ${v.what}: ${v.phase ?? 'starting'}${pct !== undefined ? ` ${pct}%` : ''}${v.etaSeconds !== undefined && v.phase === 'train' ? `, ${Math.ceil(v.etaSeconds)} s left` : ''}`
+      : v.state === 'done'
+        ? `Learned ${v.what} in ${v.report?.seconds ?? 0} s`
+        : v.state === 'cancelled'
+          ? `Learning ${v.what} was cancelled; the previous adapter is unchanged`
+          : `Learning ${v.what} failed: ${v.error ?? ''}`;
+  learning.append(el('div', { className: 'head', text: head }));
+  if (v.losses.length > 1) {
+    const row = el('div', { className: 'loss' });
+    row.append(lossCurve(v.losses), el('span', { text: `loss ${v.losses[0]!.toFixed(2)} → ${v.losses.at(-1)!.toFixed(2)}` }));
+    learning.append(row);
+  }
+  if (v.report) {
+    const r = v.report;
+    const skipped = Object.entries(r.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
+    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
+  }
+}
+
 function onHostMessage(m: HostToWebview): void {
   switch (m.type) {
+    case 'learning':
+      renderLearning(m.learning);
+      break;
     case 'trainer':
       renderTrainer(m.trainer);
       break;

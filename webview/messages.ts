@@ -25,7 +25,22 @@ export interface HistoryItem {
   note?: string;
 }
 
+/** The learning panel: progress with the loss curve while learning runs, the report after. */
+export interface LearningView {
+  state: 'running' | 'done' | 'failed' | 'cancelled';
+  what: string;
+  phase?: string;
+  step?: number;
+  totalSteps?: number;
+  etaSeconds?: number;
+  /** Every step's loss so far (at most a few thousand). */
+  losses: number[];
+  report?: { files: number; tokens: number; qaPairs: number; skipped: Record<string, number>; redactions: number; seconds: number };
+  error?: string;
+}
+
 export type HostToWebview =
+  | { type: 'learning'; learning: LearningView }
   | { type: 'trainer'; trainer: TrainerView }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }

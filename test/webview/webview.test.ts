@@ -273,4 +273,25 @@ describe('sidebar webview in Chromium', () => {
     assert.equal(await h.page.locator('.message').count(), 0);
     assert.deepEqual(saved, []);
   });
+
+  test('the learning panel draws the live loss curve, then the collection report', async () => {
+    h = await open();
+    assert.equal(await h.page.locator('#learning').isVisible(), false, 'hidden until something is learned');
+    const losses = Array.from({ length: 300 }, (_, i) => 5 * Math.exp(-i / 80) + 0.2);
+    h.chat.showLearning({ state: 'running', what: 'this workspace', phase: 'train', step: 150, totalSteps: 300, etaSeconds: 12.2, losses: losses.slice(0, 150) });
+    await h.page.locator('#learning[data-state="running"]').waitFor({ timeout: 5000 });
+    assert.equal(await h.page.locator('#learning .head').innerText(), 'Learning this workspace: train 50%, 13 s left');
+    const points = async (): Promise<number> => (await h.page.locator('#learning polyline').getAttribute('points'))!.split(' ').length;
+    assert.equal(await points(), 150);
+    h.chat.showLearning({ state: 'done', what: 'this workspace', phase: 'save', losses, report: { files: 12, tokens: 3400, qaPairs: 96, skipped: { binary: 2, secret: 1 }, redactions: 3, seconds: 41 } });
+    await h.page.locator('#learning[data-state="done"]').waitFor({ timeout: 5000 });
+    assert.ok((await points()) <= 201, 'long curves are thinned to 200 points');
+    assert.equal(await h.page.locator('#learning .report').innerText(), '12 files, 3400 tokens, 96 QA pairs; skipped: 2 binary, 1 secret; secrets redacted: 3');
+    assert.match(await h.page.locator('#learning .loss').innerText(), /loss 5\.20 → 0\.\d\d/);
+    // a view that (re)starts gets the last state with its "ready"
+    h.toWebview.length = 0;
+    await h.chat.handle({ type: 'ready' });
+    assert.ok(h.toWebview.some((m) => m.type === 'learning' && m.learning.state === 'done'));
+    assert.deepEqual(h.cspViolations, []);
+  });
 });
