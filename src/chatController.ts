@@ -33,6 +33,7 @@ export interface ChatControllerOptions {
     insert(text: string): unknown;
     openFile(path: string, line: number): unknown;
     openLink(url: string): unknown;
+    learn(): unknown;
   }>;
 }
 
@@ -80,6 +81,7 @@ export class ChatController {
       case 'ready':
         this.post({ type: 'history', items: this.opts.history?.load() ?? [] });
         if (this.learning) this.post({ type: 'learning', learning: this.learning });
+        if (this.knowledge) this.post({ type: 'knowledge', ...this.knowledge });
         await this.refreshStatus();
         break;
       case 'refreshStatus':
@@ -99,6 +101,9 @@ export class ChatController {
         break;
       case 'openLink':
         await this.opts.actions?.openLink?.(message.url);
+        break;
+      case 'learn':
+        await this.opts.actions?.learn?.();
         break;
       case 'ask':
         await this.ask(message.text);
@@ -186,6 +191,13 @@ export class ChatController {
   }
 
   private learning: LearningView | undefined;
+  private knowledge: { learned: boolean; model: string } | undefined;
+
+  /** Whether the workspace is learned, and with which model (for the chat's empty state). */
+  showKnowledge(learned: boolean, model: string): void {
+    this.knowledge = { learned, model };
+    this.post({ type: 'knowledge', learned, model });
+  }
 
   /** Shows learning progress (and the last run's report) in the view's learning panel. */
   showLearning(view: LearningView): void {

@@ -107,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       load: () => context.workspaceState.get<HistoryItem[]>(HISTORY_KEY, []),
       save: (items) => context.workspaceState.update(HISTORY_KEY, items),
     },
-    actions: editorActions,
+    actions: { ...editorActions, learn: () => vscode.commands.executeCommand('lift.learnWorkspace') },
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
 
@@ -117,18 +117,43 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   status.setTrainer(trainer.state);
   let refreshTimer: NodeJS.Timeout | undefined;
   /** Asks the trainer what the adapter knows and whether files changed since (debounced). */
-  const refreshAdapter = (delayMs = 0): void => {
+  const refreshAdapter = (delayMs = 0, modelChanged = false): void => {
     // never learned here: nothing to ask, and no reason to start the trainer for it
-    if (!store || !fs.existsSync(path.join(store, 'active.json'))) return status.setAdapter(undefined);
+    const settings = readSettings();
+    const modelName = settings.model ? `the model in ${path.basename(settings.model)}` : 'the bundled default model';
+    const modelDir = settings.model || defaultModel;
+    if (!store || !fs.existsSync(path.join(store, 'active.json'))) {
+      chat.showKnowledge(false, modelName);
+      return status.setAdapter(undefined);
+    }
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       const settings = readSettings();
       const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
       trainer.adapterStatus({ store, roots, include: settings.include, exclude: settings.exclude }).then(
-        (s) => status.setAdapter(s),
+        (s) => {
+          const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
+          status.setAdapter(otherModel ? undefined : s);
+          chat.showKnowledge(s.learned && !otherModel, modelName);
+          if (otherModel && modelChanged) {
+            void vscode.window
+              .showWarningMessage(`LIFT: this workspace was learned with ${path.basename(s.baseModel)}; answers with ${modelName} cannot use that knowledge. Learn it again with the new model?`, 'Learn This Workspace')
+              .then((c) => c && vscode.commands.executeCommand('lift.learnWorkspace'));
+          }
+        },
         (err: unknown) => log.debug(`adapter status: ${err instanceof Error ? err.message : String(err)}`),
       );
     }, delayMs);
+  };
+
+  /** The first time anything is learned: what happens and where the data stays (not blocking). */
+  const explainOnce = (): void => {
+    if (context.globalState.get<boolean>('lift.explained')) return;
+    void context.globalState.update('lift.explained', true);
+    const settings = readSettings();
+    void vscode.window.showInformationMessage(
+      `LIFT learns on this machine: it reads this workspace's files (never ignored files, .env files or keys; secret-looking strings are redacted), fine-tunes ${settings.model ? path.basename(settings.model) : 'the bundled default model'} into an adapter kept in VS Code's storage for this workspace, and answers from it. Nothing leaves this machine.`,
+    );
   };
 
   async function askInChat(text: string, chunkDelayMs?: number): Promise<AskOutcome> {
@@ -154,6 +179,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     { dispose: () => clearTimeout(refreshTimer) },
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),
     vscode.commands.registerCommand('lift.learnWorkspace', async () => {
+      explainOnce();
       if (!vscode.workspace.workspaceFolders?.length) {
         return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
       }
@@ -168,6 +194,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       return learning.learn('the changes', roots, true);
     }),
     vscode.commands.registerCommand('lift.learnDocument', async () => {
+      explainOnce();
       const doc = vscode.window.activeTextEditor?.document;
       if (!doc) return vscode.window.showWarningMessage('Open the document to learn (for example a long spec) first.');
       if (doc.uri.scheme !== 'file' || doc.isUntitled) return vscode.window.showWarningMessage('Save the document first: LIFT learns files on disk.');
@@ -208,7 +235,10 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     }),
     vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
     vscode.languages.registerHoverProvider({ scheme: 'file' }, new ExplanationHoverProvider(explanations)),
-    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('lift.codeLens') && lenses.refresh()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('lift.codeLens')) lenses.refresh();
+      if (e.affectsConfiguration('lift.model')) refreshAdapter(0, true);
+    }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();
       const n = chat.stop();

@@ -43,7 +43,16 @@ learning.setAttribute('aria-label', 'Learning');
 const messages = el('div');
 messages.id = 'messages';
 messages.setAttribute('aria-live', 'polite');
-const empty = el('p', { className: 'empty', text: 'Ask about this workspace. Answers come from the local trainer; nothing leaves this machine.' });
+const empty = el('div', { className: 'empty' });
+const emptyText = el('p', { text: 'Ask about this workspace. Answers come from the local trainer; nothing leaves this machine.' });
+const offer = el('p', { className: 'offer' });
+offer.hidden = true;
+const learnButton = document.createElement('vscode-button');
+learnButton.id = 'learn';
+learnButton.textContent = 'Learn this workspace';
+learnButton.addEventListener('click', () => post({ type: 'learn' }));
+offer.append(el('span', { text: 'This workspace is not learned yet: answers come from the base model and the files that match. ' }), learnButton);
+empty.append(emptyText, offer);
 messages.append(empty);
 
 const form = el('form');
@@ -236,6 +245,10 @@ function onHostMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'learning':
       renderLearning(m.learning);
+      break;
+    case 'knowledge':
+      offer.hidden = m.learned;
+      emptyText.textContent = `Ask about this workspace. ${m.learned ? 'Answers use what the model learned from it, ' : 'Answers come from '}${m.model}${m.learned ? '' : ' and matching files'}, on this machine; nothing leaves it.`;
       break;
     case 'trainer':
       renderTrainer(m.trainer);

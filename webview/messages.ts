@@ -41,6 +41,8 @@ export interface LearningView {
 
 export type HostToWebview =
   | { type: 'learning'; learning: LearningView }
+  /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
+  | { type: 'knowledge'; learned: boolean; model: string }
   | { type: 'trainer'; trainer: TrainerView }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }
@@ -55,6 +57,7 @@ export type WebviewToHost =
   | { type: 'stop' }
   | { type: 'refreshStatus' }
   | { type: 'clearHistory' }
+  | { type: 'learn' }
   /** Code block actions. */
   | { type: 'copy'; text: string }
   | { type: 'insert'; text: string }
@@ -71,6 +74,7 @@ export function isWebviewToHost(value: unknown): value is WebviewToHost {
     case 'stop':
     case 'refreshStatus':
     case 'clearHistory':
+    case 'learn':
       return true;
     case 'ask':
     case 'copy':

@@ -204,7 +204,14 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         answerer.ready.catch(() => (answerer = undefined));
       }
       const model = await answerer.ready;
-      const usedAdapter = model.useAdapter(adapterOf(p));
+      // an adapter learned on another base model does not fit this one: answer without it
+      let dir = adapterOf(p);
+      const learnedOn = dir ? readManifest(dir)?.baseModel : undefined;
+      if (dir && learnedOn && path.resolve(learnedOn) !== path.resolve(p.model)) {
+        log('warn', `the adapter in ${dir} was learned on ${learnedOn}, not ${p.model}: answering without it`);
+        dir = undefined;
+      }
+      const usedAdapter = model.useAdapter(dir);
       const key = cacheKey && `${cacheKey}:${p.model}:${model.adapterIdentity ?? 'base'}`;
       const hit = key ? explained.get(key) : undefined;
       if (hit) {

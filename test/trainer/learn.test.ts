@@ -143,6 +143,11 @@ describe('learn over JSON-RPC', () => {
     assert.equal(pieces.join(''), r.text);
     const base = await client.ask({ question: 'What is Orbit?', roots: [docs], model: modelDir, maxTokens: 4 });
     assert.equal(base.usedAdapter, false);
+    // an adapter learned on another base model is not applied, even when its shapes would fit
+    const other = path.join(tmp, 'other-model');
+    fs.cpSync(modelDir, other, { recursive: true });
+    const mismatched = await client.ask({ question: 'What is Orbit?', roots: [docs], model: other, adapterDir: path.join(tmp, 'adapter'), maxTokens: 2 });
+    assert.equal(mismatched.usedAdapter, false);
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
   });
 
