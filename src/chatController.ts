@@ -142,9 +142,12 @@ export class ChatController {
   }
 
   /** Explains lines of a file (1-based, inclusive): the range is always in the model's context. */
-  explain(file: string, startLine: number, endLine: number, label: string, code?: string): Promise<AskOutcome> {
-    return this.converse(label, (context, stream, token) =>
-      context ? this.trainer.explain({ file, startLine, endLine, code, ...context }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
+  explain(file: string, startLine: number, endLine: number, label: string, code?: string, onText?: (text: string) => void): Promise<AskOutcome> {
+    return this.converse(
+      label,
+      (context, stream, token) =>
+        context ? this.trainer.explain({ file, startLine, endLine, code, ...context }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
+      onText,
     );
   }
 
@@ -152,6 +155,8 @@ export class ChatController {
   private async converse(
     question: string,
     produce: (context: AnswerContext | undefined, stream: (chunk: string) => void, token: CancellationToken) => Promise<AskResult | { text: string }>,
+    /** Also told the answer so far, on every chunk (e.g. an inline view in the editor). */
+    onText?: (text: string) => void,
   ): Promise<AskOutcome> {
     const id = this.nextId++;
     const cancel = new CancellationTokenSource();
@@ -161,6 +166,7 @@ export class ChatController {
     const stream = (chunk: string): void => {
       answer += chunk;
       this.post({ type: 'answerChunk', id, text: chunk });
+      onText?.(answer);
     };
     try {
       const result = await produce(this.opts.answerContext?.(), stream, cancel.token);

@@ -78,3 +78,45 @@ export class ExplanationHoverProvider implements vscode.HoverProvider {
     return new vscode.Hover(md);
   }
 }
+
+/**
+ * Explanations inline in the editor: a comment thread under the explained code whose one
+ * comment, by "LIFT", fills in as the answer streams (model output as untrusted Markdown).
+ */
+export class InlineExplanations implements vscode.Disposable {
+  private readonly controller = vscode.comments.createCommentController('lift.explanations', 'LIFT explanations');
+  /** Open threads by document and first line (for tests and reuse). */
+  readonly threads = new Map<string, vscode.CommentThread>();
+
+  constructor() {
+    this.controller.options = { prompt: 'Explanations by LIFT', placeHolder: '' };
+  }
+
+  /** Opens (or reuses) the thread for a range and returns a function that sets its text. */
+  show(uri: vscode.Uri, startLine: number, endLine: number, title: string): { update: (text: string, done?: boolean) => void; thread: vscode.CommentThread } {
+    const key = `${uri.toString()}#${startLine}`;
+    this.threads.get(key)?.dispose();
+    const thread = this.controller.createCommentThread(uri, new vscode.Range(endLine - 1, 0, endLine - 1, 0), []);
+    thread.canReply = false;
+    thread.label = title;
+    thread.collapsibleState = vscode.CommentThreadCollapsibleState.Expanded;
+    thread.contextValue = 'lift.explanation';
+    this.threads.set(key, thread);
+    let last = 0;
+    const update = (text: string, done = false): void => {
+      if (!done && Date.now() - last < 150) return;
+      last = Date.now();
+      const body = new vscode.MarkdownString(text.replace(/<[^>]*>/g, '') || '…');
+      body.isTrusted = false;
+      body.supportHtml = false;
+      thread.comments = [{ author: { name: 'LIFT' }, body, mode: vscode.CommentMode.Preview, label: done ? undefined : 'writing…' }];
+    };
+    update('', true);
+    return { update, thread };
+  }
+
+  dispose(): void {
+    for (const t of this.threads.values()) t.dispose();
+    this.controller.dispose();
+  }
+}

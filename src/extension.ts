@@ -9,7 +9,7 @@ import { TrainerClient } from '../native/client';
 import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
-import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverProvider } from './explainLens';
+import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverProvider, InlineExplanations } from './explainLens';
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
@@ -23,6 +23,7 @@ export interface LiftApi {
   chat: ChatController;
   chatView: ChatViewProvider;
   status: LiftStatusBar;
+  inline: InlineExplanations;
 }
 
 /** The trainer bundle, or an override for development (rust-analyzer's pattern). */
@@ -112,6 +113,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const chatView = new ChatViewProvider(context.extensionUri, chat);
 
   const explanations = new ExplanationCache();
+  const inlineExplanations = new InlineExplanations();
   const lenses = new ExplainCodeLensProvider();
   const status = new LiftStatusBar();
   status.setTrainer(trainer.state);
@@ -228,12 +230,16 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const doc = await vscode.workspace.openTextDocument(uri);
       const code = doc.getText(new vscode.Range(startLine - 1, 0, endLine - 1, Number.MAX_SAFE_INTEGER));
       const label = `Explain ${name ?? 'this code'} (${vscode.workspace.asRelativePath(uri)}:${startLine}-${endLine})`;
-      await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
-      const outcome = await chat.explain(uri.fsPath, startLine, endLine, label, code);
+      // streams inline under the code; the same exchange is in the chat to continue there
+      const inline = inlineExplanations.show(uri, startLine, endLine, label);
+      const outcome = await chat.explain(uri.fsPath, startLine, endLine, label, code, (text) => inline.update(text));
+      inline.update(outcome.outcome === 'done' ? outcome.text : `${outcome.text}\n\n*${outcome.outcome === 'cancelled' ? 'Stopped.' : outcome.error ?? 'Failed.'}*`, true);
       if (outcome.outcome === 'done') explanations.add({ uri: uri.toString(), startLine, endLine, hash: codeHash(code), name: name ?? `lines ${startLine}-${endLine}`, text: outcome.text });
       return outcome;
     }),
     vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
+    inlineExplanations,
+    vscode.commands.registerCommand('lift.continueInChat', () => vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`)),
     vscode.languages.registerHoverProvider({ scheme: 'file' }, new ExplanationHoverProvider(explanations)),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('lift.codeLens')) lenses.refresh();
@@ -303,7 +309,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
 
   refreshAdapter();
   log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
-  active = { trainer, chat, chatView, status };
+  active = { trainer, chat, chatView, status, inline: inlineExplanations };
   return active;
 }
 

@@ -135,6 +135,13 @@ describe('LIFT in VS Code', () => {
     assert.deepEqual(lens.command!.arguments!.slice(1), [1, 3, 'main']);
     const outcome = await within(vscode.commands.executeCommand<AskOutcome>(lens.command!.command, ...lens.command!.arguments!), 60_000, 'the explanation');
     assert.equal(outcome.outcome, 'done', outcome.error);
+    // it streamed into a comment thread under the code, by "LIFT"
+    const thread = api.inline.threads.get(`${uri.toString()}#1`);
+    assert.ok(thread, 'an inline thread for main');
+    assert.equal(thread.range?.start.line, 2);
+    const comment = thread.comments[0]!;
+    assert.equal(comment.author.name, 'LIFT');
+    assert.equal((comment.body as vscode.MarkdownString).value, outcome.text);
     const hoverText = async (): Promise<string> =>
       (await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(1, 4))).flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(await hoverText(), /LIFT: main/);
