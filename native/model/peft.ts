@@ -128,7 +128,12 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   if (!Array.isArray(targets) || !targets.every((t) => (LINEAR_TARGETS as readonly string[]).includes(t))) {
     fail(`target_modules must be a list among ${LINEAR_TARGETS.join(', ')}`);
   }
-  const file = SafetensorsFile.open(path.join(dir, 'adapter_model.safetensors'));
+  let file: SafetensorsFile;
+  try {
+    file = SafetensorsFile.open(path.join(dir, 'adapter_model.safetensors'));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
   const tensors: Record<string, Float32Array> = {};
   for (let i = 0; i < cfg.numLayers; i++) {
     for (const t of targets as LinearTarget[]) {
@@ -137,7 +142,11 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
         const name = peftName(i, t, ab);
         const entry = file.tensors.get(name) ?? fail(`tensor ${name} is missing: the adapter does not fit this model`);
         if (entry.shape.join() !== shape.join()) fail(`tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] for this model`);
-        tensors[loraName(i, t, ab)] = file.readFloat32(name).data;
+        try {
+          tensors[loraName(i, t, ab)] = file.readFloat32(name).data;
+        } catch (err) {
+          fail((err as Error).message);
+        }
       }
     }
   }

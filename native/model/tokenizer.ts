@@ -71,6 +71,7 @@ export class TextTokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
+    if (ids.length === 0) return '';
     return this.full.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
   }
 
