@@ -107,7 +107,7 @@ export interface LiftSamples {
   prefixBudget: number;
   segments: Sample[];
   qa: QAPair[];
-  /** One per QA pair (same order); some may be longer than the model's positions. */
+  /** One per QA pair (same order); some may be longer than the model's positions (their prompt is cut by nothing: they are filtered). */
   qaSamples: Sample[];
 }
 
@@ -137,9 +137,18 @@ export async function liftSamples(
   };
   const segments = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
   // Stage 2 adds question-answer pairs in exactly the format answering uses.
-  const qa = o.qa === false ? [] : [...(await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings)), ...(o.extraQA ?? [])];
+  const all = o.qa === false ? [] : [...(await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings)), ...(o.extraQA ?? [])];
   const end = answerEndTokens(tok).slice(0, 1);
-  const qaSamples = qa.map((p) => qaSample(formatPrompt(tok, config.maxPositions, p.question, [], length).ids, [...tok.encodeText(p.answer).slice(0, length - end.length), ...end]));
+  const qa: QAPair[] = [];
+  const qaSamples: Sample[] = [];
+  for (const p of all) {
+    const answer = [...tok.encodeText(p.answer).slice(0, length - end.length), ...end];
+    const question = tok.encodeText(p.question);
+    // a question that leaves no room for its answer is dropped (e.g. a very long module name)
+    if (question.length + answer.length + 64 > config.maxPositions) continue;
+    qa.push(p);
+    qaSamples.push(qaSample(formatPrompt(tok, config.maxPositions, p.question, [], answer.length).ids, answer));
+  }
   return { length, prefixBudget, segments, qa, qaSamples };
 }
 

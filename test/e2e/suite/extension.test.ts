@@ -1,12 +1,8 @@
 /** The extension inside a real VS Code, talking to the real trainer. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { byteLevelTokenizerJson } from '../../../native/model/bytelevel';
-import { randomWeights, smallConfig } from '../../../native/model/init';
-import { saveModelFolder } from '../../../native/model/weights';
 import type { AdaptersResult, LearnResult } from '../../../native/protocol';
 import type { AskOutcome } from '../../../src/chatController';
 import type { LiftApi } from '../../../src/extension';
@@ -65,62 +61,48 @@ describe('LIFT in VS Code', () => {
   });
 
   it('"LIFT: Ask About This Workspace" answers through the trainer', async () => {
-    const outcome = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 30_000, 'the answer');
+    // no "lift.model": the bundled default model answers, before anything is learned
+    const outcome = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'the answer');
     assert.equal(outcome.outcome, 'done', outcome.error);
-    assert.match(outcome.text, /received your question: "Where is main defined\?"/);
+    assert.match(outcome.note ?? '', /^Base model \(this workspace is not learned yet\) \+ context from src\/main\.ts:1-\d+/);
   });
 
-  it('"LIFT: Learn This Workspace" says what is missing without a model, then learns with one', async () => {
+  it('"LIFT: Learn This Workspace" learns with the bundled default model', async () => {
     const lift = vscode.workspace.getConfiguration('lift');
-    assert.equal(lift.get('model'), '');
-    // Without a model: a warning (not awaited by the command's caller here), no result.
-    const none = await Promise.race([vscode.commands.executeCommand('lift.learnWorkspace'), new Promise((r) => setTimeout(() => r('pending'), 3000))]);
-    assert.ok(none === undefined || none === 'pending');
-
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-model-'));
-    const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 768 });
-    saveModelFolder(dir, cfg, randomWeights(cfg, 1, 0.2), byteLevelTokenizerJson());
-    const G = vscode.ConfigurationTarget.Global;
-    await lift.update('model', dir, G);
-    await lift.update('epochs', 1, G);
-    await lift.update('adapter.rank', 2, G);
-    try {
-      const result = await within(vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'), 120_000, 'learning');
-      assert.ok(result, 'learning returned a result');
-      assert.deepEqual([result.files, result.steps > 0], [2, true]);
-      assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
-      assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
-      // "Manage Adapters" (scripted: no quick pick) lists it as the active one
-      const managed = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
-      assert.deepEqual(managed?.adapters.map((a) => [a.dir, a.active]), [[result.adapterDir, true]]);
-      // The status bar says what the adapter knows, and that it is stale once a learned file changes.
-      await until(() => /LIFT learned just now/.test(api.status.text), 10_000, `"learned" in the status bar (it says ${api.status.text})`);
-      const mainUri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
-      const doc = await vscode.workspace.openTextDocument(mainUri);
-      const edit = new vscode.WorkspaceEdit();
-      edit.insert(mainUri, new vscode.Position(0, 0), '// edited\n');
-      await vscode.workspace.applyEdit(edit);
-      await doc.save();
-      await until(() => /LIFT stale: 1 file changed/.test(api.status.text), 10_000, `"stale" in the status bar (it says ${api.status.text})`);
-      const undo = new vscode.WorkspaceEdit();
-      undo.delete(mainUri, new vscode.Range(0, 0, 1, 0));
-      await vscode.workspace.applyEdit(undo);
-      await doc.save();
-      await until(() => /LIFT learned/.test(api.status.text), 10_000, 'back to "learned" after the edit is undone');
-      // With a model set, the chat answers from it: learned knowledge plus the files it found.
-      const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
-      assert.equal(answer.outcome, 'done', answer.error);
-      assert.match(answer.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-\d+/);
-      // "Explain Selection" explains exactly the selected lines, as the editor has them.
-      const folder = vscode.workspace.workspaceFolders![0]!.uri;
-      const editor = await vscode.window.showTextDocument(vscode.Uri.joinPath(folder, 'src/main.ts'));
-      editor.selection = new vscode.Selection(0, 0, 1, 5);
-      const explained = await within(vscode.commands.executeCommand<AskOutcome>('lift.explainSelection'), 60_000, 'an explanation');
-      assert.equal(explained.outcome, 'done', explained.error);
-      assert.match(explained.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-2\b/);
-    } finally {
-      for (const key of ['model', 'epochs', 'adapter.rank']) await lift.update(key, undefined, G);
-    }
+    assert.equal(lift.get('model'), '', 'no model set: the default model is used');
+    const result = await within(vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'), 300_000, 'learning');
+    assert.ok(result, 'learning returned a result');
+    assert.deepEqual([result.files, result.steps > 0], [2, true]);
+    assert.ok(fs.existsSync(path.join(result.adapterDir, 'adapter_model.safetensors')));
+    assert.ok(!result.adapterDir.startsWith(vscode.workspace.workspaceFolders![0]!.uri.fsPath), 'the adapter lives in VS Code storage, not in the workspace');
+    // "Manage Adapters" (scripted: no quick pick) lists it as the active one
+    const managed = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
+    assert.deepEqual(managed?.adapters.map((a) => [a.dir, a.active]), [[result.adapterDir, true]]);
+    // The status bar says what the adapter knows, and that it is stale once a learned file changes.
+    await until(() => /LIFT learned just now/.test(api.status.text), 10_000, `"learned" in the status bar (it says ${api.status.text})`);
+    const mainUri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
+    const doc = await vscode.workspace.openTextDocument(mainUri);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(mainUri, new vscode.Position(0, 0), '// edited\n');
+    await vscode.workspace.applyEdit(edit);
+    await doc.save();
+    await until(() => /LIFT stale: 1 file changed/.test(api.status.text), 10_000, `"stale" in the status bar (it says ${api.status.text})`);
+    const undo = new vscode.WorkspaceEdit();
+    undo.delete(mainUri, new vscode.Range(0, 0, 1, 0));
+    await vscode.workspace.applyEdit(undo);
+    await doc.save();
+    await until(() => /LIFT learned/.test(api.status.text), 10_000, 'back to "learned" after the edit is undone');
+    // With a model set, the chat answers from it: learned knowledge plus the files it found.
+    const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
+    assert.equal(answer.outcome, 'done', answer.error);
+    assert.match(answer.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-\d+/);
+    // "Explain Selection" explains exactly the selected lines, as the editor has them.
+    const folder = vscode.workspace.workspaceFolders![0]!.uri;
+    const editor = await vscode.window.showTextDocument(vscode.Uri.joinPath(folder, 'src/main.ts'));
+    editor.selection = new vscode.Selection(0, 0, 1, 5);
+    const explained = await within(vscode.commands.executeCommand<AskOutcome>('lift.explainSelection'), 60_000, 'an explanation');
+    assert.equal(explained.outcome, 'done', explained.error);
+    assert.match(explained.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-2\b/);
   });
 
   it('an "Explain" CodeLens above functions explains them; the hover shows it until the code changes', async () => {
