@@ -174,7 +174,9 @@ export class ChatController {
       if ('sources' in result) {
         if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
         const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
-        note = `${result.usedAdapter ? 'Learned knowledge' : 'Base model (this workspace is not learned yet)'}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
+        const learning = this.learning?.state === 'running';
+        const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
+        note = `${knowledge}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
       await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../../native/client';
+import { ChatController } from '../../src/chatController';
 import type { LearnProgress } from '../../native/protocol';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
@@ -149,6 +150,16 @@ describe('learn over JSON-RPC', () => {
     const mismatched = await client.ask({ question: 'What is Orbit?', roots: [docs], model: other, adapterDir: path.join(tmp, 'adapter'), maxTokens: 2 });
     assert.equal(mismatched.usedAdapter, false);
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
+  });
+
+  test('the chat marks answers given while learning runs', async () => {
+    const chat = new ChatController(client, { answerContext: () => ({ model: modelDir, roots: [docs] }) });
+    chat.showLearning({ state: 'running', what: 'this workspace', losses: [] });
+    const during = await chat.ask('What is Orbit?');
+    assert.match(during.note ?? '', /^Base model \(learning in progress\) \+ context from README\.md/);
+    chat.showLearning({ state: 'done', what: 'this workspace', losses: [] });
+    assert.match((await chat.ask('What is Orbit?')).note ?? '', /^Base model \(this workspace is not learned yet\)/);
+    chat.dispose();
   });
 
   test('explain answers about a line range, with the range in the context, and caches by content', async () => {
