@@ -15,6 +15,8 @@ export interface TrainingRecord {
   tokens: { lm: number; heldOut: number };
   stages: Record<'lm' | 'lift', { losses: [number, number][]; heldOut: number[]; minutes: number }>;
   knowledge?: KnowledgeResult & { learn: Record<string, unknown> };
+  /** What the record alone does not say (e.g. how this particular run deviated from the recipe). */
+  notes?: string[];
 }
 
 const pct = (a: number, b: number): string => `${a}/${b} (${b ? Math.round((100 * a) / b) : 0}%)`;
@@ -69,7 +71,7 @@ cores with ONNX Runtime, in two stages:
 | 2. Pre-LIFT | LIFT samples of ${r.lift.packages} packages exactly as \`learn\` builds them: contextualized segments and synthetic QA in ${'many'} phrasings | ${r.lift.steps} × ${r.lift.batch} × ≤ ${r.model.maxPositions} | ${r.lift.lr} | ${first(lift.losses)} → ${last(lift.losses)} | ${lift.heldOut.map((x) => x.toFixed(2)).join(' → ')} | ${lift.minutes.toFixed(0)} min |
 
 Losses are mean cross-entropy per token (nats); held-out loss is on ${t.packages.filter((p) => p.heldOut).length} packages never trained on,
-measured every 300 steps. The loss curves are in \`training.json\`.
+measured every 300 steps. The loss curves are in \`training.json\`.${t.notes?.length ? `\n\n${t.notes.map((n) => `- ${n}`).join('\n')}` : ''}
 
 ## Does LIFT teach it a new document?
 ${
@@ -91,10 +93,12 @@ ${k.examples.map((e) => `- *${e.question}* → "${e.answer.replace(/\s+/g, ' ').
 }
 
 ## Limits
-- Tiny and trained on a few million tokens: it does not write useful code or prose, and its
-  answers outside what LIFT taught it are noise.
-- What it learns with LIFT it recalls best in the phrasings LIFT trained; other phrasings work
-  less often (see the table).
+- Tiny and trained on a few million tokens: it does not write useful code or prose.
+- The questions measured above all name the section they ask about (in new wordings).
+  Questions that describe a fact without naming its heading ("which port does the broker
+  use?"), and documents with many similar facts, are not measured here and are much harder for
+  a model this small.
+- Answers outside what LIFT taught it are not knowledge: the model has no world knowledge.
 - English and JavaScript/TypeScript-heavy data; other languages are barely represented.
 - Context of ${r.model.maxPositions} tokens.
 

@@ -330,6 +330,11 @@ async function main(argv: string[]): Promise<number> {
     log(`export: ${DEFAULT_MODEL_DIR}`);
   }
 
+  if (what === 'card') {
+    writeRecord(JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord);
+    return 0;
+  }
+
   if (what === 'eval' || what === 'all') {
     const record = JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord;
     const learn = { preset: 'fast' as const, ...RECIPE.liftConfig.presets.fast, rank: RECIPE.liftConfig.rank, targets: RECIPE.liftConfig.targets };

@@ -70,7 +70,7 @@ describe('VSIX package', () => {
     assert.deepEqual(names.filter((n) => /^extension\/(src|native|webview|test)\/|\.ts$/.test(n) && !n.startsWith('extension/native/default-model/')), []);
     const grammars = names.filter((n) => n.startsWith('extension/node_modules/@vscode/tree-sitter-wasm/wasm/tree-sitter-')).map((n) => path.basename(n)).sort();
     assert.deepEqual(grammars, ['c-sharp', 'cpp', 'go', 'java', 'javascript', 'python', 'rust', 'tsx', 'typescript'].map((l) => `tree-sitter-${l}.wasm`));
-    assert.ok(fs.statSync(vsix).size < 30 * 2 ** 20, 'under 30 MiB');
+    assert.ok(fs.statSync(vsix).size < 36 * 2 ** 20, 'under 36 MiB (about 20 of them ONNX Runtime, 8 the default model)');
   });
 
   test('the trainer unpacked from the VSIX loads its bundled runtime and runs a graph', () => {
