@@ -150,8 +150,20 @@ export interface AnswerContextParams {
   progressToken?: string;
 }
 
+/** Lines of a file (1-based, inclusive), with the editor's text when it has unsaved changes. */
+export interface CodeRange {
+  file: string;
+  startLine: number;
+  endLine: number;
+  code?: string;
+}
+
 export interface AskParams extends AnswerContextParams {
   question: string;
+  /** Earlier turns of the conversation, oldest first (the prompt keeps the newest that fit). */
+  history?: { question: string; answer: string }[];
+  /** The active editor's selection, or the lines around its cursor: always in the context. */
+  active?: CodeRange;
 }
 
 export interface AskResult {
@@ -163,14 +175,8 @@ export interface AskResult {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
 }
 
-export interface ExplainParams extends AnswerContextParams {
-  /** Absolute path of the file, and the 1-based inclusive line range to explain. */
-  file: string;
-  startLine: number;
-  endLine: number;
-  /** The lines as the editor has them (unsaved changes); read from the file when absent. */
-  code?: string;
-}
+/** An explanation of `file`'s lines startLine–endLine (absolute path; `code`: the editor's text of those lines). */
+export interface ExplainParams extends AnswerContextParams, CodeRange {}
 
 export type AdapterStatus =
   | { learned: false }

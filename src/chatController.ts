@@ -4,7 +4,7 @@
  */
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
-import type { AnswerContextParams, AskResult, TrainerStatus } from '../native/protocol';
+import type { AnswerContextParams, AskParams, AskResult, TrainerStatus } from '../native/protocol';
 import { type HistoryItem, type HostToWebview, isWebviewToHost, type LearningView, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
@@ -17,7 +17,7 @@ export interface AskOutcome {
 }
 
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
-export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store' | 'include' | 'exclude'>;
+export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store' | 'include' | 'exclude'> & Pick<AskParams, 'active'>;
 
 export interface ChatControllerOptions {
   /** Pause between streamed chunks of the echo (it answers instantly otherwise). */
@@ -36,6 +36,9 @@ export interface ChatControllerOptions {
     learn(): unknown;
   }>;
 }
+
+/** Explanations pin their own range: the active editor is not added. */
+const withoutActive = ({ active: _, ...rest }: AnswerContext): Omit<AnswerContext, 'active'> => rest;
 
 /** The most exchanges the history keeps (the oldest go first). */
 export const HISTORY_LIMIT = 100;
@@ -134,9 +137,11 @@ export class ChatController {
 
   /** Asks one question; the answer streams to the webview and the outcome is returned. */
   ask(text: string, chunkDelayMs = this.opts.chunkDelayMs): Promise<AskOutcome> {
+    // the last few finished exchanges go with the question, for follow-ups
+    const history = (this.opts.history?.load() ?? []).filter((h) => h.outcome === 'done').slice(-3).map(({ question, answer }) => ({ question, answer }));
     return this.converse(text, (context, stream, token) =>
       context
-        ? this.trainer.ask({ question: text, ...context }, stream, token)
+        ? this.trainer.ask({ question: text, history, ...context }, stream, token)
         : this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token),
     );
   }
@@ -146,7 +151,7 @@ export class ChatController {
     return this.converse(
       label,
       (context, stream, token) =>
-        context ? this.trainer.explain({ file, startLine, endLine, code, ...context }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
+        context ? this.trainer.explain({ ...withoutActive(context), file, startLine, endLine, code }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
       onText,
     );
   }
@@ -169,14 +174,17 @@ export class ChatController {
       onText?.(answer);
     };
     try {
-      const result = await produce(this.opts.answerContext?.(), stream, cancel.token);
+      const context = this.opts.answerContext?.();
+      const result = await produce(context, stream, cancel.token);
       let note: string | undefined;
       if ('sources' in result) {
         if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
         const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
         const learning = this.learning?.state === 'running';
         const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
-        note = `${knowledge}${files.length ? ` + context from ${files.join(', ')}` : ', no matching files'}`;
+        const active = context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && context.active!.file.replaceAll('\\', '/').endsWith(x.path));
+        const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
+        note = `${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
       await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });

@@ -47,6 +47,17 @@ let active: LiftApi | undefined;
 
 const HISTORY_KEY = 'lift.chatHistory';
 
+/** The active editor's selection, or the 40 lines around its cursor (files on disk only). */
+function activeRange(): { file: string; startLine: number; endLine: number; code: string } | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.document.uri.scheme !== 'file') return undefined;
+  const doc = editor.document;
+  const sel = editor.selection;
+  const start = sel.isEmpty ? Math.max(0, sel.active.line - 20) : sel.start.line;
+  const end = sel.isEmpty ? Math.min(doc.lineCount - 1, sel.active.line + 20) : sel.end.character === 0 && sel.end.line > sel.start.line ? sel.end.line - 1 : sel.end.line;
+  return { file: doc.uri.fsPath, startLine: start + 1, endLine: end + 1, code: doc.getText(new vscode.Range(start, 0, end, Number.MAX_SAFE_INTEGER)) };
+}
+
 /** What the chat's code-block buttons and links do in the editor. Model output chose the text, so nothing here runs it. */
 const editorActions = {
   copy: async (text: string): Promise<void> => {
@@ -99,6 +110,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         model,
         roots,
         store,
+        active: activeRange(),
         include: settings.include,
         exclude: settings.exclude,
       };

@@ -41,7 +41,14 @@ export function answerEndTokens(tok: TextTokenizer): number[] {
  * The answering prompt — shared by `ask` and by the QA training samples, so that training sees
  * exactly the format answering uses: system line, context chunks that fit, the question.
  */
-export function formatPrompt(tok: TextTokenizer, maxPositions: number, question: string, chunks: readonly Chunk[], maxNewTokens: number): { ids: number[]; used: Chunk[] } {
+export function formatPrompt(
+  tok: TextTokenizer,
+  maxPositions: number,
+  question: string,
+  chunks: readonly Chunk[],
+  maxNewTokens: number,
+  history: readonly { question: string; answer: string }[] = [],
+): { ids: number[]; used: Chunk[] } {
   const chat = chatFormat(tok);
   const head = chat ? `<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n` : `${SYSTEM}\n\n`;
   const tail = chat ? `Question: ${question}<|im_end|>\n<|im_start|>assistant\n` : `Question: ${question}\nAnswer:`;
@@ -50,6 +57,18 @@ export function formatPrompt(tok: TextTokenizer, maxPositions: number, question:
   const tailIds = chat ? [...tok.encodeText(`Question: ${question}`), ...tok.encodePrompt('<|im_end|>\n<|im_start|>assistant\n')] : tok.encodeText(tail);
   let budget = maxPositions - maxNewTokens - headIds.length - tailIds.length - 8;
   if (budget < 0) throw new Error(`the question is too long for the model's ${maxPositions} positions`);
+  // earlier turns, newest kept first, within a third of what is left (user text: no control tokens)
+  const turns: number[][] = [];
+  let turnBudget = Math.floor(budget / 3);
+  for (const t of [...history].reverse()) {
+    const ids = chat
+      ? [...tok.encodeText(`Question: ${t.question}`), ...tok.encodePrompt('<|im_end|>\n<|im_start|>assistant\n'), ...tok.encodeText(t.answer), ...tok.encodePrompt('<|im_end|>\n<|im_start|>user\n')]
+      : tok.encodeText(`Question: ${t.question}\nAnswer: ${t.answer}\n\n`);
+    if (ids.length > turnBudget) break;
+    turnBudget -= ids.length;
+    budget -= ids.length;
+    turns.unshift(ids);
+  }
   const used: Chunk[] = [];
   const context: number[] = [];
   for (const c of chunks) {
@@ -59,7 +78,7 @@ export function formatPrompt(tok: TextTokenizer, maxPositions: number, question:
     context.push(...ids);
     used.push(c);
   }
-  return { ids: [...headIds, ...(used.length ? tok.encodeText('Context:\n') : []), ...context, ...tailIds], used };
+  return { ids: [...headIds, ...(used.length ? tok.encodeText('Context:\n') : []), ...context, ...turns.flat(), ...tailIds], used };
 }
 
 /** A loaded model ready to answer; the generation graph is built once and reused. */
@@ -104,8 +123,8 @@ export class Answerer {
   }
 
   /** Prompt ids: context chunks (as many as fit) + question, in the model's chat format when it has one. */
-  buildPrompt(question: string, chunks: readonly Chunk[], maxNewTokens: number): { ids: number[]; used: Chunk[] } {
-    return formatPrompt(this.tok, this.cfg.maxPositions, question, chunks, maxNewTokens);
+  buildPrompt(question: string, chunks: readonly Chunk[], maxNewTokens: number, history: readonly { question: string; answer: string }[] = []): { ids: number[]; used: Chunk[] } {
+    return formatPrompt(this.tok, this.cfg.maxPositions, question, chunks, maxNewTokens, history);
   }
 
   /** The tokens that end an answer: the model's EOS, <|im_end|>, <|endoftext|>. */
@@ -116,10 +135,10 @@ export class Answerer {
   async answer(
     question: string,
     chunks: readonly Chunk[],
-    o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number } = {},
+    o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number; history?: readonly { question: string; answer: string }[] } = {},
   ): Promise<Omit<Answer, 'usedAdapter'>> {
     const maxTokens = Math.min(o.maxTokens ?? 256, Math.floor(this.cfg.maxPositions / 2));
-    const { ids, used } = this.buildPrompt(question, chunks, maxTokens);
+    const { ids, used } = this.buildPrompt(question, chunks, maxTokens, o.history);
     const stopTokens = this.stopTokens();
     const tokens: number[] = [];
     let emitted = '';

@@ -11,6 +11,7 @@ import {
   AdapterStatusRequest,
   Ask,
   type AskParams,
+  type CodeRange,
   AskProgress,
   type AskResult,
   Echo,
@@ -224,6 +225,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         hits = new Bm25Index(chunkFiles(files)).search(p.question + pinned.map((c) => ` ${c.text}`).join(''), 8).map((h) => h.chunk);
       }
       const answer = await model.answer(p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
+        history: p.history,
         maxTokens: p.maxTokens,
         isCancelled: () => token.isCancellationRequested,
         onText: stream,
@@ -242,35 +244,44 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     }
   }
 
-  connection.onRequest(Ask, (params, token) => {
-    if (typeof params?.question !== 'string' || !params.question.trim() || !Array.isArray(params.roots)) {
-      throw new ResponseError(-32602, 'ask: "question" (non-empty string) and "roots" (array) are required.');
+  /** Lines of a file as a context chunk (the editor's text when given), redacted, with its workspace-relative path. */
+  function rangeChunk(what: string, r: CodeRange, roots: readonly string[]): Chunk {
+    const { file, startLine, endLine } = r;
+    if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine) {
+      throw new ResponseError(-32602, `${what}: "file", "startLine" ≤ "endLine" (1-based) are required.`);
     }
-    return answerWith(params, token);
-  });
-
-  connection.onRequest(Explain, (params, token) => {
-    const { file, startLine, endLine } = params ?? {};
-    if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine || !Array.isArray(params.roots)) {
-      throw new ResponseError(-32602, 'explain: "file", "startLine" ≤ "endLine" (1-based) and "roots" are required.');
-    }
-    if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `explain: ${path.basename(file)} holds credentials; LIFT does not read it.`);
+    if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `${what}: ${path.basename(file)} holds credentials; LIFT does not read it.`);
     let lines: string[];
-    if (typeof params.code === 'string') {
-      lines = [...Array<string>(startLine - 1).fill(''), ...params.code.split('\n')];
+    if (typeof r.code === 'string') {
+      lines = [...Array<string>(startLine - 1).fill(''), ...r.code.split('\n')];
     } else {
       try {
         lines = fs.readFileSync(file, 'utf8').split('\n');
       } catch (err) {
-        throw new ResponseError(LEARN_FAILED, `explain: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+        throw new ResponseError(LEARN_FAILED, `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
       }
     }
-    const code = redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text;
-    const root = params.roots.find((r) => file.startsWith(r + path.sep));
+    const root = roots.find((x) => file.startsWith(x + path.sep));
     const rel = root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
-    const range: Chunk = { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: code };
-    const question = `Explain the code at ${rel}:${startLine}-${range.endLine}.`;
-    const hash = createHash('sha256').update(rel).update('\0').update(code).digest('hex');
+    return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
+  }
+
+  connection.onRequest(Ask, (params, token) => {
+    if (typeof params?.question !== 'string' || !params.question.trim() || !Array.isArray(params.roots)) {
+      throw new ResponseError(-32602, 'ask: "question" (non-empty string) and "roots" (array) are required.');
+    }
+    if (params.history !== undefined && !(Array.isArray(params.history) && params.history.every((t) => typeof t?.question === 'string' && typeof t?.answer === 'string'))) {
+      throw new ResponseError(-32602, 'ask: "history" must be a list of { question, answer } strings.');
+    }
+    // the active editor's selection (or the lines around its cursor) is always in the context
+    return answerWith(params, token, params.active ? [rangeChunk('ask', params.active, params.roots)] : []);
+  });
+
+  connection.onRequest(Explain, (params, token) => {
+    if (!params || !Array.isArray(params.roots)) throw new ResponseError(-32602, 'explain: "file", "startLine" ≤ "endLine" (1-based) and "roots" are required.');
+    const range = rangeChunk('explain', params, params.roots);
+    const question = `Explain the code at ${range.path}:${range.startLine}-${range.endLine}.`;
+    const hash = createHash('sha256').update(range.path).update('\0').update(range.text).digest('hex');
     return answerWith({ ...params, question }, token, [range], hash);
   });
 

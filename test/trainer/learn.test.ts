@@ -152,6 +152,17 @@ describe('learn over JSON-RPC', () => {
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
   });
 
+  test('ask takes the active editor (always in the context, unsaved text included) and earlier turns', async () => {
+    const file = path.join(docs, 'README.md');
+    const r = await client.ask({ question: 'What does this say?', roots: [docs], model: modelDir, maxTokens: 2, active: { file, startLine: 2, endLine: 3, code: 'Unsaved edit.\nSecond line.' }, history: [{ question: 'What is Orbit?', answer: 'A scheduler.' }] });
+    assert.deepEqual(r.sources[0], { path: 'README.md', startLine: 2, endLine: 3 });
+    await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, history: [{ question: 1 }] as never }), /"history" must be a list/);
+    await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, active: { file: path.join(docs, '.env'), startLine: 1, endLine: 1 } }), /holds credentials/);
+    const chat = new ChatController(client, { answerContext: () => ({ model: modelDir, roots: [docs], active: { file, startLine: 1, endLine: 2 } }) });
+    assert.match((await chat.ask('What is this?')).note ?? '', /^Base model \(this workspace is not learned yet\) \+ the active editor \(README\.md:1-2\)/);
+    chat.dispose();
+  });
+
   test('the chat marks answers given while learning runs', async () => {
     const chat = new ChatController(client, { answerContext: () => ({ model: modelDir, roots: [docs] }) });
     chat.showLearning({ state: 'running', what: 'this workspace', losses: [] });
@@ -214,7 +225,8 @@ describe('learn over JSON-RPC', () => {
     await assert.rejects(client.learn({ roots: [docs], model: path.join(tmp, 'nope'), adapterDir: path.join(tmp, 'x') }), /config.json is missing/);
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));
     await assert.rejects(client.learn({ roots: [empty], model: modelDir, adapterDir: path.join(tmp, 'x') }), /nothing to learn/);
-    await assert.rejects(client.learn({ roots: [docs], model: '', adapterDir: path.join(tmp, 'x') }), /No model is set/);
+    // no model given: the bundled default model answers
+    assert.equal((await client.ask({ question: 'What is Orbit?', roots: [docs], model: '', maxTokens: 2 })).stop !== undefined, true);
   });
 });
 
