@@ -153,6 +153,7 @@ export class ChatController {
       (context, stream, token) =>
         context ? this.trainer.explain({ ...withoutActive(context), file, startLine, endLine, code }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
       onText,
+      false,
     );
   }
 
@@ -162,6 +163,8 @@ export class ChatController {
     produce: (context: AnswerContext | undefined, stream: (chunk: string) => void, token: CancellationToken) => Promise<AskResult | { text: string }>,
     /** Also told the answer so far, on every chunk (e.g. an inline view in the editor). */
     onText?: (text: string) => void,
+    /** Whether the request carried the active editor (ask does; explain pins its own range). */
+    withActive = true,
   ): Promise<AskOutcome> {
     const id = this.nextId++;
     const cancel = new CancellationTokenSource();
@@ -182,7 +185,7 @@ export class ChatController {
         const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
         const learning = this.learning?.state === 'running';
         const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
-        const active = context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && context.active!.file.replaceAll('\\', '/').endsWith(x.path));
+        const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && context.active!.file.replaceAll('\\', '/').endsWith(x.path));
         const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
         note = `${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
       }

@@ -105,6 +105,20 @@ describe('LIFT in VS Code', () => {
     assert.match(explained.note ?? '', /^Learned knowledge \+ context from src\/main\.ts:1-2\b/);
   });
 
+  it('"LIFT: Cancel Learning" stops learning mid-way and keeps the previous adapter', async () => {
+    const before = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
+    const active = before?.adapters.find((a) => a.active);
+    assert.ok(active, 'an adapter from the previous test');
+    const weights = fs.readFileSync(path.join(active.dir, 'adapter_model.safetensors'));
+    const learning = vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace');
+    await until(() => /\d+%/.test(api.status.text), 120_000, `training progress in the status bar (it says ${api.status.text})`);
+    await vscode.commands.executeCommand('lift.cancelLearning');
+    assert.equal(await within(learning, 30_000, 'learning to stop'), undefined, 'cancelled: no result');
+    const after = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
+    assert.deepEqual(after?.adapters.map((a) => [a.key, a.active]), before!.adapters.map((a) => [a.key, a.active]));
+    assert.deepEqual(fs.readFileSync(path.join(active.dir, 'adapter_model.safetensors')), weights, 'the adapter is byte for byte the same');
+  });
+
   it('an "Explain" CodeLens above functions explains them; the hover shows it until the code changes', async () => {
     const uri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
     const doc = await vscode.workspace.openTextDocument(uri);
