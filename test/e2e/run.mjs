@@ -6,6 +6,10 @@
 //        node test/e2e/run.mjs --negative-control
 //          runs the suite against a trainer that cannot start and succeeds only if the suite
 //          fails: proof that it cannot pass without reaching the real trainer.
+//        node test/e2e/run.mjs --drive
+//          no suite: clicks through as a user would (command palette → learning with its progress
+//          notification, a question in the sidebar, an "Explain" CodeLens) and saves screenshots
+//          of each to out/e2e/drive-*.png.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -59,6 +63,7 @@ fs.writeFileSync(path.join(workspace, 'README.md'), '# Sample\n\nA tiny workspac
 fs.writeFileSync(path.join(workspace, 'src/main.ts'), 'export function main(): number {\n  return 42;\n}\n');
 const results = path.join(tmp, 'results.json');
 const negativeControl = process.argv.includes('--negative-control');
+const driveMode = process.argv.includes('--drive');
 const brokenTrainer = path.join(tmp, 'broken-trainer.js');
 fs.writeFileSync(brokenTrainer, "console.error('negative control: this trainer cannot start'); process.exit(1);\n");
 const port = await freePort();
@@ -169,6 +174,64 @@ async function checkRun(page, exited) {
   return code;
 }
 
+/** Clicks through the three features as a user; a screenshot of each. Returns the exit code. */
+async function drive(page) {
+  const shots = path.join(root, 'out/e2e');
+  fs.mkdirSync(shots, { recursive: true });
+  const steps = [];
+  const step = async (what, f) => {
+    try {
+      await f();
+      steps.push([true, what]);
+    } catch (err) {
+      steps.push([false, `${what}: ${err.message.split('\n')[0]}`]);
+      await page.screenshot({ path: path.join(shots, `drive-failed-${steps.length}.png`) }).catch(() => {});
+    }
+  };
+  const palette = async (command) => {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill(`>${command}`);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+  };
+  await step('"LIFT: Learn This Workspace" from the command palette shows a progress notification, then "learned"', async () => {
+    await palette('LIFT: Learn This Workspace');
+    const toast = page.locator('.notification-toast', { hasText: 'LIFT: learning this workspace' });
+    await toast.waitFor({ timeout: 60_000 });
+    await page.locator('.notification-toast', { hasText: /training \d+\/\d+/ }).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: path.join(shots, 'drive-1-learning.png') });
+    await page.locator('.notification-toast', { hasText: 'LIFT learned this workspace' }).waitFor({ timeout: 300_000 });
+  });
+  const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  await step('a question typed in the sidebar chat streams an answer that says what it drew on', async () => {
+    await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await webview.locator('vscode-textarea#question').click();
+    await page.keyboard.type('Where is main defined?');
+    await page.keyboard.press('Enter');
+    const answer = webview.locator('.message.answer[data-outcome="done"]').last();
+    await answer.waitFor({ timeout: 120_000 });
+    const note = await answer.locator('.source').innerText();
+    if (!/^Learned knowledge/.test(note)) throw new Error(`the answer's note says ${JSON.stringify(note)}`);
+    await page.screenshot({ path: path.join(shots, 'drive-2-chat.png') });
+  });
+  await step('clicking the "Explain" CodeLens above a function streams the explanation inline under it', async () => {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('main.ts');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'main.ts' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const lens = page.locator('.codelens-decoration a', { hasText: 'Explain' }).first();
+    await lens.waitFor({ timeout: 90_000 });
+    await lens.click();
+    const thread = page.locator('.review-widget .comment-body, .comment-thread-widget .comment-body').first();
+    await thread.waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(3000);
+    await page.screenshot({ path: path.join(shots, 'drive-3-explain.png') });
+  });
+  for (const [ok, what] of steps) console.log(`  ${ok ? '✔' : '✖'} drive: ${what}`);
+  log(`screenshots in out/e2e/drive-*.png`);
+  return steps.every(([ok]) => ok) ? 0 : 1;
+}
+
 let browser;
 let exitCode = 1;
 try {
@@ -189,14 +252,11 @@ try {
     if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
   });
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(root)],
-    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
-  ]);
+  const payload = JSON.stringify([['extensionDevelopmentPath', remote(root)], ...(driveMode ? [] : [['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))]])]);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
-  exitCode = negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
+  exitCode = driveMode ? await drive(page) : negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
 } catch (err) {
   log(`error: ${err.stack ?? err}`);
   exitCode = 1;
