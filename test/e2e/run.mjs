@@ -6,10 +6,9 @@
 //        node test/e2e/run.mjs --negative-control
 //          runs the suite against a trainer that cannot start and succeeds only if the suite
 //          fails: proof that it cannot pass without reaching the real trainer.
-//        node test/e2e/run.mjs --drive
-//          no suite: clicks through as a user would (command palette → learning with its progress
-//          notification, a question in the sidebar, an "Explain" CodeLens) and saves screenshots
-//          of each to out/e2e/drive-*.png.
+// After the suite, the runner also clicks through as a user would (command palette → learning
+// with its progress notification, a question in the sidebar, an "Explain" CodeLens) and saves a
+// screenshot of each to out/e2e/drive-*.png.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -63,7 +62,6 @@ fs.writeFileSync(path.join(workspace, 'README.md'), '# Sample\n\nA tiny workspac
 fs.writeFileSync(path.join(workspace, 'src/main.ts'), 'export function main(): number {\n  return 42;\n}\n');
 const results = path.join(tmp, 'results.json');
 const negativeControl = process.argv.includes('--negative-control');
-const driveMode = process.argv.includes('--drive');
 const brokenTrainer = path.join(tmp, 'broken-trainer.js');
 fs.writeFileSync(brokenTrainer, "console.error('negative control: this trainer cannot start'); process.exit(1);\n");
 const port = await freePort();
@@ -163,6 +161,15 @@ async function checkRun(page, exited) {
   }
   fs.mkdirSync(path.join(root, 'out/e2e'), { recursive: true });
   await page.screenshot({ path: path.join(root, 'out/e2e/workbench.png') });
+  // close the notifications centre: toasts show again
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Notifications: Clear All Notifications');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Notifications: Hide Notifications');
+  await page.keyboard.press('Enter');
+  ui.push(...(await drive(page)));
   for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
   fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
   let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
@@ -174,7 +181,7 @@ async function checkRun(page, exited) {
   return code;
 }
 
-/** Clicks through the three features as a user; a screenshot of each. Returns the exit code. */
+/** Clicks through the three features as a user; a screenshot of each. Returns [ok, what] pairs. */
 async function drive(page) {
   const shots = path.join(root, 'out/e2e');
   fs.mkdirSync(shots, { recursive: true });
@@ -194,22 +201,30 @@ async function drive(page) {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
   };
-  await step('"LIFT: Learn This Workspace" from the command palette shows a progress notification, then "learned"', async () => {
-    await palette('LIFT: Learn This Workspace');
-    const toast = page.locator('.notification-toast', { hasText: 'LIFT: learning this workspace' });
-    await toast.waitFor({ timeout: 60_000 });
-    await page.locator('.notification-toast', { hasText: /training \d+\/\d+/ }).waitFor({ timeout: 120_000 });
-    await page.screenshot({ path: path.join(shots, 'drive-1-learning.png') });
-    await page.locator('.notification-toast', { hasText: 'LIFT learned this workspace' }).waitFor({ timeout: 300_000 });
-  });
   const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  await step('"LIFT: Learn This Workspace" from the command palette shows its progress (status bar, the chat\'s loss curve), then "learned"', async () => {
+    await palette('LIFT: Learn This Workspace');
+    await page.locator('.statusbar-item', { hasText: /LIFT [3-9]\d%/ }).first().waitFor({ timeout: 120_000 });
+    await webview.locator('#learning[data-state="running"] polyline').waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: path.join(shots, 'drive-1-learning.png') });
+    await page.locator('.statusbar-item', { hasText: 'LIFT learned just now' }).first().waitFor({ timeout: 300_000 });
+  });
   await step('a question typed in the sidebar chat streams an answer that says what it drew on', async () => {
     await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await webview.locator('vscode-button#clear').click();
+    await webview.locator('.empty').waitFor({ timeout: 10_000 });
+    const before = await webview.locator('.message.answer').count();
     await webview.locator('vscode-textarea#question').click();
     await page.keyboard.type('Where is main defined?');
     await page.keyboard.press('Enter');
-    const answer = webview.locator('.message.answer[data-outcome="done"]').last();
-    await answer.waitFor({ timeout: 120_000 });
+    const answer = webview.locator('.message.answer').nth(before);
+    await answer.waitFor({ timeout: 30_000 });
+    const deadline = Date.now() + 120_000;
+    while ((await answer.getAttribute('data-outcome')) === 'streaming') {
+      if (Date.now() > deadline) throw new Error('the answer did not finish within 2 minutes');
+      await page.waitForTimeout(200);
+    }
+    if ((await answer.getAttribute('data-outcome')) !== 'done') throw new Error(`the answer ended ${await answer.getAttribute('data-outcome')}`);
     const note = await answer.locator('.source').innerText();
     if (!/^Learned knowledge/.test(note)) throw new Error(`the answer's note says ${JSON.stringify(note)}`);
     await page.screenshot({ path: path.join(shots, 'drive-2-chat.png') });
@@ -227,9 +242,7 @@ async function drive(page) {
     await page.waitForTimeout(3000);
     await page.screenshot({ path: path.join(shots, 'drive-3-explain.png') });
   });
-  for (const [ok, what] of steps) console.log(`  ${ok ? '✔' : '✖'} drive: ${what}`);
-  log(`screenshots in out/e2e/drive-*.png`);
-  return steps.every(([ok]) => ok) ? 0 : 1;
+  return steps.map(([ok, what]) => [ok, `drive: ${what}`]);
 }
 
 let browser;
@@ -252,11 +265,14 @@ try {
     if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
   });
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([['extensionDevelopmentPath', remote(root)], ...(driveMode ? [] : [['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))]])]);
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(root)],
+    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
+  ]);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
-  exitCode = driveMode ? await drive(page) : negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
+  exitCode = negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
 } catch (err) {
   log(`error: ${err.stack ?? err}`);
   exitCode = 1;

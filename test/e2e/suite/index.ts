@@ -10,13 +10,13 @@ import Mocha from 'mocha';
 /**
  * The window closes when this suite ends. When the runner wants to look at the UI the suite
  * left behind (sidebar, notifications), it sets LIFT_E2E_SYNC_DIR: we say we are done, then
- * wait (at most a minute) for it to say it has looked.
+ * wait (at most five minutes: it also clicks through the features) for it to say it has looked.
  */
 async function holdForUiChecks(): Promise<void> {
   const dir = process.env.LIFT_E2E_SYNC_DIR;
   if (!dir) return;
   fs.writeFileSync(path.join(dir, 'suite-done'), '');
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 300_000;
   while (!fs.existsSync(path.join(dir, 'ui-checked')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
