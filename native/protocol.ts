@@ -178,19 +178,23 @@ export interface AskResult {
 /** An explanation of `file`'s lines startLine–endLine (absolute path; `code`: the editor's text of those lines). */
 export interface ExplainParams extends AnswerContextParams, CodeRange {}
 
+/** What an adapter's manifest says about it. */
+export interface AdapterSummary {
+  createdAt: string;
+  baseModel: string;
+  files: number;
+  tokens: number;
+  qaPairs: number;
+  finalLoss?: number;
+}
+
 export type AdapterStatus =
   | { learned: false }
-  | {
+  | ({
       learned: true;
-      createdAt: string;
-      baseModel: string;
-      files: number;
-      tokens: number;
-      qaPairs: number;
-      finalLoss?: number;
       /** Learned files that changed or are gone since, and new ones (when roots were given). */
       stale: { changed: string[]; removed: string[]; added: string[] };
-    };
+    } & AdapterSummary);
 
 export interface AskChunk {
   text: string;
@@ -224,16 +228,10 @@ export interface AdaptersParams {
   delete?: string;
 }
 
-export interface AdapterInfo {
+export interface AdapterInfo extends AdapterSummary {
   key: string;
   dir: string;
   active: boolean;
-  createdAt: string;
-  baseModel: string;
-  files: number;
-  tokens: number;
-  qaPairs: number;
-  finalLoss?: number;
   preset?: string;
 }
 

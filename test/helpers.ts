@@ -33,3 +33,14 @@ export async function until(predicate: () => boolean, timeoutMs = 10_000, what =
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Seeded uniform integers in [0, n) (xorshift32: every bit varies, unlike an LCG's low bits). */
+export function seededInts(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+}

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CorpusFile } from './corpus';
+import type { AdapterInfo, AdapterSummary } from '../protocol';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
 
@@ -93,17 +94,11 @@ export function staleness(m: Manifest, current?: readonly CorpusFile[]): Stalene
 }
 
 /** One adapter of a store, as `adapters` lists it. */
-export interface StoredAdapter {
-  key: string;
-  dir: string;
-  active: boolean;
-  createdAt: string;
-  baseModel: string;
-  files: number;
-  tokens: number;
-  qaPairs: number;
-  finalLoss?: number;
-  preset?: string;
+export type StoredAdapter = AdapterInfo;
+
+/** The summary of an adapter that its manifest gives. */
+export function summarize(m: Manifest): AdapterSummary {
+  return { createdAt: m.createdAt, baseModel: m.baseModel, files: m.files.length, tokens: m.tokens, qaPairs: m.qaPairs, finalLoss: m.losses.at(-1)?.[1] };
 }
 
 const ACTIVE = 'active.json';
@@ -160,12 +155,7 @@ export class AdapterStore {
         key,
         dir,
         active: key === active,
-        createdAt: m.createdAt,
-        baseModel: m.baseModel,
-        files: m.files.length,
-        tokens: m.tokens,
-        qaPairs: m.qaPairs,
-        finalLoss: m.losses.at(-1)?.[1],
+        ...summarize(m),
         preset: typeof preset === 'string' ? preset : undefined,
       });
     }

@@ -37,7 +37,7 @@ import { Answerer } from '../lift/answer';
 import { CollectCancelled, collect } from '../lift/corpus';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
-import { AdapterStore, readManifest, staleness } from '../lift/store';
+import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
@@ -292,12 +292,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     if (!dir || !m || !fs.existsSync(path.join(dir, 'adapter_model.safetensors'))) return { learned: false };
     return {
       learned: true,
-      createdAt: m.createdAt,
-      baseModel: m.baseModel,
-      files: m.files.length,
-      tokens: m.tokens,
-      qaPairs: m.qaPairs,
-      finalLoss: m.losses.at(-1)?.[1],
+      ...summarize(m),
       stale: staleness(m, params.roots ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : undefined),
     };
   });

@@ -15,7 +15,7 @@ import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { loadAdapter } from '../../native/model/peft';
 import { saveModelFolder } from '../../native/model/weights';
-import { memoryLogger, trainerBundle } from '../helpers';
+import { memoryLogger, seededInts, trainerBundle } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-faults-'));
 let client: TrainerClient | undefined;
@@ -35,14 +35,7 @@ test('100 seeded SIGKILLs while learning and answering: the store is never corru
   const store = new AdapterStore(path.join(tmp, 'store'));
   // crash-loop guard off: this test kills on purpose
   client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'faults', version: '0' }, maxCrashes: 10_000 });
-  let s = 0x5eed;
-  // xorshift: an LCG's low bits cycle (rand(4) came out 0 every trial)
-  const rand = (n: number): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
+  const rand = seededInts(0x5eed);
   const phases = new Map<string, number>();
   let completed = 0;
   for (let trial = 0; trial < trials; trial++) {

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { seededInts } from '../helpers';
 import { readManifest, AdapterStore } from '../../native/lift/store';
 import { MANIFEST } from '../../native/lift/learn';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
@@ -21,15 +22,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-fuzz-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Seeded uniform integers in [0, n). */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+const rng = seededInts;
 
 const WEIRD: unknown[] = [null, true, false, 0, -1, 1.5, 2 ** 31, 2 ** 53, -(2 ** 40), Number.MAX_VALUE, 1e308, '', 'x', '12', [], [1, 2], {}, { a: 1 }, 'NaN'];
 

@@ -9,20 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, test } from 'node:test';
 import { createMessageConnection, type MessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { Initialize, PROTOCOL_VERSION, Status } from '../../native/protocol';
-import { trainerBundle } from '../helpers';
+import { trainerBundle, seededInts } from '../helpers';
 
 let proc: ChildProcess | undefined;
 after(() => proc?.kill('SIGKILL'));
 
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+const rng = seededInts;
 
 const WEIRD: unknown[] = [null, true, 0, -1, 1.5, 2 ** 53, '', 'x', '../../etc/passwd', [], [1, 'a'], {}, { roots: 5 }, 'a'.repeat(1000)];
 const METHODS = ['lift/status', 'lift/echo', 'lift/learn', 'lift/ask', 'lift/explain', 'lift/adapterStatus', 'lift/adapters', 'lift/initialize', 'lift/nope', '$/weird', 'rpc.discover'];
