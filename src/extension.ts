@@ -190,6 +190,14 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     { dispose: () => chat.dispose() },
     trainer.onDidChangeState((state) => status.setTrainer(state)),
     vscode.workspace.onDidSaveTextDocument(() => refreshAdapter(2000)),
+    // files changed outside the editor (git checkout, a build, another tool) make it stale too
+    ...(() => {
+      const watcher = vscode.workspace.createFileSystemWatcher('**/*');
+      const changed = (uri: vscode.Uri): void => {
+        if (!/[\\/](node_modules|\.git|dist|out)[\\/]/.test(uri.fsPath)) refreshAdapter(2000);
+      };
+      return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed)];
+    })(),
     { dispose: () => clearTimeout(refreshTimer) },
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),
     vscode.commands.registerCommand('lift.learnWorkspace', async () => {

@@ -92,6 +92,13 @@ describe('LIFT in VS Code', () => {
     await vscode.workspace.applyEdit(undo);
     await doc.save();
     await until(() => /LIFT learned/.test(api.status.text), 10_000, 'back to "learned" after the edit is undone');
+    // a change made outside the editor (another tool, a git checkout) is noticed by the file watcher
+    const readme = path.join(vscode.workspace.workspaceFolders![0]!.uri.fsPath, 'README.md');
+    const original = fs.readFileSync(readme, 'utf8');
+    fs.writeFileSync(readme, `${original}Changed on disk.\n`);
+    await until(() => /LIFT stale: 1 file changed/.test(api.status.text), 15_000, `"stale" after a change on disk (it says ${api.status.text})`);
+    fs.writeFileSync(readme, original);
+    await until(() => /LIFT learned/.test(api.status.text), 15_000, 'back to "learned" once the file is restored');
     // With a model set, the chat answers from it: learned knowledge plus the files it found.
     const answer = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 60_000, 'an answer from the model');
     assert.equal(answer.outcome, 'done', answer.error);
