@@ -38,7 +38,7 @@ const FACTS = [
   { heading: 'Backup time', text: 'Backups are taken daily at 03:15.', value: '03:15' },
 ];
 
-// Measured on this 2-core machine with seed 3: 55/56 in the generator's phrasings, 0/14 held out
+// Measured on this 2-core machine with seed 3: 55/56 in the generator's phrasings, 0/56 in the held-out ones
 // (seeds 1 and 2: 56/56 and 49/56), ≈ 45 s. Before the warm-up + cosine schedule, with a constant
 // rate, the same run reached 7/56: the last steps were as noisy as the first.
 test('facts learnt from a long document are answered from the weights alone', async (t) => {
