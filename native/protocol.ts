@@ -78,17 +78,24 @@ export interface LogParams {
   message: string;
 }
 
-export interface LearnParams {
-  /** Folders (or one document) to learn. */
+/** Which files, which model and which adapter a request is about: shared by learning and answering. */
+export interface WorkspaceParams {
+  /** Folders (or one document): learned, or searched for context. */
   roots: string[];
-  /** Hugging Face model folder. */
+  /** Hugging Face model folder ('' : the bundled default model). */
   model: string;
-  /** Where the adapter goes (replaced whole when learning completes); or give `store`. */
+  /** The adapter folder: written whole when learning completes, used when answering. Or give `store`. */
   adapterDir?: string;
-  /** An adapter store: the adapter gets its own folder there (keyed by model + corpus) and becomes active. */
+  /**
+   * An adapter store: learning gives the adapter its own folder there (keyed by model + corpus)
+   * and makes it active; answering uses the active one.
+   */
   store?: string;
   include?: string[];
   exclude?: string[];
+}
+
+export interface LearnParams extends WorkspaceParams {
   tokenBudget?: number;
   rank?: number;
   epochs?: number;
@@ -134,16 +141,7 @@ export interface LearnResult {
 }
 
 /** What answering needs besides the question: shared by `ask` and `explain`. */
-export interface AnswerContextParams {
-  /** Folders whose files are searched for context. */
-  roots: string[];
-  model: string;
-  /** The learned adapter, if any (the base model answers otherwise). */
-  adapterDir?: string;
-  /** An adapter store: its active adapter answers (when `adapterDir` is not given). */
-  store?: string;
-  include?: string[];
-  exclude?: string[];
+export interface AnswerContextParams extends WorkspaceParams {
   maxTokens?: number;
   /** Retrieve context from the roots (default true); false answers from the weights alone. */
   retrieve?: boolean;
