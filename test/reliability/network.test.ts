@@ -1,0 +1,87 @@
+/**
+ * No network: while the real trainer learns, answers and reports its status, none of its
+ * sockets is a TCP or UDP socket (listening or connected) — only the IPC channel to its client,
+ * a Unix socket. Read from /proc (Linux), sampled throughout the work.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { TrainerClient } from '../../native/client';
+import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../native/model/init';
+import { saveModelFolder } from '../../native/model/weights';
+import { memoryLogger, trainerBundle } from '../helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-net-'));
+let client: TrainerClient | undefined;
+after(async () => {
+  await client?.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The inodes of a process's sockets, and which of them are internet (TCP/UDP, v4/v6) sockets. */
+function sockets(pid: number): { all: number; internet: string[] } {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const internet: string[] = [];
+  for (const table of ['tcp', 'tcp6', 'udp', 'udp6']) {
+    const lines = fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8').trim().split('\n').slice(1);
+    for (const l of lines) {
+      const cols = l.trim().split(/\s+/);
+      if (inodes.has(cols[9]!)) internet.push(`${table} ${cols[1]} → ${cols[2]} (state ${cols[3]})`);
+    }
+  }
+  return { all: inodes.size, internet };
+}
+
+test('the trainer opens no TCP or UDP socket while it learns and answers', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
+  const model = path.join(tmp, 'model');
+  saveModelFolder(model, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
+  const docs = path.join(tmp, 'docs');
+  fs.mkdirSync(docs);
+  fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs on port 7431.\n'.repeat(4));
+  client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'net', version: '0' } });
+  await client.status();
+  const pid = client.pid!;
+  const seen: string[] = [];
+  let samples = 0;
+  let maxSockets = 0;
+  const sample = (): void => {
+    const s = sockets(pid);
+    samples++;
+    maxSockets = Math.max(maxSockets, s.all);
+    seen.push(...s.internet);
+  };
+  const timer = setInterval(sample, 20);
+  try {
+    await client.learn({ roots: [docs], model, store: path.join(tmp, 'store'), epochs: 3, rank: 2, segmentLength: 48 });
+    await client.ask({ question: 'Which port?', roots: [docs], model, store: path.join(tmp, 'store'), maxTokens: 16 });
+    await client.status();
+  } finally {
+    clearInterval(timer);
+  }
+  sample();
+  t.diagnostic(`${samples} samples of the trainer's sockets: at most ${maxSockets} socket(s), ${seen.length} internet sockets`);
+  assert.ok(samples > 5 && maxSockets >= 1, 'the IPC channel was seen: the sampling works');
+  assert.deepEqual([...new Set(seen)], []);
+
+  // control: the same reading does see a process that listens on TCP
+  const listener = spawn(process.execPath, ['-e', "require('net').createServer().listen(0, '127.0.0.1', () => console.log('up')); setTimeout(() => {}, 10000)"]);
+  try {
+    await new Promise((r) => listener.stdout.once('data', r));
+    assert.equal(sockets(listener.pid!).internet.length, 1, 'a listening TCP socket is detected');
+  } finally {
+    listener.kill('SIGKILL');
+  }
+});
