@@ -1,5 +1,10 @@
 /** Shared by the node:test suites. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { LlamaConfig } from '../native/model/config';
+import { byteLevelTokenizerJson } from '../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../native/model/init';
+import { saveModelFolder } from '../native/model/weights';
 import type { TrainerLogger } from '../native/client';
 
 export const repoRoot = path.resolve(__dirname, '..');
@@ -43,4 +48,15 @@ export function seededInts(seed: number): (n: number) => number {
     s ^= s << 5;
     return (s >>> 0) % n;
   };
+}
+
+/** A tiny random byte-level model folder and a docs folder with one README, under `dir`. */
+export function tinyWorkspace(dir: string, readme: string): { cfg: LlamaConfig; model: string; docs: string } {
+  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
+  const model = path.join(dir, 'model');
+  saveModelFolder(model, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
+  const docs = path.join(dir, 'docs');
+  fs.mkdirSync(docs);
+  fs.writeFileSync(path.join(docs, 'README.md'), readme);
+  return { cfg, model, docs };
 }

@@ -107,7 +107,7 @@ export interface LiftSamples {
   prefixBudget: number;
   segments: Sample[];
   qa: QAPair[];
-  /** One per QA pair (same order); some may be longer than the model's positions (their prompt is cut by nothing: they are filtered). */
+  /** One per QA pair (same order); pairs that leave no room for their answer are dropped from both. */
   qaSamples: Sample[];
 }
 

@@ -245,6 +245,12 @@ function lmWindows(streamDocs: number[][], seqLen: number, seed: number): Sample
 async function main(argv: string[]): Promise<number> {
   const minutes = Number(argv[argv.indexOf('--minutes') + 1] ?? Infinity) || Infinity;
   const what = argv[0] ?? 'all';
+  // the card is rewritten from training.json alone: no data to read
+  if (what === 'card') {
+    writeRecord(JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord);
+    return 0;
+  }
+
   const tok = tokenizerStep();
   const cfg = defaultConfig(tok);
   const eos = tok.tokenId('<|endoftext|>')!;
@@ -328,11 +334,6 @@ async function main(argv: string[]): Promise<number> {
     };
     writeRecord(record);
     log(`export: ${DEFAULT_MODEL_DIR}`);
-  }
-
-  if (what === 'card') {
-    writeRecord(JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord);
-    return 0;
   }
 
   if (what === 'eval' || what === 'all') {

@@ -11,11 +11,8 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { TrainerClient } from '../../native/client';
 import { AdapterStore } from '../../native/lift/store';
-import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
-import { randomWeights, smallConfig } from '../../native/model/init';
 import { loadAdapter } from '../../native/model/peft';
-import { saveModelFolder } from '../../native/model/weights';
-import { memoryLogger, seededInts, trainerBundle } from '../helpers';
+import { memoryLogger, seededInts, trainerBundle, tinyWorkspace } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-faults-'));
 let client: TrainerClient | undefined;
@@ -26,12 +23,7 @@ after(async () => {
 
 test('100 seeded SIGKILLs while learning and answering: the store is never corrupt, the trainer always recovers', async (t) => {
   const trials = Number(process.env.LIFT_FAULT_TRIALS ?? 100);
-  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
-  const model = path.join(tmp, 'model');
-  saveModelFolder(model, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
-  const docs = path.join(tmp, 'docs');
-  fs.mkdirSync(docs);
-  fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs on port 7431; retries back off to 8 s.\n'.repeat(4));
+  const { cfg, model, docs } = tinyWorkspace(tmp, '# Orbit\n\nOrbit schedules jobs on port 7431; retries back off to 8 s.\n'.repeat(4));
   const store = new AdapterStore(path.join(tmp, 'store'));
   // crash-loop guard off: this test kills on purpose
   client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'faults', version: '0' }, maxCrashes: 10_000 });

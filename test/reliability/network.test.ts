@@ -10,10 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { TrainerClient } from '../../native/client';
-import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
-import { randomWeights, smallConfig } from '../../native/model/init';
-import { saveModelFolder } from '../../native/model/weights';
-import { memoryLogger, trainerBundle } from '../helpers';
+import { memoryLogger, trainerBundle, tinyWorkspace } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-net-'));
 let client: TrainerClient | undefined;
@@ -45,12 +42,7 @@ function sockets(pid: number): { all: number; internet: string[] } {
 }
 
 test('the trainer opens no TCP or UDP socket while it learns and answers', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
-  const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 256 });
-  const model = path.join(tmp, 'model');
-  saveModelFolder(model, cfg, randomWeights(cfg, 2, 0.2), byteLevelTokenizerJson());
-  const docs = path.join(tmp, 'docs');
-  fs.mkdirSync(docs);
-  fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs on port 7431.\n'.repeat(4));
+  const { model, docs } = tinyWorkspace(tmp, '# Orbit\n\nOrbit schedules jobs on port 7431.\n'.repeat(4));
   client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'net', version: '0' } });
   await client.status();
   const pid = client.pid!;
