@@ -109,6 +109,8 @@ export interface LearnParams extends WorkspaceParams {
   modelQA?: number;
   /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */
   preset?: 'fast' | 'thorough';
+  /** Refuse to start when the memory estimate exceeds the memory available (default true). */
+  memoryCheck?: boolean;
   progressToken?: string;
 }
 

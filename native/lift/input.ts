@@ -24,6 +24,8 @@ export interface LongInput {
   hash: string;
   /** Files left out because the token budget was reached. */
   overBudget: string[];
+  /** The file cut short at the budget (its head is learned), if any. */
+  truncated?: string;
 }
 
 export const fileHeader = (p: string): string => `<<< ${p} >>>\n`;
@@ -45,17 +47,27 @@ export function buildLongInput(files: readonly CorpusFile[], tok: Encoder, token
   const ids: number[] = [];
   const spans: FileSpan[] = [];
   const overBudget: string[] = [];
+  let truncated: string | undefined;
   const hash = createHash('sha256');
   for (const f of orderFiles(files)) {
     const text = `${fileHeader(f.path)}${f.text}${f.text.endsWith('\n') ? '' : '\n'}\n`;
     const fileIds = tok.encodeText(text);
+    let take = fileIds;
     if (ids.length + fileIds.length > tokenBudget) {
-      overBudget.push(f.path);
-      continue;
+      // the first file that does not fit is learned as far as the budget goes (a long spec is
+      // not dropped whole); the ones after it only if they fit whole
+      const room = tokenBudget - ids.length;
+      if (truncated !== undefined || room < 256) {
+        overBudget.push(f.path);
+        continue;
+      }
+      truncated = f.path;
+      take = fileIds.slice(0, room);
+      hash.update(`\0${room}\0`);
     }
     hash.update(text);
-    spans.push({ path: f.path, start: ids.length, end: ids.length + fileIds.length });
-    for (const id of fileIds) ids.push(id);
+    spans.push({ path: f.path, start: ids.length, end: ids.length + take.length });
+    for (const id of take) ids.push(id);
   }
-  return { ids, spans, hash: hash.digest('hex'), overBudget };
+  return { ids, spans, hash: hash.digest('hex'), overBudget, ...(truncated !== undefined ? { truncated } : {}) };
 }

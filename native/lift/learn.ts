@@ -12,6 +12,7 @@ import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
 import { createSession, type Device, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
+import { describeFsError } from './resources';
 import type { Sample } from './samples';
 
 export type { LearnPhase, LearnProgress } from '../protocol';
@@ -133,6 +134,10 @@ export async function learnToFolder(
   if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
   o.onProgress?.({ phase: 'save', message: dir });
   const extra: Record<string, string> = o.manifest ? { [MANIFEST]: `${JSON.stringify(o.manifest(result.losses), null, 1)}\n` } : {};
-  saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '', extra);
+  try {
+    saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '', extra);
+  } catch (err) {
+    throw new Error(`Could not save the adapter to ${dir}: ${describeFsError(err)}. The previous adapter is unchanged; learn again when this is fixed.`);
+  }
   return result;
 }

@@ -4,7 +4,7 @@
  * LIFT v3: stage 1 trains on contextualized segments, stage 2 on segments plus synthetic QA;
  * `epochs` passes in each stage.
  */
-import { loadModel } from '../model/weights';
+import { loadConfig, loadModel } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
 import type { LinearTarget } from '../model/weights';
 import type { LearnResult } from '../protocol';
@@ -20,6 +20,7 @@ import { generateQA, type Phrasings, type QAPair } from './qa';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { adapterBytes, availableMemory, checkMemory, checkStorage, describeFsError, estimateLearnMemory, formatBytes } from './resources';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 
@@ -62,6 +63,8 @@ export interface LearnRequest {
    * files that changed since (added or edited) plus a replay sample of the rest.
    */
   incremental?: boolean;
+  /** Refuse to start when the memory estimate exceeds the memory available (default true). */
+  memoryCheck?: boolean;
 }
 
 /** What `learn` reports back: the protocol's result plus the full collection report. */
@@ -156,6 +159,18 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   if ((req.adapterDir === undefined) === (req.store === undefined)) throw new Error('learn: give either an adapter folder or an adapter store');
   const store = req.store === undefined ? undefined : new AdapterStore(req.store);
   const progress = hooks.onProgress ?? (() => undefined);
+  // settings first, all read from the model folder now (it may be deleted or moved while learning)
+  const modelConfig = loadConfig(req.modelDir);
+  const own = modelLiftConfig(req.modelDir);
+  const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];
+  const rank = req.rank ?? own.rank ?? 16;
+  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
+  // refuse before anything heavy: memory for the training step, a writable folder with room
+  const segment = req.segmentLength ?? Math.min(512, Math.floor(modelConfig.maxPositions / 1.5));
+  const estimate = estimateLearnMemory(modelConfig, { seqLen: Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64), ...lora });
+  if (req.memoryCheck !== false) checkMemory(estimate);
+  checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora.rank, lora.targets));
+  progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)} (${formatBytes(availableMemory())} available)` });
   progress({ phase: 'collect', message: req.roots.join(', ') });
   const { files, report } = await collect(req.roots, {
     include: req.include,
@@ -167,7 +182,11 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   progress({ phase: 'tokenize', message: `${files.length} files` });
   const { config, weights } = loadModel(req.modelDir);
   const tok = TextTokenizer.fromFolder(req.modelDir);
-  const input = buildLongInput(files, tok, req.tokenBudget ?? 200_000);
+  const budget = req.tokenBudget ?? 200_000;
+  const input = buildLongInput(files, tok, budget);
+  if (input.truncated || input.overBudget.length) {
+    progress({ phase: 'tokenize', message: `token budget of ${budget} reached: ${input.truncated ? `${input.truncated} learned in part, ` : ''}${input.overBudget.length} files left out` });
+  }
   const adapterDir = store ? store.dirFor(AdapterStore.key(req.modelDir, input.hash)) : req.adapterDir!;
   // what an incremental run continues: the folder given, or the store's active adapter
   const currentDir = store ? store.activeDir() : adapterDir;
@@ -190,13 +209,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   }
   const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
-  const own = modelLiftConfig(req.modelDir);
-  const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
   const lr = req.lr ?? preset.lr;
-  const rank = req.rank ?? own.rank ?? 16;
-  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
   let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: stage2Epochs }];
   let initial: LoraAdapter | undefined;
   let trainedQA = fits.length;
@@ -245,7 +260,11 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     isCancelled: hooks.isCancelled,
   });
   if (store) {
-    store.select(path.basename(adapterDir));
+    try {
+      store.select(path.basename(adapterDir));
+    } catch (err) {
+      throw new Error(`The new adapter was saved in ${adapterDir} but could not be made the active one: ${describeFsError(err)}. The previous adapter still answers.`);
+    }
     const pruned = store.prune();
     if (pruned.length) progress({ phase: 'save', message: `removed ${pruned.length} old adapters (keeping ${store.keep})` });
   }

@@ -166,8 +166,13 @@ export class AdapterStore {
   select(key: string): void {
     if (!complete(this.dirFor(key))) throw new Error(`no adapter ${key} in ${this.root}`);
     const tmp = path.join(this.root, `.${ACTIVE}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, `${JSON.stringify({ key, selectedAt: new Date().toISOString() })}\n`);
-    fs.renameSync(tmp, path.join(this.root, ACTIVE));
+    try {
+      fs.writeFileSync(tmp, `${JSON.stringify({ key, selectedAt: new Date().toISOString() })}\n`);
+      fs.renameSync(tmp, path.join(this.root, ACTIVE));
+    } catch (err) {
+      fs.rmSync(tmp, { force: true }); // a half-written pointer is never left behind
+      throw err;
+    }
   }
 
   /** Deletes an adapter; deleting the active one makes the newest remaining one active. */

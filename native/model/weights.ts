@@ -97,7 +97,20 @@ function openShards(dir: string): Map<string, SafetensorsFile> {
 }
 
 export function loadConfig(dir: string): LlamaConfig {
+  if (!fs.existsSync(dir)) throw new ModelLoadError(`the model folder ${dir} does not exist (was it deleted or moved?)`);
   return parseConfig(readJson(path.join(dir, 'config.json')));
+}
+
+/**
+ * What identifies a model folder's contents cheaply: the size and time of its config and weight
+ * files. Throws ModelLoadError when the folder is gone.
+ */
+export function modelStamp(dir: string): string {
+  if (!fs.existsSync(path.join(dir, 'config.json'))) loadConfig(dir); // the clear error
+  return ['config.json', 'model.safetensors', 'model.safetensors.index.json']
+    .map((f) => fs.statSync(path.join(dir, f), { throwIfNoEntry: false }))
+    .map((st) => (st ? `${st.size}:${st.mtimeMs}` : '-'))
+    .join('/');
 }
 
 /** Loads config and weights, converting fp16/bf16 to float32. */

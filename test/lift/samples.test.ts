@@ -28,6 +28,10 @@ describe('long input', () => {
     assert.notEqual(buildLongInput([file('src/a.ts', 'let a = 2;'), files[1]!], chars).hash, input.hash);
     const small = buildLongInput(files, chars, first + 5);
     assert.deepEqual([small.spans.map((s) => s.path), small.overBudget], [['README.md'], ['src/a.ts']]);
+    // a long document is learned as far as the budget goes, not dropped whole
+    const cut = buildLongInput([file('SPEC.md', 'x'.repeat(1000)), file('z.ts', 'y'.repeat(500))], chars, 400);
+    assert.deepEqual([cut.ids.length, cut.truncated, cut.overBudget], [400, 'SPEC.md', ['z.ts']]);
+    assert.notEqual(buildLongInput([file('SPEC.md', 'x'.repeat(1000))], chars, 401).hash, buildLongInput([file('SPEC.md', 'x'.repeat(1000))], chars, 400).hash);
   });
 
   test('a file containing control-token text yields no control token', () => {

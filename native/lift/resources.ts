@@ -1,0 +1,136 @@
+/**
+ * What learning needs from the machine, checked before it starts: memory (an estimate from the
+ * model's shape against what is available, cgroup limits included) and the adapter's storage
+ * (writable, with room for the adapter). File-system errors are put in plain words.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LlamaConfig } from '../model/config';
+import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
+
+const MB = 2 ** 20;
+const GB = 2 ** 30;
+
+/** Bytes as people read them: "1.4 GB", "320 MB". */
+export function formatBytes(n: number): string {
+  return n >= GB ? `${(n / GB).toFixed(1)} GB` : `${Math.max(1, Math.round(n / MB))} MB`;
+}
+
+/** Parameters of the base model. */
+export function parameterCount(cfg: LlamaConfig): number {
+  const linears = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);
+  const perLayer = linears + 2 * cfg.hiddenSize + (cfg.attentionBias ? (cfg.numHeads + 2 * cfg.numKvHeads) * cfg.headDim : 0);
+  return cfg.vocabSize * cfg.hiddenSize * (cfg.tieEmbeddings ? 1 : 2) + cfg.numLayers * perLayer + cfg.hiddenSize;
+}
+
+export interface MemoryEstimate {
+  /** Bytes in all. */
+  total: number;
+  /** What the total is made of, in bytes. */
+  parts: { weights: number; activations: number; adapter: number; runtime: number };
+  /** The sequence length the estimate is for. */
+  seqLen: number;
+}
+
+/**
+ * The peak memory of a learning run, fitted to the peak RSS measured for three model shapes at
+ * two or three sequence lengths each (4M, 29M and 135M parameters; 128–512 tokens; within 3%),
+ * plus a 10% margin: the base weights about four times over in fp32 (the loaded copy, ONNX
+ * Runtime's initializers and packed MatMul weights), the activations a training step keeps for
+ * its backward pass (≈ 18 floats per token per layer per hidden + MLP width, the logits and their
+ * gradient ≈ 13 floats per token per vocabulary entry, the attention scores), the adapter with its
+ * gradient and AdamW moments, and the process's own footprint. test/reliability/resources.test.ts
+ * checks it against the measured peak.
+ */
+export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
+  const T = o.seqLen;
+  const margin = 1.1;
+  const weights = margin * 4 * 4 * parameterCount(cfg);
+  const floats = cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
+  const activations = margin * 4 * floats;
+  const loraParams = cfg.numLayers * o.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * o.rank, 0);
+  const adapter = 4 * 5 * loraParams;
+  const runtime = 180 * MB;
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: T };
+}
+
+/** Memory this process could still take: MemAvailable, tightened by a cgroup limit when there is one. */
+export function availableMemory(): number {
+  let available = os.freemem();
+  const limit = process.constrainedMemory?.() ?? 0;
+  if (limit > 0 && limit < os.totalmem()) {
+    let used = process.memoryUsage().rss;
+    try {
+      used = Number(fs.readFileSync('/sys/fs/cgroup/memory.current', 'utf8'));
+    } catch {
+      /* cgroup v1 or not Linux: count this process only */
+    }
+    available = Math.min(available, limit - used);
+  }
+  return Math.max(0, available);
+}
+
+export class ResourceError extends Error {
+  override name = 'ResourceError';
+}
+
+/** Throws a ResourceError, with the numbers, when the estimate exceeds the memory available. */
+export function checkMemory(estimate: MemoryEstimate, available = availableMemory()): void {
+  if (estimate.total <= available) return;
+  const p = estimate.parts;
+  throw new ResourceError(
+    `Learning needs about ${formatBytes(estimate.total)} of memory (model weights ${formatBytes(p.weights)}, ` +
+      `training activations for ${estimate.seqLen}-token segments ${formatBytes(p.activations)}, adapter and optimizer ${formatBytes(p.adapter)}, ` +
+      `runtime ${formatBytes(p.runtime)}) but only ${formatBytes(available)} is available. Close other programs, use a smaller model, ` +
+      `or learn with shorter segments; the check can be turned off (--no-memory-check) at the risk of the system running out of memory.`,
+  );
+}
+
+/** An fs error in plain words: what happened, with the code for the log. */
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const plain: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exhausted',
+    EROFS: 'the storage is read-only',
+    EACCES: 'permission denied',
+    EPERM: 'the operation is not permitted',
+    ENOENT: 'a folder on the way is missing',
+    EIO: 'an input/output error from the disk',
+  };
+  const what = e?.code ? plain[e.code] : undefined;
+  return what ? `${what} (${e.code}${e.path ? ` at ${e.path}` : ''})` : err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Before training: the folder that will hold the adapter can be written (a probe file is created
+ * and removed) and has room for `bytes` twice over (the new adapter is written beside the old).
+ */
+export function checkStorage(dir: string, bytes: number): void {
+  const parent = path.dirname(path.resolve(dir));
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+    const probe = path.join(parent, `.lift-write-probe-${process.pid}`);
+    fs.writeFileSync(probe, 'probe');
+    fs.rmSync(probe, { force: true });
+  } catch (err) {
+    throw new ResourceError(`Cannot write the adapter to ${parent}: ${describeFsError(err)}. Nothing was learned; the previous adapter is unchanged.`);
+  }
+  let free: number | undefined;
+  try {
+    const s = fs.statfsSync(parent);
+    free = s.bavail * s.bsize;
+  } catch {
+    /* statfs unsupported here: the save itself will tell */
+  }
+  const needed = 2 * bytes + 4 * MB;
+  if (free !== undefined && free < needed) {
+    throw new ResourceError(`The disk holding ${parent} has ${formatBytes(free)} free; the adapter needs about ${formatBytes(needed)}. Free some space and learn again; the previous adapter is unchanged.`);
+  }
+}
+
+/** Bytes of the adapter file for this model, rank and targets (fp32). */
+export function adapterBytes(cfg: LlamaConfig, rank: number, targets: readonly LinearTarget[]): number {
+  return 4 * cfg.numLayers * targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * rank, 0);
+}
