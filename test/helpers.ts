@@ -60,3 +60,18 @@ export function tinyWorkspace(dir: string, readme: string): { cfg: LlamaConfig; 
   fs.writeFileSync(path.join(docs, 'README.md'), readme);
   return { cfg, model, docs };
 }
+
+const j = (...parts: string[]): string => parts.join('');
+/** Fake credentials, built so that the source holds none. */
+export const FAKE = {
+  aws: j('AKIA', 'Q3EXAMPLE7Z4W2LMN'.slice(0, 16)),
+  github: j('ghp_', 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8'),
+  slack: j('xoxb-', '123456789012-abcdefghijklmnop'),
+  google: j('AIza', 'SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q'),
+  stripe: j('sk_live_', '4eC39HqLyjWDarjtT1zdp7dc'),
+  npm: j('npm_', 'abcdefghijklmnopqrstuvwxyz0123456789'),
+  jwt: j('eyJ', 'hbGciOiJIUzI1NiJ9', '.', 'eyJ', 'zdWIiOiIxMjM0NTY3ODkwIn0', '.', 'dBjftJeZ4CVPmB92K27uhbUJU1p1r'),
+  password: j('Tr0ub4', 'dor&3-horse-Battery'),
+  dbPassword: j('s3cr', 'etPassw0rd'),
+  key: j('-----BEGIN ', 'RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7', 'x'.repeat(64), '\n-----END ', 'RSA PRIVATE KEY-----'),
+};

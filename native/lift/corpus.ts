@@ -30,7 +30,8 @@ export type SkipReason =
   | 'generated'
   | 'lock-file'
   | 'unreadable'
-  | 'over-file-limit';
+  | 'over-file-limit'
+  | 'over-size-limit';
 
 export interface CorpusFile {
   /** The root folder it came from (absolute). */
@@ -48,6 +49,8 @@ export interface CollectOptions {
   exclude?: readonly string[];
   maxFileBytes?: number;
   maxFiles?: number;
+  /** Text kept in all (default 64 MiB): memory stays bounded on any workspace; later files are skipped. */
+  maxTotalBytes?: number;
   isCancelled?: () => boolean;
   onProgress?: (done: number, total: number) => void;
 }
@@ -134,6 +137,7 @@ function walk(root: string, skipped: CollectReport['skipped']): string[] {
 export async function collect(roots: readonly string[], o: CollectOptions = {}): Promise<{ files: CorpusFile[]; report: CollectReport }> {
   const maxFileBytes = o.maxFileBytes ?? 1024 * 1024;
   const maxFiles = o.maxFiles ?? 50_000;
+  const maxTotalBytes = o.maxTotalBytes ?? 64 * 2 ** 20;
   const include = o.include?.length ? picomatch([...o.include], { dot: true }) : undefined;
   const exclude = o.exclude?.length ? picomatch([...o.exclude], { dot: true }) : undefined;
   const report: CollectReport = { roots: roots.map((r) => path.resolve(r)), mode: {}, taken: [], skipped: [], redactions: [], totalBytes: 0 };
@@ -175,7 +179,7 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
 
     for (const [i, rel] of candidates.entries()) {
       if (o.isCancelled?.()) throw new CollectCancelled('Collection was cancelled.');
-      o.onProgress?.(i, candidates.length);
+      if (i % 100 === 0) o.onProgress?.(i, candidates.length); // a 100k-file tree sends 1000 events, not 100k
       const shown = prefix + rel;
       const skip = (reason: SkipReason, detail?: string): void => void report.skipped.push({ path: shown, reason, ...(detail ? { detail } : {}) });
       if (isSecretFile(rel)) { skip('secret'); continue; }
@@ -195,6 +199,7 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
       if (lst.isSymbolicLink()) { skip('symlink'); continue; }
       if (!lst.isFile()) continue;
       if (lst.size > maxFileBytes) { skip('too-large', `${lst.size} bytes`); continue; }
+      if (report.totalBytes + lst.size > maxTotalBytes) { skip('over-size-limit', `${maxTotalBytes} bytes in all`); continue; }
       let bytes: Buffer;
       try {
         bytes = fs.readFileSync(file);

@@ -34,11 +34,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
+import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect } from '../lift/corpus';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
+import { modelStamp } from '../model/weights';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
@@ -123,6 +125,28 @@ export async function echo(
   return { text: reply, chunks: chunks.length };
 }
 
+/** Lines of a file as a context chunk (the editor's text when given), redacted, with its workspace-relative path. */
+export function rangeChunk(what: string, r: CodeRange, roots: readonly string[]): Chunk {
+  const { file, startLine, endLine } = r;
+  if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine) {
+    throw new ResponseError(-32602, `${what}: "file", "startLine" ≤ "endLine" (1-based) are required.`);
+  }
+  if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `${what}: ${path.basename(file)} holds credentials; LIFT does not read it.`);
+  let lines: string[];
+  if (typeof r.code === 'string') {
+    lines = [...Array<string>(startLine - 1).fill(''), ...r.code.split('\n')];
+  } else {
+    try {
+      lines = fs.readFileSync(file, 'utf8').split('\n');
+    } catch (err) {
+      throw new ResponseError(LEARN_FAILED, `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+  }
+  const root = roots.find((x) => file.startsWith(x + path.sep));
+  const rel = root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
+  return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
+}
+
 /** Registers every method on `connection`; `exit` ends the process after a shutdown request. */
 export function serve(connection: MessageConnection, exit: (code: number) => void): void {
   const log = (level: LogLevel, message: string): void => void connection.sendNotification(Log, { level, message });
@@ -186,22 +210,28 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   const adapterOf = (p: { adapterDir?: string; store?: string }): string | undefined =>
     typeof p.adapterDir === 'string' ? p.adapterDir : typeof p.store === 'string' ? new AdapterStore(p.store).activeDir() : undefined;
 
-  let answerer: { dir: string; ready: Promise<Answerer> } | undefined;
+  let answerer: { dir: string; stamp: string; ready: Promise<Answerer> } | undefined;
+  /** Questions and explanations are answered one at a time, in the order they came. */
+  const line = new FifoQueue();
   /** Explanations by content: the same code, model and adapter give the same answer. */
   const explained = new Map<string, AskResult>();
 
   /** Shared by ask and explain: load the model once, retrieve, answer, stream. */
-  async function answerWith(
-    p: AskParams,
-    token: CancellationToken,
-    pinned: Chunk[] = [],
-    cacheKey?: string,
-  ): Promise<AskResult> {
+  function answerWith(p: AskParams, token: CancellationToken, pinned: Chunk[] = [], cacheKey?: string): Promise<AskResult> {
+    return line.run(() => answerNow(p, token, pinned, cacheKey), token).catch((err: unknown) => {
+      throw err instanceof QueueCancelled ? cancelled() : err;
+    });
+  }
+
+  async function answerNow(p: AskParams, token: CancellationToken, pinned: Chunk[], cacheKey?: string): Promise<AskResult> {
     p = { ...p, model: modelOf(p.model) };
     const stream = (text: string): void => void (p.progressToken !== undefined && connection.sendProgress(AskProgress, p.progressToken, { text }));
     try {
-      if (answerer?.dir !== p.model) {
-        answerer = { dir: p.model, ready: Answerer.load(p.model) };
+      // the model folder as it is now: deleted, it is an error; replaced, it is loaded again
+      const stamp = modelStamp(p.model);
+      if (answerer?.dir !== p.model || answerer.stamp !== stamp) {
+        if (answerer) void answerer.ready.then((a) => a.release()).catch(() => undefined);
+        answerer = { dir: p.model, stamp, ready: Answerer.load(p.model) };
         answerer.ready.catch(() => (answerer = undefined));
       }
       const model = await answerer.ready;
@@ -242,28 +272,6 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       if (err instanceof CollectCancelled) throw cancelled();
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
     }
-  }
-
-  /** Lines of a file as a context chunk (the editor's text when given), redacted, with its workspace-relative path. */
-  function rangeChunk(what: string, r: CodeRange, roots: readonly string[]): Chunk {
-    const { file, startLine, endLine } = r;
-    if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine) {
-      throw new ResponseError(-32602, `${what}: "file", "startLine" ≤ "endLine" (1-based) are required.`);
-    }
-    if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `${what}: ${path.basename(file)} holds credentials; LIFT does not read it.`);
-    let lines: string[];
-    if (typeof r.code === 'string') {
-      lines = [...Array<string>(startLine - 1).fill(''), ...r.code.split('\n')];
-    } else {
-      try {
-        lines = fs.readFileSync(file, 'utf8').split('\n');
-      } catch (err) {
-        throw new ResponseError(LEARN_FAILED, `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
-      }
-    }
-    const root = roots.find((x) => file.startsWith(x + path.sep));
-    const rel = root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
-    return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
   }
 
   connection.onRequest(Ask, (params, token) => {

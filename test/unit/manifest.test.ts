@@ -74,3 +74,23 @@ test('installs stay offline: .npmrc skips the ONNX Runtime CUDA download', () =>
   // runtime dependencies are only what cannot be bundled: a native addon and wasm grammars
   assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['@vscode/tree-sitter-wasm', 'onnxruntime-node']);
 });
+
+test('the manifest has no duplicate keys (a second "commandPalette" once silently replaced the first)', () => {
+  const text = read('package.json');
+  // every object's keys, by walking the text with a stack of key sets
+  const stack: Set<string>[] = [];
+  const dupes: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"(\s*:)?|[{}[\]]/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m[0] === '{') stack.push(new Set());
+    else if (m[0] === '}') stack.pop();
+    else if (m[2] && stack.length) {
+      const keys = stack.at(-1)!;
+      if (keys.has(m[1]!)) dupes.push(m[1]!);
+      keys.add(m[1]!);
+    }
+  }
+  assert.deepEqual(dupes, []);
+  const hidden = pkg.contributes.menus.commandPalette.filter((e: { when?: string }) => e.when === 'false').map((e: { command: string }) => e.command);
+  assert.deepEqual(hidden, ['lift.explainRange'], 'the internal command stays out of the palette');
+});
