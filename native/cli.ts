@@ -14,8 +14,11 @@ import {
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { benchCollect } from './bench/collect';
 import { benchEngine } from './bench/engine';
+import { benchGenerate } from './bench/generate';
 import { benchLora } from './bench/lora';
+import { benchTokenizer } from './bench/tokenizer';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
 import { formatStatus } from './statusText';
@@ -30,7 +33,7 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--incremental] [--no-memory-check] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
@@ -41,7 +44,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [engine|lora [tiny|SmolLM]]
+  lift bench [engine|lora [tiny|SmolLM]|generate [default|SmolLM]|tokenizer|collect]
                          benchmarks (medians and ratios to a peer in the same run);
                          writes JSON to out/bench/<suite>.json
 
@@ -89,7 +92,8 @@ function parseOptions(args: string[]): { positional: string[]; options: Record<s
 
 async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const incremental = args.includes('--incremental');
-  const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental'));
+  const memoryCheck = !args.includes('--no-memory-check');
+  const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental' && a !== '--no-memory-check'));
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
@@ -122,6 +126,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             tokenBudget: num('tokens'),
             modelQA: num('model-qa'),
             preset: options.preset as 'fast' | 'thorough' | undefined,
+            memoryCheck,
           },
           printer.onProgress,
           source.token,
@@ -269,7 +274,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'bench': {
       const suite = args[1] ?? 'engine';
-      const suites: Record<string, () => Promise<unknown>> = { engine: () => benchEngine(), lora: () => benchLora(console.log, args[2]) };
+      const suites: Record<string, () => Promise<unknown>> = {
+        engine: () => benchEngine(),
+        lora: () => benchLora(console.log, args[2]),
+        generate: () => benchGenerate(console.log, args[2]),
+        tokenizer: () => benchTokenizer(console.log),
+        collect: () => benchCollect(console.log),
+      };
       if (!suites[suite]) {
         process.stderr.write(`lift bench: unknown suite "${suite}" (available: ${Object.keys(suites).join(', ')})\n`);
         return 2;

@@ -13,6 +13,7 @@ export interface LiftSettings {
   modelQA: number;
   epochs: number;
   preset: 'fast' | 'thorough';
+  memoryCheck: boolean;
   trainerPath: string;
 }
 
@@ -28,6 +29,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     modelQA: c.get<number>('modelQA', 0),
     epochs: c.get<number>('epochs', 0),
     preset: c.get<'fast' | 'thorough'>('preset', 'fast'),
+    memoryCheck: c.get<boolean>('memoryCheck', true),
     trainerPath: c.get<string>('trainerPath', ''),
   };
 }

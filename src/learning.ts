@@ -73,6 +73,7 @@ export class Learning {
           view = { state: 'running', what, losses: [] };
           this.opts.onView?.(view);
           const onProgress = (p: LearnProgress): void => {
+            if (p.message && p.phase !== 'save') this.log.info(`${p.phase}: ${p.message}`); // the memory estimate, the budget, model-written QA
             view = { ...view!, phase: p.phase, step: p.step, totalSteps: p.totalSteps, etaSeconds: p.etaSeconds, losses: p.loss !== undefined ? [...view!.losses, p.loss] : view!.losses };
             if (Date.now() - shown > 250 || p.step === p.totalSteps) {
               shown = Date.now();
@@ -89,7 +90,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, incremental },
+            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, memoryCheck: settings.memoryCheck, incremental },
             onProgress,
             source.token,
           );

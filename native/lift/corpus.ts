@@ -89,6 +89,13 @@ async function gitFiles(root: string): Promise<{ files: string[]; ignoredDirs: s
   } catch {
     return undefined; // no git, or not a work tree: walk instead
   }
+  try {
+    // a folder the enclosing repository ignores (vendor/, a scratch copy) is walked, not skipped whole
+    await run('git', ['-C', root, 'check-ignore', '-q', '.']);
+    return undefined;
+  } catch {
+    /* not ignored (exit 1): git mode */
+  }
   const big = { encoding: 'utf8' as const, maxBuffer: 512 * 2 ** 20 };
   const listed = await run('git', ['-C', root, 'ls-files', '-co', '--exclude-standard', '-z'], big);
   const ignored = await run('git', ['-C', root, 'ls-files', '-o', '-i', '--exclude-standard', '--directory', '-z'], big).catch(() => ({ stdout: '' }));

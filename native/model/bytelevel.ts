@@ -16,14 +16,15 @@ export function bytesToUnicode(): string[] {
 export const DEFAULT_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 
 export function byteLevelTokenizerJson(merges: readonly [string, string][] = [], special: readonly string[] = DEFAULT_SPECIAL_TOKENS): object {
-  const vocab: Record<string, number> = {};
-  bytesToUnicode().forEach((ch, i) => (vocab[ch] = i));
+  // a Map, not an object: "toString", "constructor" or "__proto__" are tokens like any other
+  const vocab = new Map<string, number>();
+  bytesToUnicode().forEach((ch, i) => vocab.set(ch, i));
   for (const [a, b] of merges) {
     const merged = a + b;
-    if (!(a in vocab) || !(b in vocab)) throw new Error(`merge ${a} + ${b}: a part is not in the vocabulary`);
-    if (!(merged in vocab)) vocab[merged] = Object.keys(vocab).length;
+    if (!vocab.has(a) || !vocab.has(b)) throw new Error(`merge ${a} + ${b}: a part is not in the vocabulary`);
+    if (!vocab.has(merged)) vocab.set(merged, vocab.size);
   }
-  const base = Object.keys(vocab).length;
+  const base = vocab.size;
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
   return {
     version: '1.0',
@@ -43,7 +44,7 @@ export function byteLevelTokenizerJson(merges: readonly [string, string][] = [],
       fuse_unk: false,
       byte_fallback: false,
       ignore_merges: false,
-      vocab,
+      vocab: Object.fromEntries(vocab),
       merges: merges.map(([a, b]) => [a, b]),
     },
   };

@@ -110,6 +110,14 @@ describe('collecting a folder', () => {
     assert.equal(r['build/'], 'git-ignored');
     assert.equal(r['.env'], 'secret');
     assertNoSecrets(files.map((f) => f.text));
+    // a folder the repository ignores, opened on its own, is walked (its own .gitignore honoured)
+    fs.mkdirSync(path.join(dir, 'build', 'lib'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'build', 'lib', 'api.ts'), 'export const api = 1;\n');
+    fs.writeFileSync(path.join(dir, 'build', '.gitignore'), '*.log\n');
+    fs.writeFileSync(path.join(dir, 'build', 'trace.log'), 'noise\n');
+    const ignoredRoot = await collect([path.join(dir, 'build')]);
+    assert.equal(ignoredRoot.report.mode[path.join(dir, 'build')], 'walk');
+    assert.deepEqual(ignoredRoot.files.map((f) => f.path).sort(), ['.gitignore', 'lib/api.ts', 'out.js']);
   });
 
   test('several roots are prefixed by their names; one document alone; include and exclude globs', async () => {
