@@ -1,0 +1,209 @@
+/**
+ * `lift bench generate`: generation speed of the engine's own path (model/llama.ts decoding
+ * graph, runtime/generate.ts `Generator` with its KV cache, greedy, as lift/answer.ts uses them),
+ * prefill and decode measured separately, for the bundled default model and a SmolLM-135M-shaped
+ * random model; next to the same architecture in plain PyTorch with a KV cache (peer_generate.py,
+ * skipped with a message where PyTorch is absent) and to our graph without its LoRA inputs, the
+ * runs of all three interleaved round by round. Medians and ratios: these machines are noisy.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import type { LlamaConfig } from '../model/config';
+import { defaultModelDir } from '../model/default';
+import { randomWeights, smallConfig } from '../model/init';
+import { buildLlamaGenerate } from '../model/llama';
+import { TextTokenizer } from '../model/tokenizer';
+import { type LinearTarget, type LlamaWeights, loadModel } from '../model/weights';
+import { Generator } from '../runtime/generate';
+import { createSession } from '../runtime/session';
+
+const PROMPT = 256;
+const NEW_TOKENS = 64;
+const THREADS = 2;
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One generation: seconds of the prefill (prompt in, first token out), of each decode step (one token in, the next out), and the tokens. */
+interface Run {
+  prefill: number;
+  decode: number[];
+  tokens: number[];
+}
+
+/** Something that generates NEW_TOKENS greedily on request; runs of several runners are interleaved. */
+interface Runner {
+  once(): Promise<Run>;
+  close(): Promise<void>;
+}
+
+interface Model {
+  name: string;
+  cfg: LlamaConfig;
+  weights: LlamaWeights;
+  prompt: number[];
+  /** The safetensors file the PyTorch peer reads the same weights from (else: random weights). */
+  file?: string;
+  rounds: number;
+}
+
+/**
+ * Our engine: the decoding graph built as the product builds it (every linear layer's LoRA pair
+ * an input, `loraTargets` [] leaves them out), on CPU with THREADS threads, generating through
+ * `Generator.generate` (greedy, no stop tokens: always NEW_TOKENS), timed per token.
+ */
+async function ours(m: Model, loraTargets?: readonly LinearTarget[]): Promise<Runner & { build_s: number }> {
+  const t0 = performance.now();
+  const graph = buildLlamaGenerate(m.cfg, m.weights, loraTargets);
+  const { session } = await createSession(graph.model, 'cpu', { threads: THREADS });
+  const build_s = (performance.now() - t0) / 1000;
+  const gen = new Generator(session, m.cfg, graph.loraTargets);
+  const once = async (): Promise<Run> => {
+    const stamps: number[] = [performance.now()];
+    const { tokens } = await gen.generate(m.prompt, { maxTokens: NEW_TOKENS, temperature: 0, onToken: () => stamps.push(performance.now()) });
+    const s = stamps.map((t) => t / 1000);
+    return { prefill: s[1]! - s[0]!, decode: s.slice(2).map((t, i) => t - s[i + 1]!), tokens };
+  };
+  await once(); // warm-up: first-run allocations
+  return { once, close: () => gen.release(), build_s };
+}
+
+/** The PyTorch peer as a child process serving runs on request (peer_generate.py), or why not. */
+async function torchPeer(m: Model): Promise<(Runner & { weights: string; torch: string; ompWait: string }) | string> {
+  const script = path.join(__dirname, '..', 'native', 'bench', 'peer_generate.py');
+  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  if (!fs.existsSync(script)) return 'skipped: peer_generate.py not found (run from the repository)';
+  try {
+    execFileSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
+  } catch {
+    return 'skipped: PyTorch is not installed (Debian: apt-get install python3-torch libopenblas0-pthread)';
+  }
+  const c = m.cfg;
+  const spec = {
+    hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads, kv_heads: c.numKvHeads, head_dim: c.headDim, intermediate: c.intermediateSize,
+    vocab: c.vocabSize, rms_eps: c.rmsEps, rope_theta: c.ropeTheta, tie: c.tieEmbeddings, weights: m.file ?? null,
+    prompt: m.prompt, new_tokens: NEW_TOKENS, threads: THREADS,
+  };
+  // OpenMP's default spin-waiting made PyTorch 10–30× slower when another process shared the
+  // cores (measured on a shared 2-core machine): passive waiting, unless the caller chose a policy.
+  const ompWait = process.env.OMP_WAIT_POLICY ?? 'PASSIVE';
+  const child = spawn(python, [script, JSON.stringify(spec)], { env: { ...process.env, OMP_WAIT_POLICY: ompWait }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`peer_generate.py ended early (exit code ${child.exitCode ?? 'unknown'})`);
+    return JSON.parse(line.value) as Record<string, unknown>;
+  };
+  const ready = await next();
+  return {
+    weights: String(ready.weights),
+    torch: String(ready.torch),
+    ompWait,
+    once: async () => {
+      child.stdin.write('run\n');
+      const r = (await next()) as { prefill_s: number; decode_s: number[]; tokens: number[] };
+      return { prefill: r.prefill_s, decode: r.decode_s, tokens: r.tokens };
+    },
+    close: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** The bundled default model with its real weights, prompted with the start of its own README (tokenized). */
+function defaultModel(): Model | string {
+  const dir = defaultModelDir();
+  if (!dir) return 'skipped: native/default-model is not there';
+  const { config, weights } = loadModel(dir);
+  const tok = TextTokenizer.fromFolder(dir);
+  let ids = tok.encodeText(fs.readFileSync(path.join(dir, 'README.md'), 'utf8'));
+  if (ids.length === 0) ids = [0];
+  while (ids.length < PROMPT) ids = [...ids, ...ids];
+  return { name: 'default model (4 layers, 256 wide, vocab 4096)', cfg: config, weights, prompt: ids.slice(0, PROMPT), file: path.join(dir, 'model.safetensors'), rounds: 10 };
+}
+
+/** SmolLM-135M's shape (as in bench/lora.ts) with seeded random weights and a pseudo-random prompt. */
+function smolModel(): Model {
+  const cfg = smallConfig({ hidden: 576, layers: 30, heads: 9, kvHeads: 3, intermediate: 1536, vocab: 49152, tie: true });
+  const prompt = Array.from({ length: PROMPT }, (_, i) => (i * 7919 + 17) % cfg.vocabSize);
+  return { name: 'SmolLM-135M shape (30 layers, 576 wide, vocab 49152)', cfg, weights: randomWeights(cfg), prompt, rounds: 5 };
+}
+
+const samePrefix = (a: readonly number[], b: readonly number[]): number => {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+};
+
+export async function benchGenerate(log: (line: string) => void = console.log, only?: string): Promise<Record<string, unknown>[]> {
+  const results: Record<string, unknown>[] = [];
+  log(`greedy generation, prompt ${PROMPT} tokens + ${NEW_TOKENS} new tokens (forced, no stop tokens), KV cache, ${THREADS} threads; runs interleaved, medians`);
+  const makers: [string, () => Model | string][] = [['default', defaultModel], ['SmolLM', smolModel]];
+  for (const [key, make] of makers) {
+    if (only && !key.toLowerCase().startsWith(only.toLowerCase())) continue;
+    const m = make();
+    if (typeof m === 'string') {
+      log(`${key}: ${m}`);
+      results.push({ model: key, note: m });
+      continue;
+    }
+    const lift = await ours(m);
+    // The product always feeds every layer's LoRA pairs (rank-1 zeros without an adapter): the same graph without them shows their cost.
+    const bare = await ours(m, []);
+    const peer = await torchPeer(m);
+    const runners: [string, Runner][] = [['lift', lift], ['bare', bare], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
+    const runs: Record<string, Run[]> = { lift: [], bare: [], torch: [] };
+    try {
+      for (let r = 0; r < m.rounds; r++) for (const [name, runner] of runners) runs[name]!.push(await runner.once());
+    } finally {
+      for (const [, runner] of runners) await runner.close();
+    }
+    const prefillRate = (name: string): number => PROMPT / median(runs[name]!.map((x) => x.prefill));
+    const decodeS = (name: string): number => median(runs[name]!.flatMap((x) => x.decode));
+    const row: Record<string, unknown> = {
+      model: m.name,
+      prompt_tokens: PROMPT,
+      new_tokens: NEW_TOKENS,
+      threads: THREADS,
+      rounds: m.rounds,
+      graph_build_s: lift.build_s,
+      lift_prefill_tokens_per_s: prefillRate('lift'),
+      lift_decode_tokens_per_s: 1 / decodeS('lift'),
+      lift_decode_ms_per_token: 1000 * decodeS('lift'),
+      lift_no_lora_inputs_prefill_tokens_per_s: prefillRate('bare'),
+      lift_no_lora_inputs_decode_tokens_per_s: 1 / decodeS('bare'),
+      // per round, to show how much the machine moved during the run
+      prefill_s_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => x.prefill)])),
+      decode_ms_median_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => 1000 * median(x.decode))])),
+    };
+    if (typeof peer === 'string') row.note = peer;
+    else {
+      row.torch_prefill_tokens_per_s = prefillRate('torch');
+      row.torch_decode_tokens_per_s = 1 / decodeS('torch');
+      row.torch_decode_ms_per_token = 1000 * decodeS('torch');
+      row.prefill_vs_torch = prefillRate('lift') / prefillRate('torch');
+      row.decode_vs_torch = decodeS('torch') / decodeS('lift');
+      row.torch_weights = peer.weights;
+      row.torch_version = peer.torch;
+      row.torch_omp_wait_policy = peer.ompWait;
+      row.same_greedy_tokens = `${samePrefix(runs.lift!.at(-1)!.tokens, runs.torch!.at(-1)!.tokens)}/${NEW_TOKENS}`;
+    }
+    results.push(row);
+    const f = (x: unknown): string => (x as number).toFixed(0);
+    log(
+      `${m.name}: LIFT prefill ${f(row.lift_prefill_tokens_per_s)} tokens/s, decode ${f(row.lift_decode_tokens_per_s)} tokens/s ` +
+        `(${(row.lift_decode_ms_per_token as number).toFixed(1)} ms/token; the same graph without LoRA inputs: prefill ${f(row.lift_no_lora_inputs_prefill_tokens_per_s)}, decode ${f(row.lift_no_lora_inputs_decode_tokens_per_s)})`,
+    );
+    if (typeof peer === 'string') log(`  PyTorch ${peer}`);
+    else {
+      log(
+        `  PyTorch prefill ${f(row.torch_prefill_tokens_per_s)} tokens/s, decode ${f(row.torch_decode_tokens_per_s)} tokens/s (${(row.torch_decode_ms_per_token as number).toFixed(1)} ms/token) ` +
+          `→ LIFT prefill ${(row.prefill_vs_torch as number).toFixed(2)}×, decode ${(row.decode_vs_torch as number).toFixed(2)}× PyTorch's speed`,
+      );
+      log(`  PyTorch ${peer.torch}, weights ${peer.weights}, OMP_WAIT_POLICY=${peer.ompWait}${m.file ? `; same greedy tokens as LIFT: ${row.same_greedy_tokens}` : ''}`);
+    }
+  }
+  return results;
+}
