@@ -17,7 +17,9 @@ import * as path from 'node:path';
 import { benchCollect } from './bench/collect';
 import { benchEngine } from './bench/engine';
 import { benchGenerate } from './bench/generate';
+import { benchLearn } from './bench/learn';
 import { benchLora } from './bench/lora';
+import { benchQuality } from './bench/quality';
 import { benchTokenizer } from './bench/tokenizer';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
@@ -44,9 +46,9 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [engine|lora [tiny|SmolLM]|generate [default|SmolLM]|tokenizer|collect]
-                         benchmarks (medians and ratios to a peer in the same run);
-                         writes JSON to out/bench/<suite>.json
+  lift bench [all|engine|lora [tiny|SmolLM]|generate [default|SmolLM]|tokenizer|collect|learn|quality [repo]]
+                         benchmarks (medians and ratios to a peer in the same run) and the
+                         knowledge evaluation; writes JSON to out/bench/<suite>.json
 
 Options:
   --model <dir>          a Hugging Face model folder (default: the bundled default model)
@@ -273,24 +275,30 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     case 'bench': {
-      const suite = args[1] ?? 'engine';
+      const suite = args[1] ?? 'all';
       const suites: Record<string, () => Promise<unknown>> = {
         engine: () => benchEngine(),
         lora: () => benchLora(console.log, args[2]),
         generate: () => benchGenerate(console.log, args[2]),
         tokenizer: () => benchTokenizer(console.log),
         collect: () => benchCollect(console.log),
+        learn: () => benchLearn(console.log),
+        quality: () => benchQuality(console.log, args[2] ? { repo: path.resolve(args[2]) } : {}),
       };
-      if (!suites[suite]) {
-        process.stderr.write(`lift bench: unknown suite "${suite}" (available: ${Object.keys(suites).join(', ')})\n`);
+      if (suite !== 'all' && !suites[suite]) {
+        process.stderr.write(`lift bench: unknown suite "${suite}" (available: all, ${Object.keys(suites).join(', ')})\n`);
         return 2;
       }
-      const results = await suites[suite]!();
       const dir = path.join(process.cwd(), 'out', 'bench');
       fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, `${suite}.json`);
-      fs.writeFileSync(file, JSON.stringify({ suite, date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, results }, null, 2));
-      console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+      const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version };
+      for (const name of suite === 'all' ? Object.keys(suites) : [suite]) {
+        console.log(`\n== ${name}`);
+        const results = await suites[name]!();
+        const file = path.join(dir, `${name}.json`);
+        fs.writeFileSync(file, JSON.stringify({ suite: name, command: `npm run bench -- ${[name, ...args.slice(2)].join(' ')}`, date: new Date().toISOString(), machine, results }, null, 2));
+        console.log(`wrote ${path.relative(process.cwd(), file)}`);
+      }
       return 0;
     }
     case '--version':
