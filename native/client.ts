@@ -38,6 +38,11 @@ import {
   type ExplainParams,
   Initialize,
   type InitializeResult,
+  EnableGpu,
+  type EnableGpuParams,
+  type EnableGpuProgress,
+  EnableGpuProgressType,
+  type EnableGpuResult,
   Learn,
   type LearnParams,
   type LearnProgress,
@@ -82,7 +87,8 @@ export interface TrainerClientOptions {
   client: { name: string; version: string };
   /** The Node binary; defaults to this process's (Electron runs as Node via ELECTRON_RUN_AS_NODE). */
   execPath?: string;
-  env?: NodeJS.ProcessEnv;
+  /** Extra environment for the trainer; a function is read at each start (settings may change). */
+  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
   /** How long start-up and the handshake may take. */
   startTimeoutMs?: number;
   /** After this many unexpected exits within `crashWindowMs`, stop restarting until `restart()`. */
@@ -180,7 +186,7 @@ export class TrainerClient {
     const proc = fork(this.opts.trainerPath, ['serve'], {
       execPath: this.opts.execPath ?? process.execPath,
       execArgv: [],
-      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...process.env, ...(typeof this.opts.env === 'function' ? this.opts.env() : this.opts.env), ELECTRON_RUN_AS_NODE: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const stderrTail: string[] = [];
@@ -338,6 +344,11 @@ export class TrainerClient {
 
   learn(params: Omit<LearnParams, 'progressToken'>, onProgress?: (p: LearnProgress) => void, token?: CancellationToken): Promise<LearnResult> {
     return this.streamed(Learn, LearnProgressType, params, onProgress, token);
+  }
+
+  /** Sets up GPU support; progress reports the download. */
+  enableGpu(params: Omit<EnableGpuParams, 'progressToken'>, onProgress?: (p: EnableGpuProgress) => void, token?: CancellationToken): Promise<EnableGpuResult> {
+    return this.streamed(EnableGpu, EnableGpuProgressType, params, onProgress, token);
   }
 
   ask(params: Omit<AskParams, 'progressToken'>, onText?: (text: string) => void, token?: CancellationToken): Promise<AskResult> {

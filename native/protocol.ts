@@ -48,7 +48,7 @@ export interface TrainerStatus {
   arch: string;
   uptimeSeconds: number;
   onnxruntime:
-    | { loaded: true; version: string; providers: ExecutionProviderInfo[]; selfTest: RuntimeSelfTest }
+    | { loaded: true; version: string; providers: ExecutionProviderInfo[]; selfTest: RuntimeSelfTest; gpuInstall?: string; gpuInstallProblem?: string }
     | { loaded: false; error: string };
   memory: { rssBytes: number; heapUsedBytes: number; systemTotalBytes: number; systemFreeBytes: number };
 }
@@ -242,5 +242,35 @@ export interface AdaptersResult {
 }
 
 export const Adapters = new RequestType<AdaptersParams, AdaptersResult, void>('lift/adapters');
+/** Sets up GPU support (the only request that uses the network, and only when asked). */
+export interface EnableGpuParams {
+  /** Where installs live (the extension's global storage). */
+  storageDir: string;
+  /** A NuGet v3 service index to download from (default nuget.org). */
+  feed?: string;
+  /** Use the provider libraries in this folder instead of downloading. */
+  folder?: string;
+  progressToken?: string;
+}
+
+export interface EnableGpuResult {
+  /** Restart the trainer with `LIFT_ORT_DIR` set to this to use it. */
+  ortDir: string;
+  version: string;
+  source: string;
+  sha512?: string;
+  /** What CUDA still needs on this system, in plain words (empty: nothing found missing). */
+  missing: string[];
+}
+
+export interface EnableGpuProgress {
+  phase: 'resolve' | 'download' | 'verify' | 'extract' | 'check';
+  received?: number;
+  total?: number;
+  message?: string;
+}
+
+export const EnableGpu = new RequestType<EnableGpuParams, EnableGpuResult, void>('lift/enableGpu');
+export const EnableGpuProgressType = new ProgressType<EnableGpuProgress>();
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');

@@ -5,9 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { TrainerClient } from '../native/client';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
+import { TrainerClient, TrainerError } from '../native/client';
 import { defaultModelDir } from '../native/model/default';
-import type { AdaptersResult, TrainerStatus } from '../native/protocol';
+import type { AdaptersResult, EnableGpuResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
 import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverProvider, InlineExplanations } from './explainLens';
 import { formatStatus } from '../native/statusText';
@@ -94,7 +95,13 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const log = vscode.window.createOutputChannel('LIFT Trainer', { log: true });
   const version = String(context.extension.packageJSON.version);
   const trainerScript = trainerPath(context);
-  const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version } });
+  /** GPU support, once set up ("LIFT: Enable GPU"): the runtime copy the trainer loads. */
+  const GPU_KEY = 'lift.gpuInstall';
+  const trainerEnv = (): NodeJS.ProcessEnv => {
+    const gpu = context.globalState.get<string>(GPU_KEY);
+    return { LIFT_DEVICE: readSettings().device, ...(gpu ? { LIFT_ORT_DIR: gpu } : {}) };
+  };
+  const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version }, env: trainerEnv });
   /** The bundled default model (native/default-model beside dist/), for an empty "lift.model". */
   const defaultModel = defaultModelDir(path.join(context.extensionPath, 'dist'));
   /** The workspace's adapters (one per model + corpus; the active one answers). */
@@ -264,6 +271,59 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('lift.codeLens')) lenses.refresh();
       if (e.affectsConfiguration('lift.model')) refreshAdapter(0, true);
+      if (e.affectsConfiguration('lift.device')) void trainer.restart().then(() => log.info(`lift.device is now "${readSettings().device}": the trainer restarted.`), () => undefined);
+    }),
+    vscode.commands.registerCommand('lift.enableGpu', async (choice?: { folder?: string; feed?: string }): Promise<EnableGpuResult | undefined> => {
+      const storageDir = context.globalStorageUri.fsPath;
+      let folder = choice?.folder;
+      if (!choice) {
+        const picked = await vscode.window.showQuickPick(
+          [
+            { label: 'Download the CUDA provider', description: 'from nuget.org: the package onnxruntime-node itself installs (several hundred MB), checked against its SHA-512', value: 'download' },
+            { label: 'Use a folder…', description: 'holding libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so of the same ONNX Runtime version', value: 'folder' },
+          ],
+          { title: 'LIFT: Enable GPU (CUDA)', placeHolder: 'Where should the CUDA provider for ONNX Runtime come from?' },
+        );
+        if (!picked) return undefined;
+        if (picked.value === 'folder') {
+          const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this folder' });
+          if (!uri?.[0]) return undefined;
+          folder = uri[0].fsPath;
+        }
+      }
+      try {
+        const result = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: 'LIFT: setting up GPU support', cancellable: true },
+          async (progress, token) => {
+            const source = new CancellationTokenSource();
+            token.onCancellationRequested(() => source.cancel());
+            let shown = 0;
+            return trainer.enableGpu({ storageDir, folder, feed: choice?.feed }, (p) => {
+              if (p.phase === 'download' && p.total) {
+                const pct = Math.floor((100 * (p.received ?? 0)) / p.total);
+                progress.report({ increment: pct - shown, message: `downloading ${((p.received ?? 0) / 2 ** 20).toFixed(0)} of ${(p.total / 2 ** 20).toFixed(0)} MB` });
+                shown = pct;
+              } else if (p.phase !== 'download') progress.report({ message: { resolve: 'finding the package', verify: 'checking its SHA-512', extract: 'extracting the provider', check: 'checking CUDA and cuDNN' }[p.phase] });
+            }, source.token);
+          },
+        );
+        await context.globalState.update(GPU_KEY, result.ortDir);
+        await trainer.restart();
+        const status = await trainer.status();
+        const cuda = status.onnxruntime.loaded ? status.onnxruntime.providers.find((p) => p.name === 'cuda') : undefined;
+        log.info(`GPU support installed from ${result.source} into ${result.ortDir}; CUDA provider ${cuda?.available ? 'present' : `unavailable (${cuda?.reason})`}.`);
+        if (result.missing.length) {
+          void vscode.window.showWarningMessage(`LIFT: the CUDA provider is installed, but CUDA cannot run yet — ${result.missing.join('; ')}. Until then LIFT runs on the CPU.`);
+        } else {
+          void vscode.window.showInformationMessage(`LIFT: GPU support is set up (ONNX Runtime ${result.version} with CUDA). Learning and answering use the GPU when "lift.device" is auto or cuda.`);
+        }
+        return result;
+      } catch (err) {
+        const cancelled = err instanceof TrainerError && err.kind === 'cancelled';
+        log[cancelled ? 'info' : 'error'](cancelled ? 'GPU set-up was cancelled; nothing was changed.' : `GPU set-up failed: ${err instanceof Error ? err.message : String(err)}`);
+        if (!cancelled) void vscode.window.showErrorMessage(`LIFT: GPU set-up failed — ${err instanceof Error ? err.message.replace(/^The LIFT trainer could not complete "[^"]+": /, '') : String(err)}. LIFT keeps running on the CPU.`);
+        return undefined;
+      }
     }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();

@@ -11,7 +11,7 @@ import { loadAdapter } from '../model/peft';
 import { TextTokenizer } from '../model/tokenizer';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
-import { createSession } from '../runtime/session';
+import { createSession, defaultDevice } from '../runtime/session';
 import type { Chunk } from './retrieve';
 
 export interface AnswerSource {
@@ -96,7 +96,7 @@ export class Answerer {
     const { config, weights } = loadModel(modelDir);
     const tok = TextTokenizer.fromFolder(modelDir);
     const graph = buildLlamaGenerate(config, weights);
-    const { session } = await createSession(graph.model, 'cpu');
+    const { session } = await createSession(graph.model, defaultDevice());
     return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets));
   }
 

@@ -10,7 +10,7 @@ import { buildLlamaTrainStep, type LoraConfig } from '../model/llama';
 import { type LoraAdapter, saveAdapter } from '../model/peft';
 import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
-import { createSession, type Device, TrainStepRunner } from '../runtime/session';
+import { createSession, defaultDevice, type Device, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from './resources';
 import type { Sample } from './samples';
@@ -82,7 +82,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   report({ phase: 'build', message: `training graph for ${T} tokens` });
   const graph = buildLlamaTrainStep(cfg, weights, { seqLen: T, batch: 1, lora: o.lora, seed: o.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1 } });
   cancelled();
-  const { session } = await createSession(graph.model, o.device ?? 'cpu', { threads: o.threads });
+  const { session } = await createSession(graph.model, o.device ?? defaultDevice(), { threads: o.threads });
   let params = graph.params;
   if (o.initial) {
     const init = o.initial;

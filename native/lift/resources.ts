@@ -6,7 +6,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { describeFsError } from '../fsError';
 import type { LlamaConfig } from '../model/config';
+
+export { describeFsError };
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 
 const MB = 2 ** 20;
@@ -85,22 +88,6 @@ export function checkMemory(estimate: MemoryEstimate, available = availableMemor
       `runtime ${formatBytes(p.runtime)}) but only ${formatBytes(available)} is available. Close other programs, use a smaller model, ` +
       `or learn with shorter segments; the check can be turned off (--no-memory-check) at the risk of the system running out of memory.`,
   );
-}
-
-/** An fs error in plain words: what happened, with the code for the log. */
-export function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const plain: Record<string, string> = {
-    ENOSPC: 'the disk is full',
-    EDQUOT: 'the disk quota is exhausted',
-    EROFS: 'the storage is read-only',
-    EACCES: 'permission denied',
-    EPERM: 'the operation is not permitted',
-    ENOENT: 'a folder on the way is missing',
-    EIO: 'an input/output error from the disk',
-  };
-  const what = e?.code ? plain[e.code] : undefined;
-  return what ? `${what} (${e.code}${e.path ? ` at ${e.path}` : ''})` : err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -7,20 +7,35 @@ import * as path from 'node:path';
 import type * as OrtModule from 'onnxruntime-node';
 import { DataType, encodeModel, floatTensor } from '../onnx/model';
 import type { ExecutionProviderInfo, RuntimeSelfTest } from '../protocol';
+import { binaryDirOf, checkInstall } from './cuda';
 
 let ort: typeof OrtModule | undefined;
 
+/**
+ * Which ONNX Runtime the trainer loads: the one installed with it, or — when GPU support was
+ * set up ("LIFT: Enable GPU") and `LIFT_ORT_DIR` names that install — the copy with the CUDA
+ * provider beside it. An incomplete install is not loaded; the reason is kept for status.
+ */
+export function ortSource(): { pkgDir: string; gpuInstall?: string; reason?: string } {
+  const bundled = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  const custom = process.env.LIFT_ORT_DIR;
+  if (!custom) return { pkgDir: bundled };
+  const check = checkInstall(custom);
+  if (!check.ok) return { pkgDir: bundled, reason: `the GPU install is not usable (${check.reason}); using the CPU runtime` };
+  return { pkgDir: path.join(custom, 'node_modules', 'onnxruntime-node'), gpuInstall: custom };
+}
+
 /** Loads onnxruntime-node once (lazily, so a broken install is reported by `status`, not a crash at start). */
 export function loadOrt(): typeof OrtModule {
+  const { pkgDir, gpuInstall } = ortSource();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ort ??= require('onnxruntime-node') as typeof OrtModule;
+  ort ??= (gpuInstall ? require(pkgDir) : require('onnxruntime-node')) as typeof OrtModule;
   return ort;
 }
 
 /** The folder holding `libonnxruntime` for this platform; provider libraries must sit beside it. */
 export function ortBinaryDir(): string {
-  const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  return binaryDirOf(ortSource().pkgDir);
 }
 
 /** The providers this product uses: CPU (bundled) and CUDA (a separate install of its libraries). */

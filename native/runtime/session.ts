@@ -10,6 +10,18 @@ import { executionProviders, loadOrt } from './ort';
 
 export type Device = 'auto' | 'cuda' | 'cpu';
 
+/** The device the trainer was started for (`LIFT_DEVICE`, from the "lift.device" setting): `auto` by default. */
+export function defaultDevice(): Device {
+  const d = process.env.LIFT_DEVICE;
+  return d === 'cuda' || d === 'cpu' ? d : 'auto';
+}
+
+/** Where fallback reasons go: the trainer's log (set by the server), else stderr. */
+let fallbackLog: (message: string) => void = (m) => void process.stderr.write(`${m}\n`);
+export function onDeviceFallback(log: (message: string) => void): void {
+  fallbackLog = log;
+}
+
 export interface CreatedSession {
   session: InferenceSession;
   provider: 'cuda' | 'cpu';
@@ -44,8 +56,10 @@ export async function createSession(
   let reason: string;
   const cuda = executionProviders().find((p) => p.name === 'cuda');
   if (!cuda?.available) {
-    // Known missing: say why without asking ONNX Runtime to fail loading it.
+    // Known missing: say why without asking ONNX Runtime to fail loading it. Under `auto` with
+    // GPU support never set up, the CPU is simply the device: nothing to warn about.
     reason = `CUDA is not usable: ${cuda?.reason ?? 'no CUDA provider in this build'}`;
+    if (device === 'auto') return onCpu(reason);
   } else {
     try {
       const session = await InferenceSession.create(source, {
@@ -59,7 +73,7 @@ export async function createSession(
     }
   }
   if (device === 'cuda') throw new Error(`${reason}. Set "lift.device" to "auto" or "cpu" to run on the CPU.`);
-  options.log?.(`${reason}; running on the CPU.`);
+  (options.log ?? fallbackLog)(`${reason}; running on the CPU.`);
   return onCpu(reason);
 }
 

@@ -16,6 +16,8 @@ import {
   type AskResult,
   Echo,
   type EchoParams,
+  EnableGpu,
+  EnableGpuProgressType,
   EchoProgress,
   type EchoResult,
   Explain,
@@ -43,7 +45,9 @@ import { defaultModelDir } from '../model/default';
 import { modelStamp } from '../model/weights';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
-import { executionProviders, loadOrt, runtimeSelfTest } from '../runtime/ort';
+import { GpuInstallCancelled, installGpu } from '../runtime/cuda';
+import { executionProviders, loadOrt, ortSource, runtimeSelfTest } from '../runtime/ort';
+import { onDeviceFallback } from '../runtime/session';
 
 /** JSON-RPC error code of a learn or ask request that failed (bad model, nothing to learn, …). */
 export const LEARN_FAILED = -32001;
@@ -75,11 +79,14 @@ export async function trainerStatus(): Promise<TrainerStatus> {
   try {
     const ort = loadOrt();
     selfTest ??= runtimeSelfTest();
+    const source = ortSource();
     onnxruntime = {
       loaded: true,
       version: ort.env.versions.node ?? ort.env.versions.common,
       providers: executionProviders(),
       selfTest: await selfTest,
+      ...(source.gpuInstall ? { gpuInstall: source.gpuInstall } : {}),
+      ...(source.reason ? { gpuInstallProblem: source.reason } : {}),
     };
   } catch (err) {
     onnxruntime = { loaded: false, error: err instanceof Error ? err.message : String(err) };
@@ -150,6 +157,7 @@ export function rangeChunk(what: string, r: CodeRange, roots: readonly string[])
 /** Registers every method on `connection`; `exit` ends the process after a shutdown request. */
 export function serve(connection: MessageConnection, exit: (code: number) => void): void {
   const log = (level: LogLevel, message: string): void => void connection.sendNotification(Log, { level, message });
+  onDeviceFallback((message) => log('warn', message));
 
   connection.onRequest(Initialize, (params) => {
     if (params?.protocolVersion !== PROTOCOL_VERSION) {
@@ -315,6 +323,26 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       throw new ResponseError(LEARN_FAILED, `adapters: ${err instanceof Error ? err.message : String(err)}`);
     }
     return { adapters: store.list(), active: store.activeKey() };
+  });
+
+  connection.onRequest(EnableGpu, async (params, token) => {
+    if (typeof params?.storageDir !== 'string' || (params.feed !== undefined && typeof params.feed !== 'string') || (params.folder !== undefined && typeof params.folder !== 'string')) {
+      throw new ResponseError(-32602, 'enableGpu: "storageDir" (string) is required; "feed" and "folder" are strings.');
+    }
+    try {
+      const r = await installGpu({
+        storageDir: params.storageDir,
+        feed: params.feed,
+        folder: params.folder,
+        isCancelled: () => token.isCancellationRequested,
+        onProgress: (p) => void (params.progressToken !== undefined && connection.sendProgress(EnableGpuProgressType, params.progressToken, p)),
+      });
+      log('info', `GPU support installed in ${r.ortDir} from ${r.source}${r.missing.length ? `; still missing: ${r.missing.join('; ')}` : ''}`);
+      return r;
+    } catch (err) {
+      if (err instanceof GpuInstallCancelled) throw cancelled();
+      throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
+    }
   });
 
   connection.onRequest(Shutdown, () => {

@@ -1,0 +1,250 @@
+/**
+ * "LIFT: Enable GPU" without a GPU: the set-up flow against a local HTTP server standing in for
+ * the NuGet feed (a package built here with the real layout, provider libraries that are real
+ * ELF files with CUDA dependencies this machine lacks). Download, checksum mismatch, interrupted
+ * download, cancel, disk full, a package of the wrong version, a feed without the version, a
+ * user folder: each ends in a clear message, leaves nothing half-installed, and the CPU path
+ * keeps working. A trainer started on the installed copy finds the provider, fails to load it
+ * here, and answers on the CPU with the reason in its log.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { syncBuiltinESMExports } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import yazl from 'yazl';
+import { TrainerClient, TrainerError } from '../../native/client';
+import { elfNeeded, GpuInstallCancelled, installDir, installGpu, NUGET_ID, runtimePackage } from '../../native/runtime/cuda';
+import { memoryLogger, trainerBundle, tinyWorkspace } from '../helpers';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-gpu-'));
+const VERSION = runtimePackage().version;
+const ID = NUGET_ID.toLowerCase();
+
+/** A minimal 64-bit ELF shared object whose dynamic section needs `needed`. */
+function fakeElf(needed: string[]): Buffer {
+  const strtab = Buffer.from(`\0${needed.join('\0')}\0`);
+  const dynOff = 64 + Math.ceil(strtab.length / 8) * 8;
+  const dyn = Buffer.alloc(16 * (needed.length + 1));
+  let at = 1;
+  needed.forEach((n, i) => {
+    dyn.writeBigInt64LE(1n, 16 * i); // DT_NEEDED
+    dyn.writeBigUInt64LE(BigInt(at), 16 * i + 8);
+    at += n.length + 1;
+  });
+  const shOff = dynOff + dyn.length;
+  const sh = Buffer.alloc(64 * 3);
+  sh.writeUInt32LE(3, 64 + 4); // [1] .dynstr: SHT_STRTAB
+  sh.writeBigUInt64LE(64n, 64 + 0x18);
+  sh.writeBigUInt64LE(BigInt(strtab.length), 64 + 0x20);
+  sh.writeUInt32LE(6, 128 + 4); // [2] .dynamic: SHT_DYNAMIC, linked to [1]
+  sh.writeBigUInt64LE(BigInt(dynOff), 128 + 0x18);
+  sh.writeBigUInt64LE(BigInt(dyn.length), 128 + 0x20);
+  sh.writeUInt32LE(1, 128 + 0x28);
+  const head = Buffer.alloc(64);
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(head);
+  head.writeUInt16LE(3, 0x10); // ET_DYN
+  head.writeUInt16LE(0x3e, 0x12); // x86-64
+  head.writeUInt32LE(1, 0x14);
+  head.writeBigUInt64LE(BigInt(shOff), 0x28);
+  head.writeUInt16LE(64, 0x34);
+  head.writeUInt16LE(64, 0x3a);
+  head.writeUInt16LE(3, 0x3c);
+  return Buffer.concat([head, strtab, Buffer.alloc(dynOff - 64 - strtab.length), dyn, sh]);
+}
+
+const CUDA_NEEDS = ['libcudart.so.12', 'libcublasLt.so.12', 'libcudnn.so.9', 'libc.so.6'];
+
+/** A .nupkg with NuGet's layout: the nuspec, the two provider libraries, and filler to make it a few MB. */
+function nupkg(version: string): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(Buffer.from(`<?xml version="1.0"?><package><metadata><id>${NUGET_ID}</id><version>${version}</version></metadata></package>`), `${NUGET_ID}.nuspec`);
+  zip.addBuffer(fakeElf(['libc.so.6']), 'runtimes/linux-x64/native/libonnxruntime_providers_shared.so');
+  zip.addBuffer(fakeElf(CUDA_NEEDS), 'runtimes/linux-x64/native/libonnxruntime_providers_cuda.so');
+  let x = 1;
+  zip.addBuffer(Buffer.from(Uint8Array.from({ length: 3 * 2 ** 20 }, () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24)), 'runtimes/linux-x64/native/libonnxruntime_providers_tensorrt.so', { compress: false });
+  zip.end();
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    zip.outputStream.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
+  });
+}
+
+/** What the stand-in feed does with the next requests. */
+const feed: { mode: 'ok' | 'corrupt' | 'truncate' | 'slow' | 'missing'; pkg: Buffer; requests: string[] } = { mode: 'ok', pkg: Buffer.alloc(0), requests: [] };
+let server: http.Server;
+let origin = '';
+
+before(async () => {
+  feed.pkg = await nupkg(VERSION);
+  server = http.createServer((req, res) => {
+    feed.requests.push(req.url ?? '');
+    const json = (o: unknown): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(o));
+    const sha512 = createHash('sha512').update(feed.pkg).digest('base64');
+    if (req.url === '/v3/index.json') {
+      json({ version: '3.0.0', resources: [{ '@id': `${origin}/flat/`, '@type': 'PackageBaseAddress/3.0.0' }, { '@id': `${origin}/reg/`, '@type': 'RegistrationsBaseUrl/3.6.0' }] });
+    } else if (req.url === `/reg/${ID}/${VERSION}.json` && feed.mode !== 'missing') {
+      json({ catalogEntry: `${origin}/catalog/${VERSION}.json` });
+    } else if (req.url === `/catalog/${VERSION}.json`) {
+      json({ id: NUGET_ID, version: VERSION, packageHash: sha512, packageHashAlgorithm: 'SHA512', packageSize: feed.pkg.length });
+    } else if (req.url === `/flat/${ID}/${VERSION}/${ID}.${VERSION}.nupkg`) {
+      const body = feed.mode === 'corrupt' ? Buffer.concat([feed.pkg.subarray(0, 1000), Buffer.from('x'), feed.pkg.subarray(1001)]) : feed.pkg;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+      if (feed.mode === 'truncate') {
+        res.write(body.subarray(0, body.length >> 1));
+        setTimeout(() => res.destroy(), 50);
+      } else if (feed.mode === 'slow') {
+        let at = 0;
+        const next = (): void => {
+          if (res.destroyed || at >= body.length) return void res.end();
+          res.write(body.subarray(at, (at += 256 * 1024)));
+          setTimeout(next, 30);
+        };
+        next();
+      } else res.end(body);
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+const clients: TrainerClient[] = [];
+after(async () => {
+  for (const c of clients) await c.dispose();
+  server?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Nothing half-installed: no install folder, no staging folders left in storage. */
+function assertNothingInstalled(storage: string): void {
+  assert.equal(fs.existsSync(installDir(storage, VERSION)), false, 'no install');
+  const left = fs.existsSync(storage) ? fs.readdirSync(storage) : [];
+  assert.deepEqual(left, [], `nothing left in storage: ${left.join(', ')}`);
+}
+
+describe('GPU set-up', () => {
+  test('reads the dependencies of a real ELF library', () => {
+    const needed = elfNeeded(path.join(runtimePackage().dir, 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1'));
+    assert.ok(needed.includes('libc.so.6'), needed.join(', '));
+    assert.deepEqual(elfNeeded((() => {
+      const f = path.join(tmp, 'fake.so');
+      fs.writeFileSync(f, fakeElf(CUDA_NEEDS));
+      return f;
+    })()), CUDA_NEEDS);
+  });
+
+  for (const [mode, expected] of [
+    ['corrupt', /does not match the SHA-512 the feed publishes/],
+    ['truncate', /the download was interrupted after \d+ of \d+ bytes; try again/],
+    ['missing', new RegExp(`the feed has no ${NUGET_ID} ${VERSION.replace(/\./g, '\\.')}, the version of this ONNX Runtime`)],
+  ] as const) {
+    test(`${mode}: a clear error, nothing installed`, async () => {
+      const storage = path.join(tmp, `storage-${mode}`);
+      feed.mode = mode;
+      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), expected);
+      assertNothingInstalled(storage);
+    });
+  }
+
+  test('a package of another version is refused', async () => {
+    const storage = path.join(tmp, 'storage-version');
+    const good = feed.pkg;
+    feed.pkg = await nupkg('1.29.0');
+    feed.mode = 'ok';
+    try {
+      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), new RegExp(`holds ONNX Runtime 1\\.29\\.0, not ${VERSION.replace(/\./g, '\\.')}`));
+    } finally {
+      feed.pkg = good;
+    }
+    assertNothingInstalled(storage);
+  });
+
+  test('disk full (simulated): refused before writing, with the numbers', async () => {
+    const storage = path.join(tmp, 'storage-full');
+    feed.mode = 'ok';
+    const fsModule = require('node:fs') as { statfsSync: typeof fs.statfsSync };
+    const real = fsModule.statfsSync;
+    fsModule.statfsSync = ((p: fs.PathLike) => ({ ...real(p), bavail: 10, bsize: 4096 })) as typeof fs.statfsSync;
+    syncBuiltinESMExports();
+    try {
+      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), /has 0 MB free; GPU support needs about \d+ MB/);
+    } finally {
+      fsModule.statfsSync = real;
+      syncBuiltinESMExports();
+    }
+    assertNothingInstalled(storage);
+  });
+
+  test('a user folder: used when it holds both libraries, a clear error when not', async () => {
+    const folder = path.join(tmp, 'providers');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'libonnxruntime_providers_cuda.so'), fakeElf(CUDA_NEEDS));
+    const storage = path.join(tmp, 'storage-folder');
+    await assert.rejects(installGpu({ storageDir: storage, folder }), /does not hold libonnxruntime_providers_shared\.so/);
+    assertNothingInstalled(storage);
+    fs.writeFileSync(path.join(folder, 'libonnxruntime_providers_shared.so'), fakeElf(['libc.so.6']));
+    const r = await installGpu({ storageDir: storage, folder });
+    assert.equal(r.source, folder);
+  });
+
+  test('through the trainer: download with progress and a verified hash; cancel leaves nothing; the installed runtime falls back to the CPU with the reason', async () => {
+    const storage = path.join(tmp, 'storage-trainer');
+    const logger = memoryLogger();
+    const client = new TrainerClient({ trainerPath: trainerBundle, logger, client: { name: 'gpu-test', version: '0' } });
+    clients.push(client);
+    // cancel in the middle of a slow download
+    feed.mode = 'slow';
+    const { CancellationTokenSource } = await import('vscode-jsonrpc');
+    const source = new CancellationTokenSource();
+    await assert.rejects(
+      client.enableGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }, (p) => p.phase === 'download' && (p.received ?? 0) > 2 ** 20 && source.cancel(), source.token),
+      (err: unknown) => err instanceof TrainerError && err.kind === 'cancelled',
+    );
+    assertNothingInstalled(storage);
+    // then the whole download
+    feed.mode = 'ok';
+    feed.requests = [];
+    const phases: string[] = [];
+    const r = await client.enableGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }, (p) => phases.push(p.phase));
+    assert.equal(r.ortDir, installDir(storage, VERSION));
+    assert.equal(r.sha512, createHash('sha512').update(feed.pkg).digest('base64'));
+    assert.deepEqual([...new Set(phases)], ['resolve', 'download', 'verify', 'extract', 'check']);
+    assert.deepEqual(feed.requests, ['/v3/index.json', `/reg/${ID}/${VERSION}.json`, `/catalog/${VERSION}.json`, `/flat/${ID}/${VERSION}/${ID}.${VERSION}.nupkg`], 'only the feed was contacted');
+    assert.ok(r.missing.some((m) => /^cuDNN: libcudnn\.so\.9 not found/.test(m)) && r.missing.some((m) => /^the CUDA toolkit runtime: libcudart\.so\.12, libcublasLt\.so\.12 not found/.test(m)), r.missing.join('\n'));
+    assert.equal(fs.readdirSync(storage).length, 1, 'one install, no leftovers');
+    // the CPU path still works in the trainer that did it
+    assert.equal((await client.status()).onnxruntime.loaded, true);
+
+    // a trainer on the installed copy: the provider is found, cannot load here, and answers come from the CPU
+    const { model, docs } = tinyWorkspace(fs.mkdtempSync(path.join(tmp, 'ws-')), '# Orbit\n\nPort 7431.\n');
+    const gpuLog = memoryLogger();
+    const gpu = new TrainerClient({ trainerPath: trainerBundle, logger: gpuLog, client: { name: 'gpu-test', version: '0' }, env: { LIFT_ORT_DIR: r.ortDir, LIFT_DEVICE: 'auto' } });
+    clients.push(gpu);
+    const status = await gpu.status();
+    assert.ok(status.onnxruntime.loaded && status.onnxruntime.gpuInstall === r.ortDir, JSON.stringify(status.onnxruntime));
+    assert.ok(status.onnxruntime.loaded && status.onnxruntime.providers.find((p) => p.name === 'cuda')?.available);
+    const answer = await gpu.ask({ question: 'Which port?', roots: [docs], model, adapterDir: path.join(tmp, 'none'), maxTokens: 4 });
+    assert.equal(typeof answer.text, 'string');
+    assert.ok(gpuLog.has('warn', /CUDA is not usable: .*; running on the CPU\./), gpuLog.lines.join('\n'));
+    // LIFT_DEVICE=cuda: no silent CPU, a clear error instead
+    const strict = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'gpu-test', version: '0' }, env: { LIFT_ORT_DIR: r.ortDir, LIFT_DEVICE: 'cuda' } });
+    clients.push(strict);
+    await assert.rejects(strict.ask({ question: 'Which port?', roots: [docs], model, adapterDir: path.join(tmp, 'none'), maxTokens: 4 }), /CUDA is not usable: .*Set "lift\.device" to "auto" or "cpu"/);
+    // an incomplete install is not loaded: the CPU runtime, and the reason in status
+    fs.rmSync(path.join(r.ortDir, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so'));
+    const broken = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'gpu-test', version: '0' }, env: { LIFT_ORT_DIR: r.ortDir } });
+    clients.push(broken);
+    const s2 = await broken.status();
+    assert.ok(s2.onnxruntime.loaded && /the GPU install is not usable \(libonnxruntime_providers_cuda\.so missing/.test(s2.onnxruntime.gpuInstallProblem ?? ''), JSON.stringify(s2.onnxruntime));
+  });
+
+  test('cancelled in process: the error says nothing changed', async () => {
+    feed.mode = 'ok';
+    await assert.rejects(installGpu({ storageDir: path.join(tmp, 'storage-cancel'), feed: `${origin}/v3/index.json`, isCancelled: () => true }), GpuInstallCancelled);
+    assertNothingInstalled(path.join(tmp, 'storage-cancel'));
+  });
+});
