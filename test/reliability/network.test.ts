@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { TrainerClient } from '../../native/client';
+import { startFeed } from '../gpuFeed';
 import { memoryLogger, trainerBundle, tinyWorkspace } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-net-'));
@@ -75,5 +76,35 @@ test('the trainer opens no TCP or UDP socket while it learns and answers', { ski
     assert.equal(sockets(listener.pid!).internet.length, 1, 'a listening TCP socket is detected');
   } finally {
     listener.kill('SIGKILL');
+  }
+});
+
+test('the explicit GPU download connects only to the feed it was given, and listens on nothing', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const feed = await startFeed();
+  feed.mode = 'slow'; // long enough to be sampled many times
+  const gpu = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'net-gpu', version: '0' } });
+  try {
+    await gpu.status();
+    const pid = gpu.pid!;
+    const seen = new Set<string>();
+    let samples = 0;
+    const timer = setInterval(() => {
+      samples++;
+      for (const s of sockets(pid).internet) seen.add(s);
+    }, 10);
+    try {
+      await gpu.enableGpu({ storageDir: path.join(tmp, 'gpu-storage'), feed: feed.index });
+    } finally {
+      clearInterval(timer);
+    }
+    // /proc/net/tcp writes 127.0.0.1:port as 0100007F:PORT (hex)
+    const feedAddress = `0100007F:${feed.port.toString(16).toUpperCase().padStart(4, '0')}`;
+    const elsewhere = [...seen].filter((s) => !s.startsWith('tcp ') || !s.includes(`→ ${feedAddress} `));
+    t.diagnostic(`${samples} samples during the download: ${seen.size} distinct connections, all to the feed (${feedAddress}); ${elsewhere.length} elsewhere or listening`);
+    assert.ok(seen.size >= 1, 'the download connection was seen: the sampling works');
+    assert.deepEqual(elsewhere, []);
+  } finally {
+    await gpu.dispose();
+    feed.close();
   }
 });

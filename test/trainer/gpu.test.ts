@@ -10,112 +10,27 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { syncBuiltinESMExports } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import yazl from 'yazl';
 import { TrainerClient, TrainerError } from '../../native/client';
 import { elfNeeded, GpuInstallCancelled, installDir, installGpu, NUGET_ID, runtimePackage } from '../../native/runtime/cuda';
+import { CUDA_NEEDS, type Feed, fakeElf, nupkg, startFeed, VERSION } from '../gpuFeed';
 import { memoryLogger, trainerBundle, tinyWorkspace } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-gpu-'));
-const VERSION = runtimePackage().version;
 const ID = NUGET_ID.toLowerCase();
 
-/** A minimal 64-bit ELF shared object whose dynamic section needs `needed`. */
-function fakeElf(needed: string[]): Buffer {
-  const strtab = Buffer.from(`\0${needed.join('\0')}\0`);
-  const dynOff = 64 + Math.ceil(strtab.length / 8) * 8;
-  const dyn = Buffer.alloc(16 * (needed.length + 1));
-  let at = 1;
-  needed.forEach((n, i) => {
-    dyn.writeBigInt64LE(1n, 16 * i); // DT_NEEDED
-    dyn.writeBigUInt64LE(BigInt(at), 16 * i + 8);
-    at += n.length + 1;
-  });
-  const shOff = dynOff + dyn.length;
-  const sh = Buffer.alloc(64 * 3);
-  sh.writeUInt32LE(3, 64 + 4); // [1] .dynstr: SHT_STRTAB
-  sh.writeBigUInt64LE(64n, 64 + 0x18);
-  sh.writeBigUInt64LE(BigInt(strtab.length), 64 + 0x20);
-  sh.writeUInt32LE(6, 128 + 4); // [2] .dynamic: SHT_DYNAMIC, linked to [1]
-  sh.writeBigUInt64LE(BigInt(dynOff), 128 + 0x18);
-  sh.writeBigUInt64LE(BigInt(dyn.length), 128 + 0x20);
-  sh.writeUInt32LE(1, 128 + 0x28);
-  const head = Buffer.alloc(64);
-  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(head);
-  head.writeUInt16LE(3, 0x10); // ET_DYN
-  head.writeUInt16LE(0x3e, 0x12); // x86-64
-  head.writeUInt32LE(1, 0x14);
-  head.writeBigUInt64LE(BigInt(shOff), 0x28);
-  head.writeUInt16LE(64, 0x34);
-  head.writeUInt16LE(64, 0x3a);
-  head.writeUInt16LE(3, 0x3c);
-  return Buffer.concat([head, strtab, Buffer.alloc(dynOff - 64 - strtab.length), dyn, sh]);
-}
-
-const CUDA_NEEDS = ['libcudart.so.12', 'libcublasLt.so.12', 'libcudnn.so.9', 'libc.so.6'];
-
-/** A .nupkg with NuGet's layout: the nuspec, the two provider libraries, and filler to make it a few MB. */
-function nupkg(version: string): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(`<?xml version="1.0"?><package><metadata><id>${NUGET_ID}</id><version>${version}</version></metadata></package>`), `${NUGET_ID}.nuspec`);
-  zip.addBuffer(fakeElf(['libc.so.6']), 'runtimes/linux-x64/native/libonnxruntime_providers_shared.so');
-  zip.addBuffer(fakeElf(CUDA_NEEDS), 'runtimes/linux-x64/native/libonnxruntime_providers_cuda.so');
-  let x = 1;
-  zip.addBuffer(Buffer.from(Uint8Array.from({ length: 3 * 2 ** 20 }, () => (x = (x * 1103515245 + 12345) >>> 0) >>> 24)), 'runtimes/linux-x64/native/libonnxruntime_providers_tensorrt.so', { compress: false });
-  zip.end();
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    zip.outputStream.on('data', (c: Buffer) => parts.push(c)).on('end', () => resolve(Buffer.concat(parts)));
-  });
-}
-
-/** What the stand-in feed does with the next requests. */
-const feed: { mode: 'ok' | 'corrupt' | 'truncate' | 'slow' | 'missing'; pkg: Buffer; requests: string[] } = { mode: 'ok', pkg: Buffer.alloc(0), requests: [] };
-let server: http.Server;
-let origin = '';
-
+let feed: Feed;
 before(async () => {
-  feed.pkg = await nupkg(VERSION);
-  server = http.createServer((req, res) => {
-    feed.requests.push(req.url ?? '');
-    const json = (o: unknown): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(o));
-    const sha512 = createHash('sha512').update(feed.pkg).digest('base64');
-    if (req.url === '/v3/index.json') {
-      json({ version: '3.0.0', resources: [{ '@id': `${origin}/flat/`, '@type': 'PackageBaseAddress/3.0.0' }, { '@id': `${origin}/reg/`, '@type': 'RegistrationsBaseUrl/3.6.0' }] });
-    } else if (req.url === `/reg/${ID}/${VERSION}.json` && feed.mode !== 'missing') {
-      json({ catalogEntry: `${origin}/catalog/${VERSION}.json` });
-    } else if (req.url === `/catalog/${VERSION}.json`) {
-      json({ id: NUGET_ID, version: VERSION, packageHash: sha512, packageHashAlgorithm: 'SHA512', packageSize: feed.pkg.length });
-    } else if (req.url === `/flat/${ID}/${VERSION}/${ID}.${VERSION}.nupkg`) {
-      const body = feed.mode === 'corrupt' ? Buffer.concat([feed.pkg.subarray(0, 1000), Buffer.from('x'), feed.pkg.subarray(1001)]) : feed.pkg;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
-      if (feed.mode === 'truncate') {
-        res.write(body.subarray(0, body.length >> 1));
-        setTimeout(() => res.destroy(), 50);
-      } else if (feed.mode === 'slow') {
-        let at = 0;
-        const next = (): void => {
-          if (res.destroyed || at >= body.length) return void res.end();
-          res.write(body.subarray(at, (at += 256 * 1024)));
-          setTimeout(next, 30);
-        };
-        next();
-      } else res.end(body);
-    } else res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  feed = await startFeed();
 });
 
 const clients: TrainerClient[] = [];
 after(async () => {
   for (const c of clients) await c.dispose();
-  server?.close();
+  feed?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -145,7 +60,7 @@ describe('GPU set-up', () => {
     test(`${mode}: a clear error, nothing installed`, async () => {
       const storage = path.join(tmp, `storage-${mode}`);
       feed.mode = mode;
-      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), expected);
+      await assert.rejects(installGpu({ storageDir: storage, feed: feed.index }), expected);
       assertNothingInstalled(storage);
     });
   }
@@ -156,7 +71,7 @@ describe('GPU set-up', () => {
     feed.pkg = await nupkg('1.29.0');
     feed.mode = 'ok';
     try {
-      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), new RegExp(`holds ONNX Runtime 1\\.29\\.0, not ${VERSION.replace(/\./g, '\\.')}`));
+      await assert.rejects(installGpu({ storageDir: storage, feed: feed.index }), new RegExp(`holds ONNX Runtime 1\\.29\\.0, not ${VERSION.replace(/\./g, '\\.')}`));
     } finally {
       feed.pkg = good;
     }
@@ -171,7 +86,7 @@ describe('GPU set-up', () => {
     fsModule.statfsSync = ((p: fs.PathLike) => ({ ...real(p), bavail: 10, bsize: 4096 })) as typeof fs.statfsSync;
     syncBuiltinESMExports();
     try {
-      await assert.rejects(installGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }), /has 0 MB free; GPU support needs about \d+ MB/);
+      await assert.rejects(installGpu({ storageDir: storage, feed: feed.index }), /has 0 MB free; GPU support needs about \d+ MB/);
     } finally {
       fsModule.statfsSync = real;
       syncBuiltinESMExports();
@@ -201,7 +116,7 @@ describe('GPU set-up', () => {
     const { CancellationTokenSource } = await import('vscode-jsonrpc');
     const source = new CancellationTokenSource();
     await assert.rejects(
-      client.enableGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }, (p) => p.phase === 'download' && (p.received ?? 0) > 2 ** 20 && source.cancel(), source.token),
+      client.enableGpu({ storageDir: storage, feed: feed.index }, (p) => p.phase === 'download' && (p.received ?? 0) > 2 ** 20 && source.cancel(), source.token),
       (err: unknown) => err instanceof TrainerError && err.kind === 'cancelled',
     );
     assertNothingInstalled(storage);
@@ -209,7 +124,7 @@ describe('GPU set-up', () => {
     feed.mode = 'ok';
     feed.requests = [];
     const phases: string[] = [];
-    const r = await client.enableGpu({ storageDir: storage, feed: `${origin}/v3/index.json` }, (p) => phases.push(p.phase));
+    const r = await client.enableGpu({ storageDir: storage, feed: feed.index }, (p) => phases.push(p.phase));
     assert.equal(r.ortDir, installDir(storage, VERSION));
     assert.equal(r.sha512, createHash('sha512').update(feed.pkg).digest('base64'));
     assert.deepEqual([...new Set(phases)], ['resolve', 'download', 'verify', 'extract', 'check']);
@@ -244,7 +159,7 @@ describe('GPU set-up', () => {
 
   test('cancelled in process: the error says nothing changed', async () => {
     feed.mode = 'ok';
-    await assert.rejects(installGpu({ storageDir: path.join(tmp, 'storage-cancel'), feed: `${origin}/v3/index.json`, isCancelled: () => true }), GpuInstallCancelled);
+    await assert.rejects(installGpu({ storageDir: path.join(tmp, 'storage-cancel'), feed: feed.index, isCancelled: () => true }), GpuInstallCancelled);
     assertNothingInstalled(path.join(tmp, 'storage-cancel'));
   });
 });
