@@ -2,10 +2,7 @@
  * `lift bench collect`: corpus collection (lift/corpus.ts `collect`, with the product's default
  * limits) over a large tree, the repository's own node_modules: candidates considered and files
  * taken per second, MB/s of text taken, and the peak RSS it adds; next to a plain recursive read
- * of the same tree in the same run (the machine's file-system reference). node_modules is
- * git-ignored inside this repository's work tree, so collect called on it as is lists it with
- * git and takes nothing (reported as such); the timed runs make git stop at the repository
- * (GIT_CEILING_DIRECTORIES), so that collect walks the folder as a plain one.
+ * of the same tree in the same run (the machine's file-system reference).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -105,39 +102,24 @@ export async function benchCollect(log: (line: string) => void = console.log): P
   const results: Record<string, unknown>[] = [];
   const shown = path.relative(process.cwd(), root) || root;
 
-  // 1. As the product would see it: a git-ignored folder inside a work tree.
-  {
-    const { value, s } = await measured(gc, () => collect([root]));
-    const r = value.report;
-    const row = { run: 'as passed (inside the repository work tree)', root: shown, mode: r.mode[path.resolve(root)], seconds: s, candidates: considered(r), taken: r.taken.length, taken_mb: r.totalBytes / MB, skipped: reasons(r) };
-    results.push(row);
-    log(`collect ${shown} as passed: mode ${row.mode}, ${row.taken} files taken, ${row.candidates} considered in ${s.toFixed(2)} s; skipped ${JSON.stringify(row.skipped)}`);
-  }
-
-  // 2. As a plain folder (walk mode), RUNS times, each followed by the plain read of the same tree.
-  const ceiling = process.env.GIT_CEILING_DIRECTORIES;
-  process.env.GIT_CEILING_DIRECTORIES = repo;
+  // RUNS times, each followed by the plain read of the same tree (node_modules is git-ignored
+  // here, so collect walks it as a folder of its own, as the editor would)
   const runs: { s: number; peak: number; how: string; report: CollectReport }[] = [];
   const plain: { s: number; files: number; bytes: number }[] = [];
-  try {
-    plainRead(root); // warm the page cache for both
-    for (let i = 0; i < RUNS; i++) {
-      const c = await measured(gc, () => collect([root]));
-      runs.push({ s: c.s, peak: c.peakIncrease, how: c.how, report: c.value.report });
-      const t = performance.now();
-      const p = plainRead(root);
-      plain.push({ s: (performance.now() - t) / 1000, ...p });
-    }
-  } finally {
-    if (ceiling === undefined) delete process.env.GIT_CEILING_DIRECTORIES;
-    else process.env.GIT_CEILING_DIRECTORIES = ceiling;
+  plainRead(root); // warm the page cache for both
+  for (let i = 0; i < RUNS; i++) {
+    const c = await measured(gc, () => collect([root]));
+    runs.push({ s: c.s, peak: c.peakIncrease, how: c.how, report: c.value.report });
+    const t = performance.now();
+    const p = plainRead(root);
+    plain.push({ s: (performance.now() - t) / 1000, ...p });
   }
   const r = runs.at(-1)!.report;
   const s = median(runs.map((x) => x.s));
   const ps = median(plain.map((x) => x.s));
   const p = plain.at(-1)!;
   const row = {
-    run: 'walk (as a plain folder)',
+    run: 'walk',
     root: shown,
     mode: r.mode[path.resolve(root)],
     median_s: s,
