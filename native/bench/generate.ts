@@ -6,7 +6,7 @@
  * skipped with a message where PyTorch is absent) and to our graph without its LoRA inputs, the
  * runs of all three interleaved round by round. Medians and ratios: these machines are noisy.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -17,6 +17,7 @@ import { buildLlamaGenerate } from '../model/llama';
 import { TextTokenizer } from '../model/tokenizer';
 import { type LinearTarget, type LlamaWeights, loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
+import { pythonPeer } from './peer';
 import { createSession } from '../runtime/session';
 
 const PROMPT = 256;
@@ -71,14 +72,9 @@ async function ours(m: Model, loraTargets?: readonly LinearTarget[]): Promise<Ru
 
 /** The PyTorch peer as a child process serving runs on request (peer_generate.py), or why not. */
 async function torchPeer(m: Model): Promise<(Runner & { weights: string; torch: string; ompWait: string }) | string> {
-  const script = path.join(__dirname, '..', 'native', 'bench', 'peer_generate.py');
-  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  if (!fs.existsSync(script)) return 'skipped: peer_generate.py not found (run from the repository)';
-  try {
-    execFileSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' });
-  } catch {
-    return 'skipped: PyTorch is not installed (Debian: apt-get install python3-torch libopenblas0-pthread)';
-  }
+  const peer = pythonPeer('peer_generate.py', 'torch, numpy');
+  if (typeof peer === 'string') return peer;
+  const { python, script } = peer;
   const c = m.cfg;
   const spec = {
     hidden: c.hiddenSize, layers: c.numLayers, heads: c.numHeads, kv_heads: c.numKvHeads, head_dim: c.headDim, intermediate: c.intermediateSize,

@@ -5,8 +5,6 @@
  * machine's MatMul throughput measured in the same run.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
 import { buildLlamaTrainStep } from '../model/llama';
@@ -15,6 +13,7 @@ import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights
 import { GraphBuilder } from '../onnx/graph';
 import { matmul } from '../onnx/ops';
 import { loadOrt } from '../runtime/ort';
+import { pythonPeer } from './peer';
 import { createSession, TrainStepRunner } from '../runtime/session';
 
 interface Shape {
@@ -70,14 +69,9 @@ async function matmulGflops(): Promise<number> {
 }
 
 function torchPeer(s: Shape, steps: number): { median_s: number } | string {
-  const script = path.join(__dirname, '..', 'native', 'bench', 'peer_lora.py');
-  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  if (!fs.existsSync(script)) return 'skipped: peer_lora.py not found (run from the repository)';
-  try {
-    execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
-  } catch {
-    return 'skipped: PyTorch is not installed (Debian: apt-get install python3-torch libopenblas0-pthread)';
-  }
+  const peer = pythonPeer('peer_lora.py');
+  if (typeof peer === 'string') return peer;
+  const { python, script } = peer;
   const spec = { hidden: s.hidden, layers: s.layers, heads: s.heads, kv_heads: s.kvHeads, intermediate: s.intermediate, vocab: s.vocab, seq: SEQ, rank: RANK, alpha: 2 * RANK, targets: TARGETS, steps, threads: THREADS };
   const out = execFileSync(python, [script, JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').at(-1)!) as { median_s: number };
