@@ -19,7 +19,13 @@ export const DataType = {
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 export const IR_VERSION = 10;
-export const DEFAULT_OPSET = 21;
+/**
+ * Opset 18: every op the graphs use has a CUDA kernel for the version this opset selects
+ * (test/engine/cuda-ops.test.ts). At 21, Identity, Pad and ConstantOfShape select versions the
+ * CUDA kernel list we could read has no kernel for (an open-ended kernel matches only its own
+ * start version), and such nodes would run on the CPU or fail with CPU fallback disabled.
+ */
+export const DEFAULT_OPSET = 18;
 
 /** A dimension is a fixed size or a symbolic name (e.g. "seq"). */
 export type Dim = number | string;
