@@ -271,7 +271,11 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('lift.codeLens')) lenses.refresh();
       if (e.affectsConfiguration('lift.model')) refreshAdapter(0, true);
-      if (e.affectsConfiguration('lift.device')) void trainer.restart().then(() => log.info(`lift.device is now "${readSettings().device}": the trainer restarted.`), () => undefined);
+      if (e.affectsConfiguration('lift.device')) {
+        // a restart would end a learning run: then the new device applies at the next start
+        if (learning.running) log.info(`lift.device is now "${readSettings().device}"; it applies when the trainer next starts (learning is running).`);
+        else void trainer.restart().then(() => log.info(`lift.device is now "${readSettings().device}": the trainer restarted.`), () => undefined);
+      }
     }),
     vscode.commands.registerCommand('lift.enableGpu', async (choice?: { folder?: string; feed?: string }): Promise<EnableGpuResult | undefined> => {
       const storageDir = context.globalStorageUri.fsPath;
@@ -308,10 +312,15 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
           },
         );
         await context.globalState.update(GPU_KEY, result.ortDir);
-        await trainer.restart();
-        const status = await trainer.status();
-        const cuda = status.onnxruntime.loaded ? status.onnxruntime.providers.find((p) => p.name === 'cuda') : undefined;
-        log.info(`GPU support installed from ${result.source} into ${result.ortDir}; CUDA provider ${cuda?.available ? 'present' : `unavailable (${cuda?.reason})`}.`);
+        log.info(`GPU support installed from ${result.source} into ${result.ortDir}.`);
+        if (learning.running) {
+          log.info('The trainer uses it from its next start (learning is running now).');
+        } else {
+          await trainer.restart();
+          const status = await trainer.status();
+          const cuda = status.onnxruntime.loaded ? status.onnxruntime.providers.find((p) => p.name === 'cuda') : undefined;
+          log.info(`The trainer restarted on it; CUDA provider ${cuda?.available ? 'present' : `unavailable (${cuda?.reason})`}.`);
+        }
         if (result.missing.length) {
           void vscode.window.showWarningMessage(`LIFT: the CUDA provider is installed, but CUDA cannot run yet — ${result.missing.join('; ')}. Until then LIFT runs on the CPU.`);
         } else {

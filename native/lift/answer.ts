@@ -11,7 +11,7 @@ import { loadAdapter } from '../model/peft';
 import { TextTokenizer } from '../model/tokenizer';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
-import { createSession, defaultDevice } from '../runtime/session';
+import { createSession, defaultDevice, precisionFor } from '../runtime/session';
 import type { Chunk } from './retrieve';
 
 export interface AnswerSource {
@@ -95,8 +95,9 @@ export class Answerer {
   static async load(modelDir: string): Promise<Answerer> {
     const { config, weights } = loadModel(modelDir);
     const tok = TextTokenizer.fromFolder(modelDir);
-    const graph = buildLlamaGenerate(config, weights);
-    const { session } = await createSession(graph.model, defaultDevice());
+    const device = defaultDevice();
+    const graph = buildLlamaGenerate(config, weights, undefined, precisionFor(device));
+    const { session } = await createSession(graph.model, device);
     return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets));
   }
 

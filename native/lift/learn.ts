@@ -10,9 +10,9 @@ import { buildLlamaTrainStep, type LoraConfig } from '../model/llama';
 import { type LoraAdapter, saveAdapter } from '../model/peft';
 import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
-import { createSession, defaultDevice, type Device, TrainStepRunner } from '../runtime/session';
+import { createSession, defaultDevice, type Device, precisionFor, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
-import { describeFsError } from './resources';
+import { describeFsError } from '../fsError';
 import type { Sample } from './samples';
 
 export type { LearnPhase, LearnProgress } from '../protocol';
@@ -80,9 +80,10 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   const T = Math.max(...samples.map((s) => s.input.length));
   if (T > cfg.maxPositions) throw new Error(`samples of ${T} tokens exceed the model's ${cfg.maxPositions} positions`);
   report({ phase: 'build', message: `training graph for ${T} tokens` });
-  const graph = buildLlamaTrainStep(cfg, weights, { seqLen: T, batch: 1, lora: o.lora, seed: o.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1 } });
+  const device = o.device ?? defaultDevice();
+  const graph = buildLlamaTrainStep(cfg, weights, { seqLen: T, batch: 1, lora: o.lora, seed: o.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1 }, precision: precisionFor(device) });
   cancelled();
-  const { session } = await createSession(graph.model, o.device ?? defaultDevice(), { threads: o.threads });
+  const { session } = await createSession(graph.model, device, { threads: o.threads });
   let params = graph.params;
   if (o.initial) {
     const init = o.initial;

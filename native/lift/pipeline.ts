@@ -20,7 +20,8 @@ import { generateQA, type Phrasings, type QAPair } from './qa';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { adapterBytes, availableMemory, checkMemory, checkStorage, describeFsError, estimateLearnMemory, formatBytes } from './resources';
+import { describeFsError } from '../fsError';
+import { adapterBytes, availableMemory, checkMemory, checkStorage, estimateLearnMemory, formatBytes } from './resources';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 

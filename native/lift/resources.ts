@@ -8,8 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
 import type { LlamaConfig } from '../model/config';
-
-export { describeFsError };
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 
 const MB = 2 ** 20;

@@ -9,6 +9,7 @@ import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import { type LlamaConfig, ropeInvFreq } from './config';
+import { floatToHalf } from './safetensors';
 import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
 export interface LoraConfig {
@@ -32,9 +33,23 @@ interface WeightSource {
   lora(layer: number, target: LinearTarget): Lora | undefined;
 }
 
+/**
+ * Where the frozen weights' arithmetic happens: `float32` throughout, or `float16` (mixed
+ * precision): the weight matrices stored in half precision and their matmuls computed in it,
+ * while activations between matmuls, norms, softmax, the loss and the LoRA branch (parameters,
+ * gradients and optimizer state) stay in float32. Graph inputs and outputs stay float32.
+ */
+export type Precision = 'float32' | 'float16';
+
+/** x·Wᵀ for a frozen W in either precision: a half-precision W gets x in half, and gives back float32. */
+function matmulT(x: Value, w: Value): Value {
+  if (w.dtype !== 'float16') return o.matmul(x, o.transpose(w, [1, 0]));
+  return o.cast(o.matmul(o.cast(x, 'float16'), o.transpose(w, [1, 0])), 'float32');
+}
+
 /** y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ): weights stay in Hugging Face's [out, in] layout. */
 function linear(x: Value, w: Value, bias?: Value, lora?: Lora): Value {
-  let y = o.matmul(x, o.transpose(w, [1, 0]));
+  let y = matmulT(x, w);
   if (bias) y = o.add(y, bias);
   if (lora) y = o.add(y, o.mul(o.matmul(o.matmul(x, o.transpose(lora.A, [1, 0])), o.transpose(lora.B, [1, 0])), lora.scale));
   return y;
@@ -81,7 +96,9 @@ export function llamaForward(
   const sin = o.sin(angles);
   const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
 
-  let h = o.gather(src.weight(weights.embed), ids); // [B, T, D]
+  const embed = src.weight(weights.embed);
+  let h = o.gather(embed, ids); // [B, T, D]
+  if (embed.dtype === 'float16') h = o.cast(h, 'float32');
   const present: ForwardResult['present'] = [];
   weights.layers.forEach((layer, i) => {
     const lin = (x: Value, t: LinearTarget, bias?: Weight): Value =>
@@ -116,17 +133,16 @@ export function llamaForward(
   });
   let last = rmsNorm(h, src.weight(weights.norm), cfg.rmsEps);
   if (opts.lastOnly) last = o.gather(last, g.initializer('last', 'int64', [], [-1]), 1); // [B, D]
-  const head = src.weight(weights.lmHead ?? weights.embed);
-  return { logits: o.matmul(last, o.transpose(head, [1, 0])), present };
+  return { logits: matmulT(last, src.weight(weights.lmHead ?? weights.embed)), present };
 }
 
-/** Frozen weights as initializers (each stored once, however often it is read). */
-function frozen(g: GraphBuilder): (w: Weight) => Value {
+/** Frozen weights as initializers (each stored once, however often it is read); in `float16`, the matrices in half precision. */
+function frozen(g: GraphBuilder, precision: Precision = 'float32'): (w: Weight) => Value {
   const seen = new Map<Weight, Value>();
   return (w) => {
     let v = seen.get(w);
     if (!v) {
-      v = g.initializer(w.name, 'float32', w.shape, w.data);
+      v = precision === 'float16' && w.shape.length === 2 ? g.initializer(w.name, 'float16', w.shape, Uint16Array.from(w.data, floatToHalf)) : g.initializer(w.name, 'float32', w.shape, w.data);
       seen.set(w, v);
     }
     return v;
@@ -161,8 +177,9 @@ function initLoraA(rows: number, cols: number, seed: number): Float32Array {
 export function buildLlamaTrainStep(
   cfg: LlamaConfig,
   weights: LlamaWeights,
-  o_: { seqLen: number; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions> },
+  o_: { seqLen: number; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision },
 ): TrainGraph {
+  if (o_.precision === 'float16' && !o_.lora) throw new Error('float16 precision is for LoRA training: full-parameter training keeps float32 weights');
   const g = new GraphBuilder('llama_train');
   const B = o_.batch ?? 'batch';
   const T = o_.seqLen;
@@ -193,7 +210,7 @@ export function buildLlamaTrainStep(
         pairs.set(`${i}.${t}`, { A, B: Bv, scale });
       }),
     );
-    src = { weight: frozen(g), lora: (i, t) => pairs.get(`${i}.${t}`) };
+    src = { weight: frozen(g, o_.precision), lora: (i, t) => pairs.get(`${i}.${t}`) };
   } else {
     const seen = new Map<Weight, Value>();
     src = {
@@ -203,7 +220,9 @@ export function buildLlamaTrainStep(
   }
   const { logits } = llamaForward(cfg, weights, src, ids, positions);
   const loss = o.crossEntropy(logits, labels, mask);
-  const spec = buildTrainStep(g, loss, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, ...o_.optimizer });
+  // half-precision backward passes underflow on small gradients: scale the loss up, the gradients back down
+  const lossScale = o_.precision === 'float16' ? 1024 : undefined;
+  const spec = buildTrainStep(g, loss, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, lossScale, ...o_.optimizer });
   return { model: g.encodeSplit(), spec, params, shapes };
 }
 
@@ -219,7 +238,7 @@ export interface GenerateGraph {
  * last position and `present_key_i`/`present_value_i`. One graph serves prefill (P = 0) and
  * each decode step (T = 1).
  */
-export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, loraTargets: readonly LinearTarget[] = LINEAR_TARGETS): GenerateGraph {
+export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, loraTargets: readonly LinearTarget[] = LINEAR_TARGETS, precision: Precision = 'float32'): GenerateGraph {
   const g = new GraphBuilder('llama_generate');
   const ids = g.input('input_ids', 'int64', [1, 'T']);
   const positions = g.input('positions', 'int64', ['T']);
@@ -239,7 +258,7 @@ export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, lora
       });
     }),
   );
-  const { logits, present } = llamaForward(cfg, weights, { weight: frozen(g), lora: (i, t) => pairs.get(`${i}.${t}`) }, ids, positions, { past, lastOnly: true });
+  const { logits, present } = llamaForward(cfg, weights, { weight: frozen(g, precision), lora: (i, t) => pairs.get(`${i}.${t}`) }, ids, positions, { past, lastOnly: true });
   g.output(logits, 'logits');
   present.forEach((p, i) => {
     g.output(p.key, `present_key_${i}`);

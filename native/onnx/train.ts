@@ -10,7 +10,7 @@
 import { gradients } from './autodiff';
 import { type GraphBuilder, GraphError, type Value } from './graph';
 import { adamw, clipByGlobalNorm, sgd } from './optim';
-import { add, div, ifElse, zerosLike } from './ops';
+import { add, div, ifElse, mul, scalar, zerosLike } from './ops';
 
 export interface TrainStepOptions {
   optimizer: 'adamw' | 'sgd';
@@ -22,6 +22,11 @@ export interface TrainStepOptions {
   maxGradNorm?: number;
   /** Accumulate gradients over runs; the update uses their mean on runs with apply = true. */
   accumulate?: boolean;
+  /**
+   * Static loss scaling (for half-precision backward passes): gradients of loss × scale, divided
+   * by scale before clipping and the update. The loss output stays unscaled.
+   */
+  lossScale?: number;
 }
 
 export type StateKind = 'param' | 'm' | 'v' | 'acc';
@@ -46,7 +51,8 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
   const lr = g.input('lr', dtype, []);
   const step = o.optimizer === 'adamw' ? g.input('step', dtype, []) : undefined;
   const moments = step ? params.map((p) => ({ m: g.input(`${p.name}.m`, p.dtype, p.shape), v: g.input(`${p.name}.v`, p.dtype, p.shape) })) : [];
-  const grads = gradients(loss, params);
+  const scale = o.lossScale && o.lossScale !== 1 ? o.lossScale : undefined;
+  const grads = scale ? gradients(mul(loss, scalar(loss, scale)), params).map((gr) => mul(gr, scalar(gr, 1 / scale))) : gradients(loss, params);
 
   /** The update from (mean) gradients: new params, then moments, then the gradient norm if clipping. */
   const update = (gs: Value[]): Value[] => {

@@ -16,6 +16,14 @@ export function defaultDevice(): Device {
   return d === 'cuda' || d === 'cpu' ? d : 'auto';
 }
 
+/**
+ * The arithmetic a graph for `device` should use: half-precision weight matmuls where CUDA will
+ * be tried (its tensor cores; half the weight memory), float32 on the CPU.
+ */
+export function precisionFor(device: Device): 'float16' | 'float32' {
+  return device !== 'cpu' && executionProviders().find((p) => p.name === 'cuda')?.available ? 'float16' : 'float32';
+}
+
 /** Where fallback reasons go: the trainer's log (set by the server), else stderr. */
 let fallbackLog: (message: string) => void = (m) => void process.stderr.write(`${m}\n`);
 export function onDeviceFallback(log: (message: string) => void): void {

@@ -11,22 +11,11 @@ export class QueueCancelled extends Error {
 
 export class FifoQueue {
   private tail: Promise<void> = Promise.resolve();
-  private waiting = 0;
-
-  /** Jobs queued or running. */
-  get length(): number {
-    return this.waiting;
-  }
 
   run<T>(job: () => Promise<T>, token?: CancellationToken): Promise<T> {
     const before = this.tail;
-    let done!: () => void;
-    this.tail = new Promise<void>((resolve) => (done = resolve));
-    this.waiting++;
-    const finish = (): void => {
-      this.waiting--;
-      done();
-    };
+    let finish!: () => void;
+    this.tail = new Promise<void>((resolve) => (finish = resolve));
     return new Promise<T>((resolve, reject) => {
       let left = false;
       const sub = token?.onCancellationRequested(() => {

@@ -297,6 +297,9 @@ describe('CUDA kernel coverage of the graphs the product runs', () => {
     const graphs: [string, () => Uint8Array][] = [
       ['LoRA training step (7 targets, AdamW, clipping)', () => buildLlamaTrainStep(cfg, weights, { seqLen: 8, batch: 1, lora: LORA, seed: 1, optimizer: OPTIMIZER }).model.bytes],
       ['generation (prefill/decode, KV cache, LoRA inputs)', () => buildLlamaGenerate(cfg, weights).model.bytes],
+      // the variants a CUDA session gets: half-precision weight matmuls, loss scaling
+      ['LoRA training step in mixed precision (float16 weights)', () => buildLlamaTrainStep(cfg, weights, { seqLen: 8, batch: 1, lora: LORA, seed: 1, optimizer: OPTIMIZER, precision: 'float16' }).model.bytes],
+      ['generation in mixed precision (float16 weights)', () => buildLlamaGenerate(cfg, weights, undefined, 'float16').model.bytes],
     ];
     for (const [graph, build] of graphs) {
       test(`${name}: ${graph}: every op has a CUDA kernel`, (t) => {

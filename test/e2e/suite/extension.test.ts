@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AdaptersResult, LearnResult } from '../../../native/protocol';
+import type { AdaptersResult, EnableGpuResult, LearnResult } from '../../../native/protocol';
+import { startFeed } from '../../gpuFeed';
 import type { AskOutcome } from '../../../src/chatController';
 import type { LiftApi } from '../../../src/extension';
 import type { TrainerStatus } from '../../../native/protocol';
@@ -185,5 +186,23 @@ describe('LIFT in VS Code', () => {
     const status = await within(vscode.commands.executeCommand<TrainerStatus | undefined>('lift.showTrainerLog'), 60_000, 'the restarted trainer');
     assert.ok(status, 'a restarted trainer answered');
     assert.notEqual(status.pid, before.pid);
+  });
+
+  it('"LIFT: Enable GPU (CUDA)" sets up from a feed, restarts the trainer on that runtime, and questions are still answered (on the CPU here)', async () => {
+    const feed = await startFeed();
+    try {
+      const before = await api.trainer.initialize();
+      const result = await within(vscode.commands.executeCommand<EnableGpuResult | undefined>('lift.enableGpu', { feed: feed.index }), 120_000, 'GPU set-up');
+      assert.ok(result, 'set-up succeeded');
+      assert.ok(fs.existsSync(path.join(result.ortDir, 'lift-gpu.json')), 'the install is complete');
+      assert.ok(result.missing.length > 0, 'what CUDA lacks here is reported');
+      const status = await api.trainer.status();
+      assert.notEqual(status.pid, before.pid, 'the trainer restarted');
+      assert.ok(status.onnxruntime.loaded && status.onnxruntime.gpuInstall === result.ortDir, JSON.stringify(status.onnxruntime));
+      const outcome = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Which port does Orbit use?'), 120_000, 'an answer from the restarted trainer');
+      assert.equal(outcome.outcome, 'done', outcome.error);
+    } finally {
+      feed.close();
+    }
   });
 });
