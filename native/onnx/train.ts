@@ -10,7 +10,7 @@
 import { gradients } from './autodiff';
 import { type GraphBuilder, GraphError, type Value } from './graph';
 import { adamw, clipByGlobalNorm, sgd } from './optim';
-import { add, div, ifElse, mul, scalar, zerosLike } from './ops';
+import { add, div, ifElse, lessOrEqual, mul, reduceSum, scalar, sub, where, zerosLike } from './ops';
 
 export interface TrainStepOptions {
   optimizer: 'adamw' | 'sgd';
@@ -24,7 +24,8 @@ export interface TrainStepOptions {
   accumulate?: boolean;
   /**
    * Static loss scaling (for half-precision backward passes): gradients of loss × scale, divided
-   * by scale before clipping and the update. The loss output stays unscaled.
+   * by scale before clipping and the update; a step whose gradients overflow to infinity or NaN
+   * leaves the parameters and moments as they were. The loss output stays unscaled.
    */
   lossScale?: number;
 }
@@ -56,6 +57,15 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
 
   /** The update from (mean) gradients: new params, then moments, then the gradient norm if clipping. */
   const update = (gs: Value[]): Value[] => {
+    const out = updateFrom(gs);
+    if (!scale) return out;
+    // a scaled loss can overflow: a step with non-finite gradients is skipped (state unchanged)
+    const sq = gs.map((gr) => reduceSum(mul(gr, gr))).reduce((a, b) => add(a, b));
+    const finite = lessOrEqual(sub(sq, sq), scalar(sq, 0)); // inf − inf and NaN − NaN are NaN
+    const old = [...params, ...moments.flatMap((x) => [x.m, x.v])];
+    return out.map((v, i) => (i < old.length ? where(finite, v, old[i]!) : v));
+  };
+  const updateFrom = (gs: Value[]): Value[] => {
     let norm: Value[] = [];
     if (o.maxGradNorm !== undefined) {
       const clipped = clipByGlobalNorm(gs, o.maxGradNorm);

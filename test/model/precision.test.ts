@@ -114,6 +114,23 @@ describe('mixed precision (float16 weights and matmuls) against float32, on the 
     assert.ok(Math.abs(plain - scaled) <= 1e-5 * plain, `gradient norm ${plain} vs ${scaled} with the loss scaled by 1024`);
   });
 
+  test('a step whose scaled gradients overflow is skipped: parameters and moments stay as they were', async () => {
+    // an infinite scale: every scaled gradient overflows (or is NaN where it was zero)
+    const g = buildLlamaTrainStep(cfg, weights, { seqLen: SEQ, batch: 1, lora: { rank: 4, alpha: 8, targets: ['q_proj'] }, seed: 1, optimizer: { lossScale: Infinity } });
+    const { session } = await createSession(g.model, 'cpu');
+    const runner = new TrainStepRunner(session, g.spec, g.params);
+    const feeds = {
+      input_ids: new T_('int64', BigInt64Array.from(ids, BigInt), [1, SEQ]),
+      labels: new T_('int64', BigInt64Array.from([...ids.slice(1), 0], BigInt), [1, SEQ]),
+      loss_mask: new T_('float32', new Float32Array(SEQ).fill(1), [1, SEQ]),
+    };
+    const before = Object.fromEntries(g.spec.state.map((s) => [s.input, Float32Array.from(runner.get(s.input))]));
+    const { loss, gradNorm } = await runner.step(feeds, 1e-3);
+    assert.ok(Number.isFinite(loss) && !Number.isFinite(gradNorm!), `loss ${loss}, gradient norm ${gradNorm}`);
+    for (const s of g.spec.state) assert.deepEqual(runner.get(s.input), before[s.input], `${s.input} unchanged`);
+    await session.release();
+  });
+
   test('the default model (stored in float16) generates the same 32 greedy tokens in both precisions', async () => {
     const { config, weights: w } = loadModel(defaultModelDir()!);
     const prompt = Array.from({ length: 48 }, (_, i) => (i * 97 + 13) % 4000);
