@@ -21,7 +21,9 @@ import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples'
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
-import { adapterBytes, availableMemory, checkMemory, checkStorage, estimateLearnMemory, formatBytes } from './resources';
+import { adapterBytes, availableMemory, checkMemory, checkStorage, estimateLearnMemory, formatBytes, planGpuSegments } from './resources';
+import { gpuMemory } from '../runtime/cuda';
+import { defaultDevice, precisionFor } from '../runtime/session';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 
@@ -167,8 +169,17 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const rank = req.rank ?? own.rank ?? 16;
   const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
   // refuse before anything heavy: memory for the training step, a writable folder with room
-  const segment = req.segmentLength ?? Math.min(512, Math.floor(modelConfig.maxPositions / 1.5));
-  const estimate = estimateLearnMemory(modelConfig, { seqLen: Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64), ...lora });
+  const preferred = req.segmentLength ?? Math.min(512, Math.floor(modelConfig.maxPositions / 1.5));
+  const seqLenFor = (segment: number): number => Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64);
+  let segmentLength = req.segmentLength;
+  // on CUDA the segment length is chosen from the GPU's free memory
+  const gpu = precisionFor(defaultDevice()) === 'float16' ? gpuMemory() : undefined;
+  if (gpu && req.memoryCheck !== false) {
+    const plan = planGpuSegments(modelConfig, lora, preferred, seqLenFor, gpu);
+    progress({ phase: 'collect', message: `GPU memory estimate ${formatBytes(plan.estimate.total)} for ${plan.segment}-token segments (${gpu.name}: ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)})` });
+    if (plan.segment < preferred) segmentLength = plan.segment;
+  }
+  const estimate = estimateLearnMemory(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora });
   if (req.memoryCheck !== false) checkMemory(estimate);
   checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora.rank, lora.targets));
   progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)} (${formatBytes(availableMemory())} available)` });
@@ -208,7 +219,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       progress({ phase: 'tokenize', message: `model-written QA: ${written.report.kept} of ${written.report.asked} kept (grounded in the source)` });
     }
   }
-  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength: req.segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
+  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);

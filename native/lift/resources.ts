@@ -56,6 +56,50 @@ export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank:
   return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: T };
 }
 
+/**
+ * The GPU memory a learning run takes in mixed precision: the weight matrices once in float16
+ * (initializers live on the device), the same activations as on the CPU in float32, the adapter
+ * with its gradient and moments, and the CUDA context and workspaces. Not yet calibrated against
+ * a GPU run (none was possible): it follows the CPU fit's activation count, with a 25% margin.
+ */
+export function estimateGpuMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
+  const T = o.seqLen;
+  const margin = 1.25;
+  const weights = 2 * parameterCount(cfg);
+  const floats = cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
+  const activations = margin * 4 * floats;
+  const loraParams = cfg.numLayers * o.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * o.rank, 0);
+  const adapter = 4 * 5 * loraParams;
+  const runtime = 600 * MB;
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: T };
+}
+
+/**
+ * The longest segment length, from `preferred` down by halves to 64, whose GPU estimate fits in
+ * 90% of the free GPU memory; or a ResourceError with the numbers when not even 64 fits.
+ */
+export function planGpuSegments(
+  cfg: LlamaConfig,
+  lora: { rank: number; targets: readonly LinearTarget[] },
+  preferred: number,
+  seqLenFor: (segment: number) => number,
+  gpu: { name: string; freeBytes: number; totalBytes: number },
+): { segment: number; estimate: MemoryEstimate } {
+  const room = 0.9 * gpu.freeBytes;
+  let segment = preferred;
+  for (;;) {
+    const estimate = estimateGpuMemory(cfg, { seqLen: seqLenFor(segment), ...lora });
+    if (estimate.total <= room) return { segment, estimate };
+    if (segment <= 64) {
+      throw new ResourceError(
+        `Learning on the GPU needs about ${formatBytes(estimate.total)} even with ${segment}-token segments (weights ${formatBytes(estimate.parts.weights)}, activations ${formatBytes(estimate.parts.activations)}), ` +
+          `but ${gpu.name} has ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)}. Free GPU memory, use a smaller model, or set "lift.device" to "cpu".`,
+      );
+    }
+    segment = Math.max(64, Math.floor(segment / 2));
+  }
+}
+
 /** Memory this process could still take: MemAvailable, tightened by a cgroup limit when there is one. */
 export function availableMemory(): number {
   let available = os.freemem();

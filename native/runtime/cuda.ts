@@ -335,6 +335,21 @@ export function missingDependencies(libDir: string): string[] {
   return [...groups].map(([what, libs]) => `${what}: ${libs.join(', ')} not found (install it, or add its folder to LD_LIBRARY_PATH before VS Code starts)`);
 }
 
+// ---- the device ----
+
+/** The first GPU's name and memory, from nvidia-smi (the driver's tool); undefined without one. */
+export function gpuMemory(): { name: string; totalBytes: number; freeBytes: number } | undefined {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total,memory.free', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const [name, total, free] = out.trim().split('\n')[0]!.split(',').map((x) => x.trim());
+    const MiB = 2 ** 20;
+    if (!name || !(Number(total) > 0) || !(Number(free) >= 0)) return undefined;
+    return { name, totalBytes: Number(total) * MiB, freeBytes: Number(free) * MiB };
+  } catch {
+    return undefined;
+  }
+}
+
 // ---- the install ----
 
 /**

@@ -157,6 +157,31 @@ describe('GPU set-up', () => {
     assert.ok(s2.onnxruntime.loaded && /the GPU install is not usable \(libonnxruntime_providers_cuda\.so missing/.test(s2.onnxruntime.gpuInstallProblem ?? ''), JSON.stringify(s2.onnxruntime));
   });
 
+  test('on CUDA the segment length comes from the free GPU memory, or learning is refused with the numbers', async () => {
+    // a GPU install (the provider cannot load here, so the run itself falls back to the CPU) and a stand-in nvidia-smi
+    const folder = path.join(tmp, 'providers-plan');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'libonnxruntime_providers_cuda.so'), fakeElf(CUDA_NEEDS));
+    fs.writeFileSync(path.join(folder, 'libonnxruntime_providers_shared.so'), fakeElf(['libc.so.6']));
+    const { ortDir } = await installGpu({ storageDir: path.join(tmp, 'storage-plan'), folder });
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'nvidia-smi'), '#!/bin/sh\necho "Stand-in GPU, 81920, $FAKE_FREE_MIB"\n', { mode: 0o755 });
+    const docs = fs.mkdtempSync(path.join(tmp, 'plan-docs-'));
+    fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs on port 7431; retries back off to 8 s.\n'.repeat(20));
+    const trainer = (freeMiB: number): TrainerClient => {
+      const c = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'gpu-plan', version: '0' }, env: { LIFT_ORT_DIR: ortDir, LIFT_DEVICE: 'auto', PATH: `${bin}:${process.env.PATH}`, FAKE_FREE_MIB: String(freeMiB) } });
+      clients.push(c);
+      return c;
+    };
+    const messages: string[] = [];
+    const r = await trainer(1000).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }, (p) => void (p.message && messages.push(p.message)));
+    const plan = messages.find((m) => m.startsWith('GPU memory estimate'));
+    assert.match(plan ?? messages.join('\n'), /^GPU memory estimate \d+ MB for 170-token segments \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
+    assert.ok(r.steps > 0, 'learned with the shorter segments');
+    await assert.rejects(trainer(100).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }), /Learning on the GPU needs about \d+ MB even with 64-token segments .* but Stand-in GPU has 100 MB free of 80\.0 GB/);
+  });
+
   test('cancelled in process: the error says nothing changed', async () => {
     feed.mode = 'ok';
     await assert.rejects(installGpu({ storageDir: path.join(tmp, 'storage-cancel'), feed: feed.index, isCancelled: () => true }), GpuInstallCancelled);
