@@ -17,13 +17,13 @@ export function normalSource(seed: number): () => number {
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
-export function randomWeights(cfg: LlamaConfig, seed = 1, std = 0.02): LlamaWeights {
+export function randomWeights(cfg: LlamaConfig, seed = 1, std = 0.02, zerosAbove = Infinity): LlamaWeights {
   const normal = normalSource(seed);
-  const matrix = (name: string, shape: readonly number[]): Weight => ({
-    name,
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => normal() * std),
-  });
+  const matrix = (name: string, shape: readonly number[]): Weight => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    // `zerosAbove`: larger matrices are left zero (fast), for graphs whose big weights come from elsewhere
+    return { name, shape, data: n > zerosAbove ? new Float32Array(n) : Float32Array.from({ length: n }, () => normal() * std) };
+  };
   const ones = (name: string, n: number): Weight => ({ name, shape: [n], data: new Float32Array(n).fill(1) });
   const zeros = (name: string, n: number): Weight => ({ name, shape: [n], data: new Float32Array(n) });
   const d = cfg.hiddenSize;

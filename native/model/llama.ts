@@ -9,7 +9,7 @@ import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import { type LlamaConfig, ropeInvFreq } from './config';
-import { floatToHalf } from './safetensors';
+import { toHalfBits } from './safetensors';
 import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
 export interface LoraConfig {
@@ -142,7 +142,7 @@ function frozen(g: GraphBuilder, precision: Precision = 'float32'): (w: Weight) 
   return (w) => {
     let v = seen.get(w);
     if (!v) {
-      v = precision === 'float16' && w.shape.length === 2 ? g.initializer(w.name, 'float16', w.shape, Uint16Array.from(w.data, floatToHalf)) : g.initializer(w.name, 'float32', w.shape, w.data);
+      v = precision === 'float16' && w.shape.length === 2 ? g.initializer(w.name, 'float16', w.shape, toHalfBits(w.data)) : g.initializer(w.name, 'float32', w.shape, w.data);
       seen.set(w, v);
     }
     return v;

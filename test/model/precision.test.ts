@@ -14,6 +14,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { defaultModelDir } from '../../native/model/default';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep, type Precision } from '../../native/model/llama';
+import { floatToHalf, halfToFloat, toHalfBits } from '../../native/model/safetensors';
 import { loadModel } from '../../native/model/weights';
 import { loadOrt } from '../../native/runtime/ort';
 import { Generator } from '../../native/runtime/generate';
@@ -64,6 +65,21 @@ async function train(precision: Precision, steps: number): Promise<{ losses: num
   await session.release();
   return { losses, params };
 }
+
+test('the whole-array half conversion gives floatToHalf\'s bits: edges, ties, subnormals, overflow, and 200,000 values across the range', () => {
+  const values: number[] = [0, -0, 1, -1, 65504, 65519.99, 65520, 1e6, -1e6, Infinity, -Infinity, NaN, 2 ** -14, 2 ** -24, 2 ** -25, 2 ** -25 * 1.0001, 2 ** -26, 1e-9, -1e-9, 5.960464477539063e-8, 0.1, 1 / 3];
+  // exact ties between neighbouring halves, normal and subnormal
+  for (let h = 0; h < 0x7bff; h += 13) values.push((halfToFloat(h) + halfToFloat(h + 1)) / 2, -(halfToFloat(h) + halfToFloat(h + 1)) / 2);
+  let x = 12345;
+  for (let i = 0; i < 200_000; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    values.push((x / 2 ** 32 - 0.5) * 2 ** ((i % 60) - 30));
+  }
+  const data = Float32Array.from(values);
+  const fast = toHalfBits(data);
+  const wrong = [...data].map((v, i) => [v, fast[i], floatToHalf(v)]).filter(([, a, b]) => a !== b);
+  assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} values differ`);
+});
 
 describe('mixed precision (float16 weights and matmuls) against float32, on the CPU', () => {
   test('generation: logits within 1% of their largest magnitude; the weights take less than half the bytes', async () => {

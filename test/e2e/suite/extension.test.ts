@@ -176,6 +176,9 @@ describe('LIFT in VS Code', () => {
 
   it('killing the trainer mid-request shows an error, and the next request gets a restarted trainer', async () => {
     const before = await api.trainer.initialize();
+    // stopped first, so that the question cannot be answered before the kill (a short answer
+    // from a fast model once finished within the wait)
+    process.kill(before.pid, 'SIGSTOP');
     const asking = vscode.commands.executeCommand<AskOutcome>('lift.ask', 'a question that is interrupted', { chunkDelayMs: 500 });
     await new Promise((r) => setTimeout(r, 300));
     process.kill(before.pid, 'SIGKILL');

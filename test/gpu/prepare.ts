@@ -1,0 +1,104 @@
+/**
+ * Prepares the GPU check (test/gpu/gpu_check.py): the graphs the product runs on CUDA — the LoRA
+ * training step and the generation graph, in mixed precision — for a Qwen2.5-Coder-0.5B-shaped
+ * model (or a tiny one, to test the hand-off on the CPU), written as ONNX files whose weights are
+ * external data that is NOT written: the GPU machine generates them (only the small graph files
+ * travel). A manifest says what each graph takes and gives, what each external file must hold,
+ * and the step's matmul FLOPs.
+ *
+ *   node --import tsx test/gpu/prepare.ts <out dir> [qwen0.5b|tiny]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LlamaConfig } from '../../native/model/config';
+import { randomWeights, smallConfig } from '../../native/model/init';
+import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
+import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../../native/model/weights';
+import { onnx } from 'onnx-proto';
+
+export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number }> = {
+  // Qwen2.5-Coder-0.5B: 24 layers, 896 wide, 14 query / 2 key-value heads, SwiGLU 4864, vocab 151936, tied, q/k/v biases
+  'qwen0.5b': {
+    cfg: { ...smallConfig({ hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151_936, maxPositions: 32_768, tie: true }), modelType: 'qwen2', attentionBias: true, ropeTheta: 1_000_000, rmsEps: 1e-6 },
+    seqLen: 1024,
+  },
+  tiny: { cfg: smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, vocab: 512, maxPositions: 512, tie: true }), seqLen: 32 },
+};
+const LORA = { rank: 16, alpha: 32, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[] };
+
+/** Matmul FLOPs of one LoRA training step: forward, input gradients through every layer, LoRA weight gradients. */
+export function trainStepFlops(cfg: LlamaConfig, T: number): number {
+  const linear = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);
+  const fwdLinear = 2 * T * (cfg.numLayers * linear + cfg.hiddenSize * cfg.vocabSize);
+  const attn = 2 * 2 * T * T * cfg.headDim * cfg.numHeads * cfg.numLayers;
+  const lora = LORA.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0), 0) * LORA.rank * cfg.numLayers * 2 * T;
+  return fwdLinear * 2 + attn * 3 + lora * 3;
+}
+
+const DTYPES: Record<number, string> = { 1: 'float32', 10: 'float16', 7: 'int64', 9: 'bool' };
+
+/** The graph's inputs and outputs with their element types and shapes (symbolic dims by name). */
+function signature(bytes: Uint8Array): { inputs: object[]; outputs: object[] } {
+  const m = onnx.ModelProto.decode(bytes);
+  const io = (vs: onnx.IValueInfoProto[]): object[] =>
+    vs.map((v) => ({
+      name: v.name,
+      dtype: DTYPES[v.type!.tensorType!.elemType!] ?? String(v.type!.tensorType!.elemType),
+      shape: (v.type!.tensorType!.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : Number(d.dimValue))),
+    }));
+  return { inputs: io(m.graph!.input ?? []), outputs: io(m.graph!.output ?? []) };
+}
+
+/** Writes the graph file and describes its external tensors (name, dtype, shape, file, bytes), without their data. */
+function writeGraph(dir: string, name: string, model: { bytes: Uint8Array; externalData?: { path: string; data: Uint8Array }[] }): object {
+  const file = `${name}.onnx`;
+  fs.writeFileSync(path.join(dir, file), model.bytes);
+  const m = onnx.ModelProto.decode(model.bytes);
+  const external = (m.graph!.initializer ?? [])
+    .filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+    .map((t) => {
+      const entry = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+      return { name: t.name, dtype: DTYPES[t.dataType!] ?? String(t.dataType), shape: (t.dims ?? []).map(Number), file: entry.location, bytes: Number(entry.length) };
+    });
+  return { file, external, ...signature(model.bytes) };
+}
+
+export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object {
+  const { cfg, seqLen } = SHAPES[shapeName]!;
+  fs.mkdirSync(outDir, { recursive: true });
+  // large weights leave as shapes only (the GPU machine generates them), so they are zeros here;
+  // small ones (norms, and in the tiny shape some matrices) stay in the graph file: random values
+  const weights = randomWeights(cfg, 1, 0.02, 32_767); // 32,768 float16 values = 64 KiB, where the graph's external data starts
+  const train = buildLlamaTrainStep(cfg, weights, { seqLen, batch: 1, lora: LORA, seed: 1, precision: 'float16' });
+  const trainDir = path.join(outDir, 'train');
+  fs.mkdirSync(trainDir, { recursive: true });
+  const trainInfo = writeGraph(trainDir, 'train_step', train.model);
+  const gen = buildLlamaGenerate(cfg, weights, LORA.targets, 'float16');
+  const genDir = path.join(outDir, 'generate');
+  fs.mkdirSync(genDir, { recursive: true });
+  const genInfo = writeGraph(genDir, 'generate', gen.model);
+  const manifest = {
+    shape: shapeName,
+    config: cfg,
+    seqLen,
+    lora: LORA,
+    precision: 'float16 weights and matmuls, float32 elsewhere; loss scale 1024',
+    trainStepFlops: trainStepFlops(cfg, seqLen),
+    train: { dir: 'train', ...trainInfo, spec: train.spec },
+    generate: { dir: 'generate', ...genInfo },
+  };
+  fs.writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  return manifest;
+}
+
+if (require.main === module) {
+  const [out, shape = 'qwen0.5b'] = process.argv.slice(2);
+  if (!out || !(shape in SHAPES)) {
+    process.stderr.write(`usage: node --import tsx test/gpu/prepare.ts <out dir> [${Object.keys(SHAPES).join('|')}]\n`);
+    process.exit(2);
+  }
+  const started = Date.now();
+  const m = prepare(out, shape as keyof typeof SHAPES) as { train: { external: unknown[] }; generate: { external: unknown[] } };
+  const size = (d: string): number => fs.readdirSync(d).reduce((a, f) => a + fs.statSync(path.join(d, f)).size, 0);
+  console.log(`prepared ${shape} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${m.train.external.length} + ${m.generate.external.length} external tensors to generate; graph files ${(size(path.join(out, 'train')) / 2 ** 20).toFixed(1)} + ${(size(path.join(out, 'generate')) / 2 ** 20).toFixed(1)} MiB`);
+}
