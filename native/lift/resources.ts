@@ -25,6 +25,16 @@ export function parameterCount(cfg: LlamaConfig): number {
   return cfg.vocabSize * cfg.hiddenSize * (cfg.tieEmbeddings ? 1 : 2) + cfg.numLayers * perLayer + cfg.hiddenSize;
 }
 
+/** Floats a training step keeps for its backward pass (the CPU fit: per layer ≈ 18 per token per hidden + MLP width, the attention scores; the logits and their gradient). */
+function activationFloats(cfg: LlamaConfig, T: number): number {
+  return cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
+}
+
+/** LoRA parameters (A and B of every target in every layer). */
+function loraParameterCount(cfg: LlamaConfig, rank: number, targets: readonly LinearTarget[]): number {
+  return cfg.numLayers * targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * rank, 0);
+}
+
 export interface MemoryEstimate {
   /** Bytes in all. */
   total: number;
@@ -45,15 +55,12 @@ export interface MemoryEstimate {
  * checks it against the measured peak.
  */
 export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
-  const T = o.seqLen;
   const margin = 1.1;
   const weights = margin * 4 * 4 * parameterCount(cfg);
-  const floats = cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
-  const activations = margin * 4 * floats;
-  const loraParams = cfg.numLayers * o.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * o.rank, 0);
-  const adapter = 4 * 5 * loraParams;
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen);
+  const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 180 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: T };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen };
 }
 
 /**
@@ -63,15 +70,12 @@ export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank:
  * a GPU run (none was possible): it follows the CPU fit's activation count, with a 25% margin.
  */
 export function estimateGpuMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
-  const T = o.seqLen;
   const margin = 1.25;
   const weights = 2 * parameterCount(cfg);
-  const floats = cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
-  const activations = margin * 4 * floats;
-  const loraParams = cfg.numLayers * o.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * o.rank, 0);
-  const adapter = 4 * 5 * loraParams;
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen);
+  const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 600 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: T };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen };
 }
 
 /**
@@ -161,5 +165,5 @@ export function checkStorage(dir: string, bytes: number): void {
 
 /** Bytes of the adapter file for this model, rank and targets (fp32). */
 export function adapterBytes(cfg: LlamaConfig, rank: number, targets: readonly LinearTarget[]): number {
-  return 4 * cfg.numLayers * targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * rank, 0);
+  return 4 * loraParameterCount(cfg, rank, targets);
 }

@@ -27,6 +27,13 @@ const weights = randomWeights(cfg, 3, 0.05);
 const SEQ = 32;
 const ids = Array.from({ length: SEQ }, (_, i) => (i * 37 + 11) % cfg.vocabSize);
 
+/** The batch every training test uses: the ids, each next one as its label, every position counted. */
+const batch = (): Record<string, Tensor> => ({
+  input_ids: new T_('int64', BigInt64Array.from(ids, BigInt), [1, SEQ]),
+  labels: new T_('int64', BigInt64Array.from([...ids.slice(1), 0], BigInt), [1, SEQ]),
+  loss_mask: new T_('float32', new Float32Array(SEQ).fill(1), [1, SEQ]),
+});
+
 const externalBytes = (m: { externalData?: { data: Uint8Array }[] }): number => (m.externalData ?? []).reduce((a, e) => a + e.data.byteLength, 0);
 
 async function prefillLogits(precision: Precision): Promise<{ logits: Float32Array; bytes: number }> {
@@ -54,11 +61,7 @@ async function train(precision: Precision, steps: number): Promise<{ losses: num
   const g = buildLlamaTrainStep(cfg, weights, { seqLen: SEQ, batch: 1, lora: { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'] }, seed: 1, precision });
   const { session } = await createSession(g.model, 'cpu');
   const runner = new TrainStepRunner(session, g.spec, g.params);
-  const feeds = {
-    input_ids: new T_('int64', BigInt64Array.from(ids, BigInt), [1, SEQ]),
-    labels: new T_('int64', BigInt64Array.from([...ids.slice(1), 0], BigInt), [1, SEQ]),
-    loss_mask: new T_('float32', new Float32Array(SEQ).fill(1), [1, SEQ]),
-  };
+  const feeds = batch();
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) losses.push((await runner.step(feeds, 5e-3)).loss);
   const params = Float32Array.from(Object.keys(g.params).flatMap((k) => [...runner.get(k)]));
@@ -115,11 +118,7 @@ describe('mixed precision (float16 weights and matmuls) against float32, on the 
       const g = buildLlamaTrainStep(cfg, weights, { seqLen: SEQ, batch: 1, lora: { rank: 4, alpha: 8, targets: ['q_proj'] }, seed: 1, optimizer: { lossScale } });
       const { session } = await createSession(g.model, 'cpu');
       const runner = new TrainStepRunner(session, g.spec, g.params);
-      const feeds = {
-        input_ids: new T_('int64', BigInt64Array.from(ids, BigInt), [1, SEQ]),
-        labels: new T_('int64', BigInt64Array.from([...ids.slice(1), 0], BigInt), [1, SEQ]),
-        loss_mask: new T_('float32', new Float32Array(SEQ).fill(1), [1, SEQ]),
-      };
+      const feeds = batch();
       await runner.step(feeds, 1e-3); // B starts at zero: the second step has gradients everywhere
       const { gradNorm } = await runner.step(feeds, 1e-3);
       await session.release();
@@ -135,11 +134,7 @@ describe('mixed precision (float16 weights and matmuls) against float32, on the 
     const g = buildLlamaTrainStep(cfg, weights, { seqLen: SEQ, batch: 1, lora: { rank: 4, alpha: 8, targets: ['q_proj'] }, seed: 1, optimizer: { lossScale: Infinity } });
     const { session } = await createSession(g.model, 'cpu');
     const runner = new TrainStepRunner(session, g.spec, g.params);
-    const feeds = {
-      input_ids: new T_('int64', BigInt64Array.from(ids, BigInt), [1, SEQ]),
-      labels: new T_('int64', BigInt64Array.from([...ids.slice(1), 0], BigInt), [1, SEQ]),
-      loss_mask: new T_('float32', new Float32Array(SEQ).fill(1), [1, SEQ]),
-    };
+    const feeds = batch();
     const before = Object.fromEntries(g.spec.state.map((s) => [s.input, Float32Array.from(runner.get(s.input))]));
     const { loss, gradNorm } = await runner.step(feeds, 1e-3);
     assert.ok(Number.isFinite(loss) && !Number.isFinite(gradNorm!), `loss ${loss}, gradient norm ${gradNorm}`);
