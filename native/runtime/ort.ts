@@ -10,6 +10,8 @@ import type { ExecutionProviderInfo, RuntimeSelfTest } from '../protocol';
 import { binaryDirOf, checkInstall } from './cuda';
 
 let ort: typeof OrtModule | undefined;
+/** Decided once per process (loadOrt runs on every training step and generated token). */
+let source: { pkgDir: string; gpuInstall?: string; reason?: string } | undefined;
 
 /**
  * Which ONNX Runtime the trainer loads: the one installed with it, or — when GPU support was
@@ -17,19 +19,24 @@ let ort: typeof OrtModule | undefined;
  * provider beside it. An incomplete install is not loaded; the reason is kept for status.
  */
 export function ortSource(): { pkgDir: string; gpuInstall?: string; reason?: string } {
-  const bundled = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  const custom = process.env.LIFT_ORT_DIR;
-  if (!custom) return { pkgDir: bundled };
-  const check = checkInstall(custom);
-  if (!check.ok) return { pkgDir: bundled, reason: `the GPU install is not usable (${check.reason}); using the CPU runtime` };
-  return { pkgDir: path.join(custom, 'node_modules', 'onnxruntime-node'), gpuInstall: custom };
+  source ??= (() => {
+    const bundled = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const custom = process.env.LIFT_ORT_DIR;
+    if (!custom) return { pkgDir: bundled };
+    const check = checkInstall(custom);
+    if (!check.ok) return { pkgDir: bundled, reason: `the GPU install is not usable (${check.reason}); using the CPU runtime` };
+    return { pkgDir: path.join(custom, 'node_modules', 'onnxruntime-node'), gpuInstall: custom };
+  })();
+  return source;
 }
 
 /** Loads onnxruntime-node once (lazily, so a broken install is reported by `status`, not a crash at start). */
 export function loadOrt(): typeof OrtModule {
-  const { pkgDir, gpuInstall } = ortSource();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ort ??= (gpuInstall ? require(pkgDir) : require('onnxruntime-node')) as typeof OrtModule;
+  if (!ort) {
+    const { pkgDir, gpuInstall } = ortSource();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ort = (gpuInstall ? require(pkgDir) : require('onnxruntime-node')) as typeof OrtModule;
+  }
   return ort;
 }
 
