@@ -35,14 +35,13 @@ const RANK = 16;
 const TARGETS: LinearTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 const THREADS = 2;
 
-/** Matmul FLOPs of one step: forward, input gradients through every layer, LoRA weight gradients. */
-function stepFlops(cfg: LlamaConfig): number {
-  const T = SEQ;
+/** Matmul FLOPs of one LoRA step over T tokens: forward, input gradients through every layer, LoRA weight gradients. */
+export function loraStepFlops(cfg: LlamaConfig, T: number, lora: { rank: number; targets: readonly LinearTarget[] }): number {
   const linear = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);
   const fwdLinear = 2 * T * (cfg.numLayers * linear + cfg.hiddenSize * cfg.vocabSize);
   const attn = 2 * 2 * T * T * cfg.headDim * cfg.numHeads * cfg.numLayers; // QKᵀ and PV
-  const lora = TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0), 0) * RANK * cfg.numLayers * 2 * T;
-  return fwdLinear * 2 + attn * 3 + lora * 3;
+  const adapter = lora.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0), 0) * lora.rank * cfg.numLayers * 2 * T;
+  return fwdLinear * 2 + attn * 3 + adapter * 3;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -101,7 +100,7 @@ export async function benchLora(log: (line: string) => void = console.log, only?
     }
     const ours = median(times);
     const peer = torchPeer(s, steps);
-    const gflops = stepFlops(cfg) / ours / 1e9;
+    const gflops = loraStepFlops(cfg, SEQ, { rank: RANK, targets: TARGETS }) / ours / 1e9;
     const row = {
       model: s.name,
       seq: SEQ,

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type * as OrtModule from 'onnxruntime-node';
 import { DataType, encodeModel, floatTensor } from '../onnx/model';
 import type { ExecutionProviderInfo, RuntimeSelfTest } from '../protocol';
-import { binaryDirOf, checkInstall } from './cuda';
+import { binaryDirOf, checkInstall, runtimePackage } from './cuda';
 
 let ort: typeof OrtModule | undefined;
 /** Decided once per process (loadOrt runs on every training step and generated token). */
@@ -20,7 +20,7 @@ let source: { pkgDir: string; gpuInstall?: string; reason?: string } | undefined
  */
 export function ortSource(): { pkgDir: string; gpuInstall?: string; reason?: string } {
   source ??= (() => {
-    const bundled = path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const bundled = runtimePackage().dir;
     const custom = process.env.LIFT_ORT_DIR;
     if (!custom) return { pkgDir: bundled };
     const check = checkInstall(custom);

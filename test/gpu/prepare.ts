@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
-import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../../native/model/weights';
+import { loraStepFlops } from '../../native/bench/lora';
+import type { LinearTarget } from '../../native/model/weights';
 import { onnx } from 'onnx-proto';
 
 export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number }> = {
@@ -25,15 +26,6 @@ export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number }> = {
   tiny: { cfg: smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, vocab: 512, maxPositions: 512, tie: true }), seqLen: 32 },
 };
 const LORA = { rank: 16, alpha: 32, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[] };
-
-/** Matmul FLOPs of one LoRA training step: forward, input gradients through every layer, LoRA weight gradients. */
-export function trainStepFlops(cfg: LlamaConfig, T: number): number {
-  const linear = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);
-  const fwdLinear = 2 * T * (cfg.numLayers * linear + cfg.hiddenSize * cfg.vocabSize);
-  const attn = 2 * 2 * T * T * cfg.headDim * cfg.numHeads * cfg.numLayers;
-  const lora = LORA.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0), 0) * LORA.rank * cfg.numLayers * 2 * T;
-  return fwdLinear * 2 + attn * 3 + lora * 3;
-}
 
 const DTYPES: Record<number, string> = { 1: 'float32', 10: 'float16', 7: 'int64', 9: 'bool' };
 
@@ -83,7 +75,7 @@ export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object 
     seqLen,
     lora: LORA,
     precision: 'float16 weights and matmuls, float32 elsewhere; loss scale 1024',
-    trainStepFlops: trainStepFlops(cfg, seqLen),
+    trainStepFlops: loraStepFlops(cfg, seqLen, LORA),
     train: { dir: 'train', ...trainInfo, spec: train.spec },
     generate: { dir: 'generate', ...genInfo },
   };
