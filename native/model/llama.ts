@@ -10,7 +10,7 @@ import * as o from '../onnx/ops';
 import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import { type LlamaConfig, ropeInvFreq } from './config';
 import { toHalfBits } from './safetensors';
-import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
+import { type LayerWeights, LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
 export interface LoraConfig {
   rank: number;
@@ -21,14 +21,14 @@ export interface LoraConfig {
 /** Graph input names of a LoRA pair, and PEFT's layout: A [r, in], B [out, r]. */
 export const loraName = (layer: number, target: LinearTarget, ab: 'A' | 'B'): string => `layers.${layer}.${target}.lora_${ab}`;
 
-interface Lora {
+export interface Lora {
   A: Value;
   B: Value;
   scale: Value;
 }
 
 /** Where the network reads a weight and its LoRA pair from (initializers or inputs). */
-interface WeightSource {
+export interface WeightSource {
   weight(w: Weight): Value;
   lora(layer: number, target: LinearTarget): Lora | undefined;
 }
@@ -42,20 +42,20 @@ interface WeightSource {
 export type Precision = 'float32' | 'float16';
 
 /** x·Wᵀ for a frozen W in either precision: a half-precision W gets x in half, and gives back float32. */
-function matmulT(x: Value, w: Value): Value {
+export function matmulT(x: Value, w: Value): Value {
   if (w.dtype !== 'float16') return o.matmul(x, o.transpose(w, [1, 0]));
   return o.cast(o.matmul(o.cast(x, 'float16'), o.transpose(w, [1, 0])), 'float32');
 }
 
 /** y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ): weights stay in Hugging Face's [out, in] layout. */
-function linear(x: Value, w: Value, bias?: Value, lora?: Lora): Value {
+export function linear(x: Value, w: Value, bias?: Value, lora?: Lora): Value {
   let y = matmulT(x, w);
   if (bias) y = o.add(y, bias);
   if (lora) y = o.add(y, o.mul(o.matmul(o.matmul(x, o.transpose(lora.A, [1, 0])), o.transpose(lora.B, [1, 0])), lora.scale));
   return y;
 }
 
-function rmsNorm(x: Value, weight: Value, eps: number): Value {
+export function rmsNorm(x: Value, weight: Value, eps: number): Value {
   const variance = o.reduceMean(o.mul(x, x), [-1], true);
   return o.mul(weight, o.div(x, o.sqrt(o.add(variance, o.scalar(x, eps)))));
 }
@@ -64,6 +64,67 @@ function rotateHalf(x: Value, hd: number): Value {
   const x1 = o.slice(x, [0], [hd / 2], [-1]);
   const x2 = o.slice(x, [hd / 2], [hd], [-1]);
   return o.concat([o.neg(x2), x1], -1);
+}
+
+/** Rotary tables for `positions` [T]: cos and sin of position × inverse frequency, twice ([T, hd]). */
+export interface Rope {
+  cos: Value;
+  sin: Value;
+}
+
+export function ropeTables(cfg: LlamaConfig, positions: Value): Rope {
+  const invFreq = positions.graph.initializer('rope_inv_freq', 'float32', [1, cfg.headDim / 2], Float32Array.from(ropeInvFreq(cfg)));
+  const freqs = o.mul(o.unsqueeze(o.cast(positions, 'float32'), [1]), invFreq);
+  const angles = o.concat([freqs, freqs], -1);
+  return { cos: o.cos(angles), sin: o.sin(angles) };
+}
+
+/**
+ * One decoder layer on the hidden states `h` [B, T, D]: attention (RoPE, causal, grouped
+ * key/value heads, an optional KV cache) and the SwiGLU MLP, each with its residual. Layer `i`'s
+ * weights and LoRA pairs come from `src`.
+ */
+export function decoderLayer(
+  cfg: LlamaConfig,
+  layer: LayerWeights,
+  i: number,
+  src: WeightSource,
+  h: Value,
+  positions: Value,
+  { cos, sin }: Rope,
+  past?: { key: Value; value: Value },
+): { h: Value; present: { key: Value; value: Value } } {
+  const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
+  const groups = H / KV;
+  const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
+  const lin = (x: Value, t: LinearTarget, bias?: Weight): Value => linear(x, src.weight(layer.linear[t]), bias && src.weight(bias), src.lora(i, t));
+  const x = rmsNorm(h, src.weight(layer.inputNorm), cfg.rmsEps);
+  const heads = (t: Value, n: number): Value => o.transpose(o.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
+  const q = rope(heads(lin(x, 'q_proj', layer.bias?.q_proj), H));
+  let k = rope(heads(lin(x, 'k_proj', layer.bias?.k_proj), KV));
+  let v = heads(lin(x, 'v_proj', layer.bias?.v_proj), KV);
+  if (past) {
+    k = o.concat([past.key, k], 2);
+    v = o.concat([past.value, v], 2);
+  }
+  const present = { key: k, value: v };
+  if (groups > 1) {
+    // each key/value head serves `groups` query heads: [B, KV, S, hd] → [B, H, S, hd]
+    const repeat = (t: Value): Value => o.reshape(o.expand(o.unsqueeze(t, [2]), [1, 1, groups, 1, 1]), [0, H, -1, hd]);
+    k = repeat(k);
+    v = repeat(v);
+  }
+  const scores = o.div(o.matmul(q, o.transposeLast(k)), o.scalar(q, Math.sqrt(hd))); // [B, H, T, S]
+  // causal: a query at position p sees keys at positions ≤ p (the cache holds positions 0…S−1)
+  const allowed = o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
+  const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
+  const attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
+  const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
+  h = o.add(h, lin(merged, 'o_proj'));
+  const y = rmsNorm(h, src.weight(layer.postNorm), cfg.rmsEps);
+  const gate = lin(y, 'gate_proj');
+  h = o.add(h, lin(o.mul(o.mul(gate, o.sigmoid(gate)), lin(y, 'up_proj')), 'down_proj'));
+  return { h, present };
 }
 
 export interface ForwardResult {
@@ -85,51 +146,15 @@ export function llamaForward(
   opts: { past?: { key: Value; value: Value }[]; lastOnly?: boolean } = {},
 ): ForwardResult {
   const g = ids.graph;
-  const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
-  const groups = H / KV;
-
-  // Rotary tables for these positions: [T, hd] (cos and sin of position × inverse frequency, twice).
-  const invFreq = g.initializer('rope_inv_freq', 'float32', [1, hd / 2], Float32Array.from(ropeInvFreq(cfg)));
-  const freqs = o.mul(o.unsqueeze(o.cast(positions, 'float32'), [1]), invFreq);
-  const angles = o.concat([freqs, freqs], -1);
-  const cos = o.cos(angles);
-  const sin = o.sin(angles);
-  const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
-
+  const rope = ropeTables(cfg, positions);
   const embed = src.weight(weights.embed);
   let h = o.gather(embed, ids); // [B, T, D]
   if (embed.dtype === 'float16') h = o.cast(h, 'float32');
   const present: ForwardResult['present'] = [];
   weights.layers.forEach((layer, i) => {
-    const lin = (x: Value, t: LinearTarget, bias?: Weight): Value =>
-      linear(x, src.weight(layer.linear[t]), bias && src.weight(bias), src.lora(i, t));
-    const x = rmsNorm(h, src.weight(layer.inputNorm), cfg.rmsEps);
-    const heads = (t: Value, n: number): Value => o.transpose(o.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
-    const q = rope(heads(lin(x, 'q_proj', layer.bias?.q_proj), H));
-    let k = rope(heads(lin(x, 'k_proj', layer.bias?.k_proj), KV));
-    let v = heads(lin(x, 'v_proj', layer.bias?.v_proj), KV);
-    const past = opts.past?.[i];
-    if (past) {
-      k = o.concat([past.key, k], 2);
-      v = o.concat([past.value, v], 2);
-    }
-    present.push({ key: k, value: v });
-    if (groups > 1) {
-      // each key/value head serves `groups` query heads: [B, KV, S, hd] → [B, H, S, hd]
-      const repeat = (t: Value): Value => o.reshape(o.expand(o.unsqueeze(t, [2]), [1, 1, groups, 1, 1]), [0, H, -1, hd]);
-      k = repeat(k);
-      v = repeat(v);
-    }
-    const scores = o.div(o.matmul(q, o.transposeLast(k)), o.scalar(q, Math.sqrt(hd))); // [B, H, T, S]
-    // causal: a query at position p sees keys at positions ≤ p (the cache holds positions 0…S−1)
-    const allowed = o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
-    const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
-    const attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
-    const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
-    h = o.add(h, lin(merged, 'o_proj'));
-    const y = rmsNorm(h, src.weight(layer.postNorm), cfg.rmsEps);
-    const gate = lin(y, 'gate_proj');
-    h = o.add(h, lin(o.mul(o.mul(gate, o.sigmoid(gate)), lin(y, 'up_proj')), 'down_proj'));
+    const out = decoderLayer(cfg, layer, i, src, h, positions, rope, opts.past?.[i]);
+    present.push(out.present);
+    h = out.h;
   });
   let last = rmsNorm(h, src.weight(weights.norm), cfg.rmsEps);
   if (opts.lastOnly) last = o.gather(last, g.initializer('last', 'int64', [], [-1]), 1); // [B, D]
@@ -137,7 +162,7 @@ export function llamaForward(
 }
 
 /** Frozen weights as initializers (each stored once, however often it is read); in `float16`, the matrices in half precision. */
-function frozen(g: GraphBuilder, precision: Precision = 'float32'): (w: Weight) => Value {
+export function frozen(g: GraphBuilder, precision: Precision = 'float32'): (w: Weight) => Value {
   const seen = new Map<Weight, Value>();
   return (w) => {
     let v = seen.get(w);
@@ -167,6 +192,20 @@ function initLoraA(rows: number, cols: number, seed: number): Float32Array {
     s ^= s << 5;
     return ((s >>> 0) / 2 ** 32 * 2 - 1) * bound;
   });
+}
+
+/** Every LoRA pair's name, shape and initial value, layer by layer and target by target (A then B). */
+export function initialLora(cfg: LlamaConfig, lora: LoraConfig, seed = 1): { layer: number; target: LinearTarget; name: string; shape: readonly number[]; init: Float32Array }[] {
+  const { rank, targets } = lora;
+  return Array.from({ length: cfg.numLayers }, (_, i) =>
+    targets.flatMap((t, j) => {
+      const [out, inF] = linearShape(cfg, t);
+      return [
+        { layer: i, target: t, name: loraName(i, t, 'A'), shape: [rank, inF], init: initLoraA(rank, inF, seed * 1000 + i * 16 + j) },
+        { layer: i, target: t, name: loraName(i, t, 'B'), shape: [out, rank], init: new Float32Array(out * rank) },
+      ];
+    }),
+  ).flat();
 }
 
 /**
@@ -199,18 +238,13 @@ export function buildLlamaTrainStep(
   };
   let src: WeightSource;
   if (o_.lora) {
-    const { rank, alpha, targets } = o_.lora;
-    const scale = g.const(alpha / rank);
-    const pairs = new Map<string, Lora>();
-    weights.layers.forEach((_, i) =>
-      targets.forEach((t, j) => {
-        const [out, inF] = linearShape(cfg, t);
-        const A = addParam(loraName(i, t, 'A'), [rank, inF], initLoraA(rank, inF, (o_.seed ?? 1) * 1000 + i * 16 + j));
-        const Bv = addParam(loraName(i, t, 'B'), [out, rank], new Float32Array(out * rank));
-        pairs.set(`${i}.${t}`, { A, B: Bv, scale });
-      }),
-    );
-    src = { weight: frozen(g, o_.precision), lora: (i, t) => pairs.get(`${i}.${t}`) };
+    const scale = g.const(o_.lora.alpha / o_.lora.rank);
+    const pairs = new Map<string, Partial<Lora>>();
+    for (const p of initialLora(cfg, o_.lora, o_.seed)) {
+      const key = `${p.layer}.${p.target}`;
+      pairs.set(key, { ...pairs.get(key), [p.name.endsWith('lora_A') ? 'A' : 'B']: addParam(p.name, p.shape, p.init), scale });
+    }
+    src = { weight: frozen(g, o_.precision), lora: (i, t) => pairs.get(`${i}.${t}`) as Lora | undefined };
   } else {
     const seen = new Map<Weight, Value>();
     src = {

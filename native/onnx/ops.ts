@@ -631,18 +631,22 @@ export function ifElse(cond: Value, thenBranch: (g: GraphBuilder) => Value[], el
 }
 
 
+/** Σ log p(target) over positions where `mask` is 1 (logits [..., vocab], targets [...] int64): a scalar. */
+export function maskedLogLikelihood(logits: Value, targets: Value, mask: Value): Value {
+  const logp = logSoftmax(logits, -1);
+  const picked = squeeze(gatherElements(logp, unsqueeze(targets, [-1]), -1), [-1]);
+  return reduceSum(mul(picked, mask.dtype === logits.dtype ? mask : cast(mask, logits.dtype)));
+}
+
 /**
  * Mean cross-entropy of `logits` [..., vocab] against `targets` [...] (int64), counting only
  * positions where `mask` [...] is 1. Built from LogSoftmax + GatherElements (the CUDA provider
  * has no SoftmaxCrossEntropyLoss). Returns a scalar.
  */
 export function crossEntropy(logits: Value, targets: Value, mask: Value): Value {
-  const logp = logSoftmax(logits, -1);
-  const picked = squeeze(gatherElements(logp, unsqueeze(targets, [-1]), -1), [-1]);
   const m = mask.dtype === logits.dtype ? mask : cast(mask, logits.dtype);
-  const total = reduceSum(mul(picked, m));
   const count = max(reduceSum(m), scalar(logits, 1));
-  return neg(div(total, count));
+  return neg(div(maskedLogLikelihood(logits, targets, m), count));
 }
 
 export { Value };

@@ -39,7 +39,8 @@ export interface TrainStepSpec {
   /** With accumulation: bool input (update now?) and the number of micro-batches so far, this one included. */
   apply?: string;
   microBatches?: string;
-  loss: string;
+  /** Absent for an update-only graph (buildUpdateStep). */
+  loss?: string;
   gradNorm?: string;
   /** For each state input (parameter, moment, accumulator), the output that replaces it after a run. */
   state: { input: string; output: string; shape: readonly (number | string)[]; kind: StateKind }[];
@@ -47,13 +48,38 @@ export interface TrainStepSpec {
 
 /** `params` must be graph inputs of `g` (trainable values pass in and out each step). */
 export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Value[], o: TrainStepOptions): TrainStepSpec {
+  checkTrainable(g, params);
+  const scale = lossScaleOf(o);
+  const grads = scale ? gradients(mul(loss, scalar(loss, scale)), params) : gradients(loss, params);
+  return finishStep(g, params, grads, o, loss);
+}
+
+/**
+ * The update alone, for gradients computed elsewhere (activation recomputation computes them
+ * across sessions): each parameter's gradient is a graph input named `<param>.grad`, of the loss
+ * × `lossScale` when one is given. The spec has no loss.
+ */
+export function buildUpdateStep(g: GraphBuilder, params: readonly Value[], o: TrainStepOptions): TrainStepSpec & { grads: string[] } {
+  checkTrainable(g, params);
+  if (o.accumulate) throw new GraphError('buildUpdateStep: accumulate the gradients before the update instead');
+  const grads = params.map((p) => g.input(`${p.name}.grad`, p.dtype, p.shape));
+  return { ...finishStep(g, params, grads, o), grads: grads.map((v) => v.name) };
+}
+
+function checkTrainable(g: GraphBuilder, params: readonly Value[]): void {
   for (const p of params) if (!g.inputs.includes(p)) throw new GraphError(`trainable ${p.name} must be a graph input, not an initializer or a computed value`);
-  const dtype = loss.dtype;
+}
+
+const lossScaleOf = (o: TrainStepOptions): number | undefined => (o.lossScale && o.lossScale !== 1 ? o.lossScale : undefined);
+
+/** Unscaling, clipping, the optimizer (or accumulation) and the named outputs, from (scaled) gradients. */
+function finishStep(g: GraphBuilder, params: readonly Value[], scaledGrads: readonly Value[], o: TrainStepOptions, loss?: Value): TrainStepSpec {
+  const dtype = loss?.dtype ?? params[0]?.dtype ?? 'float32';
   const lr = g.input('lr', dtype, []);
   const step = o.optimizer === 'adamw' ? g.input('step', dtype, []) : undefined;
   const moments = step ? params.map((p) => ({ m: g.input(`${p.name}.m`, p.dtype, p.shape), v: g.input(`${p.name}.v`, p.dtype, p.shape) })) : [];
-  const scale = o.lossScale && o.lossScale !== 1 ? o.lossScale : undefined;
-  const grads = scale ? gradients(mul(loss, scalar(loss, scale)), params).map((gr) => mul(gr, scalar(gr, 1 / scale))) : gradients(loss, params);
+  const scale = lossScaleOf(o);
+  const grads = scale ? scaledGrads.map((gr) => mul(gr, scalar(gr, 1 / scale))) : [...scaledGrads];
 
   /** The update from (mean) gradients: new params, then moments, then the gradient norm if clipping. */
   const update = (gs: Value[]): Value[] => {
@@ -80,7 +106,7 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
     return [...next.map((x) => x.param), ...next.flatMap((x) => [x.m, x.v]), ...norm];
   };
 
-  const spec: TrainStepSpec = { lr: lr.name, step: step?.name, loss: g.output(loss, 'loss').name, state: [] };
+  const spec: TrainStepSpec = { lr: lr.name, step: step?.name, loss: loss && g.output(loss, 'loss').name, state: [] };
   const stateIn: { v: Value; kind: StateKind }[] = [
     ...params.map((v) => ({ v, kind: 'param' as const })),
     ...moments.flatMap((x) => [

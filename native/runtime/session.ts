@@ -87,12 +87,19 @@ export async function createSession(
 
 type Float = Float32Array | Float64Array;
 
+/** A training step over one batch, whatever runs it: one graph (TrainStepRunner) or several (RecomputeRunner). */
+export interface StepRunner {
+  readonly stepCount: number;
+  step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }>;
+  get(name: string): Float;
+}
+
 /**
  * Runs a training step graph built by `buildTrainStep`, keeping parameters and moments between
  * steps. Frozen weights stay in the graph as initializers; only state, the batch and scalars
  * cross the boundary.
  */
-export class TrainStepRunner {
+export class TrainStepRunner implements StepRunner {
   private readonly state = new Map<string, Tensor>();
   private steps = 0;
   private pendingMicroBatches = 0;
@@ -123,7 +130,8 @@ export class TrainStepRunner {
   /**
    * One run on `batch`: an optimizer step, or with an accumulating graph one micro-batch whose
    * gradients are added up until a run with `apply` (default true) updates with their mean.
-   * Returns the loss (and the gradient norm when clipping and applying).
+   * Returns the loss (NaN for an update-only graph, whose caller has it) and the gradient norm
+   * when clipping and applying.
    */
   async step(batch: Record<string, Tensor>, lr: number, { apply = true }: { apply?: boolean } = {}): Promise<{ loss: number; gradNorm?: number }> {
     const { Tensor } = loadOrt();
@@ -146,7 +154,7 @@ export class TrainStepRunner {
       this.pendingMicroBatches++;
     }
     return {
-      loss: Number((out[this.spec.loss]!.data as Float)[0]),
+      loss: this.spec.loss ? Number((out[this.spec.loss]!.data as Float)[0]) : Number.NaN,
       gradNorm: this.spec.gradNorm ? Number((out[this.spec.gradNorm]!.data as Float)[0]) : undefined,
     };
   }

@@ -1,0 +1,167 @@
+/**
+ * Activation recomputation for long segments: the LoRA training step of buildLlamaTrainStep,
+ * split so that only one decoder layer's activations exist at any time. Three graphs:
+ *
+ * - **layer**: one decoder layer whose frozen weights are picked by a `layer` index from all
+ *   layers' weights stacked ([layers, …], stored once), so one session serves every layer and
+ *   its memory is one layer's. With `backward` false it maps `hidden` to the next layer's input;
+ *   with `backward` true it recomputes that and, inside an If, takes the vector-Jacobian product
+ *   with `grad_out` (the gradient from the layer above): the layer's LoRA gradients and
+ *   `grad_in` for the layer below.
+ * - **head**: the final norm, the LM head and the masked log-likelihood over a chunk of positions
+ *   (the logits of a whole long segment are often the largest activation of all), with the
+ *   gradient for those hidden states.
+ * - **update**: clipping and AdamW from the gradients (buildUpdateStep), as in the one-graph step.
+ *
+ * The runner (runtime/recompute.ts) looks up the embeddings and keeps only the layers' input
+ * hidden states between the forward and backward sweeps. Same arithmetic as the one-graph step.
+ */
+import { gradients } from '../onnx/autodiff';
+import { GraphBuilder, type Value } from '../onnx/graph';
+import type { EncodedModel } from '../onnx/model';
+import * as o from '../onnx/ops';
+import { buildUpdateStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
+import type { LlamaConfig } from './config';
+import { decoderLayer, frozen, initialLora, type Lora, type LoraConfig, matmulT, type Precision, rmsNorm, ropeTables } from './llama';
+import { toHalfBits } from './safetensors';
+import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
+
+export interface RecomputeGraphs {
+  layer: EncodedModel;
+  head: EncodedModel;
+  update: { model: EncodedModel; spec: TrainStepSpec & { grads: string[] } };
+  /** Trainable tensors with their initial values, named as in buildLlamaTrainStep. */
+  params: Record<string, Float32Array>;
+  shapes: Record<string, readonly number[]>;
+  seqLen: number;
+  /** Positions the head takes per run. */
+  chunk: number;
+  /** The loss scale the gradients carry (the update divides it out); 1 in float32. */
+  lossScale: number;
+  precision: Precision;
+  lora: LoraConfig;
+}
+
+/** Layer graph input names of a target's LoRA pair, and output names of its gradients. */
+export const layerLoraInput = (t: LinearTarget, ab: 'A' | 'B'): string => `lora.${t}.${ab}`;
+export const layerLoraGrad = (t: LinearTarget, ab: 'A' | 'B'): string => `grad.${t}.${ab}`;
+
+/**
+ * Positions per head run: the chunk's logits (chunk × vocab) are kept no larger than a layer's
+ * MLP activations (T × (hidden + intermediate)), at least 16 positions, at most the segment.
+ */
+export function headChunk(cfg: LlamaConfig, seqLen: number): number {
+  return Math.min(seqLen, Math.max(16, Math.floor((seqLen * (cfg.hiddenSize + cfg.intermediateSize)) / cfg.vocabSize)));
+}
+
+/**
+ * Every layer's weight of one kind stacked along a new first axis (in half precision for
+ * matrices under `float16`), read back for the layer given by `index`: layer 0's Weight objects
+ * stand for their kind.
+ */
+function stackedLayers(g: GraphBuilder, weights: LlamaWeights, precision: Precision, index: Value): (w: Weight) => Value {
+  const first = weights.layers[0]!;
+  const kinds: { pick: (l: (typeof weights.layers)[number]) => Weight; name: string }[] = [
+    { pick: (l) => l.inputNorm, name: 'input_layernorm' },
+    { pick: (l) => l.postNorm, name: 'post_attention_layernorm' },
+    ...LINEAR_TARGETS.map((t) => ({ pick: (l: (typeof weights.layers)[number]) => l.linear[t], name: t })),
+    ...(first.bias ? (['q_proj', 'k_proj', 'v_proj'] as const).map((t) => ({ pick: (l: (typeof weights.layers)[number]) => l.bias![t], name: `${t}.bias` })) : []),
+  ];
+  const byWeight = new Map<Weight, Value>();
+  for (const kind of kinds) {
+    const w0 = kind.pick(first);
+    const size = w0.data.length;
+    const all = new Float32Array(size * weights.layers.length);
+    weights.layers.forEach((l, i) => all.set(kind.pick(l).data, i * size));
+    const shape = [weights.layers.length, ...w0.shape];
+    const stacked = precision === 'float16' && w0.shape.length === 2 ? g.initializer(`layers.${kind.name}`, 'float16', shape, toHalfBits(all)) : g.initializer(`layers.${kind.name}`, 'float32', shape, all);
+    byWeight.set(w0, o.gather(stacked, index));
+  }
+  return (w) => {
+    const v = byWeight.get(w);
+    if (!v) throw new Error(`recompute: ${w.name} is not a layer weight`);
+    return v;
+  };
+}
+
+/** The three graphs of a recomputing LoRA step over [1, seqLen] tokens (see the file's comment). */
+export function buildRecomputeStep(
+  cfg: LlamaConfig,
+  weights: LlamaWeights,
+  opts: { seqLen: number; lora: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; chunk?: number },
+): RecomputeGraphs {
+  const T = opts.seqLen;
+  const D = cfg.hiddenSize;
+  const precision = opts.precision ?? 'float32';
+  // as buildLlamaTrainStep: half-precision backward passes need the loss scaled up
+  const lossScale = precision === 'float16' ? 1024 : 1;
+  const { rank, alpha, targets } = opts.lora;
+
+  // the layer: forward always, the vector-Jacobian product only when asked
+  const g = new GraphBuilder('llama_layer');
+  const hidden = g.input('hidden', 'float32', [1, T, D]);
+  const index = g.input('layer', 'int64', []);
+  const backward = g.input('backward', 'bool', []);
+  const gradOut = g.input('grad_out', 'float32', [1, T, D]);
+  const scale = g.const(alpha / rank);
+  const pairs = new Map<LinearTarget, Lora>();
+  const loraInputs: Value[] = [];
+  for (const t of targets) {
+    const [out, inF] = linearShape(cfg, t);
+    const A = g.input(layerLoraInput(t, 'A'), 'float32', [rank, inF]);
+    const B = g.input(layerLoraInput(t, 'B'), 'float32', [out, rank]);
+    pairs.set(t, { A, B, scale });
+    loraInputs.push(A, B);
+  }
+  const positions = g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  const src = { weight: stackedLayers(g, weights, precision, index), lora: (_: number, t: LinearTarget) => pairs.get(t) };
+  const next = decoderLayer(cfg, weights.layers[0]!, 0, src, hidden, positions, ropeTables(cfg, positions)).h;
+  g.output(next, 'hidden_out');
+  const wrt = [...loraInputs, hidden];
+  const vjp = o.ifElse(
+    backward,
+    () => gradients(o.reduceSum(o.mul(next, gradOut)), wrt),
+    () => wrt.map((v) => o.zerosLike(v)),
+  );
+  targets.forEach((t, k) => {
+    g.output(vjp[2 * k]!, layerLoraGrad(t, 'A'));
+    g.output(vjp[2 * k + 1]!, layerLoraGrad(t, 'B'));
+  });
+  g.output(vjp.at(-1)!, 'grad_in');
+
+  // the head over a chunk: −Σ log p(label) on masked positions, and its gradient × loss_weight
+  const hg = new GraphBuilder('llama_head');
+  const hh = hg.input('hidden', 'float32', [1, 'chunk', D]);
+  const labels = hg.input('labels', 'int64', [1, 'chunk']);
+  const mask = hg.input('loss_mask', 'float32', [1, 'chunk']);
+  const weight = hg.input('loss_weight', 'float32', []);
+  const w = frozen(hg, precision);
+  const logits = matmulT(rmsNorm(hh, w(weights.norm), cfg.rmsEps), w(weights.lmHead ?? weights.embed));
+  const lossSum = o.neg(o.maskedLogLikelihood(logits, labels, mask));
+  hg.output(lossSum, 'loss_sum');
+  hg.output(gradients(o.mul(lossSum, weight), [hh])[0]!, 'grad_hidden');
+
+  // the update, from the gradients of every layer
+  const ug = new GraphBuilder('lora_update');
+  const params: Record<string, Float32Array> = {};
+  const shapes: Record<string, readonly number[]> = {};
+  const trainable = initialLora(cfg, opts.lora, opts.seed).map((p) => {
+    params[p.name] = p.init;
+    shapes[p.name] = p.shape;
+    return ug.input(p.name, 'float32', p.shape);
+  });
+  const spec = buildUpdateStep(ug, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, lossScale, ...opts.optimizer });
+
+  return {
+    layer: g.encodeSplit(),
+    head: hg.encodeSplit(),
+    update: { model: ug.encodeSplit(), spec },
+    params,
+    shapes,
+    seqLen: T,
+    chunk: opts.chunk ?? headChunk(cfg, T),
+    lossScale,
+    precision,
+    lora: opts.lora,
+  };
+}

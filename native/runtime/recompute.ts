@@ -1,0 +1,125 @@
+/**
+ * Runs a recomputing LoRA step (model/recompute.ts) on three sessions: a forward sweep through
+ * the layer session keeping only each layer's input, the head over chunks of positions, a
+ * backward sweep that recomputes each layer and takes its vector-Jacobian product, then the
+ * update. Same interface as TrainStepRunner, so learning can use either.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { loraName } from '../model/llama';
+import { layerLoraGrad, layerLoraInput, type RecomputeGraphs } from '../model/recompute';
+import { floatToHalf, halfToFloat } from '../model/safetensors';
+import type { LlamaWeights } from '../model/weights';
+import { loadOrt } from './ort';
+import { createSession, type Device, type StepRunner, TrainStepRunner } from './session';
+
+export class RecomputeRunner implements StepRunner {
+  private readonly zeros: Tensor;
+
+  private constructor(
+    private readonly layer: InferenceSession,
+    private readonly head: InferenceSession,
+    private readonly update: TrainStepRunner,
+    private readonly sessions: InferenceSession[],
+    private readonly graphs: RecomputeGraphs,
+    private readonly weights: LlamaWeights,
+    readonly provider: 'cuda' | 'cpu',
+  ) {
+    const { Tensor } = loadOrt();
+    this.zeros = new Tensor('float32', new Float32Array(graphs.seqLen * weights.embed.shape[1]!), [1, graphs.seqLen, weights.embed.shape[1]!]);
+  }
+
+  /** Creates the three sessions (the head and update on whatever provider the layer session got). */
+  static async create(graphs: RecomputeGraphs, weights: LlamaWeights, device: Device, o: { threads?: number; initial?: Record<string, Float32Array> } = {}): Promise<RecomputeRunner> {
+    const layer = await createSession(graphs.layer, device, { threads: o.threads });
+    const sessions = [layer.session];
+    try {
+      const head = await createSession(graphs.head, layer.provider, { threads: o.threads });
+      sessions.push(head.session);
+      const update = await createSession(graphs.update.model, layer.provider, { threads: o.threads });
+      sessions.push(update.session);
+      const runner = new TrainStepRunner(update.session, graphs.update.spec, o.initial ?? graphs.params);
+      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs, weights, layer.provider);
+    } catch (err) {
+      await Promise.all(sessions.map((s) => s.release()));
+      throw err;
+    }
+  }
+
+  get stepCount(): number {
+    return this.update.stepCount;
+  }
+
+  /** One optimizer step on `batch` (`input_ids`, `labels`, `loss_mask`, each [1, seqLen]). */
+  async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
+    const { Tensor } = loadOrt();
+    const { seqLen: T, chunk, lora, lossScale } = this.graphs;
+    const D = this.weights.embed.shape[1]!;
+    const N = this.weights.layers.length;
+    const ids = batch.input_ids!.data as BigInt64Array;
+    const labels = batch.labels!.data as BigInt64Array;
+    const mask = batch.loss_mask!.data as Float32Array;
+    const hiddenTensor = (data: Float32Array, len = T): Tensor => new Tensor('float32', data, [1, len, D]);
+    const index = (i: number): Tensor => new Tensor('int64', BigInt64Array.of(BigInt(i)), []);
+    const flag = (b: boolean): Tensor => new Tensor('bool', Uint8Array.of(b ? 1 : 0), []);
+    const loraFeeds = (i: number): Record<string, Tensor> =>
+      Object.fromEntries(
+        lora.targets.flatMap((t) => (['A', 'B'] as const).map((ab) => [layerLoraInput(t, ab), new Tensor('float32', this.update.get(loraName(i, t, ab)) as Float32Array, this.graphs.shapes[loraName(i, t, ab)]!)])),
+      );
+
+    // forward: keep each layer's input (the embeddings first)
+    const inputs: Float32Array[] = [this.embed(ids)];
+    for (let i = 0; i < N; i++) {
+      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(false), grad_out: this.zeros, ...loraFeeds(i) });
+      inputs.push(out.hidden_out!.data as Float32Array);
+    }
+
+    // the head, a chunk at a time; chunks with no masked position add nothing
+    let count = 0;
+    for (const m of mask) count += m;
+    count = Math.max(1, count);
+    const last = inputs[N]!;
+    let grad: Float32Array = new Float32Array(T * D);
+    let lossSum = 0;
+    for (let c0 = 0; c0 < T; c0 += chunk) {
+      const c1 = Math.min(T, c0 + chunk);
+      if (!mask.subarray(c0, c1).some((m) => m !== 0)) continue;
+      const out = await this.head.run({
+        hidden: hiddenTensor(last.slice(c0 * D, c1 * D), c1 - c0),
+        labels: new Tensor('int64', labels.slice(c0, c1), [1, c1 - c0]),
+        loss_mask: new Tensor('float32', mask.slice(c0, c1), [1, c1 - c0]),
+        loss_weight: new Tensor('float32', Float32Array.of(lossScale / count), []),
+      });
+      lossSum += (out.loss_sum!.data as Float32Array)[0]!;
+      grad.set(out.grad_hidden!.data as Float32Array, c0 * D);
+    }
+
+    // backward: recompute each layer from its input and take its vector-Jacobian product
+    const grads: Record<string, Tensor> = {};
+    for (let i = N - 1; i >= 0; i--) {
+      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(true), grad_out: hiddenTensor(grad), ...loraFeeds(i) });
+      for (const t of lora.targets) for (const ab of ['A', 'B'] as const) grads[`${loraName(i, t, ab)}.grad`] = out[layerLoraGrad(t, ab)]!;
+      grad = out.grad_in!.data as Float32Array;
+    }
+    const { gradNorm } = await this.update.step(grads, lr);
+    return { loss: lossSum / count, gradNorm };
+  }
+
+  /** Embedding rows for the ids (through half precision when the graphs store weights in it, as the one-graph step does). */
+  private embed(ids: BigInt64Array): Float32Array {
+    const { data, shape } = this.weights.embed;
+    const D = shape[1]!;
+    const out = new Float32Array(ids.length * D);
+    ids.forEach((id, t) => out.set(data.subarray(Number(id) * D, (Number(id) + 1) * D), t * D));
+    if (this.graphs.precision === 'float16') for (let k = 0; k < out.length; k++) out[k] = halfToFloat(floatToHalf(out[k]!));
+    return out;
+  }
+
+  /** Current value of a parameter (or moment). */
+  get(name: string): Float32Array | Float64Array {
+    return this.update.get(name);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.sessions.map((s) => s.release()));
+  }
+}
