@@ -20,6 +20,7 @@ import { benchGenerate } from './bench/generate';
 import { benchLearn } from './bench/learn';
 import { benchLora } from './bench/lora';
 import { benchQuality } from './bench/quality';
+import { benchRecompute, recomputeChild } from './bench/recompute';
 import { benchTokenizer } from './bench/tokenizer';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { serve, trainerVersion } from './server/server';
@@ -35,7 +36,7 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--no-memory-check] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
@@ -46,7 +47,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|generate [default|SmolLM]|tokenizer|collect|learn|quality [repo]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|quality [repo]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -99,6 +100,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
+  if (options.recompute !== undefined && !['auto', 'on', 'off'].includes(options.recompute)) bad.push('recompute');
   if (!paths.length || !options.out === !options.store || bad.length) {
     process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
     return 2;
@@ -129,6 +131,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             modelQA: num('model-qa'),
             preset: options.preset as 'fast' | 'thorough' | undefined,
             memoryCheck,
+            recompute: options.recompute as 'auto' | 'on' | 'off' | undefined,
           },
           printer.onProgress,
           source.token,
@@ -276,9 +279,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'bench': {
       const suite = args[1] ?? 'all';
+      if (suite === 'recompute' && args[2] === '--child') {
+        await recomputeChild(args[3]!);
+        return 0;
+      }
       const suites: Record<string, () => Promise<unknown>> = {
         engine: () => benchEngine(),
         lora: () => benchLora(console.log, args[2]),
+        recompute: () => benchRecompute(console.log),
         generate: () => benchGenerate(console.log, args[2]),
         tokenizer: () => benchTokenizer(console.log),
         collect: () => benchCollect(console.log),

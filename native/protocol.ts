@@ -111,6 +111,8 @@ export interface LearnParams extends WorkspaceParams {
   preset?: 'fast' | 'thorough';
   /** Refuse to start when the memory estimate exceeds the memory available (default true). */
   memoryCheck?: boolean;
+  /** Activation recomputation: `auto` (default: when the step would not fit otherwise), `on`, `off`. */
+  recompute?: 'auto' | 'on' | 'off';
   progressToken?: string;
 }
 

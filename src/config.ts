@@ -14,6 +14,8 @@ export interface LiftSettings {
   epochs: number;
   preset: 'fast' | 'thorough';
   memoryCheck: boolean;
+  recompute: 'auto' | 'on' | 'off';
+  segmentLength: number;
   trainerPath: string;
 }
 
@@ -30,6 +32,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     epochs: c.get<number>('epochs', 0),
     preset: c.get<'fast' | 'thorough'>('preset', 'fast'),
     memoryCheck: c.get<boolean>('memoryCheck', true),
+    recompute: c.get<'auto' | 'on' | 'off'>('recompute', 'auto'),
+    segmentLength: c.get<number>('segmentLength', 0),
     trainerPath: c.get<string>('trainerPath', ''),
   };
 }

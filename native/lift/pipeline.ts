@@ -21,7 +21,7 @@ import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples'
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
-import { adapterBytes, availableMemory, checkMemory, checkStorage, estimateLearnMemory, formatBytes, planGpuSegments } from './resources';
+import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, type RecomputeMode } from './resources';
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
 import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
@@ -68,6 +68,11 @@ export interface LearnRequest {
   incremental?: boolean;
   /** Refuse to start when the memory estimate exceeds the memory available (default true). */
   memoryCheck?: boolean;
+  /**
+   * Activation recomputation (one layer's activations at a time, about a third more arithmetic):
+   * `auto` (default) when the step would not fit in memory otherwise, `on`, `off`.
+   */
+  recompute?: RecomputeMode;
 }
 
 /** What `learn` reports back: the protocol's result plus the full collection report. */
@@ -172,17 +177,22 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const preferred = req.segmentLength ?? Math.min(512, Math.floor(modelConfig.maxPositions / 1.5));
   const seqLenFor = (segment: number): number => Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64);
   let segmentLength = req.segmentLength;
-  // on CUDA the segment length is chosen from the GPU's free memory
+  const mode = req.recompute ?? 'auto';
+  let estimate: MemoryEstimate;
+  // on CUDA the segment length (and recomputation) is chosen from the GPU's free memory
   const gpu = precisionFor(defaultDevice()) === 'float16' ? gpuMemory() : undefined;
   if (gpu && req.memoryCheck !== false) {
-    const plan = planGpuSegments(modelConfig, lora, preferred, seqLenFor, gpu);
-    progress({ phase: 'collect', message: `GPU memory estimate ${formatBytes(plan.estimate.total)} for ${plan.segment}-token segments (${gpu.name}: ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)})` });
+    const plan = planGpuSegments(modelConfig, lora, preferred, seqLenFor, gpu, mode);
+    progress({ phase: 'collect', message: `GPU memory estimate ${formatBytes(plan.estimate.total)} for ${plan.segment}-token segments${plan.estimate.recompute ? ' with activation recomputation' : ''} (${gpu.name}: ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)})` });
     if (plan.segment < preferred) segmentLength = plan.segment;
+    estimate = estimateLearnMemory(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora, recompute: plan.estimate.recompute });
+  } else {
+    estimate = chooseRecompute(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora }, req.memoryCheck === false && mode === 'auto' ? 'off' : mode, availableMemory());
   }
-  const estimate = estimateLearnMemory(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora });
   if (req.memoryCheck !== false) checkMemory(estimate);
+  const recompute = estimate.recompute;
   checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora.rank, lora.targets));
-  progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)} (${formatBytes(availableMemory())} available)` });
+  progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)}${recompute ? ' with activation recomputation' : ''} (${formatBytes(availableMemory())} available)` });
   progress({ phase: 'collect', message: req.roots.join(', ') });
   const { files, report } = await collect(req.roots, {
     include: req.include,
@@ -255,6 +265,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     initial,
     lr,
     seed: req.seed ?? 1,
+    recompute,
     baseModel: req.modelDir,
     manifest: (losses): Manifest => ({
       format: 1,

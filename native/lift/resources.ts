@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
 import type { LlamaConfig } from '../model/config';
+import { headChunk } from '../model/recompute';
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 
 const MB = 2 ** 20;
@@ -25,9 +26,19 @@ export function parameterCount(cfg: LlamaConfig): number {
   return cfg.vocabSize * cfg.hiddenSize * (cfg.tieEmbeddings ? 1 : 2) + cfg.numLayers * perLayer + cfg.hiddenSize;
 }
 
-/** Floats a training step keeps for its backward pass (the CPU fit: per layer ≈ 18 per token per hidden + MLP width, the attention scores; the logits and their gradient). */
-function activationFloats(cfg: LlamaConfig, T: number): number {
-  return cfg.numLayers * (18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T) + 13 * T * cfg.vocabSize;
+/**
+ * Floats a training step keeps for its backward pass (the CPU fit: per layer ≈ 18 per token per
+ * hidden + MLP width and the attention scores; ≈ 5 more copies of the scores while one layer's
+ * attention is differentiated, the largest term at long segments; the logits and their gradient
+ * ≈ 13 per token per vocabulary entry). With activation recomputation: one layer's, one head
+ * chunk's, and the layers' inputs kept between the sweeps (with the gradient and the copies that
+ * cross into ONNX Runtime, ≈ 3 per token per hidden width per layer).
+ */
+function activationFloats(cfg: LlamaConfig, T: number, recompute = false): number {
+  const layer = 18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T;
+  const attentionBackward = 5 * cfg.numHeads * T * T;
+  if (!recompute) return cfg.numLayers * layer + attentionBackward + 13 * T * cfg.vocabSize;
+  return layer + attentionBackward + 13 * headChunk(cfg, T) * cfg.vocabSize + 3 * (cfg.numLayers + 1) * T * cfg.hiddenSize;
 }
 
 /** LoRA parameters (A and B of every target in every layer). */
@@ -42,25 +53,49 @@ export interface MemoryEstimate {
   parts: { weights: number; activations: number; adapter: number; runtime: number };
   /** The sequence length the estimate is for. */
   seqLen: number;
+  /** Whether it is for a run with activation recomputation. */
+  recompute: boolean;
+}
+
+/** What an estimate is for: the step's sequence length, the adapter, and whether activations are recomputed. */
+export interface StepShape {
+  seqLen: number;
+  rank: number;
+  targets: readonly LinearTarget[];
+  recompute?: boolean;
 }
 
 /**
  * The peak memory of a learning run, fitted to the peak RSS measured for three model shapes at
- * two or three sequence lengths each (4M, 29M and 135M parameters; 128–512 tokens; within 3%),
- * plus a 10% margin: the base weights about four times over in fp32 (the loaded copy, ONNX
- * Runtime's initializers and packed MatMul weights), the activations a training step keeps for
- * its backward pass (≈ 18 floats per token per layer per hidden + MLP width, the logits and their
- * gradient ≈ 13 floats per token per vocabulary entry, the attention scores), the adapter with its
- * gradient and AdamW moments, and the process's own footprint. test/reliability/resources.test.ts
- * checks it against the measured peak.
+ * two or three sequence lengths each (4M, 29M and 135M parameters; 128–512 tokens; within 3%)
+ * and to `lift bench recompute` (4M and 135M parameters, 512–2048 tokens, with and without
+ * recomputation), plus a 10% margin: the base weights about four times over in fp32 (the loaded
+ * copy, ONNX Runtime's initializers and packed MatMul weights; three times with recomputation,
+ * whose layer weights are stacked and picked per run, not packed), the activations a training
+ * step keeps for its backward pass (activationFloats), the adapter with its gradient and AdamW
+ * moments, and the process's own footprint. test/reliability/resources.test.ts checks it against
+ * the measured peak.
  */
-export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
+export function estimateLearnMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.1;
-  const weights = margin * 4 * 4 * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen);
+  const weights = margin * 4 * (o.recompute ? 3 : 4) * parameterCount(cfg);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute);
   const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 180 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute };
+}
+
+export type RecomputeMode = 'auto' | 'on' | 'off';
+
+/**
+ * Whether to recompute activations: `on` and `off` as asked; `auto` only when the step would not
+ * fit in `available` bytes without it (then the estimate with it, the smaller, even if that does
+ * not fit either). Returns the estimate for the choice.
+ */
+export function chooseRecompute(cfg: LlamaConfig, o: StepShape, mode: RecomputeMode, available: number): MemoryEstimate {
+  const full = estimateLearnMemory(cfg, { ...o, recompute: mode === 'on' });
+  if (mode !== 'auto' || full.total <= available) return full;
+  return estimateLearnMemory(cfg, { ...o, recompute: true });
 }
 
 /**
@@ -69,18 +104,20 @@ export function estimateLearnMemory(cfg: LlamaConfig, o: { seqLen: number; rank:
  * with its gradient and moments, and the CUDA context and workspaces. Not yet calibrated against
  * a GPU run (none was possible): it follows the CPU fit's activation count, with a 25% margin.
  */
-export function estimateGpuMemory(cfg: LlamaConfig, o: { seqLen: number; rank: number; targets: readonly LinearTarget[] }): MemoryEstimate {
+export function estimateGpuMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.25;
   const weights = 2 * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute);
   const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 600 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute };
 }
 
 /**
  * The longest segment length, from `preferred` down by halves to 64, whose GPU estimate fits in
- * 90% of the free GPU memory; or a ResourceError with the numbers when not even 64 fits.
+ * 90% of the free GPU memory — at each length without activation recomputation first, then
+ * (`auto`) with it; `on`/`off` try only that — or a ResourceError with the numbers when not even
+ * 64 fits.
  */
 export function planGpuSegments(
   cfg: LlamaConfig,
@@ -88,15 +125,20 @@ export function planGpuSegments(
   preferred: number,
   seqLenFor: (segment: number) => number,
   gpu: { name: string; freeBytes: number; totalBytes: number },
+  mode: RecomputeMode = 'auto',
 ): { segment: number; estimate: MemoryEstimate } {
   const room = 0.9 * gpu.freeBytes;
+  const tries = mode === 'auto' ? [false, true] : [mode === 'on'];
   let segment = preferred;
   for (;;) {
-    const estimate = estimateGpuMemory(cfg, { seqLen: seqLenFor(segment), ...lora });
-    if (estimate.total <= room) return { segment, estimate };
+    let estimate: MemoryEstimate | undefined;
+    for (const recompute of tries) {
+      estimate = estimateGpuMemory(cfg, { seqLen: seqLenFor(segment), ...lora, recompute });
+      if (estimate.total <= room) return { segment, estimate };
+    }
     if (segment <= 64) {
       throw new ResourceError(
-        `Learning on the GPU needs about ${formatBytes(estimate.total)} even with ${segment}-token segments (weights ${formatBytes(estimate.parts.weights)}, activations ${formatBytes(estimate.parts.activations)}), ` +
+        `Learning on the GPU needs about ${formatBytes(estimate!.total)} even with ${segment}-token segments${estimate!.recompute ? ' and activation recomputation' : ''} (weights ${formatBytes(estimate!.parts.weights)}, activations ${formatBytes(estimate!.parts.activations)}), ` +
           `but ${gpu.name} has ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)}. Free GPU memory, use a smaller model, or set "lift.device" to "cpu".`,
       );
     }
@@ -130,9 +172,9 @@ export function checkMemory(estimate: MemoryEstimate, available = availableMemor
   const p = estimate.parts;
   throw new ResourceError(
     `Learning needs about ${formatBytes(estimate.total)} of memory (model weights ${formatBytes(p.weights)}, ` +
-      `training activations for ${estimate.seqLen}-token segments ${formatBytes(p.activations)}, adapter and optimizer ${formatBytes(p.adapter)}, ` +
+      `training activations for ${estimate.seqLen}-token segments${estimate.recompute ? ' with activation recomputation' : ''} ${formatBytes(p.activations)}, adapter and optimizer ${formatBytes(p.adapter)}, ` +
       `runtime ${formatBytes(p.runtime)}) but only ${formatBytes(available)} is available. Close other programs, use a smaller model, ` +
-      `or learn with shorter segments; the check can be turned off (--no-memory-check) at the risk of the system running out of memory.`,
+      `${estimate.recompute ? '' : 'turn on activation recomputation ("lift.recompute", --recompute on), '}or learn with shorter segments; the check can be turned off (--no-memory-check) at the risk of the system running out of memory.`,
   );
 }
 
