@@ -105,6 +105,19 @@ describe('learning a document', () => {
   });
 });
 
+test('learning with activation recomputation gives the same adapter and losses as without', async () => {
+  const run = async (recompute: boolean) => learnToFolder(cfg, weights, [{ samples: samples.slice(0, 4), epochs: 2 }], path.join(tmp, `recompute-${recompute}`), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, recompute });
+  const [a, b] = [await run(false), await run(true)];
+  assert.equal(b.losses.length, 8);
+  b.losses.forEach((l, i) => assert.ok(Math.abs(l - a.losses[i]!) <= 1e-4 * a.losses[i]!, `step ${i}: ${l} vs ${a.losses[i]}`));
+  for (const [k, v] of Object.entries(a.adapter.tensors)) {
+    const w = b.adapter.tensors[k]!;
+    const diff = Math.sqrt(v.reduce((acc, x, i) => acc + (x - w[i]!) ** 2, 0) / Math.max(1e-30, v.reduce((acc, x) => acc + x * x, 0)));
+    assert.ok(diff < 1e-3, `${k}: relative L2 difference ${diff}`);
+  }
+  assert.deepEqual(loadAdapter(path.join(tmp, 'recompute-true'), cfg).targets, [...lora.targets], 'saved in the same PEFT layout');
+});
+
 test('segment count for the document', () => {
   assert.equal(samples.length, segmentStarts(input.ids.length, L).length);
 });

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Tensor } from 'onnxruntime-node';
+import { chooseRecompute, estimateLearnMemory } from '../../native/lift/resources';
 import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaTrainStep, type LoraConfig, type Precision } from '../../native/model/llama';
@@ -96,5 +97,20 @@ describe('activation recomputation', () => {
     assert.equal(headChunk(qwen05, 64), 16);
     const tiny = smallConfig({ hidden: 256, layers: 4, heads: 4, intermediate: 688, vocab: 4096 });
     assert.equal(headChunk(tiny, 832), 191);
+  });
+
+  test('auto recomputes only when the one-graph step would not fit and the recomputing one does', () => {
+    const smol = smallConfig({ hidden: 576, layers: 30, heads: 9, kvHeads: 3, intermediate: 1536, vocab: 49152, maxPositions: 4096, tie: true });
+    const shape = { seqLen: 1024, rank: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as const };
+    const full = estimateLearnMemory(smol, { ...shape, targets: [...shape.targets] }).total;
+    const rec = estimateLearnMemory(smol, { ...shape, targets: [...shape.targets], recompute: true }).total;
+    // lift bench recompute measured 9327 MB and 2232 MB peaks for this shape
+    assert.ok(rec < 0.35 * full, `recomputing ${rec} vs ${full}`);
+    const pick = (mode: 'auto' | 'on' | 'off', available: number): boolean => chooseRecompute(smol, { ...shape, targets: [...shape.targets] }, mode, available).recompute;
+    assert.equal(pick('auto', full * 1.01), false, 'room for the one-graph step: no recomputation');
+    assert.equal(pick('auto', (full + rec) / 2), true, 'room only for the recomputing step');
+    assert.equal(pick('auto', rec / 2), true, 'room for neither: the smaller estimate (for the refusal)');
+    assert.equal(pick('off', rec * 1.01), false);
+    assert.equal(pick('on', full * 10), true);
   });
 });

@@ -157,7 +157,7 @@ describe('GPU set-up', () => {
     assert.ok(s2.onnxruntime.loaded && /the GPU install is not usable \(libonnxruntime_providers_cuda\.so missing/.test(s2.onnxruntime.gpuInstallProblem ?? ''), JSON.stringify(s2.onnxruntime));
   });
 
-  test('on CUDA the segment length comes from the free GPU memory, or learning is refused with the numbers', async () => {
+  test('on CUDA recomputation and the segment length come from the free GPU memory, or learning is refused with the numbers', async () => {
     // a GPU install (the provider cannot load here, so the run itself falls back to the CPU) and a stand-in nvidia-smi
     const folder = path.join(tmp, 'providers-plan');
     fs.mkdirSync(folder);
@@ -174,12 +174,26 @@ describe('GPU set-up', () => {
       clients.push(c);
       return c;
     };
-    const messages: string[] = [];
-    const r = await trainer(1000).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }, (p) => void (p.message && messages.push(p.message)));
-    const plan = messages.find((m) => m.startsWith('GPU memory estimate'));
-    assert.match(plan ?? messages.join('\n'), /^GPU memory estimate \d+ MB for 170-token segments \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
-    assert.ok(r.steps > 0, 'learned with the shorter segments');
-    await assert.rejects(trainer(100).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }), /Learning on the GPU needs about \d+ MB even with 64-token segments .* but Stand-in GPU has 100 MB free of 80\.0 GB/);
+    const plan = async (freeMiB: number, recompute?: 'auto' | 'on' | 'off'): Promise<{ plan: string; build: string; steps: number }> => {
+      const messages: string[] = [];
+      let build = '';
+      const r = await trainer(freeMiB).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1, recompute }, (p) => {
+        if (p.message) messages.push(p.message);
+        if (p.phase === 'build') build = p.message ?? '';
+      });
+      return { plan: messages.find((m) => m.startsWith('GPU memory estimate')) ?? messages.join('\n'), build, steps: r.steps };
+    };
+    // 1000 MB: the full-length step fits only with activation recomputation, which auto turns on before shortening
+    const auto = await plan(1000);
+    assert.match(auto.plan, /^GPU memory estimate \d+ MB for 341-token segments with activation recomputation \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
+    assert.match(auto.build, /activation recomputation/, 'the run recomputes');
+    assert.ok(auto.steps > 0, 'learned with recomputation');
+    // without recomputation the segments are halved instead
+    const off = await plan(1000, 'off');
+    assert.match(off.plan, /^GPU memory estimate \d+ MB for 170-token segments \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
+    assert.doesNotMatch(off.build, /recomputation/);
+    assert.ok(off.steps > 0, 'learned with the shorter segments');
+    await assert.rejects(trainer(100).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }), /Learning on the GPU needs about \d+ MB even with 64-token segments and activation recomputation .* but Stand-in GPU has 100 MB free of 80\.0 GB/);
   });
 
   test('cancelled in process: the error says nothing changed', async () => {
