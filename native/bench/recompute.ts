@@ -14,7 +14,7 @@ import { buildLlamaTrainStep } from '../model/llama';
 import { buildRecomputeStep } from '../model/recompute';
 import type { LinearTarget } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
-import { RecomputeRunner } from '../runtime/recompute';
+import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
 import { createSession, type StepRunner, TrainStepRunner } from '../runtime/session';
 
 interface Case {
@@ -50,7 +50,7 @@ export async function recomputeChild(json: string): Promise<void> {
   const weights = randomWeights(cfg);
   let runner: StepRunner;
   if (recompute) {
-    runner = await RecomputeRunner.create(buildRecomputeStep(cfg, weights, { seqLen: c.seq, lora: LORA }), weights, 'cpu', { threads: THREADS });
+    runner = await RecomputeRunner.create(recomputeModels(buildRecomputeStep(cfg, weights, { seqLen: c.seq, lora: LORA }), weights), 'cpu', { threads: THREADS });
   } else {
     const g = buildLlamaTrainStep(cfg, weights, { seqLen: c.seq, batch: 1, lora: LORA });
     runner = new TrainStepRunner((await createSession(g.model, 'cpu', { threads: THREADS })).session, g.spec, g.params);

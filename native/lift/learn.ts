@@ -11,7 +11,7 @@ import { type LoraAdapter, saveAdapter } from '../model/peft';
 import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
 import { buildRecomputeStep } from '../model/recompute';
-import { RecomputeRunner } from '../runtime/recompute';
+import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
 import { createSession, defaultDevice, type Device, precisionFor, type StepRunner, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
@@ -101,7 +101,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   if (o.recompute) {
     const graphs = buildRecomputeStep(cfg, weights, built);
     cancelled();
-    const r = await RecomputeRunner.create(graphs, weights, device, { threads: o.threads, initial: start(graphs.params) });
+    const r = await RecomputeRunner.create(recomputeModels(graphs, weights), device, { threads: o.threads, initial: start(graphs.params) });
     [runner, release, names] = [r, () => r.release(), Object.keys(graphs.params)];
   } else {
     const graph = buildLlamaTrainStep(cfg, weights, { ...built, batch: 1 });

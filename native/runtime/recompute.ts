@@ -8,9 +8,23 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loraName } from '../model/llama';
 import { layerLoraGrad, layerLoraInput, type RecomputeGraphs } from '../model/recompute';
 import { floatToHalf, halfToFloat } from '../model/safetensors';
-import type { LlamaWeights } from '../model/weights';
+import type { Weight } from '../model/weights';
+import type { EncodedModel } from '../onnx/model';
 import { loadOrt } from './ort';
 import { createSession, type Device, type StepRunner, TrainStepRunner } from './session';
+
+/** What the runner needs: the three graphs (built, or ONNX files by path) and how to read them. */
+export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'lossScale' | 'precision' | 'lora'> & {
+  layer: EncodedModel | string;
+  head: EncodedModel | string;
+  update: { model: EncodedModel | string; spec: RecomputeGraphs['update']['spec'] };
+  numLayers: number;
+  /** The token embeddings (the runner looks them up: [vocab, hidden]). */
+  embed: Weight;
+};
+
+/** A built RecomputeGraphs with the weights' embedding table and layer count. */
+export const recomputeModels = (graphs: RecomputeGraphs, weights: { embed: Weight; layers: readonly unknown[] }): RecomputeModels => ({ ...graphs, numLayers: weights.layers.length, embed: weights.embed });
 
 export class RecomputeRunner implements StepRunner {
   private readonly zeros: Tensor;
@@ -20,16 +34,16 @@ export class RecomputeRunner implements StepRunner {
     private readonly head: InferenceSession,
     private readonly update: TrainStepRunner,
     private readonly sessions: InferenceSession[],
-    private readonly graphs: RecomputeGraphs,
-    private readonly weights: LlamaWeights,
+    private readonly graphs: RecomputeModels,
     readonly provider: 'cuda' | 'cpu',
   ) {
     const { Tensor } = loadOrt();
-    this.zeros = new Tensor('float32', new Float32Array(graphs.seqLen * weights.embed.shape[1]!), [1, graphs.seqLen, weights.embed.shape[1]!]);
+    const D = graphs.embed.shape[1]!;
+    this.zeros = new Tensor('float32', new Float32Array(graphs.seqLen * D), [1, graphs.seqLen, D]);
   }
 
   /** Creates the three sessions (the head and update on whatever provider the layer session got). */
-  static async create(graphs: RecomputeGraphs, weights: LlamaWeights, device: Device, o: { threads?: number; initial?: Record<string, Float32Array> } = {}): Promise<RecomputeRunner> {
+  static async create(graphs: RecomputeModels, device: Device, o: { threads?: number; initial?: Record<string, Float32Array> } = {}): Promise<RecomputeRunner> {
     const layer = await createSession(graphs.layer, device, { threads: o.threads });
     const sessions = [layer.session];
     try {
@@ -38,7 +52,7 @@ export class RecomputeRunner implements StepRunner {
       const update = await createSession(graphs.update.model, layer.provider, { threads: o.threads });
       sessions.push(update.session);
       const runner = new TrainStepRunner(update.session, graphs.update.spec, o.initial ?? graphs.params);
-      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs, weights, layer.provider);
+      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs, layer.provider);
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release()));
       throw err;
@@ -53,8 +67,8 @@ export class RecomputeRunner implements StepRunner {
   async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
     const { Tensor } = loadOrt();
     const { seqLen: T, chunk, lora, lossScale } = this.graphs;
-    const D = this.weights.embed.shape[1]!;
-    const N = this.weights.layers.length;
+    const D = this.graphs.embed.shape[1]!;
+    const N = this.graphs.numLayers;
     const ids = batch.input_ids!.data as BigInt64Array;
     const labels = batch.labels!.data as BigInt64Array;
     const mask = batch.loss_mask!.data as Float32Array;
@@ -106,7 +120,7 @@ export class RecomputeRunner implements StepRunner {
 
   /** Embedding rows for the ids (through half precision when the graphs store weights in it, as the one-graph step does). */
   private embed(ids: BigInt64Array): Float32Array {
-    const { data, shape } = this.weights.embed;
+    const { data, shape } = this.graphs.embed;
     const D = shape[1]!;
     const out = new Float32Array(ids.length * D);
     ids.forEach((id, t) => out.set(data.subarray(Number(id) * D, (Number(id) + 1) * D), t * D));

@@ -12,6 +12,10 @@ files travel. Then:
   2. if it has: the training step and generation on CUDA with CPU fallback disabled, timed
      (medians), with the GPU memory used, tokens/s, and the step's achieved TFLOP/s against the
      GPU's bfloat16 peak (measured here with a large PyTorch matmul, and the spec sheet's);
+     Then the same step with activation recomputation (layer, head and update graphs run as the
+     product's RecomputeRunner does: forward sweep, head in chunks, backward sweep, update) at
+     the step's length and at a long one: step time, tokens/s and GPU memory, next to the
+     one-graph step's;
   3. if it has not (or anything fails): the same LoRA training step in PyTorch on the GPU, as
      the target to reach.
 Results go to <results dir>/gpu-check.json (and what went wrong to errors in it). `--device cpu`
@@ -146,6 +150,17 @@ def run_onnxruntime(m, prepared, device, steps, results):
     }
     del sess
 
+    # the same step with activation recomputation, at the step's length and a long one
+    results["recompute"] = []
+    for r in m.get("recompute", []):
+        try:
+            results["recompute"].append(run_recompute(m, prepared, r, device, steps, ort, opts, providers))
+            rc = results["recompute"][-1]
+            log(f"recomputation, {rc['seq']} tokens: {rc['step_s']:.3f} s/step = {rc['tokens_per_s']:.0f} tokens/s, GPU memory {rc['gpu_memory_used_bytes']}")
+        except Exception:
+            results["errors"].append(traceback.format_exc(limit=3))
+            log(f"recomputation at {r['seqLen']} tokens failed: see errors")
+
     # generation: a prompt, then tokens one at a time with the KV cache (greedy)
     g = m["generate"]
     sess = ort.InferenceSession(os.path.join(prepared, g["dir"], g["file"]), opts, providers=providers)
@@ -191,6 +206,80 @@ def run_onnxruntime(m, prepared, device, steps, results):
         "decode_tokens_per_s": 1 / median(decode),
         "providers": sess.get_providers(),
     }
+
+
+def lora_name(layer, target, ab):
+    return f"layers.{layer}.{target}.lora_{ab}"
+
+
+def run_recompute(m, prepared, r, device, steps, ort, opts, providers):
+    """The recomputing step (native/runtime/recompute.ts, step for step): returns its figures."""
+    d = os.path.join(prepared, r["dir"])
+    mem0 = gpu_memory_used()
+    layer = ort.InferenceSession(os.path.join(d, r["layer"]["file"]), opts, providers=providers)
+    head = ort.InferenceSession(os.path.join(d, r["head"]["file"]), opts, providers=providers)
+    update = ort.InferenceSession(os.path.join(d, r["update"]["file"]), opts, providers=providers)
+    cfg = m["config"]
+    L, D, V, T, C = cfg["numLayers"], cfg["hiddenSize"], cfg["vocabSize"], r["seqLen"], r["chunk"]
+    emb = next(t for t in r["head"]["external"] if t["name"] == r["embed"])
+    embed = np.fromfile(os.path.join(d, emb["file"]), dtype={"float16": np.float16, "float32": np.float32}[emb["dtype"]]).reshape(V, D).astype(np.float32)
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, V, size=(1, T), dtype=np.int64)
+    labels, mask = np.roll(ids, -1, axis=1), np.ones((1, T), dtype=np.float32)
+    spec = r["update"]["spec"]
+    state = {}
+    for s in spec["state"]:
+        shape = [int(x) for x in s["shape"]]
+        if s["kind"] == "param" and s["input"].endswith("lora_A"):
+            state[s["input"]] = (rng.uniform(-1, 1, size=shape) / math.sqrt(shape[1])).astype(np.float32)
+        else:
+            state[s["input"]] = np.zeros(shape, dtype=np.float32)
+    targets = m["lora"]["targets"]
+    grad_names = [f"grad.{t}.{ab}" for t in targets for ab in "AB"]
+    zeros = np.zeros((1, T, D), dtype=np.float32)
+
+    def lora_feeds(i):
+        return {f"lora.{t}.{ab}": state[lora_name(i, t, ab)] for t in targets for ab in "AB"}
+
+    def one_step(k):
+        hs = [embed[ids[0]][None]]
+        for i in range(L):
+            f = {"hidden": hs[i], "layer": np.array(i, dtype=np.int64), "backward": np.array(False), "grad_out": zeros, **lora_feeds(i)}
+            hs.append(layer.run(["hidden_out"], f)[0])
+        grad = np.zeros((1, T, D), dtype=np.float32)
+        loss = 0.0
+        for c0 in range(0, T, C):
+            c1 = min(T, c0 + C)
+            ls, gh = head.run(["loss_sum", "grad_hidden"], {"hidden": np.ascontiguousarray(hs[L][:, c0:c1]), "labels": labels[:, c0:c1], "loss_mask": mask[:, c0:c1],
+                                                           "loss_weight": np.array(r["lossScale"] / T, dtype=np.float32)})
+            loss += float(ls)
+            grad[:, c0:c1] = gh
+        feeds = {}
+        for i in reversed(range(L)):
+            f = {"hidden": hs[i], "layer": np.array(i, dtype=np.int64), "backward": np.array(True), "grad_out": grad, **lora_feeds(i)}
+            outs = layer.run(grad_names + ["grad_in"], f)
+            for (t, ab), g in zip([(t, ab) for t in targets for ab in "AB"], outs):
+                feeds[lora_name(i, t, ab) + ".grad"] = g
+            grad = outs[-1]
+        feeds[spec["lr"]] = np.array(1e-4, dtype=np.float32)
+        feeds[spec["step"]] = np.array(k + 1, dtype=np.float32)
+        feeds.update(state)
+        outs = update.run([s["output"] for s in spec["state"]], feeds)
+        for s, v in zip(spec["state"], outs):
+            state[s["input"]] = v
+        return loss / T
+
+    times, losses = [], []
+    for k in range(steps + 2):
+        t = time.perf_counter()
+        losses.append(one_step(k))
+        if k >= 2:
+            times.append(time.perf_counter() - t)
+    mem1 = gpu_memory_used()
+    step_s = median(times)
+    return {"seq": T, "chunk": C, "step_s": step_s, "tokens_per_s": T / step_s, "achieved_tflops": r["trainStepFlops"] / step_s / 1e12, "losses": losses,
+            "finite": all(math.isfinite(x) for x in losses), "gpu_memory_used_bytes": (mem1["used_bytes"] - mem0["used_bytes"]) if mem0 and mem1 else None,
+            "providers": layer.get_providers()}
 
 
 def run_torch_lora(m, device, steps, results):
@@ -312,10 +401,11 @@ def main(argv):
     except Exception as e:
         results["errors"].append(f"matmul peak: {e}")
 
-    for part in ("train", "generate"):
+    parts = [(p, m[p]) for p in ("train", "generate")] + [(f"{r['dir']}/{g}", {"dir": r["dir"], "external": r[g]["external"]}) for r in m.get("recompute", []) for g in ("layer", "head", "update")]
+    for name, part in parts:
         t = time.perf_counter()
-        n = generate_weights(os.path.join(prepared, m[part]["dir"]), m[part]["external"], seed=1)
-        log(f"generated {n / 2**20:.0f} MiB of {part} weights in {time.perf_counter() - t:.1f} s")
+        n = generate_weights(os.path.join(prepared, part["dir"]), part["external"], seed=1)
+        log(f"generated {n / 2**20:.0f} MiB of {name} weights in {time.perf_counter() - t:.1f} s")
 
     try:
         import onnxruntime as ort

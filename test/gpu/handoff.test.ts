@@ -15,15 +15,26 @@ import { after, test } from 'node:test';
 import type { Tensor } from 'onnxruntime-node';
 import type { TrainStepSpec } from '../../native/onnx/train';
 import { loadOrt } from '../../native/runtime/ort';
+import type { LoraConfig } from '../../native/model/llama';
+import { halfToFloat } from '../../native/model/safetensors';
+import { RecomputeRunner, type RecomputeModels } from '../../native/runtime/recompute';
 import { TrainStepRunner } from '../../native/runtime/session';
 import { prepare } from './prepare';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-gpu-check-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+interface External {
+  name: string;
+  file: string;
+  bytes: number;
+}
+
 interface Manifest {
   seqLen: number;
-  config: { vocabSize: number; numLayers: number; numKvHeads: number; headDim: number };
+  config: { vocabSize: number; hiddenSize: number; numLayers: number; numKvHeads: number; headDim: number };
+  lora: LoraConfig;
+  recompute: { dir: string; seqLen: number; chunk: number; lossScale: number; embed: string; layer: { file: string; external: External[] }; head: { file: string; external: External[] }; update: { file: string; external: External[]; spec: RecomputeModels['update']['spec'] } }[];
   train: { dir: string; file: string; external: { file: string; bytes: number }[]; spec: TrainStepSpec };
   generate: { dir: string; file: string; external: { file: string; bytes: number }[]; inputs: { name: string; shape: (number | string)[] }[] };
 }
@@ -38,7 +49,8 @@ test('prepared graphs and the weights gpu_check.py generates fit together and ru
   const results = JSON.parse(fs.readFileSync(path.join(out, 'gpu-check.json'), 'utf8')) as { device: string; onnxruntime: string | null; onnxruntime_has_cuda: boolean; errors: string[] };
   assert.equal(results.device, 'cpu');
   assert.equal(results.onnxruntime_has_cuda, false, 'recorded either way');
-  for (const part of [m.train, m.generate]) {
+  const parts = [m.train, m.generate, ...m.recompute.flatMap((r) => [r.layer, r.head, r.update].map((g) => ({ dir: r.dir, external: g.external })))];
+  for (const part of parts) {
     for (const e of part.external) assert.equal(fs.statSync(path.join(prepared, part.dir, e.file)).size, e.bytes, `${e.file} generated at its size`);
   }
 
@@ -81,5 +93,33 @@ test('prepared graphs and the weights gpu_check.py generates fit together and ru
   const logits = (await gen.run(f)).logits!;
   assert.deepEqual(logits.dims, [1, m.config.vocabSize]);
   assert.ok((logits.data as Float32Array).every(Number.isFinite));
-  t.diagnostic(`gpu_check.py: ${log.trim().split('\n').slice(-1)[0]}; then ${losses.length} training steps (loss ${losses[0]!.toFixed(3)} → ${losses.at(-1)!.toFixed(3)}) and a generation step on the same files`);
+
+  // activation recomputation: the prepared layer, head and update graphs with the weights generated for them, run by the product's runner
+  const recomputed: string[] = [];
+  for (const r of m.recompute) {
+    const dir = path.join(prepared, r.dir);
+    const e = r.head.external.find((x) => x.name === r.embed)!;
+    const raw = fs.readFileSync(path.join(dir, e.file));
+    const half = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
+    const embed = { name: r.embed, shape: [m.config.vocabSize, m.config.hiddenSize], data: Float32Array.from(half, (h) => halfToFloat(h)) };
+    const params = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, initial[s.input]!]));
+    const shapes = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, s.shape as number[]]));
+    const rec = await RecomputeRunner.create(
+      { layer: path.join(dir, r.layer.file), head: path.join(dir, r.head.file), update: { model: path.join(dir, r.update.file), spec: r.update.spec }, params, shapes, seqLen: r.seqLen, chunk: r.chunk, lossScale: r.lossScale, precision: 'float16', lora: m.lora, numLayers: m.config.numLayers, embed },
+      'cpu',
+    );
+    const ids2 = BigInt64Array.from({ length: r.seqLen }, (_, i) => BigInt((i * 37) % m.config.vocabSize));
+    const batch = {
+      input_ids: new T_('int64', ids2, [1, r.seqLen]),
+      labels: new T_('int64', BigInt64Array.from({ length: r.seqLen }, (_, i) => ids2[(i + 1) % r.seqLen]!), [1, r.seqLen]),
+      loss_mask: new T_('float32', new Float32Array(r.seqLen).fill(1), [1, r.seqLen]),
+    };
+    const rl: number[] = [];
+    for (let i = 0; i < 6; i++) rl.push((await rec.step(batch, 1e-2)).loss);
+    await rec.release();
+    assert.ok(rl.every(Number.isFinite) && rl.at(-1)! < rl[0]!, `recomputation at ${r.seqLen} tokens: losses ${rl.map((l) => l.toFixed(3)).join(' ')}`);
+    recomputed.push(`${r.seqLen} tokens ${rl[0]!.toFixed(3)} → ${rl.at(-1)!.toFixed(3)}`);
+  }
+  assert.deepEqual(m.recompute.map((r) => r.seqLen), [m.seqLen, 2 * m.seqLen], 'at the step\'s length and a longer one');
+  t.diagnostic(`gpu_check.py: ${log.trim().split('\n').slice(-1)[0]}; then ${losses.length} training steps (loss ${losses[0]!.toFixed(3)} → ${losses.at(-1)!.toFixed(3)}), a generation step, and recomputing steps (${recomputed.join('; ')}) on the same files`);
 });

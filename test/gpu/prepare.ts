@@ -1,6 +1,8 @@
 /**
  * Prepares the GPU check (test/gpu/gpu_check.py): the graphs the product runs on CUDA — the LoRA
- * training step and the generation graph, in mixed precision — for a Qwen2.5-Coder-0.5B-shaped
+ * training step, the same step with activation recomputation (its layer, head and update graphs,
+ * at the step's length and at a long one), and the generation graph, in mixed precision — for a
+ * Qwen2.5-Coder-0.5B-shaped
  * model (or a tiny one, to test the hand-off on the CPU), written as ONNX files whose weights are
  * external data that is NOT written: the GPU machine generates them (only the small graph files
  * travel). A manifest says what each graph takes and gives, what each external file must hold,
@@ -13,17 +15,19 @@ import * as path from 'node:path';
 import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
+import { buildRecomputeStep } from '../../native/model/recompute';
 import { loraStepFlops } from '../../native/bench/lora';
 import type { LinearTarget } from '../../native/model/weights';
 import { onnx } from 'onnx-proto';
 
-export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number }> = {
+export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number; longSeqLen: number }> = {
   // Qwen2.5-Coder-0.5B: 24 layers, 896 wide, 14 query / 2 key-value heads, SwiGLU 4864, vocab 151936, tied, q/k/v biases
   'qwen0.5b': {
     cfg: { ...smallConfig({ hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151_936, maxPositions: 32_768, tie: true }), modelType: 'qwen2', attentionBias: true, ropeTheta: 1_000_000, rmsEps: 1e-6 },
     seqLen: 1024,
+    longSeqLen: 4096,
   },
-  tiny: { cfg: smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, vocab: 512, maxPositions: 512, tie: true }), seqLen: 32 },
+  tiny: { cfg: smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 384, vocab: 512, maxPositions: 512, tie: true }), seqLen: 32, longSeqLen: 64 },
 };
 const LORA = { rank: 16, alpha: 32, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[] };
 
@@ -56,7 +60,7 @@ function writeGraph(dir: string, name: string, model: { bytes: Uint8Array; exter
 }
 
 export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object {
-  const { cfg, seqLen } = SHAPES[shapeName]!;
+  const { cfg, seqLen, longSeqLen } = SHAPES[shapeName]!;
   fs.mkdirSync(outDir, { recursive: true });
   // large weights leave as shapes only (the GPU machine generates them), so they are zeros here;
   // small ones (norms, and in the tiny shape some matrices) stay in the graph file: random values
@@ -69,6 +73,23 @@ export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object 
   const genDir = path.join(outDir, 'generate');
   fs.mkdirSync(genDir, { recursive: true });
   const genInfo = writeGraph(genDir, 'generate', gen.model);
+  // activation recomputation: three graphs per length; the embedding table the runner reads is the head's (tied)
+  const recompute = [seqLen, longSeqLen].map((T) => {
+    const r = buildRecomputeStep(cfg, weights, { seqLen: T, lora: LORA, seed: 1, precision: 'float16' });
+    const dir = path.join(outDir, `recompute-${T}`);
+    fs.mkdirSync(dir, { recursive: true });
+    return {
+      dir: `recompute-${T}`,
+      seqLen: T,
+      chunk: r.chunk,
+      lossScale: r.lossScale,
+      embed: weights.embed.name,
+      trainStepFlops: loraStepFlops(cfg, T, LORA),
+      layer: writeGraph(dir, 'layer', r.layer),
+      head: writeGraph(dir, 'head', r.head),
+      update: { ...writeGraph(dir, 'update', r.update.model), spec: r.update.spec },
+    };
+  });
   const manifest = {
     shape: shapeName,
     config: cfg,
@@ -78,6 +99,7 @@ export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object 
     trainStepFlops: loraStepFlops(cfg, seqLen, LORA),
     train: { dir: 'train', ...trainInfo, spec: train.spec },
     generate: { dir: 'generate', ...genInfo },
+    recompute,
   };
   fs.writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
   return manifest;
@@ -90,7 +112,7 @@ if (require.main === module) {
     process.exit(2);
   }
   const started = Date.now();
-  const m = prepare(out, shape as keyof typeof SHAPES) as { train: { external: unknown[] }; generate: { external: unknown[] } };
-  const size = (d: string): number => fs.readdirSync(d).reduce((a, f) => a + fs.statSync(path.join(d, f)).size, 0);
-  console.log(`prepared ${shape} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${m.train.external.length} + ${m.generate.external.length} external tensors to generate; graph files ${(size(path.join(out, 'train')) / 2 ** 20).toFixed(1)} + ${(size(path.join(out, 'generate')) / 2 ** 20).toFixed(1)} MiB`);
+  prepare(out, shape as keyof typeof SHAPES);
+  const size = (d: string): number => fs.readdirSync(d, { recursive: true, withFileTypes: true }).reduce((a, f) => a + (f.isFile() ? fs.statSync(path.join(f.parentPath, f.name)).size : 0), 0);
+  console.log(`prepared ${shape} in ${((Date.now() - started) / 1000).toFixed(1)} s: graph files ${(size(out) / 2 ** 20).toFixed(1)} MiB in all (weights are generated on the GPU machine)`);
 }

@@ -15,7 +15,7 @@ import { buildLlamaTrainStep, type LoraConfig, type Precision } from '../../nati
 import { buildRecomputeStep, headChunk } from '../../native/model/recompute';
 import type { LlamaWeights } from '../../native/model/weights';
 import { loadOrt } from '../../native/runtime/ort';
-import { RecomputeRunner } from '../../native/runtime/recompute';
+import { RecomputeRunner, recomputeModels } from '../../native/runtime/recompute';
 import { createSession, TrainStepRunner } from '../../native/runtime/session';
 
 const { Tensor: T_ } = loadOrt();
@@ -47,7 +47,7 @@ async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: 
   const split = buildRecomputeStep(cfg, weights, { seqLen: SEQ, lora, seed: 3, precision: o.precision, chunk: o.chunk });
   assert.deepEqual(Object.keys(split.params), Object.keys(one.params), 'the same trainable tensors, in the same order');
   for (const k of Object.keys(one.params)) assert.deepEqual(split.params[k], one.params[k], `${k}: the same initial value`);
-  const runner = await RecomputeRunner.create(split, weights, 'cpu');
+  const runner = await RecomputeRunner.create(recomputeModels(split, weights), 'cpu');
   try {
     for (let s = 0; s < o.steps; s++) {
       const lr = 5e-3;
