@@ -16,7 +16,7 @@ import { loadOrt } from '../runtime/ort';
 import { pythonPeer } from './peer';
 import { createSession, TrainStepRunner } from '../runtime/session';
 
-interface Shape {
+export interface Shape {
   name: string;
   hidden: number;
   layers: number;

@@ -14,17 +14,11 @@ import { buildLlamaTrainStep } from '../model/llama';
 import { buildRecomputeStep } from '../model/recompute';
 import type { LinearTarget } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
+import type { Shape } from './lora';
 import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
 import { createSession, type StepRunner, TrainStepRunner } from '../runtime/session';
 
-interface Case {
-  name: string;
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  intermediate: number;
-  vocab: number;
+interface Case extends Shape {
   seq: number;
   steps: number;
 }

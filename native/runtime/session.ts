@@ -45,7 +45,7 @@ export interface CreatedSession {
 export async function createSession(
   model: Uint8Array | string | EncodedModel,
   device: Device,
-  options: { log?: (message: string) => void; threads?: number } = {},
+  options: { log?: (message: string) => void; threads?: number; extra?: Record<string, Record<string, string>> } = {},
 ): Promise<CreatedSession> {
   const { InferenceSession } = loadOrt();
   const split = typeof model === 'object' && 'externalData' in model ? model : undefined;
@@ -53,6 +53,7 @@ export async function createSession(
   const common: InferenceSession.SessionOptions = {
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(split ? { externalData: split.externalData } : {}),
+    ...(options.extra ? { extra: options.extra } : {}),
   };
   const onCpu = async (fallbackReason?: string): Promise<CreatedSession> => ({
     session: await InferenceSession.create(source, { ...common, executionProviders: ['cpu'] }),
@@ -73,7 +74,7 @@ export async function createSession(
       const session = await InferenceSession.create(source, {
         ...common,
         executionProviders: ['cuda'],
-        extra: { session: { disable_cpu_ep_fallback: '1' } },
+        extra: { ...options.extra, session: { ...options.extra?.session, disable_cpu_ep_fallback: '1' } },
       });
       return { session, provider: 'cuda' };
     } catch (err) {
