@@ -74,6 +74,7 @@ export class Learning {
           this.opts.onView?.(view);
           const onProgress = (p: LearnProgress): void => {
             if (p.message && p.phase !== 'save') this.log.info(`${p.phase}: ${p.message}`); // the memory estimate, the budget, model-written QA
+            if (p.phase === 'train' && p.step === undefined) return; // a note on training (skipped steps): the log only
             view = { ...view!, phase: p.phase, step: p.step, totalSteps: p.totalSteps, etaSeconds: p.etaSeconds, losses: p.loss !== undefined ? [...view!.losses, p.loss] : view!.losses };
             if (Date.now() - shown > 250 || p.step === p.totalSteps) {
               shown = Date.now();

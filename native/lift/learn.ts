@@ -136,6 +136,9 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
         report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
       }
     }
+    if (runner.skippedSteps > 0) {
+      report({ phase: 'train', message: `${runner.skippedSteps} of ${totalSteps} steps skipped: their half-precision gradients overflowed (the loss scale was lowered)` });
+    }
   } finally {
     await release();
   }

@@ -254,8 +254,8 @@ export function buildLlamaTrainStep(
   }
   const { logits } = llamaForward(cfg, weights, src, ids, positions);
   const loss = o.crossEntropy(logits, labels, mask);
-  // half-precision backward passes underflow on small gradients: scale the loss up, the gradients back down
-  const lossScale = o_.precision === 'float16' ? 1024 : undefined;
+  // half-precision backward passes underflow on small gradients: scale the loss up (dynamically), the gradients back down
+  const lossScale = o_.precision === 'float16' ? ('dynamic' as const) : undefined;
   const spec = buildTrainStep(g, loss, trainable, { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, weightDecay: 1e-4, maxGradNorm: 1, lossScale, ...o_.optimizer });
   return { model: g.encodeSplit(), spec, params, shapes };
 }

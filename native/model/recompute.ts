@@ -11,7 +11,8 @@
  * - **head**: the final norm, the LM head and the masked log-likelihood over a chunk of positions
  *   (the logits of a whole long segment are often the largest activation of all), with the
  *   gradient for those hidden states.
- * - **update**: clipping and AdamW from the gradients (buildUpdateStep), as in the one-graph step.
+ * - **update**: clipping and AdamW from the gradients (buildUpdateStep), as in the one-graph step,
+ *   with the same dynamic loss scaling in mixed precision.
  *
  * The runner (runtime/recompute.ts) looks up the embeddings and keeps only the layers' input
  * hidden states between the forward and backward sweeps. Same arithmetic as the one-graph step.
@@ -36,8 +37,6 @@ export interface RecomputeGraphs {
   seqLen: number;
   /** Positions the head takes per run. */
   chunk: number;
-  /** The loss scale the gradients carry (the update divides it out); 1 in float32. */
-  lossScale: number;
   precision: Precision;
   lora: LoraConfig;
 }
@@ -93,8 +92,9 @@ export function buildRecomputeStep(
   const T = opts.seqLen;
   const D = cfg.hiddenSize;
   const precision = opts.precision ?? 'float32';
-  // as buildLlamaTrainStep: half-precision backward passes need the loss scaled up
-  const lossScale = precision === 'float16' ? 1024 : 1;
+  // as buildLlamaTrainStep: half-precision backward passes need the loss scaled up (dynamically:
+  // the runner passes the scale to the head through loss_weight and to the update)
+  const lossScale = precision === 'float16' ? ('dynamic' as const) : undefined;
   const { rank, alpha, targets } = opts.lora;
 
   // the layer: forward always, the vector-Jacobian product only when asked
@@ -160,7 +160,6 @@ export function buildRecomputeStep(
     shapes,
     seqLen: T,
     chunk: opts.chunk ?? headChunk(cfg, T),
-    lossScale,
     precision,
     lora: opts.lora,
   };

@@ -23,11 +23,14 @@ export interface TrainStepOptions {
   /** Accumulate gradients over runs; the update uses their mean on runs with apply = true. */
   accumulate?: boolean;
   /**
-   * Static loss scaling (for half-precision backward passes): gradients of loss × scale, divided
-   * by scale before clipping and the update; a step whose gradients overflow to infinity or NaN
-   * leaves the parameters and moments as they were. The loss output stays unscaled.
+   * Loss scaling (for half-precision backward passes): gradients of loss × scale, divided by
+   * scale before clipping and the update; a step whose gradients overflow to infinity or NaN
+   * leaves the parameters and moments as they were. The loss output stays unscaled. A number is
+   * a static scale; `dynamic` makes the scale a graph input (`loss_scale`) that the runner
+   * lowers after an overflow and raises after a run of good steps (needs `maxGradNorm`: a
+   * non-finite gradient norm is how the runner sees the overflow).
    */
-  lossScale?: number;
+  lossScale?: number | 'dynamic';
 }
 
 export type StateKind = 'param' | 'm' | 'v' | 'acc';
@@ -42,6 +45,8 @@ export interface TrainStepSpec {
   /** Absent for an update-only graph (buildUpdateStep). */
   loss?: string;
   gradNorm?: string;
+  /** With dynamic loss scaling: the scalar input that carries the current scale. */
+  lossScale?: string;
   /** For each state input (parameter, moment, accumulator), the output that replaces it after a run. */
   state: { input: string; output: string; shape: readonly (number | string)[]; kind: StateKind }[];
 }
@@ -49,9 +54,9 @@ export interface TrainStepSpec {
 /** `params` must be graph inputs of `g` (trainable values pass in and out each step). */
 export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Value[], o: TrainStepOptions): TrainStepSpec {
   checkTrainable(g, params);
-  const scale = lossScaleOf(o);
-  const grads = scale ? gradients(mul(loss, scalar(loss, scale)), params) : gradients(loss, params);
-  return finishStep(g, params, grads, o, loss);
+  const scale = lossScaleOf(g, o, loss.dtype);
+  const grads = scale ? gradients(mul(loss, typeof scale === 'number' ? scalar(loss, scale) : scale), params) : gradients(loss, params);
+  return finishStep(g, params, grads, o, scale, loss);
 }
 
 /**
@@ -62,24 +67,31 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
 export function buildUpdateStep(g: GraphBuilder, params: readonly Value[], o: TrainStepOptions): TrainStepSpec & { grads: string[] } {
   checkTrainable(g, params);
   if (o.accumulate) throw new GraphError('buildUpdateStep: accumulate the gradients before the update instead');
+  const scale = lossScaleOf(g, o, params[0]?.dtype ?? 'float32');
   const grads = params.map((p) => g.input(`${p.name}.grad`, p.dtype, p.shape));
-  return { ...finishStep(g, params, grads, o), grads: grads.map((v) => v.name) };
+  return { ...finishStep(g, params, grads, o, scale), grads: grads.map((v) => v.name) };
 }
 
 function checkTrainable(g: GraphBuilder, params: readonly Value[]): void {
   for (const p of params) if (!g.inputs.includes(p)) throw new GraphError(`trainable ${p.name} must be a graph input, not an initializer or a computed value`);
 }
 
-const lossScaleOf = (o: TrainStepOptions): number | undefined => (o.lossScale && o.lossScale !== 1 ? o.lossScale : undefined);
+/** The loss scale: none, a static number, or (dynamic) the `loss_scale` input. */
+function lossScaleOf(g: GraphBuilder, o: TrainStepOptions, dtype: Value['dtype']): number | Value | undefined {
+  if (o.lossScale === 'dynamic') {
+    if (o.maxGradNorm === undefined) throw new GraphError('dynamic loss scaling needs maxGradNorm: the gradient norm tells the runner about an overflow');
+    return g.input('loss_scale', dtype, []);
+  }
+  return o.lossScale && o.lossScale !== 1 ? o.lossScale : undefined;
+}
 
 /** Unscaling, clipping, the optimizer (or accumulation) and the named outputs, from (scaled) gradients. */
-function finishStep(g: GraphBuilder, params: readonly Value[], scaledGrads: readonly Value[], o: TrainStepOptions, loss?: Value): TrainStepSpec {
+function finishStep(g: GraphBuilder, params: readonly Value[], scaledGrads: readonly Value[], o: TrainStepOptions, scale: number | Value | undefined, loss?: Value): TrainStepSpec {
   const dtype = loss?.dtype ?? params[0]?.dtype ?? 'float32';
   const lr = g.input('lr', dtype, []);
   const step = o.optimizer === 'adamw' ? g.input('step', dtype, []) : undefined;
   const moments = step ? params.map((p) => ({ m: g.input(`${p.name}.m`, p.dtype, p.shape), v: g.input(`${p.name}.v`, p.dtype, p.shape) })) : [];
-  const scale = lossScaleOf(o);
-  const grads = scale ? scaledGrads.map((gr) => mul(gr, scalar(gr, 1 / scale))) : [...scaledGrads];
+  const grads = scale === undefined ? [...scaledGrads] : scaledGrads.map((gr) => (typeof scale === 'number' ? mul(gr, scalar(gr, 1 / scale)) : div(gr, scale)));
 
   /** The update from (mean) gradients: new params, then moments, then the gradient norm if clipping. */
   const update = (gs: Value[]): Value[] => {
@@ -106,7 +118,7 @@ function finishStep(g: GraphBuilder, params: readonly Value[], scaledGrads: read
     return [...next.map((x) => x.param), ...next.flatMap((x) => [x.m, x.v]), ...norm];
   };
 
-  const spec: TrainStepSpec = { lr: lr.name, step: step?.name, loss: loss && g.output(loss, 'loss').name, state: [] };
+  const spec: TrainStepSpec = { lr: lr.name, step: step?.name, loss: loss && g.output(loss, 'loss').name, lossScale: typeof scale === 'object' ? scale.name : undefined, state: [] };
   const stateIn: { v: Value; kind: StateKind }[] = [
     ...params.map((v) => ({ v, kind: 'param' as const })),
     ...moments.flatMap((x) => [

@@ -14,7 +14,7 @@ import { loadOrt } from './ort';
 import { createSession, type Device, type StepRunner, TrainStepRunner } from './session';
 
 /** What the runner needs: the three graphs (built, or ONNX files by path) and how to read them. */
-export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'lossScale' | 'precision' | 'lora'> & {
+export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'precision' | 'lora'> & {
   layer: EncodedModel | string;
   head: EncodedModel | string;
   update: { model: EncodedModel | string; spec: RecomputeGraphs['update']['spec'] };
@@ -65,10 +65,15 @@ export class RecomputeRunner implements StepRunner {
     return this.update.stepCount;
   }
 
+  get skippedSteps(): number {
+    return this.update.skippedSteps;
+  }
+
   /** One optimizer step on `batch` (`input_ids`, `labels`, `loss_mask`, each [1, seqLen]). */
   async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
     const { Tensor } = loadOrt();
-    const { seqLen: T, chunk, lora, lossScale } = this.graphs;
+    const { seqLen: T, chunk, lora } = this.graphs;
+    const lossScale = this.update.lossScale;
     const D = this.graphs.embed.shape[1]!;
     const N = this.graphs.numLayers;
     const ids = batch.input_ids!.data as BigInt64Array;

@@ -91,6 +91,8 @@ type Float = Float32Array | Float64Array;
 /** A training step over one batch, whatever runs it: one graph (TrainStepRunner) or several (RecomputeRunner). */
 export interface StepRunner {
   readonly stepCount: number;
+  /** Steps skipped because their loss-scaled gradients overflowed (mixed precision). */
+  readonly skippedSteps: number;
   step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }>;
   get(name: string): Float;
 }
@@ -100,17 +102,31 @@ export interface StepRunner {
  * steps. Frozen weights stay in the graph as initializers; only state, the batch and scalars
  * cross the boundary.
  */
+/**
+ * Dynamic loss scaling as PyTorch's GradScaler does it: start at `initial`, halve after a step
+ * whose gradients overflowed (that step is skipped: no update, not counted), double after
+ * `growthInterval` good steps in a row. The start is the static scale that the mixed-precision
+ * tests were tuned with, not GradScaler's 2^16: a LIFT run is a few hundred to a few thousand
+ * steps, and each skipped step is a sample not learned.
+ */
+export const DYNAMIC_LOSS_SCALE = { initial: 1024, growthInterval: 1000, min: 1 };
+
 export class TrainStepRunner implements StepRunner {
   private readonly state = new Map<string, Tensor>();
   private steps = 0;
   private pendingMicroBatches = 0;
+  private scale: number;
+  private goodSteps = 0;
+  private skipped = 0;
 
   constructor(
     private readonly session: InferenceSession,
     private readonly spec: TrainStepSpec,
     initial: Record<string, Float>,
     private readonly dtype: 'float32' | 'float64' = 'float32',
+    private readonly scaling: { initial: number; growthInterval: number; min: number } = DYNAMIC_LOSS_SCALE,
   ) {
+    this.scale = scaling.initial;
     const { Tensor } = loadOrt();
     for (const s of spec.state) {
       const dims = s.shape.map((d) => {
@@ -128,6 +144,16 @@ export class TrainStepRunner implements StepRunner {
     return this.steps;
   }
 
+  /** The loss scale the next step uses (1 without dynamic loss scaling). */
+  get lossScale(): number {
+    return this.spec.lossScale ? this.scale : 1;
+  }
+
+  /** Steps skipped because their scaled gradients overflowed (dynamic loss scaling). */
+  get skippedSteps(): number {
+    return this.skipped;
+  }
+
   /**
    * One run on `batch`: an optimizer step, or with an accumulating graph one micro-batch whose
    * gradients are added up until a run with `apply` (default true) updates with their mean.
@@ -139,6 +165,7 @@ export class TrainStepRunner implements StepRunner {
     const scalar = (v: number): Tensor => new Tensor(this.dtype, this.dtype === 'float32' ? Float32Array.of(v) : Float64Array.of(v), []);
     const feeds: Record<string, Tensor> = { ...batch, [this.spec.lr]: scalar(lr) };
     if (this.spec.step) feeds[this.spec.step] = scalar(this.steps + 1);
+    if (this.spec.lossScale) feeds[this.spec.lossScale] = scalar(this.scale);
     if (this.spec.apply && this.spec.microBatches) {
       feeds[this.spec.apply] = new Tensor('bool', Uint8Array.of(apply ? 1 : 0), []);
       feeds[this.spec.microBatches] = scalar(this.pendingMicroBatches + 1);
@@ -148,16 +175,28 @@ export class TrainStepRunner implements StepRunner {
     for (const [name, t] of this.state) feeds[name] = t;
     const out = await this.session.run(feeds);
     for (const s of this.spec.state) this.state.set(s.input, out[s.output]!);
-    if (apply) {
+    const gradNorm = this.spec.gradNorm ? Number((out[this.spec.gradNorm]!.data as Float)[0]) : undefined;
+    // the graph left the state as it was after an overflow; the step does not count
+    const overflowed = !!this.spec.lossScale && !Number.isFinite(gradNorm);
+    if (this.spec.lossScale) this.adjustScale(overflowed);
+    if (apply && !overflowed) {
       this.steps++;
       this.pendingMicroBatches = 0;
-    } else {
+    } else if (!apply) {
       this.pendingMicroBatches++;
     }
-    return {
-      loss: this.spec.loss ? Number((out[this.spec.loss]!.data as Float)[0]) : Number.NaN,
-      gradNorm: this.spec.gradNorm ? Number((out[this.spec.gradNorm]!.data as Float)[0]) : undefined,
-    };
+    return { loss: this.spec.loss ? Number((out[this.spec.loss]!.data as Float)[0]) : Number.NaN, gradNorm };
+  }
+
+  private adjustScale(overflowed: boolean): void {
+    if (overflowed) {
+      this.skipped++;
+      this.goodSteps = 0;
+      this.scale = Math.max(this.scaling.min, this.scale / 2);
+    } else if (++this.goodSteps >= this.scaling.growthInterval) {
+      this.goodSteps = 0;
+      this.scale *= 2;
+    }
   }
 
   /** Every parameter and optimizer moment, for a checkpoint (with `stepCount`). */

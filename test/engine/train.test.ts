@@ -98,6 +98,48 @@ describe('optimizers in the graph', () => {
     assert.equal(runner.stepCount, 1);
   });
 
+  test('dynamic loss scaling: overflowing steps are skipped and halve the scale; the applied steps are the unscaled run\'s', async (t) => {
+    // float32: the loss × scale overflows until the scale has come down from 2^127
+    const g = new GraphBuilder('quadratic32');
+    const w = g.input('w', 'float32', [4]);
+    const xv = g.input('x', 'float32', [4]);
+    const loss = reduceSum(mul(mul(w, w), xv));
+    const dyn = buildTrainStep(g, loss, [w], { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, maxGradNorm: 10, lossScale: 'dynamic' });
+    assert.equal(dyn.lossScale, 'loss_scale');
+    const g2 = new GraphBuilder('quadratic32');
+    const w2 = g2.input('w', 'float32', [4]);
+    const plain = buildTrainStep(g2, reduceSum(mul(mul(w2, w2), g2.input('x', 'float32', [4]))), [w2], { optimizer: 'adamw', beta1: 0.9, beta2: 0.98, maxGradNorm: 10 });
+    const x32 = () => new ort.Tensor('float32', Float32Array.from(x), [4]);
+    const runner = new TrainStepRunner((await createSession(g.encode(), 'cpu')).session, dyn, { w: Float32Array.from(w0) }, 'float32', { initial: 2 ** 127, growthInterval: 4, min: 1 });
+    const scales: number[] = [];
+    const norms: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      scales.push(runner.lossScale);
+      norms.push((await runner.step({ x: x32() }, 0.05)).gradNorm!);
+    }
+    const skipped = norms.filter((n) => !Number.isFinite(n)).length;
+    assert.ok(skipped >= 2, `some steps overflowed (${skipped})`);
+    assert.equal(runner.skippedSteps, skipped);
+    assert.equal(runner.stepCount, 30 - skipped, 'a skipped step is not counted (AdamW bias correction)');
+    for (let i = 1; i < 30; i++) if (!Number.isFinite(norms[i - 1]!)) assert.equal(scales[i], scales[i - 1]! / 2, `step ${i}: the scale halves after an overflow`);
+    // growth: four good steps in a row double the scale
+    const run = norms.findIndex((n, i) => i >= 4 && [0, 1, 2, 3].every((k) => Number.isFinite(norms[i - k]!)));
+    assert.ok(run >= 0 && run < 29, 'a run of four good steps');
+    assert.equal(scales[run + 1], scales[run - 3]! * 2, 'doubled after four good steps');
+    t.diagnostic(`${skipped} of 30 steps skipped; scales 2^${scales.map((v) => Math.log2(v)).join(', 2^')}`);
+    // the applied steps are exactly the unscaled run's (a power-of-two scale is exact in float32)
+    const ref = new TrainStepRunner((await createSession(g2.encode(), 'cpu')).session, plain, { w: Float32Array.from(w0) });
+    for (let i = 0; i < 30 - skipped; i++) await ref.step({ x: x32() }, 0.05);
+    close(runner.get('w'), ref.get('w'), 1e-6, 'w after the applied steps');
+    close(runner.get('w.m'), ref.get('w.m'), 1e-6, 'm');
+  });
+
+  test('dynamic loss scaling needs the gradient norm (clipping) to see overflows', () => {
+    const g = new GraphBuilder('q');
+    const w = g.input('w', 'float32', [2]);
+    assert.throws(() => buildTrainStep(g, reduceSum(mul(w, w)), [w], { optimizer: 'adamw', lossScale: 'dynamic' }), /dynamic loss scaling needs maxGradNorm/);
+  });
+
   test('SGD: w ← w − lr·g', async () => {
     const { bytes, spec } = quadraticModel('sgd');
     const { session } = await createSession(bytes, 'cpu');

@@ -99,6 +99,8 @@ def feeds_for_train(m, rng):
     vocab = m["config"]["vocabSize"]
     ids = rng.integers(0, vocab, size=(1, T), dtype=np.int64)
     feeds = {"input_ids": ids, "labels": np.roll(ids, -1, axis=1), "loss_mask": np.ones((1, T), dtype=np.float32)}
+    if m["train"]["spec"].get("lossScale"):
+        feeds[m["train"]["spec"]["lossScale"]] = np.array(m["lossScale"], dtype=np.float32)
     for s in m["train"]["spec"]["state"]:
         shape = [int(d) for d in s["shape"]]
         if s["kind"] == "param" and s["input"].endswith("lora_A"):
@@ -263,6 +265,8 @@ def run_recompute(m, prepared, r, device, steps, ort, opts, providers):
             grad = outs[-1]
         feeds[spec["lr"]] = np.array(1e-4, dtype=np.float32)
         feeds[spec["step"]] = np.array(k + 1, dtype=np.float32)
+        if spec.get("lossScale"):
+            feeds[spec["lossScale"]] = np.array(r["lossScale"], dtype=np.float32)
         feeds.update(state)
         outs = update.run([s["output"] for s in spec["state"]], feeds)
         for s, v in zip(spec["state"], outs):

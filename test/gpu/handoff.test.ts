@@ -105,7 +105,7 @@ test('prepared graphs and the weights gpu_check.py generates fit together and ru
     const params = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, initial[s.input]!]));
     const shapes = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, s.shape as number[]]));
     const rec = await RecomputeRunner.create(
-      { layer: path.join(dir, r.layer.file), head: path.join(dir, r.head.file), update: { model: path.join(dir, r.update.file), spec: r.update.spec }, params, shapes, seqLen: r.seqLen, chunk: r.chunk, lossScale: r.lossScale, precision: 'float16', lora: m.lora, numLayers: m.config.numLayers, embed },
+      { layer: path.join(dir, r.layer.file), head: path.join(dir, r.head.file), update: { model: path.join(dir, r.update.file), spec: r.update.spec }, params, shapes, seqLen: r.seqLen, chunk: r.chunk, precision: 'float16', lora: m.lora, numLayers: m.config.numLayers, embed },
       'cpu',
     );
     const ids2 = BigInt64Array.from({ length: r.seqLen }, (_, i) => BigInt((i * 37) % m.config.vocabSize));

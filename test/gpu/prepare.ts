@@ -16,6 +16,7 @@ import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
 import { buildRecomputeStep } from '../../native/model/recompute';
+import { DYNAMIC_LOSS_SCALE } from '../../native/runtime/session';
 import { loraStepFlops } from '../../native/bench/lora';
 import type { LinearTarget } from '../../native/model/weights';
 import { onnx } from 'onnx-proto';
@@ -82,7 +83,7 @@ export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object 
       dir: `recompute-${T}`,
       seqLen: T,
       chunk: r.chunk,
-      lossScale: r.lossScale,
+      lossScale: DYNAMIC_LOSS_SCALE.initial, // the check runs at the runner's starting scale
       embed: weights.embed.name,
       trainStepFlops: loraStepFlops(cfg, T, LORA),
       layer: writeGraph(dir, 'layer', r.layer),
@@ -95,7 +96,8 @@ export function prepare(outDir: string, shapeName: keyof typeof SHAPES): object 
     config: cfg,
     seqLen,
     lora: LORA,
-    precision: 'float16 weights and matmuls, float32 elsewhere; loss scale 1024',
+    precision: `float16 weights and matmuls, float32 elsewhere; dynamic loss scale (input loss_scale, the check feeds ${DYNAMIC_LOSS_SCALE.initial})`,
+    lossScale: DYNAMIC_LOSS_SCALE.initial,
     trainStepFlops: loraStepFlops(cfg, seqLen, LORA),
     train: { dir: 'train', ...trainInfo, spec: train.spec },
     generate: { dir: 'generate', ...genInfo },

@@ -1,7 +1,8 @@
 /**
  * Mixed precision (the GPU path's half-precision variant), checked on the CPU against float32:
  * weight matrices stored and multiplied in float16, everything else float32 (norms, softmax,
- * the loss, the LoRA parameters and optimizer state); static loss scaling for the backward pass.
+ * the loss, the LoRA parameters and optimizer state); dynamic loss scaling for the backward pass
+ * (starting at 1024; its halving and growth are tested in test/engine/train.test.ts).
  * Tolerances: logits within 1% of their largest magnitude; training losses within 1% of the
  * float32 run at every step; the learned LoRA parameters within 5% (relative L2). On the CPU,
  * ONNX Runtime may run a half-precision MatMul in float32 (it inserts casts where it has no
