@@ -36,7 +36,7 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
@@ -98,7 +98,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const memoryCheck = !args.includes('--no-memory-check');
   const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental' && a !== '--no-memory-check'));
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
-  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
+  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa', 'batch'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
   if (options.recompute !== undefined && !['auto', 'on', 'off'].includes(options.recompute)) bad.push('recompute');
   if (!paths.length || !options.out === !options.store || bad.length) {
@@ -132,6 +132,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             preset: options.preset as 'fast' | 'thorough' | undefined,
             memoryCheck,
             recompute: options.recompute as 'auto' | 'on' | 'off' | undefined,
+            batch: num('batch'),
           },
           printer.onProgress,
           source.token,

@@ -113,6 +113,8 @@ export interface LearnParams extends WorkspaceParams {
   memoryCheck?: boolean;
   /** Activation recomputation: `auto` (default: when the step would not fit otherwise), `on`, `off`. */
   recompute?: 'auto' | 'on' | 'off';
+  /** Samples per optimizer step (default: 1 on the CPU; on CUDA up to 4, from the free GPU memory). */
+  batch?: number;
   progressToken?: string;
 }
 

@@ -16,6 +16,7 @@ export interface LiftSettings {
   memoryCheck: boolean;
   recompute: 'auto' | 'on' | 'off';
   segmentLength: number;
+  batchSize: number;
   trainerPath: string;
 }
 
@@ -34,6 +35,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     memoryCheck: c.get<boolean>('memoryCheck', true),
     recompute: c.get<'auto' | 'on' | 'off'>('recompute', 'auto'),
     segmentLength: c.get<number>('segmentLength', 0),
+    batchSize: c.get<number>('batchSize', 0),
     trainerPath: c.get<string>('trainerPath', ''),
   };
 }

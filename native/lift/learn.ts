@@ -33,6 +33,8 @@ export interface TrainOptions {
    * arithmetic per step. LoRA steps are the same as without it.
    */
   recompute?: boolean;
+  /** Samples per optimizer step (default 1); not with recomputation. */
+  batch?: number;
   onProgress?: (p: LearnProgress) => void;
   isCancelled?: () => boolean;
 }
@@ -98,13 +100,14 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   let runner: StepRunner;
   let release: () => Promise<void>;
   let names: string[];
+  if (o.recompute && (o.batch ?? 1) > 1) throw new Error('activation recomputation trains one sample per step');
   if (o.recompute) {
     const graphs = buildRecomputeStep(cfg, weights, built);
     cancelled();
     const r = await RecomputeRunner.create(recomputeModels(graphs, weights), device, { threads: o.threads, initial: start(graphs.params) });
     [runner, release, names] = [r, () => r.release(), Object.keys(graphs.params)];
   } else {
-    const graph = buildLlamaTrainStep(cfg, weights, { ...built, batch: 1 });
+    const graph = buildLlamaTrainStep(cfg, weights, { ...built, batch: (o.batch ?? 1) > 1 ? 'batch' : 1 });
     cancelled();
     const { session } = await createSession(graph.model, device, { threads: o.threads });
     [runner, release, names] = [new TrainStepRunner(session, graph.spec, start(graph.params)), () => session.release(), Object.keys(graph.params)];
@@ -112,26 +115,32 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   // the sessions are released however training ends (a cancel, an error)
   const losses: number[] = [];
   try {
-    const pad = (xs: readonly number[]): BigInt64Array => {
-      const out = new BigInt64Array(T);
-      xs.forEach((x, i) => (out[i] = BigInt(x)));
-      return out;
-    };
-    const totalSteps = stages.reduce((a, st) => a + st.samples.length * st.epochs, 0);
+    const B = o.batch ?? 1;
+    const totalSteps = stages.reduce((a, st) => a + Math.ceil(st.samples.length / B) * st.epochs, 0);
     const started = performance.now();
     let tokens = 0;
     const epochs = stages.flatMap((st) => Array.from({ length: st.epochs }, () => st.samples));
     for (const [epoch, epochSamples] of epochs.entries()) {
-      for (const s of shuffled(epochSamples, o.seed * 7919 + epoch)) {
+      const order = shuffled(epochSamples, o.seed * 7919 + epoch);
+      for (let k = 0; k < order.length; k += B) {
         cancelled();
-        const mask = new Float32Array(T);
-        s.mask.forEach((m, i) => (mask[i] = m));
+        // up to B samples, each padded to T with masked positions (the loss is the mean over the batch's counted tokens)
+        const group = order.slice(k, k + B);
+        const ids = new BigInt64Array(group.length * T);
+        const labels = new BigInt64Array(group.length * T);
+        const mask = new Float32Array(group.length * T);
+        group.forEach((s, r) => {
+          s.input.forEach((x, i) => (ids[r * T + i] = BigInt(x)));
+          s.labels.forEach((x, i) => (labels[r * T + i] = BigInt(x)));
+          s.mask.forEach((m, i) => (mask[r * T + i] = m));
+          tokens += s.input.length;
+        });
+        const dims = [group.length, T];
         const { loss } = await runner.step(
-          { input_ids: new Tensor('int64', pad(s.input), [1, T]), labels: new Tensor('int64', pad(s.labels), [1, T]), loss_mask: new Tensor('float32', mask, [1, T]) },
+          { input_ids: new Tensor('int64', ids, dims), labels: new Tensor('int64', labels, dims), loss_mask: new Tensor('float32', mask, dims) },
           learningRate(o.lr, losses.length, totalSteps),
         );
         losses.push(loss);
-        tokens += s.input.length;
         const seconds = (performance.now() - started) / 1000;
         report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
       }

@@ -73,6 +73,11 @@ export interface LearnRequest {
    * `auto` (default) when the step would not fit in memory otherwise, `on`, `off`.
    */
   recompute?: RecomputeMode;
+  /**
+   * Samples per optimizer step: default 1 on the CPU; on CUDA the largest of 4, 2, 1 that fits
+   * the free GPU memory (1 with activation recomputation, which trains one sample per step).
+   */
+  batch?: number;
 }
 
 /** What `learn` reports back: the protocol's result plus the full collection report. */
@@ -178,21 +183,26 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const seqLenFor = (segment: number): number => Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64);
   let segmentLength = req.segmentLength;
   const mode = req.recompute ?? 'auto';
+  if (req.batch !== undefined && !(Number.isInteger(req.batch) && req.batch >= 1)) throw new Error(`the batch size must be a whole number of at least 1, not ${req.batch}`);
+  if ((req.batch ?? 1) > 1 && mode === 'on') throw new Error('activation recomputation trains one sample per step: use a batch size of 1 with it');
   let estimate: MemoryEstimate;
-  // on CUDA the segment length (and recomputation) is chosen from the GPU's free memory
+  // on CUDA the segment length, recomputation and the batch are chosen from the GPU's free memory
   const gpu = precisionFor(defaultDevice()) === 'float16' ? gpuMemory() : undefined;
   if (gpu && req.memoryCheck !== false) {
-    const plan = planGpuSegments(modelConfig, lora, preferred, seqLenFor, gpu, mode);
-    progress({ phase: 'collect', message: `GPU memory estimate ${formatBytes(plan.estimate.total)} for ${plan.segment}-token segments${plan.estimate.recompute ? ' with activation recomputation' : ''} (${gpu.name}: ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)})` });
+    const plan = planGpuSegments(modelConfig, lora, preferred, seqLenFor, gpu, mode, req.batch);
+    const how = [plan.estimate.recompute ? ' with activation recomputation' : '', plan.estimate.batch > 1 ? ` in batches of ${plan.estimate.batch}` : ''].join('');
+    progress({ phase: 'collect', message: `GPU memory estimate ${formatBytes(plan.estimate.total)} for ${plan.segment}-token segments${how} (${gpu.name}: ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)})` });
     if (plan.segment < preferred) segmentLength = plan.segment;
-    estimate = estimateLearnMemory(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora, recompute: plan.estimate.recompute });
+    estimate = estimateLearnMemory(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora, recompute: plan.estimate.recompute, batch: plan.estimate.batch });
   } else {
-    estimate = chooseRecompute(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora }, req.memoryCheck === false && mode === 'auto' ? 'off' : mode, availableMemory());
+    // auto does not recompute without a memory check to need it, nor for a batch (one sample per step)
+    const cpuMode = mode === 'auto' && (req.memoryCheck === false || (req.batch ?? 1) > 1) ? 'off' : mode;
+    estimate = chooseRecompute(modelConfig, { seqLen: seqLenFor(segmentLength ?? preferred), ...lora, batch: req.batch }, cpuMode, availableMemory());
   }
   if (req.memoryCheck !== false) checkMemory(estimate);
-  const recompute = estimate.recompute;
+  const { recompute, batch } = estimate;
   checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora.rank, lora.targets));
-  progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)}${recompute ? ' with activation recomputation' : ''} (${formatBytes(availableMemory())} available)` });
+  progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)}${recompute ? ' with activation recomputation' : ''}${batch > 1 ? ` in batches of ${batch}` : ''} (${formatBytes(availableMemory())} available)` });
   progress({ phase: 'collect', message: req.roots.join(', ') });
   const { files, report } = await collect(req.roots, {
     include: req.include,
@@ -266,6 +276,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     lr,
     seed: req.seed ?? 1,
     recompute,
+    batch,
     baseModel: req.modelDir,
     manifest: (losses): Manifest => ({
       format: 1,
@@ -275,7 +286,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       inputHash: input.hash,
       tokens: input.ids.length,
       qaPairs: fits.length,
-      settings: { ...lora, preset: req.preset ?? 'fast', epochs, stage2Epochs, lr, seed: req.seed ?? 1, segmentLength: length, prefixBudget },
+      settings: { ...lora, preset: req.preset ?? 'fast', epochs, stage2Epochs, lr, seed: req.seed ?? 1, segmentLength: length, prefixBudget, batch, recompute },
       files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),

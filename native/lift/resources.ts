@@ -55,6 +55,8 @@ export interface MemoryEstimate {
   seqLen: number;
   /** Whether it is for a run with activation recomputation. */
   recompute: boolean;
+  /** Samples per step. */
+  batch: number;
 }
 
 /** What an estimate is for: the step's sequence length, the adapter, and whether activations are recomputed. */
@@ -63,6 +65,8 @@ export interface StepShape {
   rank: number;
   targets: readonly LinearTarget[];
   recompute?: boolean;
+  /** Samples per step (default 1): the activations scale with it. */
+  batch?: number;
 }
 
 /**
@@ -79,10 +83,10 @@ export interface StepShape {
 export function estimateLearnMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.1;
   const weights = margin * 4 * (o.recompute ? 3 : 4) * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute) * (o.batch ?? 1);
   const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 180 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute, batch: o.batch ?? 1 };
 }
 
 export type RecomputeMode = 'auto' | 'on' | 'off';
@@ -95,7 +99,7 @@ export type RecomputeMode = 'auto' | 'on' | 'off';
 export function chooseRecompute(cfg: LlamaConfig, o: StepShape, mode: RecomputeMode, available: number): MemoryEstimate {
   const full = estimateLearnMemory(cfg, { ...o, recompute: mode === 'on' });
   if (mode !== 'auto' || full.total <= available) return full;
-  return estimateLearnMemory(cfg, { ...o, recompute: true });
+  return estimateLearnMemory(cfg, { ...o, recompute: true, batch: 1 });
 }
 
 /**
@@ -107,17 +111,21 @@ export function chooseRecompute(cfg: LlamaConfig, o: StepShape, mode: RecomputeM
 export function estimateGpuMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.25;
   const weights = 2 * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute) * (o.batch ?? 1);
   const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
   const runtime = 600 * MB;
-  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute };
+  return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute, batch: o.batch ?? 1 };
 }
+
+/** The most samples per step learning takes on its own on CUDA (LIFT v4's "quality" recipe uses 4). */
+export const MAX_GPU_BATCH = 4;
 
 /**
  * The longest segment length, from `preferred` down by halves to 64, whose GPU estimate fits in
  * 90% of the free GPU memory — at each length without activation recomputation first, then
  * (`auto`) with it; `on`/`off` try only that — or a ResourceError with the numbers when not even
- * 64 fits.
+ * 64 fits. Then the batch: `batch` when given (it must fit), else the largest of 4, 2 and 1 that
+ * fits at that length (1 with recomputation, which trains one sample per step).
  */
 export function planGpuSegments(
   cfg: LlamaConfig,
@@ -126,19 +134,23 @@ export function planGpuSegments(
   seqLenFor: (segment: number) => number,
   gpu: { name: string; freeBytes: number; totalBytes: number },
   mode: RecomputeMode = 'auto',
+  batch?: number,
 ): { segment: number; estimate: MemoryEstimate } {
   const room = 0.9 * gpu.freeBytes;
-  const tries = mode === 'auto' ? [false, true] : [mode === 'on'];
+  const tries = mode === 'auto' && !(batch && batch > 1) ? [false, true] : [mode === 'on'];
+  const batches = batch ? [batch] : [MAX_GPU_BATCH, 2, 1];
   let segment = preferred;
   for (;;) {
     let estimate: MemoryEstimate | undefined;
     for (const recompute of tries) {
-      estimate = estimateGpuMemory(cfg, { seqLen: seqLenFor(segment), ...lora, recompute });
-      if (estimate.total <= room) return { segment, estimate };
+      for (const b of recompute ? [1] : batches) {
+        estimate = estimateGpuMemory(cfg, { seqLen: seqLenFor(segment), ...lora, recompute, batch: b });
+        if (estimate.total <= room) return { segment, estimate };
+      }
     }
     if (segment <= 64) {
       throw new ResourceError(
-        `Learning on the GPU needs about ${formatBytes(estimate!.total)} even with ${segment}-token segments${estimate!.recompute ? ' and activation recomputation' : ''} (weights ${formatBytes(estimate!.parts.weights)}, activations ${formatBytes(estimate!.parts.activations)}), ` +
+        `Learning on the GPU needs about ${formatBytes(estimate!.total)} even with ${segment}-token segments${estimate!.recompute ? ' and activation recomputation' : ''}${estimate!.batch > 1 ? ` in batches of ${estimate!.batch}` : ''} (weights ${formatBytes(estimate!.parts.weights)}, activations ${formatBytes(estimate!.parts.activations)}), ` +
           `but ${gpu.name} has ${formatBytes(gpu.freeBytes)} free of ${formatBytes(gpu.totalBytes)}. Free GPU memory, use a smaller model, or set "lift.device" to "cpu".`,
       );
     }

@@ -118,6 +118,19 @@ test('learning with activation recomputation gives the same adapter and losses a
   assert.deepEqual(loadAdapter(path.join(tmp, 'recompute-true'), cfg).targets, [...lora.targets], 'saved in the same PEFT layout');
 });
 
+test('batches: a step per group of samples (the last one smaller), the mean loss over their tokens, and it learns', async () => {
+  const progress: LearnProgress[] = [];
+  const { losses } = await learnToFolder(cfg, weights, [{ samples, epochs: 12 }], path.join(tmp, 'batched'), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, batch: 4, onProgress: (p) => progress.push(p) });
+  const perEpoch = Math.ceil(samples.length / 4);
+  assert.ok(samples.length % 4 !== 0, 'the last batch of each epoch is smaller');
+  assert.equal(losses.length, 12 * perEpoch);
+  const train = progress.filter((p) => p.phase === 'train');
+  assert.deepEqual(train.map((p) => p.totalSteps), Array(12 * perEpoch).fill(12 * perEpoch));
+  const mean = (e: number): number => losses.slice(e * perEpoch, (e + 1) * perEpoch).reduce((a, b) => a + b, 0) / perEpoch;
+  assert.ok(mean(11) < 0.5 * mean(0), `mean loss epoch 1 ${mean(0)}, epoch 12 ${mean(11)}`);
+  await assert.rejects(learnToFolder(cfg, weights, [{ samples, epochs: 1 }], path.join(tmp, 'batched-rc'), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, batch: 2, recompute: true }), /one sample per step/);
+});
+
 test('segment count for the document', () => {
   assert.equal(samples.length, segmentStarts(input.ids.length, L).length);
 });

@@ -174,14 +174,14 @@ describe('GPU set-up', () => {
       clients.push(c);
       return c;
     };
-    const plan = async (freeMiB: number, recompute?: 'auto' | 'on' | 'off'): Promise<{ plan: string; build: string; steps: number }> => {
+    const plan = async (freeMiB: number, recompute?: 'auto' | 'on' | 'off'): Promise<{ plan: string; build: string; steps: number; samples: number }> => {
       const messages: string[] = [];
       let build = '';
       const r = await trainer(freeMiB).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1, recompute }, (p) => {
         if (p.message) messages.push(p.message);
         if (p.phase === 'build') build = p.message ?? '';
       });
-      return { plan: messages.find((m) => m.startsWith('GPU memory estimate')) ?? messages.join('\n'), build, steps: r.steps };
+      return { plan: messages.find((m) => m.startsWith('GPU memory estimate')) ?? messages.join('\n'), build, steps: r.steps, samples: r.samples };
     };
     // 1000 MB: the full-length step fits only with activation recomputation, which auto turns on before shortening
     const auto = await plan(1000);
@@ -190,9 +190,15 @@ describe('GPU set-up', () => {
     assert.ok(auto.steps > 0, 'learned with recomputation');
     // without recomputation the segments are halved instead
     const off = await plan(1000, 'off');
-    assert.match(off.plan, /^GPU memory estimate \d+ MB for 170-token segments \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
+    assert.match(off.plan, /^GPU memory estimate \d+ MB for 170-token segments( in batches of [24])? \(Stand-in GPU: 1000 MB free of 80\.0 GB\)$/);
     assert.doesNotMatch(off.build, /recomputation/);
     assert.ok(off.steps > 0, 'learned with the shorter segments');
+    // plenty of memory: full-length segments in batches of 4, a quarter of the steps (each stage rounds up)
+    const roomy = await plan(60_000);
+    assert.match(roomy.plan, /^GPU memory estimate [\d.]+ [MG]B for 341-token segments in batches of 4 \(Stand-in GPU: 58\.6 GB free of 80\.0 GB\)$/);
+    const stage2 = auto.samples;
+    const stage1 = auto.steps - stage2; // one sample per step in the recomputing run, one pass per stage
+    assert.equal(roomy.steps, Math.ceil(stage1 / 4) + Math.ceil(stage2 / 4), `batches of 4 over ${stage1} + ${stage2} samples`);
     await assert.rejects(trainer(100).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1 }), /Learning on the GPU needs about \d+ MB even with 64-token segments and activation recomputation .* but Stand-in GPU has 100 MB free of 80\.0 GB/);
   });
 
