@@ -5,6 +5,7 @@
  * loss, tokens/s, ETA), stops within one step when cancelled, and saves the adapter only when
  * training finished: the previous adapter stays until the new one is complete.
  */
+import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
 import { buildLlamaTrainStep, type LoraConfig } from '../model/llama';
 import { type LoraAdapter, saveAdapter } from '../model/peft';
@@ -78,11 +79,28 @@ export interface Stage {
   epochs: number;
 }
 
+/**
+ * The training feeds for `group`: `rows` rows (default one per sample) of T positions, each
+ * sample padded with masked positions and rows beyond the samples fully masked.
+ */
+export function batchFeeds(group: readonly Sample[], T: number, rows = group.length): Record<'input_ids' | 'labels' | 'loss_mask', Tensor> {
+  const { Tensor } = loadOrt();
+  const ids = new BigInt64Array(rows * T);
+  const labels = new BigInt64Array(rows * T);
+  const mask = new Float32Array(rows * T);
+  group.forEach((s, r) => {
+    s.input.forEach((x, i) => (ids[r * T + i] = BigInt(x)));
+    s.labels.forEach((x, i) => (labels[r * T + i] = BigInt(x)));
+    s.mask.forEach((m, i) => (mask[r * T + i] = m));
+  });
+  const dims = [rows, T];
+  return { input_ids: new Tensor('int64', ids, dims), labels: new Tensor('int64', labels, dims), loss_mask: new Tensor('float32', mask, dims) };
+}
+
 /** Trains a LoRA adapter through the stages; returns it with the loss of every step. */
 export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
   const samples = stages.flatMap((st) => st.samples);
   if (samples.length === 0) throw new Error('nothing to learn: no samples');
-  const { Tensor } = loadOrt();
   const report = o.onProgress ?? (() => undefined);
   const cancelled = (): void => {
     if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
@@ -124,20 +142,11 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
       const order = shuffled(epochSamples, o.seed * 7919 + epoch);
       for (let k = 0; k < order.length; k += B) {
         cancelled();
-        // up to B samples, each padded to T with masked positions (the loss is the mean over the batch's counted tokens)
+        // up to B samples (the loss is the mean over the batch's counted tokens)
         const group = order.slice(k, k + B);
-        const ids = new BigInt64Array(group.length * T);
-        const labels = new BigInt64Array(group.length * T);
-        const mask = new Float32Array(group.length * T);
-        group.forEach((s, r) => {
-          s.input.forEach((x, i) => (ids[r * T + i] = BigInt(x)));
-          s.labels.forEach((x, i) => (labels[r * T + i] = BigInt(x)));
-          s.mask.forEach((m, i) => (mask[r * T + i] = m));
-          tokens += s.input.length;
-        });
-        const dims = [group.length, T];
+        for (const s of group) tokens += s.input.length;
         const { loss } = await runner.step(
-          { input_ids: new Tensor('int64', ids, dims), labels: new Tensor('int64', labels, dims), loss_mask: new Tensor('float32', mask, dims) },
+          batchFeeds(group, T),
           learningRate(o.lr, losses.length, totalSteps),
         );
         losses.push(loss);

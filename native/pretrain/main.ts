@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildLongInput } from '../lift/input';
 import type { CorpusFile } from '../lift/corpus';
-import { shuffled, learningRate } from '../lift/learn';
+import { batchFeeds, shuffled, learningRate } from '../lift/learn';
 import { liftSamples, MODEL_LIFT_CONFIG } from '../lift/pipeline';
 import type { Sample } from '../lift/samples';
 import { byteLevelTokenizerJson } from '../model/bytelevel';
@@ -25,7 +25,6 @@ import { buildLlamaTrainStep } from '../model/llama';
 import { SafetensorsFile, writeSafetensors } from '../model/safetensors';
 import { TextTokenizer } from '../model/tokenizer';
 import { LINEAR_TARGETS, type LinearTarget, type LlamaWeights, saveModelFolder } from '../model/weights';
-import { loadOrt } from '../runtime/ort';
 import { createSession, TrainStepRunner } from '../runtime/session';
 import { PieceCounter, trainBpe } from './bpe';
 import { collectPretrainData, type PretrainDoc } from './data';
@@ -136,19 +135,8 @@ async function trainStage(
     runner.restore(Object.fromEntries([...f.tensors.keys()].map((n) => [n, f.readFloat32(n).data])), meta.step);
     log(`${name}: resumed at step ${meta.step}`);
   }
-  const { Tensor } = loadOrt();
   const T = o.seqLen;
-  const feeds = (batch: Sample[]) => {
-    const ids = new BigInt64Array(o.batch * T);
-    const labels = new BigInt64Array(o.batch * T);
-    const mask = new Float32Array(o.batch * T);
-    batch.forEach((s, b) => {
-      s.input.forEach((x, i) => (ids[b * T + i] = BigInt(x)));
-      s.labels.forEach((x, i) => (labels[b * T + i] = BigInt(x)));
-      s.mask.forEach((x, i) => (mask[b * T + i] = x));
-    });
-    return { input_ids: new Tensor('int64', ids, [o.batch, T]), labels: new Tensor('int64', labels, [o.batch, T]), loss_mask: new Tensor('float32', mask, [o.batch, T]) };
-  };
+  const feeds = (batch: Sample[]) => batchFeeds(batch, T, o.batch);
   const evaluate = async (): Promise<number> => {
     if (!o.heldOut?.length) return NaN;
     // a copy of the current weights at lr 0: the training state is untouched
