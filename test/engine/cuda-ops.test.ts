@@ -21,6 +21,7 @@ import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { DEFAULT_OPSET } from '../../native/onnx/model';
 import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
+import { buildRecomputeStep } from '../../native/model/recompute';
 import { LINEAR_TARGETS } from '../../native/model/weights';
 import { GraphBuilder } from '../../native/onnx/graph';
 import { encodeModel } from '../../native/onnx/model';
@@ -77,6 +78,7 @@ const ONNX_VERSIONS: Readonly<Record<string, readonly number[]>> = {
   Shape: [1, 13, 15, 19, 21],
   Sigmoid: [1, 6, 13],
   Sin: [7],
+  Size: [1, 13, 19, 21],
   Slice: [1, 10, 11, 13],
   Softmax: [1, 11, 13],
   Split: [1, 2, 11, 13, 18],
@@ -300,6 +302,15 @@ describe('CUDA kernel coverage of the graphs the product runs', () => {
       // the variants a CUDA session gets: half-precision weight matmuls, loss scaling
       ['LoRA training step in mixed precision (float16 weights)', () => buildLlamaTrainStep(cfg, weights, { seqLen: 8, batch: 1, lora: LORA, seed: 1, optimizer: OPTIMIZER, precision: 'float16' }).model.bytes],
       ['generation in mixed precision (float16 weights)', () => buildLlamaGenerate(cfg, weights, undefined, 'float16').model.bytes],
+      // activation recomputation: the layer (stacked weights, the vector-Jacobian product in an If), the chunked head, the update (dynamic loss scale)
+      ...(['float32', 'float16'] as const).flatMap((precision): [string, () => Uint8Array][] => {
+        const r = (): ReturnType<typeof buildRecomputeStep> => buildRecomputeStep(cfg, weights, { seqLen: 8, lora: LORA, seed: 1, precision, chunk: 4 });
+        return [
+          [`recomputation, ${precision}: layer graph`, () => r().layer.bytes],
+          [`recomputation, ${precision}: head graph`, () => r().head.bytes],
+          [`recomputation, ${precision}: update graph`, () => r().update.model.bytes],
+        ];
+      }),
     ];
     for (const [graph, build] of graphs) {
       test(`${name}: ${graph}: every op has a CUDA kernel`, (t) => {
