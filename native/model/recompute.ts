@@ -30,7 +30,7 @@ import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type
 export interface RecomputeGraphs {
   layer: EncodedModel;
   head: EncodedModel;
-  update: { model: EncodedModel; spec: TrainStepSpec & { grads: string[] } };
+  update: { model: EncodedModel; spec: TrainStepSpec };
   /** Trainable tensors with their initial values, named as in buildLlamaTrainStep. */
   params: Record<string, Float32Array>;
   shapes: Record<string, readonly number[]>;

@@ -61,16 +61,19 @@ export function buildTrainStep(g: GraphBuilder, loss: Value, params: readonly Va
 
 /**
  * The update alone, for gradients computed elsewhere (activation recomputation computes them
- * across sessions): each parameter's gradient is a graph input named `<param>.grad`, of the loss
+ * across sessions): each parameter's gradient is a graph input (gradInput: `<param>.grad`), of the loss
  * × `lossScale` when one is given. The spec has no loss.
  */
-export function buildUpdateStep(g: GraphBuilder, params: readonly Value[], o: TrainStepOptions): TrainStepSpec & { grads: string[] } {
+export function buildUpdateStep(g: GraphBuilder, params: readonly Value[], o: TrainStepOptions): TrainStepSpec {
   checkTrainable(g, params);
   if (o.accumulate) throw new GraphError('buildUpdateStep: accumulate the gradients before the update instead');
   const scale = lossScaleOf(g, o, params[0]?.dtype ?? 'float32');
-  const grads = params.map((p) => g.input(`${p.name}.grad`, p.dtype, p.shape));
-  return { ...finishStep(g, params, grads, o, scale), grads: grads.map((v) => v.name) };
+  const grads = params.map((p) => g.input(gradInput(p.name), p.dtype, p.shape));
+  return finishStep(g, params, grads, o, scale);
 }
+
+/** The update graph's input for a parameter's gradient. */
+export const gradInput = (param: string): string => `${param}.grad`;
 
 function checkTrainable(g: GraphBuilder, params: readonly Value[]): void {
   for (const p of params) if (!g.inputs.includes(p)) throw new GraphError(`trainable ${p.name} must be a graph input, not an initializer or a computed value`);

@@ -7,9 +7,10 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loraName } from '../model/llama';
 import { layerLoraGrad, layerLoraInput, type RecomputeGraphs } from '../model/recompute';
-import { floatToHalf, halfToFloat } from '../model/safetensors';
+import { fromHalfBits, toHalfBits } from '../model/safetensors';
 import type { Weight } from '../model/weights';
 import type { EncodedModel } from '../onnx/model';
+import { gradInput } from '../onnx/train';
 import { loadOrt } from './ort';
 import { createSession, type Device, type StepRunner, TrainStepRunner } from './session';
 
@@ -35,7 +36,6 @@ export class RecomputeRunner implements StepRunner {
     private readonly update: TrainStepRunner,
     private readonly sessions: InferenceSession[],
     private readonly graphs: RecomputeModels,
-    readonly provider: 'cuda' | 'cpu',
   ) {
     const { Tensor } = loadOrt();
     const D = graphs.embed.shape[1]!;
@@ -54,7 +54,7 @@ export class RecomputeRunner implements StepRunner {
       const update = await createSession(graphs.update.model, layer.provider, { threads: o.threads, ...spin });
       sessions.push(update.session);
       const runner = new TrainStepRunner(update.session, graphs.update.spec, o.initial ?? graphs.params);
-      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs, layer.provider);
+      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs);
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release()));
       throw err;
@@ -118,7 +118,7 @@ export class RecomputeRunner implements StepRunner {
     const grads: Record<string, Tensor> = {};
     for (let i = N - 1; i >= 0; i--) {
       const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(true), grad_out: hiddenTensor(grad), ...loraFeeds(i) });
-      for (const t of lora.targets) for (const ab of ['A', 'B'] as const) grads[`${loraName(i, t, ab)}.grad`] = out[layerLoraGrad(t, ab)]!;
+      for (const t of lora.targets) for (const ab of ['A', 'B'] as const) grads[gradInput(loraName(i, t, ab))] = out[layerLoraGrad(t, ab)]!;
       grad = out.grad_in!.data as Float32Array;
     }
     const { gradNorm } = await this.update.step(grads, lr);
@@ -131,8 +131,7 @@ export class RecomputeRunner implements StepRunner {
     const D = shape[1]!;
     const out = new Float32Array(ids.length * D);
     ids.forEach((id, t) => out.set(data.subarray(Number(id) * D, (Number(id) + 1) * D), t * D));
-    if (this.graphs.precision === 'float16') for (let k = 0; k < out.length; k++) out[k] = halfToFloat(floatToHalf(out[k]!));
-    return out;
+    return this.graphs.precision === 'float16' ? fromHalfBits(toHalfBits(out), out) : out;
   }
 
   /** Current value of a parameter (or moment). */

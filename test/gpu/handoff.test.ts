@@ -16,7 +16,7 @@ import type { Tensor } from 'onnxruntime-node';
 import type { TrainStepSpec } from '../../native/onnx/train';
 import { loadOrt } from '../../native/runtime/ort';
 import type { LoraConfig } from '../../native/model/llama';
-import { halfToFloat } from '../../native/model/safetensors';
+import { fromHalfBits } from '../../native/model/safetensors';
 import { RecomputeRunner, type RecomputeModels } from '../../native/runtime/recompute';
 import { TrainStepRunner } from '../../native/runtime/session';
 import { prepare } from './prepare';
@@ -100,8 +100,7 @@ test('prepared graphs and the weights gpu_check.py generates fit together and ru
     const dir = path.join(prepared, r.dir);
     const e = r.head.external.find((x) => x.name === r.embed)!;
     const raw = fs.readFileSync(path.join(dir, e.file));
-    const half = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
-    const embed = { name: r.embed, shape: [m.config.vocabSize, m.config.hiddenSize], data: Float32Array.from(half, (h) => halfToFloat(h)) };
+    const embed = { name: r.embed, shape: [m.config.vocabSize, m.config.hiddenSize], data: fromHalfBits(new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2)) };
     const params = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, initial[s.input]!]));
     const shapes = Object.fromEntries(r.update.spec.state.filter((s) => s.kind === 'param').map((s) => [s.input, s.shape as number[]]));
     const rec = await RecomputeRunner.create(

@@ -15,7 +15,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { defaultModelDir } from '../../native/model/default';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep, type Precision } from '../../native/model/llama';
-import { floatToHalf, halfToFloat, toHalfBits } from '../../native/model/safetensors';
+import { floatToHalf, fromHalfBits, halfToFloat, toHalfBits } from '../../native/model/safetensors';
 import { loadModel } from '../../native/model/weights';
 import { loadOrt } from '../../native/runtime/ort';
 import { Generator } from '../../native/runtime/generate';
@@ -83,6 +83,13 @@ test('the whole-array half conversion gives floatToHalf\'s bits: edges, ties, su
   const fast = toHalfBits(data);
   const wrong = [...data].map((v, i) => [v, fast[i], floatToHalf(v)]).filter(([, a, b]) => a !== b);
   assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} values differ`);
+});
+
+test('the whole-array conversion back gives halfToFloat\'s value for every one of the 65,536 bit patterns', () => {
+  const bits = Uint16Array.from({ length: 65536 }, (_, h) => h);
+  const back = fromHalfBits(bits);
+  const wrong = [...bits].filter((h) => !Object.is(back[h], Math.fround(halfToFloat(h))));
+  assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} patterns differ`);
 });
 
 describe('mixed precision (float16 weights and matmuls) against float32, on the CPU', () => {
