@@ -177,6 +177,8 @@ export interface AskResult {
   /** Whether learned knowledge (an adapter) was used. */
   usedAdapter: boolean;
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
+  /** Something the user should know about this answer (e.g. the active adapter was set aside). */
+  notice?: string;
 }
 
 /** An explanation of `file`'s lines startLine–endLine (absolute path; `code`: the editor's text of those lines). */

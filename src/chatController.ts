@@ -187,7 +187,7 @@ export class ChatController {
         const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
         const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && context.active!.file.replaceAll('\\', '/').endsWith(x.path));
         const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
-        note = `${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
+        note = `${result.notice ? `${result.notice} ` : ''}${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
       await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });

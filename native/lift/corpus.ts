@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
 import { isSecretFile, type Redaction, redactSecrets } from './secrets';
+import { isSystemPath, readBounded, realpathOrUndefined } from './files';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,9 @@ export type SkipReason =
   | 'not-included'
   | 'secret'
   | 'symlink'
+  | 'outside-root'
+  | 'not-regular'
+  | 'system'
   | 'too-large'
   | 'binary'
   | 'invalid-utf8'
@@ -64,9 +68,22 @@ export interface CollectReport {
   totalBytes: number;
 }
 
+/** What was skipped, by reason, with a few paths each: "2 secret (.env, id_rsa), 1 binary (logo.png)". */
+export function describeSkipped(report: CollectReport, pathsPerReason = 3): string {
+  const by = new Map<SkipReason, string[]>();
+  for (const s of report.skipped) by.set(s.reason, [...(by.get(s.reason) ?? []), s.path]);
+  return [...by]
+    .sort((a, b) => b[1].length - a[1].length)
+    .map(([reason, paths]) => `${paths.length} ${reason} (${paths.slice(0, pathsPerReason).join(', ')}${paths.length > pathsPerReason ? ', …' : ''})`)
+    .join(', ');
+}
+
 export class CollectCancelled extends Error {
   override name = 'CollectCancelled';
 }
+
+/** The largest file read by default (larger ones are data, not text to learn). */
+export const MAX_FILE_BYTES = 2 ** 20;
 
 const LOCK_FILES = new Set([
   'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb', 'Cargo.lock', 'poetry.lock', 'Pipfile.lock',
@@ -103,10 +120,26 @@ async function gitFiles(root: string): Promise<{ files: string[]; ignoredDirs: s
   return { files: [...new Set(split(listed.stdout))], ignoredDirs: split(ignored.stdout) };
 }
 
-/** A walk honouring nested .gitignore files; symlinks are reported, not followed. */
-function walk(root: string, skipped: CollectReport['skipped']): string[] {
+/** The rules of a .gitignore or .liftignore (a regular file of at most 1 MiB; anything else ignores nothing). */
+function ignoreFile(file: string): Ignore | undefined {
+  const read = readBounded(file, 2 ** 20);
+  return read.ok ? ignore().add(read.bytes.toString('utf8')) : undefined;
+}
+
+/**
+ * A walk honouring nested .gitignore files; symlinks are reported, not followed; system trees
+ * (/proc, /sys, /dev) are not entered. It yields to the event loop as it goes, so a walk of a
+ * huge tree can be cancelled.
+ */
+async function walk(root: string, skipped: CollectReport['skipped'], isCancelled?: () => boolean): Promise<string[]> {
   const out: string[] = [];
-  const visit = (dir: string, rules: { base: string; ig: Ignore }[]): void => {
+  let seen = 0;
+  const visit = async (dir: string, rules: { base: string; ig: Ignore }[]): Promise<void> => {
+    if (isCancelled?.()) throw new CollectCancelled('Collection was cancelled.');
+    if (isSystemPath(path.join(root, dir))) {
+      skipped.push({ path: `${dir}/`, reason: 'system' });
+      return;
+    }
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(path.join(root, dir), { withFileTypes: true });
@@ -115,15 +148,10 @@ function walk(root: string, skipped: CollectReport['skipped']): string[] {
       return;
     }
     const here = [...rules];
-    const gi = path.join(root, dir, '.gitignore');
-    if (fs.existsSync(gi)) {
-      try {
-        here.push({ base: dir, ig: ignore().add(fs.readFileSync(gi, 'utf8')) });
-      } catch {
-        /* an unreadable .gitignore ignores nothing */
-      }
-    }
+    const gi = ignoreFile(path.join(root, dir, '.gitignore'));
+    if (gi) here.push({ base: dir, ig: gi });
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (++seen % 1000 === 0) await new Promise((r) => setImmediate(r));
       const rel = dir ? `${dir}/${e.name}` : e.name;
       if (e.name === '.git') continue;
       const isDir = e.isDirectory();
@@ -133,16 +161,16 @@ function walk(root: string, skipped: CollectReport['skipped']): string[] {
         continue;
       }
       if (e.isSymbolicLink()) skipped.push({ path: rel, reason: 'symlink' });
-      else if (isDir) visit(rel, here);
+      else if (isDir) await visit(rel, here);
       else if (e.isFile()) out.push(rel);
     }
   };
-  visit('', []);
+  await visit('', []);
   return out;
 }
 
 export async function collect(roots: readonly string[], o: CollectOptions = {}): Promise<{ files: CorpusFile[]; report: CollectReport }> {
-  const maxFileBytes = o.maxFileBytes ?? 1024 * 1024;
+  const maxFileBytes = o.maxFileBytes ?? MAX_FILE_BYTES;
   const maxFiles = o.maxFiles ?? 50_000;
   const maxTotalBytes = o.maxTotalBytes ?? 64 * 2 ** 20;
   const include = o.include?.length ? picomatch([...o.include], { dot: true }) : undefined;
@@ -155,6 +183,7 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
     const abs = path.resolve(rootArg);
     const stat = fs.statSync(abs, { throwIfNoEntry: false });
     if (!stat) throw new Error(`${abs} does not exist`);
+    if (isSystemPath(realpathOrUndefined(abs) ?? abs)) throw new Error(`${abs} is a system folder; LIFT does not read it`);
     // One document: the file itself, under its folder.
     const root = stat.isFile() ? path.dirname(abs) : abs;
     const prefix = multi ? `${path.basename(root)}/` : '';
@@ -170,12 +199,11 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
         for (const d of git.ignoredDirs) report.skipped.push({ path: prefix + d, reason: 'git-ignored' });
       } else {
         const walkSkipped: CollectReport['skipped'] = [];
-        candidates = walk(root, walkSkipped);
+        candidates = await walk(root, walkSkipped, o.isCancelled);
         for (const s of walkSkipped) report.skipped.push({ ...s, path: prefix + s.path });
       }
-      const liftignore = path.join(root, '.liftignore');
-      if (fs.existsSync(liftignore)) {
-        const ig = ignore().add(fs.readFileSync(liftignore, 'utf8'));
+      const ig = ignoreFile(path.join(root, '.liftignore'));
+      if (ig) {
         candidates = candidates.filter((c) => {
           if (!ig.ignores(c)) return true;
           report.skipped.push({ path: prefix + c, reason: 'liftignore' });
@@ -184,6 +212,9 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
       }
     }
 
+    // every file read must resolve inside the root: a tracked folder replaced by a symlink to
+    // elsewhere (git lists the files under it) is refused
+    const rootReal = realpathOrUndefined(root) ?? root;
     for (const [i, rel] of candidates.entries()) {
       if (o.isCancelled?.()) throw new CollectCancelled('Collection was cancelled.');
       if (i % 100 === 0) o.onProgress?.(i, candidates.length); // a 100k-file tree sends 1000 events, not 100k
@@ -204,16 +235,16 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
         continue;
       }
       if (lst.isSymbolicLink()) { skip('symlink'); continue; }
-      if (!lst.isFile()) continue;
+      if (!lst.isFile()) { skip('not-regular'); continue; }
       if (lst.size > maxFileBytes) { skip('too-large', `${lst.size} bytes`); continue; }
       if (report.totalBytes + lst.size > maxTotalBytes) { skip('over-size-limit', `${maxTotalBytes} bytes in all`); continue; }
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch (err) {
-        skip('unreadable', (err as NodeJS.ErrnoException).code);
-        continue;
-      }
+      const real = realpathOrUndefined(file);
+      if (!real || !(real === rootReal || real.startsWith(rootReal + path.sep))) { skip('outside-root', real); continue; }
+      if (isSecretFile(path.relative(rootReal, real))) { skip('secret'); continue; }
+      const read = readBounded(real, maxFileBytes);
+      if (!read.ok) { skip(read.reason, read.detail); continue; }
+      const bytes = read.bytes;
+      if (report.totalBytes + bytes.length > maxTotalBytes) { skip('over-size-limit', `${maxTotalBytes} bytes in all`); continue; }
       if (bytes.subarray(0, 8000).includes(0)) { skip('binary'); continue; }
       let text: string;
       try {

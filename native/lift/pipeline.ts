@@ -9,9 +9,9 @@ import { TextTokenizer } from '../model/tokenizer';
 import type { LinearTarget } from '../model/weights';
 import type { LearnResult } from '../protocol';
 import type { LlamaConfig } from '../model/config';
-import { type CollectReport, type CorpusFile, collect } from './corpus';
+import { type CollectReport, type CorpusFile, collect, describeSkipped } from './corpus';
 import { buildLongInput, type LongInput } from './input';
-import { type LoraAdapter, loadAdapter } from '../model/peft';
+import { AdapterError, type LoraAdapter, loadAdapter } from '../model/peft';
 import { LearnCancelled, type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
@@ -210,7 +210,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     isCancelled: hooks.isCancelled,
     onProgress: (done, total) => progress({ phase: 'collect', step: done, totalSteps: total }),
   });
-  if (files.length === 0) throw new Error(`nothing to learn in ${req.roots.join(', ')}: ${report.skipped.length} files skipped (see the report)`);
+  if (files.length === 0) {
+    throw new Error(`nothing to learn in ${req.roots.join(', ')}: ${report.skipped.length ? `every file was skipped: ${describeSkipped(report)}` : 'no files'}. Nothing was written.`);
+  }
   progress({ phase: 'tokenize', message: `${files.length} files` });
   const { config, weights } = loadModel(req.modelDir);
   const tok = TextTokenizer.fromFolder(req.modelDir);
@@ -249,7 +251,18 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   let trainedQA = fits.length;
   const manifest = req.incremental && currentDir ? readManifest(currentDir) : undefined;
   const same = (m: Manifest): boolean => m.baseModel === req.modelDir && m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets);
-  const previous = manifest && same(manifest) ? manifest : undefined;
+  let previous = manifest && same(manifest) ? manifest : undefined;
+  if (previous) {
+    try {
+      initial = loadAdapter(currentDir!, config);
+    } catch (err) {
+      if (!(err instanceof AdapterError)) throw err;
+      // it does not fit the model (the model folder changed, a damaged file): set aside, learn everything
+      if (store) store.deactivate(path.basename(currentDir!));
+      progress({ phase: 'tokenize', message: `the adapter to continue does not fit this model (${err.message})${store ? '; it is no longer active' : ''}` });
+      previous = undefined;
+    }
+  }
   if (req.incremental && !previous) progress({ phase: 'tokenize', message: 'no matching adapter to continue: learning everything' });
   if (req.incremental && previous) {
     const learned = new Map(previous.files.map((f) => [f.path, f.sha256]));
@@ -263,7 +276,6 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const changedQA = qaSamples.filter((sm, k) => changed.has(qa[k]!.path) && sm.input.length <= config.maxPositions);
     trainedQA = changedQA.length;
     stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: stage2Epochs }];
-    initial = loadAdapter(currentDir!, config);
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
@@ -294,6 +306,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     isCancelled: hooks.isCancelled,
   });
   if (store) {
+    // cancelled while saving (its requester gone: the trainer cancels what is in flight when its
+    // connection closes): the new adapter stays in the store, inactive (pruned in time); the active one stays
+    if (hooks.isCancelled?.()) throw new LearnCancelled(`Learning was cancelled; the previous adapter is unchanged (the new one stays in ${adapterDir}, inactive).`);
     try {
       store.select(path.basename(adapterDir));
     } catch (err) {

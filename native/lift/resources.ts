@@ -192,13 +192,15 @@ export function checkMemory(estimate: MemoryEstimate, available = availableMemor
 }
 
 /**
- * Before training: the folder that will hold the adapter can be written (a probe file is created
- * and removed) and has room for `bytes` twice over (the new adapter is written beside the old).
+ * Before training: the folder that will hold the adapter (or its nearest existing ancestor, which
+ * is not created yet) can be written (a probe file is created and removed) and has room for
+ * `bytes` twice over (the new adapter is written beside the old).
  */
 export function checkStorage(dir: string, bytes: number): void {
-  const parent = path.dirname(path.resolve(dir));
+  // the nearest folder that exists: nothing is created before there is an adapter to save
+  let parent = path.dirname(path.resolve(dir));
+  while (!fs.existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
   try {
-    fs.mkdirSync(parent, { recursive: true });
     const probe = path.join(parent, `.lift-write-probe-${process.pid}`);
     fs.writeFileSync(probe, 'probe');
     fs.rmSync(probe, { force: true });

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CorpusFile } from './corpus';
+import { type CorpusFile, MAX_FILE_BYTES } from './corpus';
+import { readBounded } from './files';
 import type { AdapterInfo, AdapterSummary } from '../protocol';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
@@ -80,14 +81,13 @@ export function staleness(m: Manifest, current?: readonly CorpusFile[]): Stalene
   const changed: string[] = [];
   const removed: string[] = [];
   for (const f of m.files) {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(f.file);
-    } catch {
-      removed.push(f.path);
+    const read = readBounded(f.file, MAX_FILE_BYTES);
+    if (!read.ok) {
+      // gone, or no longer a file LIFT would learn (replaced by a link, a FIFO, grown too large)
+      (read.reason === 'unreadable' ? removed : changed).push(f.path);
       continue;
     }
-    const text = new TextDecoder().decode(bytes).replace(/^\uFEFF/, '');
+    const text = new TextDecoder().decode(read.bytes).replace(/^\uFEFF/, '');
     if (textHash(redactSecrets(text).text) !== f.sha256) changed.push(f.path);
   }
   return { changed, removed, added: [] };
@@ -173,6 +173,11 @@ export class AdapterStore {
       fs.rmSync(tmp, { force: true }); // a half-written pointer is never left behind
       throw err;
     }
+  }
+
+  /** Makes no adapter active if `key` is the active one (it stays in the store); answers come from the base model. */
+  deactivate(key: string): void {
+    if (this.activeKey() === key) fs.rmSync(path.join(this.root, ACTIVE), { force: true });
   }
 
   /** Deletes an adapter; deleting the active one makes the newest remaining one active. */

@@ -37,12 +37,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
-import { CollectCancelled, collect } from '../lift/corpus';
+import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
+import { describeRefusal, readBounded, resolveInside } from '../lift/files';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { modelStamp } from '../model/weights';
+import { AdapterError } from '../model/peft';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { GpuInstallCancelled, installGpu } from '../runtime/cuda';
@@ -138,19 +140,31 @@ export function rangeChunk(what: string, r: CodeRange, roots: readonly string[])
   if (typeof file !== 'string' || !Number.isSafeInteger(startLine) || !Number.isSafeInteger(endLine) || startLine < 1 || endLine < startLine) {
     throw new ResponseError(-32602, `${what}: "file", "startLine" ≤ "endLine" (1-based) are required.`);
   }
-  if (isSecretFile(file)) throw new ResponseError(LEARN_FAILED, `${what}: ${path.basename(file)} holds credentials; LIFT does not read it.`);
+  const refuse = (why: string): never => {
+    throw new ResponseError(LEARN_FAILED, `${what}: ${why}`);
+  };
+  if (isSecretFile(file)) refuse(`${path.basename(file)} holds credentials; LIFT does not read it.`);
   let lines: string[];
+  let rel: string | undefined;
   if (typeof r.code === 'string') {
+    // the editor's own text: nothing is read from disk
     lines = [...Array<string>(startLine - 1).fill(''), ...r.code.split('\n')];
   } else {
+    // read from disk: only a regular file inside a workspace folder, every symlink resolved
+    let where: ReturnType<typeof resolveInside>;
     try {
-      lines = fs.readFileSync(file, 'utf8').split('\n');
+      where = resolveInside(file, roots);
     } catch (err) {
-      throw new ResponseError(LEARN_FAILED, `${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+      return refuse(`${err instanceof Error ? err.message : String(err)}.`);
     }
+    if (isSecretFile(where.rel)) refuse(`${file} leads to ${where.rel}, which holds credentials; LIFT does not read it.`);
+    const read = readBounded(where.real, MAX_FILE_BYTES);
+    if (!read.ok) return refuse(`cannot read ${file}: ${describeRefusal(read)}.`);
+    lines = new TextDecoder().decode(read.bytes).split('\n');
+    rel = where.rel;
   }
-  const root = roots.find((x) => file.startsWith(x + path.sep));
-  const rel = root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
+  const root = rel === undefined ? roots.find((x) => file.startsWith(x + path.sep)) : undefined;
+  rel ??= root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
   return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
 }
 
@@ -250,7 +264,22 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         log('warn', `the adapter in ${dir} was learned on ${learnedOn}, not ${p.model}: answering without it`);
         dir = undefined;
       }
-      const usedAdapter = model.useAdapter(dir);
+      if (typeof p.adapterDir === 'string' && !fs.existsSync(path.join(p.adapterDir, 'adapter_model.safetensors'))) {
+        throw new ResponseError(LEARN_FAILED, `There is no adapter in ${p.adapterDir} (no adapter_model.safetensors): give a folder that learning wrote, or no adapter to answer from the base model.`);
+      }
+      let usedAdapter: boolean;
+      let notice: string | undefined;
+      try {
+        usedAdapter = model.useAdapter(dir);
+      } catch (err) {
+        // a store's active adapter that does not fit the model (the model folder changed, a damaged
+        // file) is set aside, so that answering goes on; an adapter asked for by name is an error
+        if (!(err instanceof AdapterError) || typeof p.store !== 'string' || typeof p.adapterDir === 'string' || !dir) throw err;
+        new AdapterStore(p.store).deactivate(path.basename(dir));
+        notice = `The active adapter does not fit this model (${err.message}). It is no longer active (it stays in the store) and this answer comes from the base model: learn the workspace again.`;
+        log('warn', notice);
+        usedAdapter = model.useAdapter(undefined);
+      }
       const key = cacheKey && `${cacheKey}:${p.model}:${model.adapterIdentity ?? 'base'}`;
       const hit = key ? explained.get(key) : undefined;
       if (hit) {
@@ -269,7 +298,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         onText: stream,
       });
       if (answer.stop === 'cancelled') throw cancelled();
-      const result = { ...answer, usedAdapter };
+      const result = { ...answer, usedAdapter, ...(notice ? { notice } : {}) };
       if (key) {
         explained.set(key, result);
         if (explained.size > 200) explained.delete(explained.keys().next().value!);

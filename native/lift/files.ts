@@ -1,0 +1,109 @@
+/**
+ * How the trainer reads a file it was asked about: one path policy (resolved with realpath,
+ * inside a workspace root, so no symlinked component leads outside) and one bounded read (only
+ * regular files, checked after a non-blocking open, never more bytes than the limit). System
+ * trees (/proc, /sys, /dev) are never walked or read.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Trees of the system whose "files" are endless, blocking or device-backed. */
+const SYSTEM_TREES = process.platform === 'win32' ? [] : ['/proc', '/sys', '/dev'];
+
+/** Whether an absolute path is a system tree or lies in one. */
+export function isSystemPath(abs: string): boolean {
+  return SYSTEM_TREES.some((t) => abs === t || abs.startsWith(`${t}/`));
+}
+
+/** A request named a file the trainer will not read; the message names the path. */
+export class PathRefused extends Error {
+  override name = 'PathRefused';
+}
+
+/** realpath, or undefined when the path does not exist (or cannot be resolved). */
+export function realpathOrUndefined(p: string): string | undefined {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return undefined;
+  }
+}
+
+const inside = (real: string, root: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+/**
+ * The file's real location, its root (real) and its path relative to that root ('/'
+ * separators), when it lies inside one of `roots` once every symlink is resolved; else a
+ * PathRefused that names the path.
+ */
+export function resolveInside(file: string, roots: readonly string[]): { real: string; root: string; rel: string } {
+  const abs = path.resolve(file);
+  const real = realpathOrUndefined(abs);
+  if (!real) throw new PathRefused(`${abs} does not exist`);
+  if (isSystemPath(real)) throw new PathRefused(`${abs} is a system file (${real}); LIFT does not read it`);
+  for (const r of roots) {
+    const root = realpathOrUndefined(path.resolve(r));
+    if (root && inside(real, root)) return { real, root, rel: path.relative(root, real).split(path.sep).join('/') };
+  }
+  const via = real === abs ? '' : ` (it leads to ${real})`;
+  throw new PathRefused(`${abs} is outside the workspace folders${via}; LIFT reads only files inside ${roots.map((r) => path.resolve(r)).join(', ') || 'a workspace folder'}`);
+}
+
+export type ReadRefusal = 'symlink' | 'not-regular' | 'too-large' | 'unreadable';
+
+export type BoundedRead = { ok: true; bytes: Buffer } | { ok: false; reason: ReadRefusal; detail?: string };
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
+
+/**
+ * Reads a regular file, at most `maxBytes` of it: opened without following a final symlink and
+ * without blocking (a FIFO or device opens at once and is then refused by fstat), and refused as
+ * too large when more bytes come than allowed, whatever the size on disk says (/proc files say 0).
+ */
+export function readBounded(file: string, maxBytes: number): BoundedRead {
+  if (isSystemPath(path.resolve(file))) return { ok: false, reason: 'not-regular', detail: 'a system file' };
+  let fd: number;
+  try {
+    fd = fs.openSync(file, OPEN_FLAGS);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ELOOP' ? { ok: false, reason: 'symlink' } : { ok: false, reason: 'unreadable', detail: code };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return { ok: false, reason: 'not-regular', detail: st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file' };
+    if (st.size > maxBytes) return { ok: false, reason: 'too-large', detail: `${st.size} bytes` };
+    // one byte more than allowed tells "too large" from "exactly the limit"; the size on disk is
+    // only the first guess (a file may grow, /proc files say 0)
+    const limit = maxBytes + 1;
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < limit) {
+      const buf = Buffer.allocUnsafe(Math.min(limit - total, parts.length ? 64 * 1024 : st.size + 1));
+      const got = fs.readSync(fd, buf, 0, buf.length, null);
+      if (got === 0) break;
+      parts.push(got === buf.length ? buf : buf.subarray(0, got));
+      total += got;
+    }
+    if (total > maxBytes) return { ok: false, reason: 'too-large', detail: `more than ${maxBytes} bytes` };
+    return { ok: true, bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, total) };
+  } catch (err) {
+    return { ok: false, reason: 'unreadable', detail: (err as NodeJS.ErrnoException).code };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A refusal in words, for an error message. */
+export function describeRefusal(r: { reason: ReadRefusal; detail?: string }): string {
+  switch (r.reason) {
+    case 'symlink':
+      return 'it is a symbolic link';
+    case 'not-regular':
+      return `it is not a regular file${r.detail ? ` (${r.detail})` : ''}`;
+    case 'too-large':
+      return `it is too large${r.detail ? ` (${r.detail})` : ''}`;
+    default:
+      return `it cannot be read${r.detail ? ` (${r.detail})` : ''}`;
+  }
+}
