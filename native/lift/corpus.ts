@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
 import { isSecretFile, type Redaction, redactSecrets } from './secrets';
-import { isSystemPath, readBounded, realpathOrUndefined } from './files';
+import { isSystemPath, readBounded, realpathOrUndefined } from '../files';
 
 const run = promisify(execFile);
 

@@ -18,9 +18,9 @@ import { modelQA } from './modelqa';
 import { chunkFiles } from './retrieve';
 import { generateQA, type Phrasings, type QAPair } from './qa';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
+import { JSON_FILE_LIMIT, readText } from '../files';
 import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, type RecomputeMode } from './resources';
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
@@ -106,7 +106,7 @@ export const MODEL_LIFT_CONFIG = 'lift_config.json';
 
 export function modelLiftConfig(modelDir: string): ModelLiftConfig {
   try {
-    const c = JSON.parse(fs.readFileSync(path.join(modelDir, MODEL_LIFT_CONFIG), 'utf8')) as ModelLiftConfig;
+    const c = JSON.parse(readText(path.join(modelDir, MODEL_LIFT_CONFIG), JSON_FILE_LIMIT)) as ModelLiftConfig;
     return typeof c === 'object' && c !== null ? c : {};
   } catch {
     return {};

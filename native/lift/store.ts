@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CorpusFile, MAX_FILE_BYTES } from './corpus';
-import { readBounded } from './files';
+import { JSON_FILE_LIMIT, readBounded, readText } from '../files';
 import type { AdapterInfo, AdapterSummary } from '../protocol';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
@@ -50,7 +50,7 @@ export function downsample(values: readonly number[], n = 200): [number, number]
 
 export function readManifest(adapterDir: string): Manifest | undefined {
   try {
-    const m = JSON.parse(fs.readFileSync(path.join(adapterDir, MANIFEST), 'utf8')) as Manifest;
+    const m = JSON.parse(readText(path.join(adapterDir, MANIFEST), JSON_FILE_LIMIT)) as Manifest;
     return m?.format === 1 && Array.isArray(m.files) ? m : undefined;
   } catch {
     return undefined;
@@ -129,7 +129,7 @@ export class AdapterStore {
   /** The key of the active adapter, if it is still there and complete. */
   activeKey(): string | undefined {
     try {
-      const { key } = JSON.parse(fs.readFileSync(path.join(this.root, ACTIVE), 'utf8')) as { key?: unknown };
+      const { key } = JSON.parse(readText(path.join(this.root, ACTIVE), JSON_FILE_LIMIT)) as { key?: unknown };
       return typeof key === 'string' && KEY.test(key) && complete(this.dirFor(key)) ? key : undefined;
     } catch {
       return undefined;

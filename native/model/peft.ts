@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { JSON_FILE_LIMIT, readText } from '../files';
 import type { LlamaConfig } from './config';
 import { loraName } from './llama';
 import { SafetensorsFile, writeSafetensors } from './safetensors';
@@ -115,7 +116,7 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   recoverInterruptedSave(dir);
   let conf: Record<string, unknown>;
   try {
-    conf = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    conf = JSON.parse(readText(path.join(dir, 'adapter_config.json'), JSON_FILE_LIMIT));
   } catch (err) {
     return fail(`adapter_config.json is missing or not JSON (${(err as Error).message})`);
   }

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { describeRefusal, openRegular } from '../files';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8' | 'BOOL';
 
@@ -38,14 +39,11 @@ export class SafetensorsFile {
     const fail = (msg: string): never => {
       throw new SafetensorsError(`${path.basename(file)}: ${msg}`);
     };
-    let fd: number;
+    // a regular file only, opened without blocking (a FIFO in a model folder must not hang the trainer)
+    const opened = openRegular(file);
+    if ('reason' in opened) return fail(opened.reason === 'unreadable' ? `cannot open (${opened.detail})` : `cannot open: ${describeRefusal(opened)}`);
+    const { fd, size } = opened;
     try {
-      fd = fs.openSync(file, 'r');
-    } catch (err) {
-      return fail(`cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
       if (size < 8) fail(`too short to be a safetensors file (${size} bytes)`);
       const lenBuf = Buffer.alloc(8);
       fs.readSync(fd, lenBuf, 0, 8, 0);

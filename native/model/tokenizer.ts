@@ -6,6 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FileReadError, readText } from '../files';
+
+/** The largest tokenizer.json read (real ones are 2–35 MB). */
+const TOKENIZER_FILE_LIMIT = 256 * 2 ** 20;
 import { Tokenizer } from '@huggingface/tokenizers';
 
 export class TokenizerError extends Error {
@@ -46,12 +50,12 @@ export class TextTokenizer {
 
   static fromFolder(dir: string): TextTokenizer {
     const file = path.join(dir, 'tokenizer.json');
-    const read = (f: string): unknown => JSON.parse(fs.readFileSync(f, 'utf8'));
+    const read = (f: string): unknown => JSON.parse(readText(f, TOKENIZER_FILE_LIMIT));
     let json: unknown;
     try {
       json = read(file);
     } catch (err) {
-      throw new TokenizerError(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
+      throw new TokenizerError(`${file}: ${(err as FileReadError).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
     }
     const cfgFile = path.join(dir, 'tokenizer_config.json');
     return TextTokenizer.fromJson(json, fs.existsSync(cfgFile) ? read(cfgFile) : {}, file);

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { FileReadError, JSON_FILE_LIMIT, readText } from '../files';
 import { ConfigError, type LlamaConfig, parseConfig } from './config';
 import { SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors';
 
@@ -57,9 +58,9 @@ export const linearModule = (t: LinearTarget): string => (t.endsWith('_proj') &&
 function readJson(file: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readText(file, JSON_FILE_LIMIT);
   } catch (err) {
-    throw new ModelLoadError(`${path.basename(file)} is missing or unreadable in ${path.dirname(file)} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new ModelLoadError(`${path.basename(file)} is missing or unreadable in ${path.dirname(file)} (${(err as FileReadError).code ?? (err as Error).message})`);
   }
   try {
     return JSON.parse(text);

@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
-import { describeRefusal, readBounded, resolveInside } from '../lift/files';
+import { describeRefusal, readBounded, resolveInside } from '../files';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';

@@ -12,11 +12,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { collect } from '../../native/lift/corpus';
-import { readBounded } from '../../native/lift/files';
+import { readBounded } from '../../native/files';
 import { AdapterStore } from '../../native/lift/store';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
-import { saveModelFolder } from '../../native/model/weights';
+import { loadModel, saveModelFolder } from '../../native/model/weights';
+import { TextTokenizer } from '../../native/model/tokenizer';
 import { rangeChunk } from '../../native/server/server';
 import { tinyWorkspace, trainerBundle } from '../helpers';
 
@@ -190,4 +191,23 @@ test('CLI: a learn with nothing to learn prints the report and creates no folder
     assert.match(r.stderr, /nothing to learn in .*every file was skipped: .*1 secret \(\.env\).*1 binary \(logo\.png\)|1 binary \(logo\.png\).*1 secret \(\.env\)/);
     assert.deepEqual(fs.readdirSync(dir).sort(), ['ws'], `${target[0]} left ${fs.readdirSync(dir)}`);
   }
+});
+
+test('a model folder or adapter store holding a FIFO: a clear error, never a hang', { skip: !posix }, () => {
+  const dir = path.join(tmp, 'fifo-model');
+  fs.mkdirSync(dir);
+  const { model } = tinyWorkspace(dir, 'x\n');
+  for (const name of ['config.json', 'tokenizer.json', 'model.safetensors']) {
+    const file = path.join(model, name);
+    fs.renameSync(file, `${file}.real`);
+    mkfifo(file);
+    assert.throws(() => (name === 'tokenizer.json' ? TextTokenizer.fromFolder(model) : loadModel(model)), /not a regular file \(a FIFO\)/, name);
+    fs.rmSync(file);
+    fs.renameSync(`${file}.real`, file);
+  }
+  assert.doesNotThrow(() => loadModel(model));
+  const store = path.join(dir, 'store');
+  fs.mkdirSync(store);
+  mkfifo(path.join(store, 'active.json'));
+  assert.equal(new AdapterStore(store).activeKey(), undefined);
 });

@@ -1,5 +1,5 @@
 /**
- * How the trainer reads a file it was asked about: one path policy (resolved with realpath,
+ * How the trainer reads files (shared by its layers: it imports nothing of theirs). A file it was asked about: one path policy (resolved with realpath,
  * inside a workspace root, so no symlinked component leads outside) and one bounded read (only
  * regular files, checked after a non-blocking open, never more bytes than the limit). System
  * trees (/proc, /sys, /dev) are never walked or read.
@@ -56,30 +56,47 @@ export type BoundedRead = { ok: true; bytes: Buffer } | { ok: false; reason: Rea
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
 
 /**
- * Reads a regular file, at most `maxBytes` of it: opened without following a final symlink and
- * without blocking (a FIFO or device opens at once and is then refused by fstat), and refused as
- * too large when more bytes come than allowed, whatever the size on disk says (/proc files say 0).
+ * Opens a regular file for reading without following a final symlink and without blocking (a
+ * FIFO or device opens at once and is then refused by fstat): the descriptor and its size, or
+ * the refusal.
  */
-export function readBounded(file: string, maxBytes: number): BoundedRead {
-  if (isSystemPath(path.resolve(file))) return { ok: false, reason: 'not-regular', detail: 'a system file' };
+export function openRegular(file: string): { fd: number; size: number } | { reason: ReadRefusal; detail?: string } {
+  if (isSystemPath(path.resolve(file))) return { reason: 'not-regular', detail: 'a system file' };
   let fd: number;
   try {
     fd = fs.openSync(file, OPEN_FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ELOOP' ? { ok: false, reason: 'symlink' } : { ok: false, reason: 'unreadable', detail: code };
+    return code === 'ELOOP' ? { reason: 'symlink' } : { reason: 'unreadable', detail: code };
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { ok: false, reason: 'not-regular', detail: st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file' };
-    if (st.size > maxBytes) return { ok: false, reason: 'too-large', detail: `${st.size} bytes` };
+    if (st.isFile()) return { fd, size: st.size };
+    fs.closeSync(fd);
+    return { reason: 'not-regular', detail: st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a file' };
+  } catch (err) {
+    fs.closeSync(fd);
+    return { reason: 'unreadable', detail: (err as NodeJS.ErrnoException).code };
+  }
+}
+
+/**
+ * Reads a regular file (see openRegular), at most `maxBytes` of it: refused as too large when
+ * more bytes come than allowed, whatever the size on disk says (/proc files say 0).
+ */
+export function readBounded(file: string, maxBytes: number): BoundedRead {
+  const opened = openRegular(file);
+  if ('reason' in opened) return { ok: false, ...opened };
+  const { fd, size } = opened;
+  try {
+    if (size > maxBytes) return { ok: false, reason: 'too-large', detail: `${size} bytes` };
     // one byte more than allowed tells "too large" from "exactly the limit"; the size on disk is
-    // only the first guess (a file may grow, /proc files say 0)
+    // only the first guess (a file may grow)
     const limit = maxBytes + 1;
     const parts: Buffer[] = [];
     let total = 0;
     while (total < limit) {
-      const buf = Buffer.allocUnsafe(Math.min(limit - total, parts.length ? 64 * 1024 : st.size + 1));
+      const buf = Buffer.allocUnsafe(Math.min(limit - total, parts.length ? 64 * 1024 : size + 1));
       const got = fs.readSync(fd, buf, 0, buf.length, null);
       if (got === 0) break;
       parts.push(got === buf.length ? buf : buf.subarray(0, got));
@@ -94,6 +111,9 @@ export function readBounded(file: string, maxBytes: number): BoundedRead {
   }
 }
 
+/** Bytes of a JSON settings file read at most (config.json, adapter_config.json, manifests). */
+export const JSON_FILE_LIMIT = 16 * 2 ** 20;
+
 /** A refusal in words, for an error message. */
 export function describeRefusal(r: { reason: ReadRefusal; detail?: string }): string {
   switch (r.reason) {
@@ -106,4 +126,26 @@ export function describeRefusal(r: { reason: ReadRefusal; detail?: string }): st
     default:
       return `it cannot be read${r.detail ? ` (${r.detail})` : ''}`;
   }
+}
+
+/** The error of readText: its message says which file and why. */
+export class FileReadError extends Error {
+  override name = 'FileReadError';
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A regular file's text (a model's config.json or tokenizer.json, an adapter's manifest), read
+ * as readBounded does; a FileReadError says why ("it is not a regular file (a FIFO)"; an errno
+ * such as ENOENT is kept as `code`).
+ */
+export function readText(file: string, maxBytes: number): string {
+  const r = readBounded(file, maxBytes);
+  if (!r.ok) throw new FileReadError(r.reason === 'unreadable' && r.detail === 'ENOENT' ? 'it does not exist' : describeRefusal(r), r.reason === 'unreadable' ? r.detail : undefined);
+  return r.bytes.toString('utf8');
 }
