@@ -142,13 +142,13 @@ describe('GPU set-up', () => {
     const status = await gpu.status();
     assert.ok(status.onnxruntime.loaded && status.onnxruntime.gpuInstall === r.ortDir, JSON.stringify(status.onnxruntime));
     assert.ok(status.onnxruntime.loaded && status.onnxruntime.providers.find((p) => p.name === 'cuda')?.available);
-    const answer = await gpu.ask({ question: 'Which port?', roots: [docs], model, adapterDir: path.join(tmp, 'none'), maxTokens: 4 });
+    const answer = await gpu.ask({ question: 'Which port?', roots: [docs], model, store: path.join(tmp, 'no-store'), maxTokens: 4 });
     assert.equal(typeof answer.text, 'string');
     assert.ok(gpuLog.has('warn', /CUDA is not usable: .*; running on the CPU\./), gpuLog.lines.join('\n'));
     // LIFT_DEVICE=cuda: no silent CPU, a clear error instead
     const strict = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'gpu-test', version: '0' }, env: { LIFT_ORT_DIR: r.ortDir, LIFT_DEVICE: 'cuda' } });
     clients.push(strict);
-    await assert.rejects(strict.ask({ question: 'Which port?', roots: [docs], model, adapterDir: path.join(tmp, 'none'), maxTokens: 4 }), /CUDA is not usable: .*Set "lift\.device" to "auto" or "cpu"/);
+    await assert.rejects(strict.ask({ question: 'Which port?', roots: [docs], model, store: path.join(tmp, 'no-store'), maxTokens: 4 }), /CUDA is not usable: .*Set "lift\.device" to "auto" or "cpu"/);
     // an incomplete install is not loaded: the CPU runtime, and the reason in status
     fs.rmSync(path.join(r.ortDir, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so'));
     const broken = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'gpu-test', version: '0' }, env: { LIFT_ORT_DIR: r.ortDir } });
