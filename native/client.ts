@@ -123,6 +123,32 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/**
+ * Trainers started by this process. However this process ends — dispose not called, an uncaught
+ * error, process.exit on a second Ctrl+C — its 'exit' handlers run (only a signal with no handler,
+ * or SIGKILL, skips them: the trainer then sees its IPC channel close or its parent change), and
+ * they kill every trainer still running: a trainer never outlives whoever started it.
+ */
+const trainers = new Set<ChildProcess>();
+let exitHook = false;
+
+function killOnExit(proc: ChildProcess): void {
+  trainers.add(proc);
+  proc.once('exit', () => trainers.delete(proc));
+  proc.once('error', () => trainers.delete(proc));
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const p of trainers) {
+      try {
+        p.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
 export class TrainerClient {
   private current: Promise<Running> | undefined;
   private live: Running | undefined;
@@ -186,9 +212,12 @@ export class TrainerClient {
     const proc = fork(this.opts.trainerPath, ['serve'], {
       execPath: this.opts.execPath ?? process.execPath,
       execArgv: [],
-      env: { ...process.env, ...(typeof this.opts.env === 'function' ? this.opts.env() : this.opts.env), ELECTRON_RUN_AS_NODE: '1' },
+      // ORT_DISABLE_TELEMETRY: ONNX Runtime 1.30 otherwise writes a device id and a usage database under
+      // ~/.cache/Microsoft and a mat-debug-<pid>.log in the temp folder (loadOrt sets it too)
+      env: { ...process.env, ...(typeof this.opts.env === 'function' ? this.opts.env() : this.opts.env), ELECTRON_RUN_AS_NODE: '1', ORT_DISABLE_TELEMETRY: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    killOnExit(proc);
     const stderrTail: string[] = [];
     readline.createInterface({ input: proc.stdout! }).on('line', (line) => logger.info(`[trainer] ${line}`));
     const stderrLines = readline.createInterface({ input: proc.stderr! });

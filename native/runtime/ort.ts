@@ -30,9 +30,22 @@ export function ortSource(): { pkgDir: string; gpuInstall?: string; reason?: str
   return source;
 }
 
+/**
+ * ONNX Runtime 1.30 starts a telemetry system in every process that creates its environment (the
+ * first session): a persistent device id and a usage database under
+ * `$HOME/.cache/Microsoft/DeveloperTools/.onnxruntime`, a `.ses` file and an empty
+ * `mat-debug-<pid>.log` in the temp folder. This variable, read when that environment is created
+ * (not when the addon loads; checked), turns all of it off. Set before the first require, so that
+ * every process loading ONNX Runtime through here is covered; TrainerClient also passes it on.
+ */
+export function disableOrtTelemetry(): void {
+  process.env.ORT_DISABLE_TELEMETRY = '1';
+}
+
 /** Loads onnxruntime-node once (lazily, so a broken install is reported by `status`, not a crash at start). */
 export function loadOrt(): typeof OrtModule {
   if (!ort) {
+    disableOrtTelemetry();
     const { pkgDir, gpuInstall } = ortSource();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     ort = (gpuInstall ? require(pkgDir) : require('onnxruntime-node')) as typeof OrtModule;
