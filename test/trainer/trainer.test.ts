@@ -135,8 +135,9 @@ describe('trainer process', () => {
     assert.equal(isAlive(pid), false);
   });
 
-  test('a trainer that dies during start-up gives a clear error with its stderr', async () => {
+  test('a trainer that dies during start-up gives a clear error with its stderr', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const broken = path.join(dir, 'broken.js');
     fs.writeFileSync(broken, "console.error('cannot load the model folder'); process.exit(3);\n");
     const { c } = client({ trainerPath: broken });
@@ -150,8 +151,9 @@ describe('trainer process', () => {
     await assert.rejects(missing.status(), /exited during start-up[\s\S]*Cannot find module/);
   });
 
-  test('a trainer that never answers the handshake times out', async () => {
+  test('a trainer that never answers the handshake times out', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-test-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const silent = path.join(dir, 'silent.js');
     fs.writeFileSync(silent, 'setInterval(() => {}, 1000);\n');
     const { c } = client({ trainerPath: silent, startTimeoutMs: 500 });
