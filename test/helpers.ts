@@ -39,6 +39,16 @@ export async function until(predicate: () => boolean, timeoutMs = 10_000, what =
   }
 }
 
+/** `p`, or a rejection saying `what` did not happen within `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms / 1000} s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Seeded uniform integers in [0, n) (xorshift32: every bit varies, unlike an LCG's low bits). */
 export function seededInts(seed: number): (n: number) => number {
   let s = seed >>> 0 || 1;

@@ -16,7 +16,7 @@ import { Initialize, Learn, LearnProgressType, PROTOCOL_VERSION } from '../../na
 import { AdapterStore } from '../../native/lift/store';
 import { LearnCancelled } from '../../native/lift/learn';
 import { learnWorkspace } from '../../native/lift/pipeline';
-import { trainerBundle, tinyWorkspace, until } from '../helpers';
+import { tinyWorkspace, trainerBundle, until, within } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-lifecycle-'));
 /** Every process a test started, killed at the end whatever happened (stopped ones too). */
@@ -71,15 +71,6 @@ function cli(args: string[], cwd = tmp): Cli {
     return pid;
   };
   return { proc, stderr: () => err, exited, trainerPid };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms / 1000} s`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 let workspaces = 0;

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { StreamMessageReader } from 'vscode-jsonrpc/node';
 import { Echo, Initialize, PROTOCOL_VERSION } from '../../native/protocol';
-import { seededInts, trainerBundle } from '../helpers';
+import { seededInts, trainerBundle, within } from '../helpers';
 
 const procs: ChildProcess[] = [];
 after(() => {
@@ -25,15 +25,6 @@ function trainer(): { proc: ChildProcess; stderr: () => string; exited: Promise<
   proc.stdin!.on('error', () => undefined); // EPIPE once it refused us
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { proc, stderr: () => err, exited };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms / 1000} s`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Writes `mb` MiB of `fill` without any header; resolves when all is written or the pipe broke. */
