@@ -29,7 +29,8 @@ export function realpathOrUndefined(p: string): string | undefined {
   }
 }
 
-const inside = (real: string, root: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+/** Whether a real path is `root` (a real path) or lies below it. */
+export const isInside = (real: string, root: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 /**
  * The file's real location, its root (real) and its path relative to that root ('/'
@@ -43,7 +44,7 @@ export function resolveInside(file: string, roots: readonly string[]): { real: s
   if (isSystemPath(real)) throw new PathRefused(`${abs} is a system file (${real}); LIFT does not read it`);
   for (const r of roots) {
     const root = realpathOrUndefined(path.resolve(r));
-    if (root && inside(real, root)) return { real, root, rel: path.relative(root, real).split(path.sep).join('/') };
+    if (root && isInside(real, root)) return { real, root, rel: path.relative(root, real).split(path.sep).join('/') };
   }
   const via = real === abs ? '' : ` (it leads to ${real})`;
   throw new PathRefused(`${abs} is outside the workspace folders${via}; LIFT reads only files inside ${roots.map((r) => path.resolve(r)).join(', ') || 'a workspace folder'}`);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
 import { isSecretFile, type Redaction, redactSecrets } from './secrets';
-import { isSystemPath, readBounded, realpathOrUndefined } from '../files';
+import { isInside, isSystemPath, readBounded, realpathOrUndefined } from '../files';
 
 const run = promisify(execFile);
 
@@ -122,7 +122,7 @@ async function gitFiles(root: string): Promise<{ files: string[]; ignoredDirs: s
 
 /** The rules of a .gitignore or .liftignore (a regular file of at most 1 MiB; anything else ignores nothing). */
 function ignoreFile(file: string): Ignore | undefined {
-  const read = readBounded(file, 2 ** 20);
+  const read = readBounded(file, MAX_FILE_BYTES);
   return read.ok ? ignore().add(read.bytes.toString('utf8')) : undefined;
 }
 
@@ -239,7 +239,7 @@ export async function collect(roots: readonly string[], o: CollectOptions = {}):
       if (lst.size > maxFileBytes) { skip('too-large', `${lst.size} bytes`); continue; }
       if (report.totalBytes + lst.size > maxTotalBytes) { skip('over-size-limit', `${maxTotalBytes} bytes in all`); continue; }
       const real = realpathOrUndefined(file);
-      if (!real || !(real === rootReal || real.startsWith(rootReal + path.sep))) { skip('outside-root', real); continue; }
+      if (!real || !isInside(real, rootReal)) { skip('outside-root', real); continue; }
       if (isSecretFile(path.relative(rootReal, real))) { skip('secret'); continue; }
       const read = readBounded(real, maxFileBytes);
       if (!read.ok) { skip(read.reason, read.detail); continue; }

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { collect } from '../../native/lift/corpus';
-import { readBounded } from '../../native/files';
+import { isInside, readBounded } from '../../native/files';
 import { AdapterStore } from '../../native/lift/store';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
@@ -111,6 +111,9 @@ test('explain and the active editor: one path policy (realpath inside a workspac
   assert.throws(() => rangeChunk('explain', range(path.join(ws, '..', 'explain-outside', 'plain.txt')), [ws]), /plain\.txt is outside the workspace folders/);
   assert.throws(() => rangeChunk('explain', range('/etc/passwd'), [ws]), /\/etc\/passwd is outside the workspace folders/);
   assert.throws(() => rangeChunk('explain', range(path.join(ws, 'settings.txt')), [ws]), /settings\.txt is outside the workspace folders \(it leads to .*dotenv\)/);
+  // a workspace at the file system's root holds everything outside the system trees
+  assert.equal(rangeChunk('explain', range(path.join(ws, 'README.md')), ['/']).text, 'line one');
+  assert.ok(isInside('/etc/passwd', '/') && isInside(ws, ws) && !isInside(`${ws}-other/x`, ws));
   // a link that stays inside the workspace is read
   assert.equal(rangeChunk('explain', range(path.join(ws, 'readme-link.md')), [ws]).text, 'line one');
   mkfifo(path.join(ws, 'pipe'));
