@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
-import { describeRefusal, readBounded, resolveInside } from '../files';
+import { describeRefusal, isInside, readBounded, realpathOrUndefined, resolveInside } from '../files';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
@@ -147,7 +147,16 @@ export function rangeChunk(what: string, r: CodeRange, roots: readonly string[])
   let lines: string[];
   let rel: string | undefined;
   if (typeof r.code === 'string') {
-    // the editor's own text: nothing is read from disk
+    // the editor's own text: nothing is read from disk. A workspace file that links elsewhere is
+    // still held to the path policy: its target must lie inside the workspace and not be a secret.
+    const abs = path.resolve(file);
+    const real = realpathOrUndefined(abs);
+    if (real && real !== abs) {
+      if (isSecretFile(real)) refuse(`${file} leads to ${real}, which holds credentials; LIFT does not read it.`);
+      const lexicalRoot = roots.find((x) => isInside(abs, path.resolve(x)));
+      const realRoots = roots.map((x) => realpathOrUndefined(path.resolve(x))).filter((x): x is string => !!x);
+      if (lexicalRoot && !realRoots.some((x) => isInside(real, x))) refuse(`${file} is a link that leads outside the workspace folders (to ${real}); LIFT does not read it.`);
+    }
     lines = [...Array<string>(startLine - 1).fill(''), ...r.code.split('\n')];
   } else {
     // read from disk: only a regular file inside a workspace folder, every symlink resolved

@@ -118,7 +118,13 @@ test('explain and the active editor: one path policy (realpath inside a workspac
   assert.equal(rangeChunk('explain', range(path.join(ws, 'readme-link.md')), [ws]).text, 'line one');
   mkfifo(path.join(ws, 'pipe'));
   assert.throws(() => rangeChunk('explain', range(path.join(ws, 'pipe')), [ws]), /not a regular file \(a FIFO\)/);
-  // the editor's own text is not read from disk: it is used as given (redacted)
+  // the editor's text of a workspace file that links outside, or to a secret: refused all the same
+  assert.throws(() => rangeChunk('ask', { ...range(path.join(ws, 'settings.txt')), code: 'DB_PASSWORD=x' }, [ws]), /settings\.txt is a link that leads outside the workspace folders \(to .*dotenv\)/);
+  fs.mkdirSync(path.join(outside, '.ssh'));
+  fs.writeFileSync(path.join(outside, '.ssh', 'config'), 'Host x\n');
+  fs.symlinkSync(path.join(outside, '.ssh', 'config'), path.join(outside, 'ssh-config'));
+  assert.throws(() => rangeChunk('ask', { ...range(path.join(outside, 'ssh-config')), code: 'Host x' }, [ws]), /leads to .*\.ssh\/config, which holds credentials/);
+  // the editor's own text of a file it opened from elsewhere is not read from disk: it is used as given (redacted)
   assert.equal(rangeChunk('ask', { ...range(path.join(outside, 'plain.txt')), code: 'shown in the editor' }, [ws]).text, 'shown in the editor');
 });
 
