@@ -64,6 +64,21 @@ const results = path.join(tmp, 'results.json');
 const negativeControl = process.argv.includes('--negative-control');
 const brokenTrainer = path.join(tmp, 'broken-trainer.js');
 fs.writeFileSync(brokenTrainer, "console.error('negative control: this trainer cannot start'); process.exit(1);\n");
+// code-server, its extension host, the trainer and Chromium get a home and a temp folder inside
+// tmp: VS Code writes a device id under ~/.cache, logs under ~/.local/share, IPC sockets and
+// caches in the temp folder, Chromium crash-report settings under ~/.config; all go with tmp.
+const home = path.join(tmp, 'home');
+const sandboxTmp = path.join(tmp, 'tmp');
+fs.mkdirSync(home);
+fs.mkdirSync(sandboxTmp);
+const sandboxEnv = {
+  HOME: home,
+  TMPDIR: sandboxTmp,
+  XDG_CONFIG_HOME: path.join(home, '.config'),
+  XDG_CACHE_HOME: path.join(home, '.cache'),
+  XDG_DATA_HOME: path.join(home, '.local', 'share'),
+  XDG_RUNTIME_DIR: sandboxTmp,
+};
 const port = await freePort();
 const config = path.join(tmp, 'config.yaml');
 fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
@@ -87,6 +102,7 @@ const server = spawn(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      ...sandboxEnv,
       PATH: `${path.dirname(node24)}:${process.env.PATH}`,
       EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/items' }),
       LIFT_E2E_RESULTS: results,
@@ -253,6 +269,7 @@ try {
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    env: { ...process.env, ...sandboxEnv },
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   let resolveExit;
