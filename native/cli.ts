@@ -33,7 +33,8 @@ Usage:
              [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
                          into its own folder of that store (keyed by model + corpus), made active
-                         exit codes: 0 learnt, 1 failed, 2 bad usage, 130 cancelled (Ctrl+C)
+                         exit codes: 0 learnt, 1 failed, 2 bad usage, 128 + the signal when
+                         stopped (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP); the trainer stops too
   lift ask "<question>" [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>] [--max-tokens N]
   lift explain <file>:<line>[-<line>] [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>]
                          answer from the model (and adapter) with the best-matching files of
