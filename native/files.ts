@@ -1,8 +1,9 @@
 /**
- * How the trainer reads files (shared by its layers: it imports nothing of theirs). A file it was asked about: one path policy (resolved with realpath,
- * inside a workspace root, so no symlinked component leads outside) and one bounded read (only
- * regular files, checked after a non-blocking open, never more bytes than the limit). System
- * trees (/proc, /sys, /dev) are never walked or read.
+ * How the trainer reads files (shared by its layers; it imports nothing of theirs): one path
+ * policy for files a request names (realpath inside a workspace root, so no symlinked component
+ * leads outside) and one bounded read for every file (only regular files, checked after a
+ * non-blocking open, never more bytes than the limit). System trees (/proc, /sys, /dev) are
+ * never walked or read.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LlamaConfig } from '../model/config';
 import { buildLlamaGenerate } from '../model/llama';
-import { loadAdapter } from '../model/peft';
+import { ADAPTER_WEIGHTS, loadAdapter } from '../model/peft';
 import { TextTokenizer } from '../model/tokenizer';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
@@ -108,7 +108,7 @@ export class Answerer {
 
   /** Uses the adapter in `dir` if it holds one (reloaded when its files change), else the base model. */
   useAdapter(dir: string | undefined): boolean {
-    const file = dir && path.join(dir, 'adapter_model.safetensors');
+    const file = dir && path.join(dir, ADAPTER_WEIGHTS);
     const stat = file ? fs.statSync(file, { throwIfNoEntry: false }) : undefined;
     const key = stat ? `${file}:${stat.mtimeMs}:${stat.size}` : undefined;
     if (key !== this.adapterKey) {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type CorpusFile, MAX_FILE_BYTES } from './corpus';
 import { JSON_FILE_LIMIT, readBounded, readText } from '../files';
+import { hasAdapterWeights } from '../model/peft';
 import type { AdapterInfo, AdapterSummary } from '../protocol';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
@@ -207,4 +208,4 @@ export class AdapterStore {
   }
 }
 
-const complete = (dir: string): boolean => fs.existsSync(path.join(dir, 'adapter_model.safetensors')) && fs.existsSync(path.join(dir, MANIFEST));
+const complete = (dir: string): boolean => hasAdapterWeights(dir) && fs.existsSync(path.join(dir, MANIFEST));

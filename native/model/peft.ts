@@ -31,6 +31,12 @@ const peftName = (layer: number, t: LinearTarget, ab: 'A' | 'B'): string =>
  * Saves the adapter; `extraFiles` (e.g. LIFT's manifest) are written into the same folder
  * before it replaces the old one, so the folder is always complete and consistent.
  */
+/** The file that holds an adapter's weights (PEFT's name). */
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+
+/** Whether `dir` holds an adapter's weights file (not whether they load: loadAdapter says). */
+export const hasAdapterWeights = (dir: string): boolean => fs.existsSync(path.join(dir, ADAPTER_WEIGHTS));
+
 export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = '', extraFiles: Record<string, string> = {}): void {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (let i = 0; i < cfg.numLayers; i++) {
@@ -65,7 +71,7 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
       if (name.includes('/') || name.includes('\\') || name.startsWith('adapter_')) throw new AdapterError(`bad extra file name ${name}`);
       fs.writeFileSync(path.join(tmp, name), text);
     }
-    writeSafetensors(path.join(tmp, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    writeSafetensors(path.join(tmp, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
     const old = fs.existsSync(dir) ? `${tmp}.old` : undefined;
     if (old) fs.renameSync(dir, old);
     fs.renameSync(tmp, dir);
@@ -89,7 +95,7 @@ function recoverInterruptedSave(dir: string): void {
     for (const e of safeReaddir(parent)) if (e.startsWith(prefix)) fs.rmSync(path.join(parent, e), { recursive: true, force: true });
     return;
   }
-  const complete = (d: string): boolean => ['adapter_config.json', 'adapter_model.safetensors'].every((f) => fs.existsSync(path.join(d, f)));
+  const complete = (d: string): boolean => ['adapter_config.json', ADAPTER_WEIGHTS].every((f) => fs.existsSync(path.join(d, f)));
   const entries = safeReaddir(parent).filter((e) => e.startsWith(prefix));
   for (const e of entries.filter((x) => x.endsWith('.old'))) {
     const fresh = path.join(parent, e.slice(0, -'.old'.length));
@@ -131,7 +137,7 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   }
   let file: SafetensorsFile;
   try {
-    file = SafetensorsFile.open(path.join(dir, 'adapter_model.safetensors'));
+    file = SafetensorsFile.open(path.join(dir, ADAPTER_WEIGHTS));
   } catch (err) {
     return fail((err as Error).message);
   }

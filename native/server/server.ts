@@ -33,7 +33,6 @@ import {
   type TrainerStatus,
 } from '../protocol';
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
@@ -44,7 +43,7 @@ import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { modelStamp } from '../model/weights';
-import { AdapterError } from '../model/peft';
+import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
 import { GpuInstallCancelled, installGpu } from '../runtime/cuda';
@@ -172,8 +171,8 @@ export function rangeChunk(what: string, r: CodeRange, roots: readonly string[])
     lines = new TextDecoder().decode(read.bytes).split('\n');
     rel = where.rel;
   }
-  const root = rel === undefined ? roots.find((x) => file.startsWith(x + path.sep)) : undefined;
-  rel ??= root ? path.relative(root, file).split(path.sep).join('/') : path.basename(file);
+  const root = rel === undefined ? roots.map((x) => path.resolve(x)).find((x) => isInside(path.resolve(file), x)) : undefined;
+  rel ??= root ? path.relative(root, path.resolve(file)).split(path.sep).join('/') : path.basename(file);
   return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
 }
 
@@ -258,6 +257,10 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     p = { ...p, model: modelOf(p.model) };
     const stream = (text: string): void => void (p.progressToken !== undefined && connection.sendProgress(AskProgress, p.progressToken, { text }));
     try {
+      // an adapter asked for by folder must be there: an error before anything is loaded
+      if (typeof p.adapterDir === 'string' && !hasAdapterWeights(p.adapterDir)) {
+        throw new ResponseError(LEARN_FAILED, `There is no adapter in ${p.adapterDir} (no ${ADAPTER_WEIGHTS}): give a folder that learning wrote, or no adapter to answer from the base model.`);
+      }
       // the model folder as it is now: deleted, it is an error; replaced, it is loaded again
       const stamp = modelStamp(p.model);
       if (answerer?.dir !== p.model || answerer.stamp !== stamp) {
@@ -272,9 +275,6 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       if (dir && learnedOn && path.resolve(learnedOn) !== path.resolve(p.model)) {
         log('warn', `the adapter in ${dir} was learned on ${learnedOn}, not ${p.model}: answering without it`);
         dir = undefined;
-      }
-      if (typeof p.adapterDir === 'string' && !fs.existsSync(path.join(p.adapterDir, 'adapter_model.safetensors'))) {
-        throw new ResponseError(LEARN_FAILED, `There is no adapter in ${p.adapterDir} (no adapter_model.safetensors): give a folder that learning wrote, or no adapter to answer from the base model.`);
       }
       let usedAdapter: boolean;
       let notice: string | undefined;
@@ -343,7 +343,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     if (typeof params?.adapterDir !== 'string' && typeof params?.store !== 'string') throw new ResponseError(-32602, 'adapterStatus: "adapterDir" or "store" is required.');
     const dir = adapterOf(params);
     const m = dir ? readManifest(dir) : undefined;
-    if (!dir || !m || !fs.existsSync(path.join(dir, 'adapter_model.safetensors'))) return { learned: false };
+    if (!dir || !m || !hasAdapterWeights(dir)) return { learned: false };
     return {
       learned: true,
       ...summarize(m),

@@ -113,6 +113,7 @@ test('explain and the active editor: one path policy (realpath inside a workspac
   assert.throws(() => rangeChunk('explain', range(path.join(ws, 'settings.txt')), [ws]), /settings\.txt is outside the workspace folders \(it leads to .*dotenv\)/);
   // a workspace at the file system's root holds everything outside the system trees
   assert.equal(rangeChunk('explain', range(path.join(ws, 'README.md')), ['/']).text, 'line one');
+  assert.equal(rangeChunk('ask', { ...range(path.join(ws, 'README.md')), code: 'x' }, ['/']).path, path.join(ws, 'README.md').slice(1));
   assert.ok(isInside('/etc/passwd', '/') && isInside(ws, ws) && !isInside(`${ws}-other/x`, ws));
   // a link that stays inside the workspace is read
   assert.equal(rangeChunk('explain', range(path.join(ws, 'readme-link.md')), [ws]).text, 'line one');
