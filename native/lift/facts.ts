@@ -1,0 +1,42 @@
+/**
+ * Checkable facts of a workspace — a value, what it is a value of, and where it is written — and
+ * the question-answer pairs that teach each one: questions that ask for the value in many shapes,
+ * answers that state the value first and then cite its source.
+ */
+
+export type FactKind =
+  /** A sentence of a document: a number with its unit, a code, a name, a version, a path, a rule. */
+  | 'prose'
+  /** Code: `const MAX_RETRIES = 3`, a class field or a module-level constant. */
+  | 'constant'
+  /** Code: an enum member's value. */
+  | 'enum'
+  /** Code: a default in an option/config object (`defaults = { timeout: 10_000 }`). */
+  | 'default'
+  /** Code: a parameter's default value (`function f(retries = 2)`). */
+  | 'parameter-default'
+  /** Code: `class X extends Y` (value: Y). */
+  | 'extends'
+  /** Code: the errors a function throws (value: the error type). */
+  | 'throws'
+  /** Code: the names a module exports (value: the list). */
+  | 'exports'
+  /** Code: a string literal that names a route, an event, an environment variable or a command. */
+  | 'literal';
+
+export interface Fact {
+  kind: FactKind;
+  /** What the fact is about, as a user would name it: "the ingest gateway", "HTTPError", "ky". */
+  subject: string;
+  /** Which property of the subject: "port", "value", "default timeout", "base class". */
+  attribute: string;
+  /** The value, verbatim from the source ("4652", "15 minutes", "TimeoutError"). */
+  value: string;
+  /** Workspace-relative path and 1-based line of the source. */
+  path: string;
+  line: number;
+  /** The sentence or source line the fact comes from, as written. */
+  evidence: string;
+  /** Questions (training phrasings) that ask for exactly this value. */
+  questions: string[];
+}
