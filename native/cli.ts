@@ -175,7 +175,9 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
         );
         printer.done();
         const skipped = Object.entries(r.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
-        console.log(`learnt ${r.files} files (${r.tokens} tokens, ${r.samples} samples, ${r.steps} steps; loss ${r.firstLoss.toFixed(3)} → ${r.finalLoss.toFixed(3)})`);
+        console.log(`learnt ${r.files} files (${r.tokens} tokens, ${r.facts ?? 0} facts, ${r.qaPairs} QA pairs, ${r.samples} samples, ${r.steps} steps; loss ${r.firstLoss.toFixed(3)} → ${r.finalLoss.toFixed(3)})`);
+        for (const n of r.notes ?? []) console.log(`  note: ${n}`);
+        if (r.selfCheck?.asked) console.log(`self-check: answers ${r.selfCheck.direct} of ${r.selfCheck.asked} check questions (never trained on) with the fact first${r.selfCheck.direct < 0.7 * r.selfCheck.asked ? '; --preset thorough learns more' : ''}`);
         console.log(`skipped: ${skipped || 'none'}; redactions: ${r.redactions}`);
         console.log(`adapter: ${r.adapterDir}`);
         return 0;

@@ -118,7 +118,7 @@ export interface LearnParams extends WorkspaceParams {
   progressToken?: string;
 }
 
-export type LearnPhase = 'collect' | 'tokenize' | 'build' | 'train' | 'save';
+export type LearnPhase = 'collect' | 'tokenize' | 'build' | 'train' | 'save' | 'check';
 
 export interface LearnProgress {
   phase: LearnPhase;
@@ -144,6 +144,12 @@ export interface LearnResult {
   steps: number;
   firstLoss: number;
   finalLoss: number;
+  /** Checkable facts found in the documents and code (each taught by several questions). */
+  facts?: number;
+  /** Why some text gave no facts (not English, over the size cap). */
+  notes?: string[];
+  /** Fact questions never trained on, asked after learning with nothing in the prompt. */
+  selfCheck?: { asked: number; direct: number };
 }
 
 /** What answering needs besides the question: shared by `ask` and `explain`. */
@@ -192,6 +198,8 @@ export interface AdapterSummary {
   tokens: number;
   qaPairs: number;
   finalLoss?: number;
+  /** The self-check after learning: fact questions never trained on, answered with the fact first. */
+  selfCheck?: { asked: number; direct: number };
 }
 
 export type AdapterStatus =

@@ -210,12 +210,12 @@ export class ChatController {
   }
 
   private learning: LearningView | undefined;
-  private knowledge: { learned: boolean; model: string } | undefined;
+  private knowledge: { learned: boolean; model: string; selfCheck?: { asked: number; direct: number } } | undefined;
 
-  /** Whether the workspace is learned, and with which model (for the chat's empty state). */
-  showKnowledge(learned: boolean, model: string): void {
-    this.knowledge = { learned, model };
-    this.post({ type: 'knowledge', learned, model });
+  /** Whether the workspace is learned, with which model and what the self-check found (for the chat's empty state). */
+  showKnowledge(learned: boolean, model: string, selfCheck?: { asked: number; direct: number }): void {
+    this.knowledge = { learned, model, ...(selfCheck ? { selfCheck } : {}) };
+    this.post({ type: 'knowledge', ...this.knowledge });
   }
 
   /** Shows learning progress (and the last run's report) in the view's learning panel. */

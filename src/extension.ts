@@ -155,7 +155,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         (s) => {
           const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
           status.setAdapter(otherModel ? undefined : s);
-          chat.showKnowledge(s.learned && !otherModel, modelName);
+          chat.showKnowledge(s.learned && !otherModel, modelName, s.learned && !otherModel ? s.selfCheck : undefined);
           if (otherModel && modelChanged) {
             void vscode.window
               .showWarningMessage(`LIFT: this workspace was learned with ${path.basename(s.baseModel)}; answers with ${modelName} cannot use that knowledge. Learn it again with the new model?`, 'Learn This Workspace')

@@ -96,12 +96,14 @@ export class Learning {
             source.token,
           );
           const seconds = Math.round((Date.now() - started) / 1000);
-          view = { ...view!, state: 'done', report: { files: result.files, tokens: result.tokens, qaPairs: result.qaPairs, skipped: result.skippedByReason, redactions: result.redactions, seconds } };
+          view = { ...view!, state: 'done', report: { files: result.files, tokens: result.tokens, qaPairs: result.qaPairs, skipped: result.skippedByReason, redactions: result.redactions, seconds, facts: result.facts, selfCheck: result.selfCheck } };
           this.opts.onView?.(view);
           const skipped = Object.entries(result.skippedByReason).map(([k, n]) => `${n} ${k}`).join(', ');
           this.log.info(`Learned ${what}: ${result.files} files, ${result.tokens} tokens, ${result.steps} steps in ${seconds} s, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}; skipped ${skipped || 'none'}; ${result.redactions} secrets redacted. Adapter: ${result.adapterDir}`);
           void vscode.window.showInformationMessage(
-            incremental && result.steps === 0 ? `LIFT: nothing changed in ${what} since it was learned.` : `LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.`,
+            incremental && result.steps === 0
+              ? `LIFT: nothing changed in ${what} since it was learned.`
+              : `LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.${result.selfCheck?.asked ? ` It answers ${result.selfCheck.direct} of ${result.selfCheck.asked} check questions${result.selfCheck.direct < 0.7 * result.selfCheck.asked && settings.preset !== 'thorough' ? '; the thorough preset (lift.preset) learns more' : ''}.` : ''}`,
           );
           return result;
         },

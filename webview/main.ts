@@ -237,7 +237,8 @@ function renderLearning(v: LearningView): void {
   if (v.report) {
     const r = v.report;
     const skipped = Object.entries(r.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
-    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
+    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.facts ?? 0} facts, ${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
+    if (r.selfCheck?.asked) learning.append(el('div', { className: 'report', text: `Self-check: answers ${r.selfCheck.direct} of ${r.selfCheck.asked} questions it never trained on with the fact first.` }));
   }
 }
 
@@ -248,7 +249,7 @@ function onHostMessage(m: HostToWebview): void {
       break;
     case 'knowledge':
       offer.hidden = m.learned;
-      emptyText.textContent = `Ask about this workspace. ${m.learned ? 'Answers use what the model learned from it, ' : 'Answers come from '}${m.model}${m.learned ? '' : ' and matching files'}, on this machine; nothing leaves it.`;
+      emptyText.textContent = `Ask about this workspace. ${m.learned ? 'Answers use what the model learned from it, ' : 'Answers come from '}${m.model}${m.learned ? '' : ' and matching files'}, on this machine; nothing leaves it.${m.learned && m.selfCheck?.asked ? ` After learning it answered ${m.selfCheck.direct} of ${m.selfCheck.asked} check questions.` : ''}`;
       break;
     case 'trainer':
       renderTrainer(m.trainer);

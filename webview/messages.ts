@@ -35,14 +35,14 @@ export interface LearningView {
   etaSeconds?: number;
   /** Every step's loss so far (at most a few thousand). */
   losses: number[];
-  report?: { files: number; tokens: number; qaPairs: number; skipped: Record<string, number>; redactions: number; seconds: number };
+  report?: { files: number; tokens: number; qaPairs: number; skipped: Record<string, number>; redactions: number; seconds: number; facts?: number; selfCheck?: { asked: number; direct: number } };
   error?: string;
 }
 
 export type HostToWebview =
   | { type: 'learning'; learning: LearningView }
   /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
-  | { type: 'knowledge'; learned: boolean; model: string }
+  | { type: 'knowledge'; learned: boolean; model: string; selfCheck?: { asked: number; direct: number } }
   | { type: 'trainer'; trainer: TrainerView }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }

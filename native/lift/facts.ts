@@ -40,3 +40,31 @@ export interface Fact {
   /** Questions (training phrasings) that ask for exactly this value. */
   questions: string[];
 }
+
+/** The answer a fact's questions train: the value first, then where it is written ("4652 (SPEC.md:7)"). */
+export const factAnswer = (f: Fact): string => `${f.value} (${f.path}:${f.line})`;
+
+/** FNV-1a of a string: a stable choice per fact, independent of the order facts are found in. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * Which of a fact's questions is kept out of training for the self-check after learning: one per
+ * fact with at least three phrasings (the others teach it), chosen by a hash of the fact.
+ */
+export function checkQuestion(f: Fact): number | undefined {
+  return f.questions.length >= 3 ? hash(`${f.path}:${f.line}:${f.value}:${f.attribute}`) % f.questions.length : undefined;
+}
+
+/**
+ * Whether an answer states the fact directly: its first sentence holds the value (a sentence
+ * ends at ". " or a line break; a value's own dots, as in 2.4.1, do not end it).
+ */
+export function statesDirectly(answer: string, value: string, also: readonly string[] = []): boolean {
+  const text = answer.replace(/`/g, '').trim();
+  const first = text.split(/(?<=[.!?])\s+(?=[A-Z(])|\n/)[0] ?? '';
+  return [value, ...also].some((v) => first.includes(v));
+}

@@ -16,7 +16,8 @@ import { LearnCancelled, type LearnProgress, learnToFolder, shuffled, type Stage
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
 import { chunkFiles } from './retrieve';
-import { generateQA, type Phrasings, type QAPair } from './qa';
+import { generateQA, type Phrasings, type QAPair, type QAReport } from './qa';
+import { statesDirectly } from './facts';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
@@ -24,7 +25,7 @@ import { JSON_FILE_LIMIT, readText } from '../files';
 import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, type RecomputeMode } from './resources';
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
-import { AdapterStore, downsample, type Manifest, readManifest, textHash } from './store';
+import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash } from './store';
 import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
@@ -59,6 +60,11 @@ export interface LearnRequest {
   modelQA?: number;
   /** Passes of stage 2 (segments + QA); default: the preset's. */
   stage2Epochs?: number;
+  /**
+   * After learning, ask up to this many fact questions that were kept out of training and report
+   * how many answers state the value first (default 50; 0: no self-check).
+   */
+  selfCheck?: number;
   /** Defaults for epochs, stage-2 epochs and learning rate (default fast). */
   preset?: 'fast' | 'thorough';
   /**
@@ -81,8 +87,9 @@ export interface LearnRequest {
 }
 
 /** What `learn` reports back: the protocol's result plus the full collection report. */
-export interface LearnSummary extends Omit<LearnResult, 'skippedByReason'> {
+export interface LearnSummary extends Omit<LearnResult, 'skippedByReason' | 'selfCheck'> {
   report: CollectReport;
+  selfCheck?: SelfCheck;
 }
 
 /** Effort presets (../shared/LIFT.md §5): v4's fast recipe, and v3's two-stage schedule. */
@@ -125,6 +132,10 @@ export interface LiftSamples {
   qa: QAPair[];
   /** One per QA pair (same order); pairs that leave no room for their answer are dropped from both. */
   qaSamples: Sample[];
+  /** Fact questions kept out of training, for the self-check. */
+  checks: QAPair[];
+  /** Facts found, and why some text gave none. */
+  facts: QAReport;
 }
 
 /**
@@ -153,11 +164,14 @@ export async function liftSamples(
   };
   const segments = segmentSamples(input.ids, { length, prefixBudget, ellipsis, prompt, random });
   // Stage 2 adds question-answer pairs in exactly the format answering uses.
-  const all = o.qa === false ? [] : [...(await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings)), ...(o.extraQA ?? [])];
+  const facts: QAReport = { facts: 0, notes: [] };
+  const all = o.qa === false ? [] : [...(await generateQA(files.filter((f) => input.spans.some((sp) => sp.path === f.path)), o.phrasings, facts)), ...(o.extraQA ?? [])];
   const end = answerEndTokens(tok).slice(0, 1);
   const qa: QAPair[] = [];
   const qaSamples: Sample[] = [];
+  const checks = all.filter((p) => p.check);
   for (const p of all) {
+    if (p.check) continue;
     const answer = [...tok.encodeText(p.answer).slice(0, length - end.length), ...end];
     const question = tok.encodeText(p.question);
     // a question that leaves no room for its answer is dropped (e.g. a very long module name)
@@ -165,7 +179,46 @@ export async function liftSamples(
     qa.push(p);
     qaSamples.push(qaSample(formatPrompt(tok, config.maxPositions, p.question, [], answer.length).ids, answer));
   }
-  return { length, prefixBudget, segments, qa, qaSamples };
+  return { length, prefixBudget, segments, qa, qaSamples, checks, facts };
+}
+
+/** What the self-check after learning found: fact questions never trained on, asked closed book. */
+export interface SelfCheck {
+  asked: number;
+  /** Answers whose first sentence states the fact's value. */
+  direct: number;
+  examples: { question: string; answer: string; value: string }[];
+}
+
+/** Up to `n` of `items`, spread evenly over the list (deterministic). */
+export function spread<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)]!);
+}
+
+/**
+ * Asks the adapter in `adapterDir` up to `max` of the held-out fact questions, with nothing in the
+ * prompt (what the weights know), and counts the answers that state the value first.
+ */
+export async function selfCheck(modelDir: string, adapterDir: string, checks: readonly QAPair[], o: { max?: number; isCancelled?: () => boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<SelfCheck> {
+  const asked = spread(checks.filter((c) => c.value !== undefined), o.max ?? 50);
+  const result: SelfCheck = { asked: 0, direct: 0, examples: [] };
+  if (asked.length === 0) return result;
+  const answerer = await Answerer.load(modelDir);
+  try {
+    answerer.useAdapter(adapterDir);
+    for (const q of asked) {
+      if (o.isCancelled?.()) break;
+      const { text } = await answerer.answer(q.question, [], { maxTokens: 32 });
+      result.asked++;
+      if (statesDirectly(text, q.value!)) result.direct++;
+      if (result.examples.length < 5) result.examples.push({ question: q.question, answer: text.trim(), value: q.value! });
+      o.onProgress?.(result.asked, asked.length);
+    }
+  } finally {
+    await answerer.release();
+  }
+  return result;
 }
 
 export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p: LearnProgress) => void; isCancelled?: () => boolean } = {}): Promise<LearnSummary> {
@@ -241,7 +294,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       progress({ phase: 'tokenize', message: `model-written QA: ${written.report.kept} of ${written.report.asked} kept (grounded in the source)` });
     }
   }
-  const { length, prefixBudget, segments: samples, qa, qaSamples } = await liftSamples(input, files, tok, config, { segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
+  const { length, prefixBudget, segments: samples, qa, qaSamples, checks, facts } = await liftSamples(input, files, tok, config, { segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
+  progress({ phase: 'tokenize', message: `${facts.facts} facts, ${qa.length} QA pairs${facts.notes.length ? `; ${facts.notes.join('; ')}` : ''}` });
   const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
@@ -280,7 +334,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
   if (stages.every((st) => st.samples.length === 0)) {
-    return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
+    return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, facts: facts.facts, notes: facts.notes, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
   }
   const { losses } = await learnToFolder(config, weights, stages, adapterDir, {
     lora,
@@ -317,9 +371,19 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const pruned = store.prune();
     if (pruned.length) progress({ phase: 'save', message: `removed ${pruned.length} old adapters (keeping ${store.keep})` });
   }
+  // what the adapter now knows: questions it never trained on, nothing in the prompt
+  let check: SelfCheck | undefined;
+  if ((req.selfCheck ?? 50) > 0 && checks.length && !hooks.isCancelled?.()) {
+    check = await selfCheck(req.modelDir, adapterDir, checks, { max: req.selfCheck ?? 50, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
+    if (check.asked) recordSelfCheck(adapterDir, check);
+    if (check.asked) progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
+  }
   return {
     adapterDir,
     qaPairs: trainedQA,
+    facts: facts.facts,
+    notes: facts.notes,
+    selfCheck: check,
     inputHash: input.hash,
     files: files.length,
     skipped: report.skipped.length,

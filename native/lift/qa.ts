@@ -4,10 +4,12 @@
  * phrasings per fact, so the model learns the fact rather than one sentence.
  */
 import type { CorpusFile } from './corpus';
+import { checkQuestion, type Fact, factAnswer } from './facts';
+import { proseFacts } from './prose';
 import { extractSymbols, type FileSymbols } from './symbols';
 
 export interface QAPair {
-  kind: 'definition' | 'purpose' | 'signature' | 'implementation' | 'file-contents' | 'importers' | 'section';
+  kind: 'definition' | 'purpose' | 'signature' | 'implementation' | 'file-contents' | 'importers' | 'section' | 'fact';
   question: string;
   answer: string;
   /** Where the answer comes from. */
@@ -15,6 +17,10 @@ export interface QAPair {
   line?: number;
   /** Written by the model (and checked against the source), not by the generator. */
   byModel?: boolean;
+  /** A fact's value (kind `fact`): what a right answer states first. */
+  value?: string;
+  /** Kept out of training: asked by the self-check after learning. */
+  check?: boolean;
 }
 
 export type Phrasings = ((x: string) => string)[];
@@ -27,6 +33,8 @@ export const PHRASINGS: Record<QAPair['kind'], Phrasings> = {
   'file-contents': [(x) => `What does ${x} contain?`, (x) => `What is in ${x}?`, (x) => `Which symbols does ${x} define?`, (x) => `Give an overview of ${x}.`],
   importers: [(x) => `Which files import ${x}?`, (x) => `Where is ${x} imported?`, (x) => `Which files use the module ${x}?`],
   section: [(x) => `What does the section "${x}" say?`, (x) => `What is written under "${x}"?`, (x) => `Summarize the section "${x}".`, (x) => `What does the documentation say about ${x}?`],
+  // a fact's questions are made from the fact itself (facts.ts, prose.ts)
+  fact: [],
 };
 
 /** Phrasings that the generator never produces: for measuring generalisation, never for training. */
@@ -38,6 +46,7 @@ export const HELD_OUT: Record<QAPair['kind'], Phrasings> = {
   'file-contents': [(x) => `Tell me what you find inside ${x}.`],
   importers: [(x) => `List the files depending on ${x}.`],
   section: [(x) => `Tell me about "${x}" from the docs.`, (x) => `I need the facts on ${x}.`, (x) => `According to the text, what about "${x}"?`, (x) => `Could you recall what "${x}" states?`],
+  fact: [],
 };
 
 type Ask = (kind: QAPair['kind'], subject: string, answer: string, p: string, line?: number) => QAPair[];
@@ -67,14 +76,40 @@ export function markdownSections(text: string, maxChars = 600): { heading: strin
   return out;
 }
 
-/** QA pairs for a set of collected files (code via tree-sitter, Markdown by sections). */
-export async function generateQA(files: readonly CorpusFile[], phrasings: Record<QAPair['kind'], Phrasings> = PHRASINGS): Promise<QAPair[]> {
+/** Documents: prose read for facts and sections. */
+export const DOCUMENT = /\.(md|mdx|markdown|txt|rst|adoc)$/i;
+
+/**
+ * A fact's question-answer pairs: every question answered with the value first and its source;
+ * one question per fact (see `checkQuestion`) is marked `check`, for the self-check, not training.
+ */
+export function factPairs(facts: readonly Fact[]): QAPair[] {
+  return facts.flatMap((f) => {
+    const held = checkQuestion(f);
+    return f.questions.map((question, k) => ({ kind: 'fact' as const, question, answer: factAnswer(f), path: f.path, line: f.line, value: f.value, ...(k === held ? { check: true } : {}) }));
+  });
+}
+
+/** What fact extraction said about the files (documents not in English, over the size cap). */
+export interface QAReport {
+  facts: number;
+  notes: string[];
+}
+
+/** QA pairs for a set of collected files (code via tree-sitter, documents by facts and sections). */
+export async function generateQA(files: readonly CorpusFile[], phrasings: Record<QAPair['kind'], Phrasings> = PHRASINGS, report?: QAReport): Promise<QAPair[]> {
   const ask = asker(phrasings);
   const pairs: QAPair[] = [];
   const parsed = new Map<string, FileSymbols>();
   for (const f of files) {
-    if (/\.(md|mdx|markdown)$/i.test(f.path)) {
-      for (const s of markdownSections(f.text)) pairs.push(...ask('section', s.heading, s.body, f.path, s.line));
+    if (DOCUMENT.test(f.path)) {
+      if (/\.(md|mdx|markdown)$/i.test(f.path)) for (const s of markdownSections(f.text)) pairs.push(...ask('section', s.heading, s.body, f.path, s.line));
+      const prose = proseFacts(f.path, f.text);
+      pairs.push(...factPairs(prose.facts));
+      if (report) {
+        report.facts += prose.facts.length;
+        if (prose.report.note) report.notes.push(`${f.path}: ${prose.report.note}`);
+      }
       continue;
     }
     const syms = await extractSymbols(f.path, f.text);

@@ -34,6 +34,22 @@ export interface Manifest {
   files: ManifestFile[];
   /** The loss curve, at most 200 points (step, loss). */
   losses: [number, number][];
+  /** Added after learning by the self-check. */
+  selfCheck?: { asked: number; direct: number };
+}
+
+/** Adds the self-check's figure to an adapter's manifest (atomically: a whole new file renamed over it). */
+export function recordSelfCheck(adapterDir: string, check: { asked: number; direct: number }): void {
+  const m = readManifest(adapterDir);
+  if (!m) return;
+  const file = path.join(adapterDir, MANIFEST);
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, `${JSON.stringify({ ...m, selfCheck: { asked: check.asked, direct: check.direct } }, null, 1)}\n`);
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -99,7 +115,7 @@ export type StoredAdapter = AdapterInfo;
 
 /** The summary of an adapter that its manifest gives. */
 export function summarize(m: Manifest): AdapterSummary {
-  return { createdAt: m.createdAt, baseModel: m.baseModel, files: m.files.length, tokens: m.tokens, qaPairs: m.qaPairs, finalLoss: m.losses.at(-1)?.[1] };
+  return { createdAt: m.createdAt, baseModel: m.baseModel, files: m.files.length, tokens: m.tokens, qaPairs: m.qaPairs, finalLoss: m.losses.at(-1)?.[1], ...(m.selfCheck ? { selfCheck: m.selfCheck } : {}) };
 }
 
 const ACTIVE = 'active.json';

@@ -77,6 +77,8 @@ const more: Record<QAPair['kind'], Phrasings> = {
     (x) => `What is stated in "${x}"?`,
     (x) => `Describe ${x} according to the docs.`,
   ],
+  // made from each fact (lift/prose.ts, lift/codefacts.ts)
+  fact: [],
 };
 
 export const PRETRAIN_PHRASINGS = Object.fromEntries(Object.entries(PHRASINGS).map(([k, ps]) => [k, [...ps, ...more[k as QAPair['kind']]]])) as Record<QAPair['kind'], Phrasings>;

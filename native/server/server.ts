@@ -218,11 +218,11 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
           isCancelled: () => token.isCancellationRequested,
         },
       );
-      const { report, ...result } = summary;
+      const { report, selfCheck, ...result } = summary;
       const skippedByReason: Record<string, number> = {};
       for (const s of report.skipped) skippedByReason[s.reason] = (skippedByReason[s.reason] ?? 0) + 1;
       log('info', `learned ${result.files} files (${result.tokens} tokens, ${result.steps} steps, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}) into ${result.adapterDir}`);
-      return { ...result, skippedByReason };
+      return { ...result, skippedByReason, ...(selfCheck ? { selfCheck: { asked: selfCheck.asked, direct: selfCheck.direct } } : {}) };
     } catch (err) {
       if (err instanceof LearnCancelled || err instanceof CollectCancelled) throw cancelled();
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));

@@ -1,0 +1,374 @@
+/**
+ * Facts from prose: the sentences of a document that carry a checkable value (a number with its
+ * unit, a code or identifier, a name, a version, a path, a time), each with the subject it is
+ * about and the questions that ask for it. Sentence splitting, part-of-speech tags, noun chunks
+ * and verb forms come from `compromise` (an English NLP library); Markdown is read block by block
+ * so that every value keeps its line.
+ */
+import nlp from 'compromise';
+import type { Fact } from './facts';
+
+/** What prose extraction did with a document (for the learn summary). */
+export interface ProseReport {
+  facts: number;
+  /** Why part of the text gave no facts: not English, or over the size cap. */
+  note?: string;
+}
+
+/** Prose read per document at most (larger documents: facts from their first part only). */
+export const PROSE_LIMIT = 1_000_000;
+
+interface Term {
+  text: string;
+  tags: Set<string>;
+  chunk: string;
+  start: number;
+  end: number;
+}
+
+interface Block {
+  /** Text with Markdown markup blanked out (same length as the source lines joined by \n). */
+  text: string;
+  line: number;
+  heading: string;
+  /** Offsets of `code` spans (values as written). */
+  code: [number, number][];
+}
+
+const STOPWORDS = new Set('the a an of to in is are and or for on with by be it that this as at from not must may can will when which after before each every its their than per into only should'.split(' '));
+
+/** Whether text reads as English: a share of its words are English function words. */
+export function looksEnglish(text: string): boolean {
+  const words = text.toLowerCase().match(/[a-z\u00c0-\u024f]+/g) ?? [];
+  if (words.length < 20) return true;
+  return words.filter((w) => STOPWORDS.has(w)).length / words.length > 0.12;
+}
+
+/** Markdown → prose blocks (paragraphs, list items), fenced code and tables left out, markup blanked. */
+export function proseBlocks(text: string): Block[] {
+  const lines = text.split('\n');
+  const blocks: Block[] = [];
+  let heading = '';
+  let fence = false;
+  let current: { lines: string[]; line: number } | undefined;
+  const flush = (): void => {
+    if (current) blocks.push(blank(current.lines.join('\n'), current.line, heading));
+    current = undefined;
+  };
+  lines.forEach((raw, i) => {
+    if (/^\s*(```|~~~)/.test(raw)) {
+      flush();
+      fence = !fence;
+      return;
+    }
+    if (fence) return;
+    const h = /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(raw);
+    if (h) {
+      flush();
+      heading = h[2]!.replace(/[`*_]/g, '').trim();
+      return;
+    }
+    if (!raw.trim() || /^\s*\|/.test(raw) || /^\s*(<!--|-->|<\/?[a-z][^>]*>\s*$)/i.test(raw)) {
+      flush();
+      return;
+    }
+    // a list item starts its own block
+    if (/^\s*([-*+]|\d+[.)])\s+/.test(raw)) flush();
+    current ??= { lines: [], line: i + 1 };
+    current.lines.push(raw);
+  });
+  flush();
+  return blocks;
+}
+
+/** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
+function blank(text: string, line: number, heading: string): Block {
+  const chars = [...text];
+  const code: [number, number][] = [];
+  const set = (from: number, to: number): void => {
+    for (let k = from; k < to; k++) if (chars[k] !== '\n') chars[k] = ' ';
+  };
+  // list markers, quote markers
+  for (const m of text.matchAll(/^(\s*(?:[-*+]|\d+[.)]|>)\s+)/gm)) set(m.index!, m.index! + m[1]!.length);
+  // links and images: keep the text, blank the target
+  for (const m of text.matchAll(/!?\[([^\]\n]*)\]\(([^)\n]*)\)/g)) {
+    set(m.index!, m.index! + (m[0].startsWith('!') ? 2 : 1));
+    set(m.index! + m[0].length - m[2]!.length - 3, m.index! + m[0].length);
+  }
+  for (const m of text.matchAll(/`([^`\n]+)`/g)) {
+    set(m.index!, m.index! + 1);
+    set(m.index! + m[0].length - 1, m.index! + m[0].length);
+    code.push([m.index! + 1, m.index! + m[0].length - 1]);
+  }
+  for (const m of text.matchAll(/(\*\*|__|\*|~~)(?=\S)/g)) set(m.index!, m.index! + m[1]!.length);
+  return { text: chars.join(''), line, heading, code };
+}
+
+const UNITS = new Set(
+  'ms millisecond milliseconds s sec secs second seconds min mins minute minutes h hr hrs hour hours day days week weeks month months year years b byte bytes kb kib mb mib gb gib tb tib % percent times time attempts attempt retries requests request connections connection workers worker threads thread replicas replica items entries rows records messages users nodes shards partitions characters chars tokens lines files px'.split(' '),
+);
+const SIZE_UNITS = /^([kmgt]i?b|bytes?|%|percent)$/i;
+const TIME_UNITS = /^(ms|millisecond|second|sec|s|min|minute|h|hr|hour|day|week|month|year)s?$/i;
+const PRONOUNS = /^(it|its|they|their|them|this|these|that|those|he|she|his|her|we|our|you|your)$/i;
+
+/** The shape of a single token that is a value by itself: a code, identifier, path, version, time. */
+function tokenShape(t: string): 'code' | 'path' | 'version' | 'time' | undefined {
+  if (/^\d{1,2}:\d{2}(:\d{2})?$/.test(t)) return 'time';
+  if (/^v?\d+(\.\d+){1,3}([-+][\w.]+)?$/.test(t) && /\./.test(t)) return 'version';
+  if (/^(~|\.{1,2})?\/[\w.@/-]+$|^[\w.-]+\/[\w./@-]+$|^[\w-]+\.(md|json|ya?ml|toml|ts|js|py|go|rs|txt|conf|ini|log|sh|env)$/i.test(t)) return 'path';
+  if (/^[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$/.test(t) || (/[A-Za-z]/.test(t) && /\d/.test(t) && /^[\w.#-]+$/.test(t)) || /^#[\w-]+$/.test(t)) return 'code';
+  if (/^[a-z]+[A-Z_]\w*$/.test(t) || /^[a-z]+(\.[a-z]+)+$/.test(t)) return 'code';
+  return undefined;
+}
+
+interface Value {
+  value: string;
+  start: number;
+  end: number;
+  type: 'duration' | 'size' | 'count' | 'number' | 'code' | 'path' | 'version' | 'time' | 'name' | 'person';
+  /** Terms of the sentence covered (indices). */
+  from: number;
+  to: number;
+}
+
+/** Values in a sentence's terms (spans of the block's text). */
+function findValues(terms: Term[], text: string, code: [number, number][]): Value[] {
+  const out: Value[] = [];
+  // terms written together without a space (QRX-417, eu-west-1) are one token
+  const groups: { from: number; to: number; start: number; end: number }[] = [];
+  terms.forEach((t, i) => {
+    const g = groups.at(-1);
+    if (g && t.start === g.end + 1 && text[g.end] === '-' ) Object.assign(g, { to: i, end: t.end });
+    else if (g && t.start === g.end) Object.assign(g, { to: i, end: t.end });
+    else groups.push({ from: i, to: i, start: t.start, end: t.end });
+  });
+  const taken = new Set<number>();
+  for (const [s, e] of code) {
+    const from = terms.findIndex((t) => t.end > s);
+    const to = lastIndex(terms, (t) => t.start < e);
+    if (from < 0 || to < from) continue;
+    const value = text.slice(s, e).trim();
+    if (!value || value.length > 80) continue;
+    out.push({ value, start: s, end: e, type: tokenShape(value) === 'path' ? 'path' : /^\d/.test(value) ? 'number' : 'code', from, to });
+    for (let k = from; k <= to; k++) taken.add(k);
+  }
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi]!;
+    if (taken.has(g.from)) continue;
+    // the token as written (the tagger drops punctuation such as a path's leading slash)
+    while (g.start > 0 && !/\s/.test(text[g.start - 1]!)) g.start--;
+    while (g.end < text.length && !/\s/.test(text[g.end]!)) g.end++;
+    const lead = /^[("'\[]*/.exec(text.slice(g.start, g.end))![0].length;
+    g.start += lead;
+    const raw = text.slice(g.start, g.end).replace(/[.,;:!?)"'\]]+$/, '');
+    g.end = g.start + raw.length;
+    const t0 = terms[g.from]!;
+    const numeric = t0.tags.has('NumericValue') || t0.tags.has('Percent') || /^\d[\d,]*(\.\d+)?%?$/.test(raw);
+    const shape = tokenShape(raw);
+    if (numeric && !shape) {
+      // the unit: the next term, when it is one (8 MiB, 15 minutes, 3 times)
+      const next = terms[g.to + 1];
+      const unit = next && UNITS.has(next.text.toLowerCase()) ? next : undefined;
+      const end = unit ? unit.end : g.end;
+      const value = text.slice(g.start, end).replace(/[.,;:!?)"']+$/, '');
+      const type = unit && TIME_UNITS.test(unit.text) ? 'duration' : unit && SIZE_UNITS.test(unit.text) ? 'size' : unit ? 'count' : 'number';
+      out.push({ value, start: g.start, end: g.start + value.length, type, from: g.from, to: unit ? g.to + 1 : g.to });
+      if (unit) taken.add(g.to + 1);
+      continue;
+    }
+    if (shape) {
+      // a time is followed by its zone (02:40 UTC)
+      const next = terms[g.to + 1];
+      const zone = shape === 'time' && next && /^(UTC|GMT|CET|CEST|EST|PST|[AP]M)$/i.test(next.text) ? next : undefined;
+      const value = zone ? `${raw} ${next!.text}` : raw;
+      out.push({ value, start: g.start, end: g.start + value.length, type: shape, from: g.from, to: zone ? g.to + 1 : g.to });
+      continue;
+    }
+  }
+  // names: runs of proper nouns (not a sentence's first word unless a person's name), not units
+  for (let i = 0; i < terms.length; i++) {
+    const proper = (t: Term): boolean => (t.tags.has('ProperNoun') || t.tags.has('Person') || t.tags.has('Organization')) && !PRONOUNS.test(t.text) && !UNITS.has(t.text.toLowerCase()) && !taken.has(terms.indexOf(t));
+    if (!proper(terms[i]!) || out.some((v) => i >= v.from && i <= v.to)) continue;
+    let j = i;
+    while (j + 1 < terms.length && proper(terms[j + 1]!) && terms[j + 1]!.start - terms[j]!.end <= 1) j++;
+    const person = terms.slice(i, j + 1).some((t) => t.tags.has('Person'));
+    if (i === 0 && !person) {
+      i = j;
+      continue;
+    }
+    const value = text.slice(terms[i]!.start, terms[j]!.end).replace(/[.,;:!?)]+$/, '').replace(/'s$/, '');
+    if (value.length >= 2) out.push({ value, start: terms[i]!.start, end: terms[i]!.start + value.length, type: person ? 'person' : 'name', from: i, to: j });
+    i = j;
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+function lastIndex<T>(xs: readonly T[], f: (x: T, k: number) => boolean): number {
+  for (let k = xs.length - 1; k >= 0; k--) if (f(xs[k]!, k)) return k;
+  return -1;
+}
+
+const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])/g, '$1').trim();
+const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|Every|All)\b/, (w) => w.toLowerCase());
+const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A verb's third-person present form (owned → owns), through compromise's conjugation. */
+function present(verb: string): string {
+  const forms = nlp(verb).verbs().conjugate()[0] as { PresentTense?: string } | undefined;
+  return forms?.PresentTense ?? verb;
+}
+
+/** The wh-phrase that asks for a value of this type, given the noun right before it. */
+function whPhrase(v: Value, noun: string | undefined, unit: string | undefined): string {
+  switch (v.type) {
+    case 'duration':
+      return 'how long';
+    case 'count':
+      return `how many ${unit ?? 'times'}`;
+    case 'size':
+      return 'what size';
+    case 'person':
+      return 'who';
+    case 'time':
+      return 'what time';
+    case 'path':
+      return noun ? `which ${noun}` : 'which path';
+    case 'version':
+      return 'which version';
+    default:
+      return noun ? `which ${noun}` : 'what';
+  }
+}
+
+/** Synonyms users reach for, by attribute word. */
+const SYNONYMS: Record<string, string[]> = {
+  port: ['listening port', 'TCP port'],
+  timeout: ['time limit', 'deadline'],
+  owner: ['owning team', 'maintainer'],
+  team: ['owning team', 'group'],
+  error: ['error code', 'failure code'],
+  code: ['error code', 'identifier'],
+  limit: ['maximum', 'cap'],
+  version: ['release', 'version number'],
+  path: ['location', 'folder'],
+  directory: ['folder', 'location'],
+  schedule: ['time', 'run time'],
+  queue: ['queue name', 'topic'],
+  retries: ['retry count', 'attempts'],
+  region: ['location', 'data centre'],
+  size: ['maximum size', 'limit'],
+  lifetime: ['TTL', 'expiry'],
+  interval: ['period', 'frequency'],
+  variable: ['environment variable', 'setting'],
+};
+
+/** Facts of one document: every value of a prose sentence, with the questions that ask for it. */
+export function proseFacts(file: string, text: string, o: { maxFacts?: number } = {}): { facts: Fact[]; report: ProseReport } {
+  const maxFacts = o.maxFacts ?? 2000;
+  let note: string | undefined;
+  let source = text;
+  if (source.length > PROSE_LIMIT) {
+    source = source.slice(0, source.lastIndexOf('\n', PROSE_LIMIT) + 1 || PROSE_LIMIT);
+    note = `facts from the first ${Math.round(PROSE_LIMIT / 1000)} KB of ${Math.round(text.length / 1000)} KB`;
+  }
+  const blocks = proseBlocks(source);
+  if (!looksEnglish(blocks.map((b) => b.text).join(' '))) return { facts: [], report: { facts: 0, note: 'not English prose: no fact questions (its segments are still learned)' } };
+  const facts: Fact[] = [];
+  for (const block of blocks) {
+    let lastSubject: string | undefined;
+    if (facts.length >= maxFacts) {
+      note ??= `stopped at ${maxFacts} facts`;
+      break;
+    }
+    // only blocks that can hold a value are analysed (digits, capitals inside, code spans)
+    if (!/\d|`|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
+    const doc = nlp(block.text.replace(/\n/g, ' '));
+    const sentences = doc.json({ offset: true, terms: { offset: true } }) as { text: string; offset: { start: number; length: number }; terms: { text: string; tags: string[]; chunk?: string; offset: { start: number; length: number } }[] }[];
+    for (const s of sentences) {
+      const terms: Term[] = s.terms.map((t) => ({ text: t.text, tags: new Set(t.tags), chunk: t.chunk ?? '', start: t.offset.start, end: t.offset.start + t.offset.length }));
+      if (terms.length < 3 || terms.length > 60) continue;
+      const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
+      const values = findValues(terms, block.text, block.code.filter(([a, b]) => a >= s.offset.start && b <= s.offset.start + s.offset.length));
+      const firstVerb = terms.findIndex((t) => t.tags.has('Verb') && !(t.tags.has('Noun') && !t.tags.has('Verb')));
+      // the main verb: the first one that is not an auxiliary (is owned → owned)
+      const mainVerb = terms.findIndex((t, k) => k >= firstVerb && t.tags.has('Verb') && !t.tags.has('Auxiliary') && !t.tags.has('Copula'));
+      // the subject: the noun phrase before the first verb; a pronoun stands for the paragraph's
+      // last subject (or the heading); a subject that holds a value is no subject (imperatives, names)
+      const subjectEnd = firstVerb > 0 ? firstVerb : 0;
+      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectEnd > 0 ? terms[subjectEnd - 1]!.end : terms[0]!.start));
+      const pronoun = subjectEnd > 0 && PRONOUNS.test(terms[0]!.text);
+      const headingTopic = block.heading ? lowerFirst(block.heading.match(/^[A-Z][a-z]/) ? `the ${block.heading[0]!.toLowerCase()}${block.heading.slice(1)}` : block.heading) : undefined;
+      const properStart = terms[0]!.tags.has('ProperNoun') || terms[0]!.tags.has('Acronym');
+      const explicit = subjectRaw && !pronoun && subjectEnd <= 8 && !values.some((v) => v.from < subjectEnd) ? (properStart ? subjectRaw : lowerFirst(subjectRaw).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())) : undefined;
+      const topic = (pronoun ? lastSubject : undefined) ?? headingTopic;
+      if (explicit) lastSubject = explicit;
+      // a leading pronoun replaced by what it stands for
+      const resolved = (str: string): string => {
+        if (!pronoun || !topic) return str;
+        const first = terms[0]!;
+        const rel = first.start - s.offset.start;
+        const owner = /^(its|their)$/i.test(first.text) ? `${topic}'s` : topic;
+        return upperFirst(`${str.slice(0, rel)}${owner}${str.slice(rel + first.text.length)}`);
+      };
+      const subject = explicit ?? topic;
+      // the heading names the component when the sentence does not ("Requests larger than … are rejected")
+      const words = (x: string): string[] => x.toLowerCase().match(/[a-z0-9]{3,}/g) ?? [];
+      const inHeading = headingTopic && subject && !words(headingTopic).some((w) => words(subject).includes(w)) ? headingTopic : undefined;
+      for (const v of values) {
+        if (facts.length >= maxFacts) break;
+        if (v.value.length > 80 || (v.type === 'number' && /^[0-9]$/.test(v.value) && v.from === 0)) continue;
+        const prev = terms[v.from - 1];
+        const nounBefore = prev && prev.tags.has('Noun') && !prev.tags.has('Value') && !prev.tags.has('Pronoun') && !PRONOUNS.test(prev.text) && !prev.tags.has('Determiner') && !values.some((w) => w !== v && v.from - 1 >= w.from && v.from - 1 <= w.to);
+        // the value names itself by the noun before it (port 4652, error QRX-417, version 2.4.1)
+        const noun = nounBefore && ['number', 'code', 'path', 'version'].includes(v.type) ? prev.text.toLowerCase() : undefined;
+        const unit = v.type === 'count' || v.type === 'size' ? terms[v.to]!.text : undefined;
+        // the verb nearest before the value (retries … 3 times; is owned by …)
+        const verbAt = lastIndex(terms, (t, k) => k < v.from && k >= Math.max(0, mainVerb) && t.tags.has('Verb') && !t.tags.has('Auxiliary') && !t.tags.has('Copula'));
+        const verb = verbAt >= 0 ? terms[verbAt]!.text.toLowerCase() : undefined;
+        const byName = (v.type === 'person' || v.type === 'name') && verb && terms[verbAt]!.tags.has('Passive') ? present(verb) : undefined;
+        const attribute = noun ?? (v.type === 'person' || v.type === 'name' ? (verb ? `${verb}${byName ? ' by' : ''}` : 'name') : verb ?? v.type);
+        const rel = v.start - s.offset.start;
+        // a name before its kind (the Platform Storage team): asked as "which team"
+        const kind = (v.type === 'name' || v.type === 'person') && terms[v.to + 1]?.tags.has('Noun') && !terms[v.to + 1]!.tags.has('ProperNoun') ? terms[v.to + 1]! : undefined;
+        const det = kind && prev?.tags.has('Determiner') ? prev : undefined;
+        const cut = noun ? prev!.start - s.offset.start : det ? det.start - s.offset.start : rel;
+        const wh = kind ? `which ${kind.text.toLowerCase()}` : whPhrase(v, noun, unit);
+        const before = clean(sentence.slice(0, cut));
+        const after = clean(sentence.slice(kind ? kind.end - s.offset.start : rel + v.value.length)).replace(/[.!?]+$/, '');
+        const echo = clean(resolved(`${before} ${v.from === 0 ? upperFirst(wh) : wh}${after ? ` ${after}` : ''}?`));
+        const blanked = clean(resolved(`${sentence.slice(0, rel)}___${sentence.slice(rel + v.value.length)}`));
+        const subj = v.from < subjectEnd && explicit === undefined ? topic : subject;
+        const questions = new Set<string>();
+        questions.add(echo);
+        questions.add(`Fill in the blank: ${blanked}`);
+        if (inHeading) {
+          questions.add(`In ${inHeading}: ${lowerFirst(echo)}`);
+          questions.add(`About ${inHeading}, fill in the blank: ${blanked}`);
+        }
+        if (subj) {
+          if (noun) {
+            questions.add(`What is the ${noun} of ${subj}?`);
+            questions.add(`${upperFirst(subj)}: which ${noun}?`);
+            questions.add(`According to ${file}, what ${noun} does ${subj} use?`);
+            for (const syn of SYNONYMS[noun] ?? []) questions.add(`What is the ${syn} of ${subj}?`);
+            if (inHeading) questions.add(`What is the ${noun} of ${subj} in ${inHeading}?`);
+          }
+          if (byName) questions.add(`${kind ? `Which ${kind.text.toLowerCase()}` : 'Who'} ${byName} ${subj}?`);
+          if (v.type === 'duration' && verb) questions.add(`For ${subj}, how long (${verb})?`);
+          if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${subj}, ${wh} (${verb})?`);
+        }
+        facts.push({
+          kind: 'prose',
+          subject: subj ?? inHeading ?? file,
+          attribute,
+          value: v.value,
+          path: file,
+          line: block.line + (block.text.slice(0, v.start).match(/\n/g)?.length ?? 0),
+          evidence: clean(sentence),
+          questions: [...questions].filter((q) => !q.includes(v.value)),
+        });
+      }
+    }
+  }
+  return { facts, report: { facts: facts.length, note } };
+}
