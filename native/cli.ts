@@ -11,6 +11,7 @@ import { benchCollect } from './bench/collect';
 import { benchEngine } from './bench/engine';
 import { benchGenerate } from './bench/generate';
 import { benchLearn } from './bench/learn';
+import { benchFacts } from './bench/facts';
 import { benchLora } from './bench/lora';
 import { benchQuality } from './bench/quality';
 import { benchRecompute, recomputeChild } from './bench/recompute';
@@ -42,7 +43,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|quality [repo]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|quality [facts|spec.md|guide.md|code|symbols [repo]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -319,7 +320,8 @@ export async function main(argv: string[]): Promise<number> {
         tokenizer: () => benchTokenizer(console.log),
         collect: () => benchCollect(console.log),
         learn: () => benchLearn(console.log),
-        quality: () => benchQuality(console.log, args[2] ? { repo: path.resolve(args[2]) } : {}),
+        // quality: the fact questions (documents and code); quality symbols [repo]: the symbol questions on a repository
+        quality: () => (args[2] === 'symbols' ? benchQuality(console.log, args[3] ? { repo: path.resolve(args[3]) } : {}) : benchFacts(console.log, args[2] ? { only: args[2] } : {})),
       };
       if (suite !== 'all' && !suites[suite]) {
         process.stderr.write(`lift bench: unknown suite "${suite}" (available: all, ${Object.keys(suites).join(', ')})\n`);

@@ -1,0 +1,150 @@
+/**
+ * `lift bench quality` (first part): does the model answer with the fact? Documents and a code
+ * package that the generator was not written against (native/bench/quality/, questions written
+ * by hand in phrasings the generator never produces) are each learned with the default model and
+ * its default settings, as `learn` does; then every question is asked before and after learning,
+ * closed book (nothing in the prompt) and with retrieval. Reported: *direct* (the expected value
+ * in the answer's first sentence), *contains* (anywhere in the answer), *other subject* (the first
+ * sentence states another question's value instead) and how many prompts had retrieved context.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Answerer } from '../lift/answer';
+import { collect } from '../lift/corpus';
+import { statesDirectly } from '../lift/facts';
+import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
+import { Bm25Index, chunkFiles } from '../lift/retrieve';
+import { defaultModelDir } from '../model/default';
+
+export interface EvalQuestion {
+  question: string;
+  expect: string;
+  also?: string[];
+  subject?: string;
+  attribute?: string;
+  line?: number;
+  path?: string;
+}
+
+export interface EvalSet {
+  documents: { file: string; questions: EvalQuestion[] }[];
+  code: { package: string; version?: string; questions: EvalQuestion[] };
+}
+
+export const QUALITY_DIR = path.join(process.cwd(), 'native', 'bench', 'quality');
+
+export function loadEvalSet(dir = QUALITY_DIR): EvalSet {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'questions.json'), 'utf8')) as EvalSet;
+}
+
+export interface Score {
+  n: number;
+  direct: number;
+  contains: number;
+  /** First sentence holds another question's value and not this one's. */
+  otherSubject: number;
+  /** Prompts that held retrieved context. */
+  withContext: number;
+}
+
+const accepted = (q: EvalQuestion): string[] => [q.expect, ...(q.also ?? [])];
+
+/** Scores one answer against its question and the other questions' values. */
+export function scoreAnswer(q: EvalQuestion, answer: string, all: readonly EvalQuestion[]): { direct: boolean; contains: boolean; otherSubject: boolean } {
+  const direct = statesDirectly(answer, q.expect, q.also);
+  const text = answer.replace(/`/g, '');
+  const contains = accepted(q).some((v) => text.includes(v));
+  const mine = accepted(q);
+  const others = [...new Set(all.flatMap(accepted))].filter((v) => !mine.some((m) => m.includes(v) || v.includes(m)));
+  const otherSubject = !direct && others.some((v) => statesDirectly(answer, v));
+  return { direct, contains, otherSubject };
+}
+
+/** Learns `roots` into a temporary adapter and asks `questions` in each condition. */
+async function evaluate(
+  name: string,
+  roots: string[],
+  questions: EvalQuestion[],
+  log: (line: string) => void,
+  o: { include?: string[]; learn?: Partial<LearnRequest> },
+): Promise<Record<string, unknown>> {
+  const modelDir = defaultModelDir();
+  if (!modelDir) throw new Error('the default model is not installed');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-facts-'));
+  const answerer = await Answerer.load(modelDir);
+  try {
+    const { files } = await collect(roots, { include: o.include });
+    const index = new Bm25Index(chunkFiles(files));
+    const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[] }> => {
+      answerer.useAdapter(adapter);
+      const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
+      const examples: { question: string; expect: string; answer: string }[] = [];
+      for (const q of questions) {
+        const chunks = retrieval ? index.search(q.question, 8).map((h) => h.chunk) : [];
+        const { text, sources } = await answerer.answer(q.question, chunks, { maxTokens: 40 });
+        const s = scoreAnswer(q, text, questions);
+        score.n++;
+        score.direct += Number(s.direct);
+        score.contains += Number(s.contains);
+        score.otherSubject += Number(s.otherSubject);
+        score.withContext += Number(sources.length > 0);
+        if (examples.length < 8) examples.push({ question: q.question, expect: q.expect, answer: text.trim() });
+      }
+      return { score, examples };
+    };
+    const before = await ask(undefined, false);
+    const started = performance.now();
+    let lastLog = 0;
+    const adapterDir = path.join(tmp, 'adapter');
+    const learned = await learnWorkspace(
+      { roots, include: o.include, modelDir, adapterDir, seed: 1, ...o.learn },
+      {
+        onProgress: (p) => {
+          if (p.phase === 'train' && p.step && performance.now() - lastLog > 60_000) {
+            lastLog = performance.now();
+            log(`  ${name}: step ${p.step}/${p.totalSteps}, loss ${p.loss?.toFixed(3)}, ${Math.round(p.etaSeconds ?? 0)} s left`);
+          }
+        },
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const closed = await ask(adapterDir, false);
+    const retrieved = await ask(adapterDir, true);
+    const fmt = (s: Score): string => `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}`;
+    log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
+    log(`  before learning, closed book: ${fmt(before.score)}`);
+    log(`  LIFT, closed book:            ${fmt(closed.score)}`);
+    log(`  LIFT + retrieval:             ${fmt(retrieved.score)}`);
+    return {
+      name,
+      tokens: learned.tokens,
+      facts: learned.facts,
+      qaPairs: learned.qaPairs,
+      steps: learned.steps,
+      learnSeconds: seconds,
+      selfCheck: learned.selfCheck && { asked: learned.selfCheck.asked, direct: learned.selfCheck.direct },
+      before: before.score,
+      closedBook: closed.score,
+      retrieval: retrieved.score,
+      examples: closed.examples,
+    };
+  } finally {
+    await answerer.release();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export async function benchFacts(log: (line: string) => void = console.log, o: { only?: string; learn?: Partial<LearnRequest> } = {}): Promise<Record<string, unknown>[]> {
+  const set = loadEvalSet();
+  const out: Record<string, unknown>[] = [];
+  for (const d of set.documents) {
+    if (o.only && o.only !== d.file) continue;
+    out.push(await evaluate(d.file, [path.join(QUALITY_DIR, d.file)], d.questions, log, { learn: o.learn }));
+  }
+  if (!o.only || o.only === 'code') {
+    const root = path.join(process.cwd(), 'node_modules', set.code.package);
+    out.push(await evaluate(`${set.code.package} (code)`, [root], set.code.questions, log, { learn: o.learn }));
+  }
+  return out;
+}

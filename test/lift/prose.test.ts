@@ -1,0 +1,90 @@
+/**
+ * Facts from prose (compromise for sentences, tags and chunks): several facts in one paragraph,
+ * each with its subject, line and questions that never contain the answer; Markdown markup, code
+ * blocks and tables; what happens with text that has no facts, is not English, or is very large.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkQuestion, factAnswer, statesDirectly } from '../../native/lift/facts';
+import { PROSE_LIMIT, proseFacts } from '../../native/lift/prose';
+import { factPairs, generateQA } from '../../native/lift/qa';
+
+const SPEC = `# Ingest platform
+
+## Ingest gateway
+The ingest gateway listens on port 4652 and retries failed uploads 3 times before giving up. Its cache
+entries expire after 15 minutes. Requests larger than 8 MiB are rejected with error \`INGEST-413\`.
+The gateway is owned by the Platform Storage team.
+
+\`\`\`yaml
+port: 9999
+\`\`\`
+
+| setting | value |
+|---|---|
+| port | 7777 |
+
+- Logs are written to [the log folder](https://example.com) /var/log/ingest.
+
+## Billing exports
+Exports run every night at 02:40 UTC and are kept for 90 days. Mara Lindqvist maintains the exporter, which runs version 2.4.1.
+`;
+
+test('every value of a multi-fact paragraph is a fact with its subject, line and questions', () => {
+  const { facts } = proseFacts('SPEC.md', SPEC);
+  const by = new Map(facts.map((f) => [f.value, f]));
+  for (const [value, line] of [['4652', 4], ['3 times', 4], ['15 minutes', 5], ['8 MiB', 5], ['INGEST-413', 5], ['Platform Storage', 6], ['/var/log/ingest', 16], ['02:40 UTC', 19], ['90 days', 19], ['Mara Lindqvist', 19], ['2.4.1', 19]] as const) {
+    assert.equal(by.get(value)?.line, line, `${value} at line ${line}: ${JSON.stringify(facts.map((f) => [f.value, f.line]))}`);
+  }
+  // fenced code and tables are not prose
+  assert.ok(!by.has('9999') && !by.has('7777'));
+  // the pronoun stands for the paragraph's subject; the heading names what a sentence does not
+  assert.equal(by.get('15 minutes')!.subject, 'the ingest gateway');
+  assert.ok(by.get('15 minutes')!.questions.some((q) => /ingest gateway's cache entries expire after how long\?/i.test(q)), by.get('15 minutes')!.questions.join(' | '));
+  assert.ok(by.get('INGEST-413')!.questions.some((q) => q.includes('ingest gateway')), by.get('INGEST-413')!.questions.join(' | '));
+  assert.ok(by.get('4652')!.questions.includes('What is the port of the ingest gateway?'));
+  assert.ok(by.get('Platform Storage')!.questions.includes('Which team owns the gateway?'), by.get('Platform Storage')!.questions.join(' | '));
+  for (const f of facts) {
+    assert.ok(f.questions.length >= 2, `${f.value}: ${f.questions.length} questions`);
+    for (const q of f.questions) assert.ok(!q.includes(f.value), `"${q}" gives away ${f.value}`);
+  }
+});
+
+test('answers state the value first and cite the source; one question per fact is kept for the self-check', () => {
+  const { facts } = proseFacts('SPEC.md', SPEC);
+  const port = facts.find((f) => f.value === '4652')!;
+  assert.equal(factAnswer(port), '4652 (SPEC.md:4)');
+  const pairs = factPairs(facts);
+  for (const f of facts) {
+    const mine = pairs.filter((p) => p.value === f.value && p.line === f.line);
+    assert.equal(mine.filter((p) => p.check).length, checkQuestion(f) === undefined ? 0 : 1);
+    assert.ok(mine.every((p) => p.answer === factAnswer(f) && p.kind === 'fact'));
+  }
+  assert.equal(checkQuestion(port), checkQuestion({ ...port, questions: [...port.questions] }), 'the same fact keeps the same check question');
+});
+
+test('statesDirectly looks at the first sentence only', () => {
+  assert.ok(statesDirectly('4652 (SPEC.md:4)', '4652'));
+  assert.ok(statesDirectly('It runs version 2.4.1. More text.', '2.4.1'));
+  assert.ok(!statesDirectly('The gateway is described in SPEC.md. It listens on 4652.', '4652'));
+  assert.ok(!statesDirectly('## Ingest gateway\nThe ingest gateway listens on port 4652', '4652'));
+  assert.ok(statesDirectly('4,652 (SPEC.md:4)', '4652', ['4,652']));
+});
+
+test('documents without facts, not in English, or very large yield fewer facts and say so', async () => {
+  assert.deepEqual(proseFacts('NOTES.md', '# Notes\n\nWe like to keep things simple and friendly here.\n').facts, []);
+  const german = Array.from({ length: 30 }, (_, i) => `Der Dienst lauscht auf Port ${4000 + i} und bricht Anfragen nach ${i + 5} Sekunden ab, wenn die Verbindung hängt.`).join(' ');
+  const de = proseFacts('LIESMICH.md', german);
+  assert.equal(de.facts.length, 0);
+  assert.match(de.report.note ?? '', /not English/);
+  const paragraph = 'The relay listens on port 5100 and keeps 12 workers busy. Its queue holds at most 400 messages.\n\n';
+  const big = paragraph.repeat(Math.ceil((5 * 1024 * 1024) / paragraph.length));
+  const started = performance.now();
+  const r = proseFacts('BIG.md', big, { maxFacts: 500 });
+  assert.ok(r.facts.length > 0 && r.facts.length <= 500);
+  assert.match(r.report.note ?? '', new RegExp(`first ${Math.round(PROSE_LIMIT / 1000)} KB|stopped at 500 facts`));
+  const qa = await generateQA([{ root: '/w', path: 'LIESMICH.md', file: '/w/LIESMICH.md', text: german, bytes: german.length }]);
+  assert.equal(qa.filter((p) => p.kind === 'fact').length, 0);
+  // no timing threshold (shared machines); the time is reported
+  process.stdout.write(`# 5 MB document: ${r.facts.length} facts in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+});
