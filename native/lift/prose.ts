@@ -208,6 +208,35 @@ function lastIndex<T>(xs: readonly T[], f: (x: T, k: number) => boolean): number
   return -1;
 }
 
+type Parsed = { offset: { start: number; length: number }; terms: { text: string; post?: string; tags: string[]; chunk?: string; offset: { start: number; length: number } }[] };
+
+/**
+ * compromise's sentences, split again where it took an acronym's full stop for an abbreviation's
+ * ("… issued by the Falcon internal CA. Clients older than …").
+ */
+function sentencesOf(parsed: Parsed[]): { offset: { start: number; length: number }; terms: Term[] }[] {
+  const out: { offset: { start: number; length: number }; terms: Term[] }[] = [];
+  for (const s of parsed) {
+    let current: Term[] = [];
+    const push = (): void => {
+      if (current.length) out.push({ offset: { start: current[0]!.start, length: current.at(-1)!.end - current[0]!.start + 1 }, terms: current });
+      current = [];
+    };
+    s.terms.forEach((t, k) => {
+      current.push({ text: t.text, tags: new Set(t.tags), chunk: t.chunk ?? '', start: t.offset.start, end: t.offset.start + t.offset.length });
+      const next = s.terms[k + 1];
+      if (next && /^\.\s*$/.test(t.post ?? '') && /^[A-Z]{2,}$/.test(t.text) && /^[A-Z][a-z]/.test(next.text)) push();
+    });
+    push();
+    // the last sentence keeps compromise's own length (its closing punctuation)
+    if (out.length && s.terms.length) {
+      const last = out.at(-1)!;
+      last.offset.length = Math.max(last.offset.length, s.offset.start + s.offset.length - last.offset.start);
+    }
+  }
+  return out;
+}
+
 const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])/g, '$1').trim();
 const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|Every|All)\b/, (w) => w.toLowerCase());
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -283,9 +312,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     // only blocks that can hold a value are analysed (digits, capitals inside, code spans)
     if (!/\d|`|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
     const doc = nlp(block.text.replace(/\n/g, ' '));
-    const sentences = doc.json({ offset: true, terms: { offset: true } }) as { text: string; offset: { start: number; length: number }; terms: { text: string; tags: string[]; chunk?: string; offset: { start: number; length: number } }[] }[];
-    for (const s of sentences) {
-      const terms: Term[] = s.terms.map((t) => ({ text: t.text, tags: new Set(t.tags), chunk: t.chunk ?? '', start: t.offset.start, end: t.offset.start + t.offset.length }));
+    for (const s of sentencesOf(doc.json({ offset: true, terms: { offset: true } }) as Parsed[])) {
+      const terms = s.terms;
       if (terms.length < 3 || terms.length > 60) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
       const values = findValues(terms, block.text, block.code.filter(([a, b]) => a >= s.offset.start && b <= s.offset.start + s.offset.length));
@@ -295,7 +323,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       // the subject: the noun phrase before the first verb; a pronoun stands for the paragraph's
       // last subject (or the heading); a subject that holds a value is no subject (imperatives, names)
       const subjectEnd = firstVerb > 0 ? firstVerb : 0;
-      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectEnd > 0 ? terms[subjectEnd - 1]!.end : terms[0]!.start));
+      const relative = terms.findIndex((t, k) => k < subjectEnd && k > 0 && /^(that|which|who|whose)$/i.test(t.text));
+      const subjectStop = relative > 0 ? relative : subjectEnd;
+      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectStop > 0 ? terms[subjectStop - 1]!.end : terms[0]!.start));
       const pronoun = subjectEnd > 0 && PRONOUNS.test(terms[0]!.text);
       const headingTopic = block.heading ? lowerFirst(block.heading.match(/^[A-Z][a-z]/) ? `the ${block.heading[0]!.toLowerCase()}${block.heading.slice(1)}` : block.heading) : undefined;
       const properStart = terms[0]!.tags.has('ProperNoun') || terms[0]!.tags.has('Acronym');
@@ -333,11 +363,22 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
         const det = kind && prev?.tags.has('Determiner') ? prev : undefined;
         const cut = noun ? prev!.start - s.offset.start : det ? det.start - s.offset.start : rel;
         const wh = kind ? `which ${kind.text.toLowerCase()}` : whPhrase(v, noun, unit);
-        const before = clean(sentence.slice(0, cut));
-        const after = clean(sentence.slice(kind ? kind.end - s.offset.start : rel + v.value.length)).replace(/[.!?]+$/, '');
-        const echo = clean(resolved(`${before} ${v.from === 0 ? upperFirst(wh) : wh}${after ? ` ${after}` : ''}?`));
-        const blanked = clean(resolved(`${sentence.slice(0, rel)}___${sentence.slice(rel + v.value.length)}`));
         const subj = v.from < subjectEnd && explicit === undefined ? topic : subject;
+        // a long sentence is asked by the clause that holds the value, behind its subject
+        const valueEnd = kind ? kind.end - s.offset.start : rel + v.value.length;
+        let lo = 0;
+        let hi = sentence.length;
+        if (terms.length > 20) {
+          for (const m of sentence.matchAll(/[;:]\s|,\s(?:and|but|whose|which|while|so)\s|,\s(?=[a-z]+\s)/g)) {
+            if (m.index! + m[0].length <= cut) lo = m.index! + m[0].length;
+            else if (m.index! >= valueEnd && hi === sentence.length) hi = m.index!;
+          }
+        }
+        const lead = lo > 0 && subj ? `${upperFirst(subj)}: ` : '';
+        const before = clean(sentence.slice(lo, cut));
+        const after = clean(sentence.slice(valueEnd, hi)).replace(/[.!?]+$/, '');
+        const echo = clean(`${lead}${lo === 0 ? resolved(`${before} ${v.from === 0 ? upperFirst(wh) : wh}`) : `${before} ${wh}`}${after ? ` ${after}` : ''}?`);
+        const blanked = clean(`${lead}${lo === 0 ? resolved(sentence.slice(0, rel)) : sentence.slice(lo, rel)}___${sentence.slice(rel + v.value.length, hi)}`).replace(/[,;:]$/, '.');
         const questions = new Set<string>();
         questions.add(echo);
         questions.add(`Fill in the blank: ${blanked}`);
@@ -361,7 +402,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           kind: 'prose',
           subject: subj ?? inHeading ?? file,
           attribute,
-          value: v.value,
+          value: v.value.replace(/\s+/g, ' '),
           path: file,
           line: block.line + (block.text.slice(0, v.start).match(/\n/g)?.length ?? 0),
           evidence: clean(sentence),
