@@ -304,7 +304,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   if (!looksEnglish(blocks.map((b) => b.text).join(' '))) return { facts: [], report: { facts: 0, note: 'not English prose: no fact questions (its segments are still learned)' } };
   const facts: Fact[] = [];
   for (const block of blocks) {
-    let lastSubject: string | undefined;
+    let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
       note ??= `stopped at ${maxFacts} facts`;
       break;
@@ -330,8 +330,10 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const headingTopic = block.heading ? lowerFirst(block.heading.match(/^[A-Z][a-z]/) ? `the ${block.heading[0]!.toLowerCase()}${block.heading.slice(1)}` : block.heading) : undefined;
       const properStart = terms[0]!.tags.has('ProperNoun') || terms[0]!.tags.has('Acronym');
       const explicit = subjectRaw && !pronoun && subjectEnd <= 8 && !values.some((v) => v.from < subjectEnd) ? (properStart ? subjectRaw : lowerFirst(subjectRaw).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())) : undefined;
-      const topic = (pronoun ? lastSubject : undefined) ?? headingTopic;
-      if (explicit) lastSubject = explicit;
+      // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)
+      const plural = /^(they|their|them|these|those)$/i.test(terms[0]!.text);
+      const topic = (pronoun && lastSubject && lastSubject.plural === plural ? lastSubject.text : undefined) ?? headingTopic;
+      if (explicit) lastSubject = { text: explicit, plural: terms[subjectStop - 1]!.tags.has('Plural') };
       // a leading pronoun replaced by what it stands for
       const resolved = (str: string): string => {
         if (!pronoun || !topic) return str;
@@ -348,7 +350,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
         if (facts.length >= maxFacts) break;
         if (v.value.length > 80 || (v.type === 'number' && /^[0-9]$/.test(v.value) && v.from === 0)) continue;
         const prev = terms[v.from - 1];
-        const nounBefore = prev && prev.tags.has('Noun') && !prev.tags.has('Value') && !prev.tags.has('Pronoun') && !PRONOUNS.test(prev.text) && !prev.tags.has('Determiner') && !values.some((w) => w !== v && v.from - 1 >= w.from && v.from - 1 <= w.to);
+        const nounBefore = prev && (v.from > 1 || !/^(set|use|run|add|see|call|pass|export|define)$/i.test(prev.text)) && prev.text.length > 2 && prev.tags.has('Noun') && !prev.tags.has('Preposition') && !prev.tags.has('Value') && !prev.tags.has('Pronoun') && !PRONOUNS.test(prev.text) && !prev.tags.has('Determiner') && !values.some((w) => w !== v && v.from - 1 >= w.from && v.from - 1 <= w.to);
         // the value names itself by the noun before it (port 4652, error QRX-417, version 2.4.1)
         const noun = nounBefore && ['number', 'code', 'path', 'version'].includes(v.type) ? prev.text.toLowerCase() : undefined;
         const unit = v.type === 'count' || v.type === 'size' ? terms[v.to]!.text : undefined;
