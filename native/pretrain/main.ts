@@ -31,6 +31,7 @@ import { collectPretrainData, type PretrainDoc } from './data';
 import { modelCard, type TrainingRecord } from './card';
 import { knowledgeEval } from './evaluate';
 import { PRETRAIN_PHRASINGS } from './phrasings';
+import { syntheticSpecs } from './synthetic';
 
 export const RECIPE = {
   seed: 1234,
@@ -38,7 +39,7 @@ export const RECIPE = {
   merges: 3837,
   model: { hidden: 256, layers: 4, heads: 4, intermediate: 688, maxPositions: 512 },
   lm: { steps: 3600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
-  lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 200 },
+  lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 200, specs: 300 },
   /** What `learn` uses with this model (its lift_config.json): tuned on generated documents. */
   liftConfig: {
     presets: { fast: { epochs: 2, stage2Epochs: 20, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 30, lr: 2e-3 } },
@@ -230,6 +231,34 @@ function lmWindows(streamDocs: number[][], seqLen: number, seed: number): Sample
   return out;
 }
 
+/**
+ * The pre-LIFT stage's samples: per package, its LIFT samples (segments + QA in many phrasings),
+ * as `learn` builds them; then generated multi-fact specifications, learned the same way.
+ */
+export async function liftPool(tok: TextTokenizer, cfg: LlamaConfig, docs: readonly PretrainDoc[]): Promise<{ pool: Sample[]; qaCount: number; factCount: number }> {
+  const byPkg = new Map<string, PretrainDoc[]>();
+  for (const d of docs) byPkg.set(d.pkg, [...(byPkg.get(d.pkg) ?? []), d]);
+  const units: [string, PretrainDoc[]][] = shuffled([...byPkg], RECIPE.seed).slice(0, RECIPE.lift.packages);
+  for (const d of syntheticSpecs(RECIPE.lift.specs, RECIPE.seed)) units.push([d.path, [{ pkg: d.path, path: `${d.path}/SPEC.md`, text: d.text }]]);
+  const pool: Sample[] = [];
+  let qaCount = 0;
+  let factCount = 0;
+  for (const [pkg, ds] of units) {
+    const files: CorpusFile[] = ds.map((d) => ({ root: pkg, path: d.path.slice(pkg.length + 1), file: d.path, text: d.text, bytes: d.text.length }));
+    const input = buildLongInput(files, tok, 6000);
+    const s = await liftSamples(input, files, tok, cfg, { seed: RECIPE.seed, phrasings: PRETRAIN_PHRASINGS });
+    const fits = (k: number): boolean => s.qaSamples[k]!.input.length <= cfg.maxPositions;
+    const facts = s.qaSamples.filter((_, k) => fits(k) && s.qa[k]!.kind === 'fact');
+    const others = s.qaSamples.filter((_, k) => fits(k) && s.qa[k]!.kind !== 'fact');
+    // every fact in all its training phrasings, the other kinds in a few phrasings each, with the segments
+    const picked = [...facts.slice(0, 12 * Math.max(1, s.segments.length)), ...shuffled(others, RECIPE.seed + pool.length).slice(0, Math.max(8, 2 * s.segments.length))];
+    qaCount += picked.length;
+    factCount += Math.min(facts.length, 12 * Math.max(1, s.segments.length));
+    pool.push(...s.segments, ...picked);
+  }
+  return { pool, qaCount, factCount };
+}
+
 async function main(argv: string[]): Promise<number> {
   const minutes = Number(argv[argv.indexOf('--minutes') + 1] ?? Infinity) || Infinity;
   const what = argv[0] ?? 'all';
@@ -272,24 +301,10 @@ async function main(argv: string[]): Promise<number> {
       log('lift: stage lm is not complete yet');
       return 1;
     }
-    // per package: its LIFT samples (segments + QA in many phrasings), as `learn` builds them
-    const byPkg = new Map<string, PretrainDoc[]>();
-    for (const d of docs) byPkg.set(d.pkg, [...(byPkg.get(d.pkg) ?? []), d]);
-    const pool: Sample[] = [];
-    let qaCount = 0;
-    for (const [pkg, ds] of shuffled([...byPkg], RECIPE.seed).slice(0, RECIPE.lift.packages)) {
-      const files: CorpusFile[] = ds.map((d) => ({ root: pkg, path: d.path.slice(pkg.length + 1), file: d.path, text: d.text, bytes: d.text.length }));
-      const input = buildLongInput(files, tok, 6000);
-      const s = await liftSamples(input, files, tok, cfg, { seed: RECIPE.seed, phrasings: PRETRAIN_PHRASINGS });
-      const qa = s.qaSamples.filter((x) => x.input.length <= cfg.maxPositions);
-      // every fact in a few of its phrasings (different ones per fact), with the segments
-      const picked = shuffled(qa, RECIPE.seed + pool.length).slice(0, Math.max(8, 3 * s.segments.length));
-      qaCount += picked.length;
-      pool.push(...s.segments, ...picked);
-    }
+    const { pool, qaCount, factCount } = await liftPool(tok, cfg, docs);
     const T = cfg.maxPositions;
     const order = shuffled(pool.filter((x) => x.input.length <= T).map((x) => ({ input: x.input, labels: x.labels, mask: x.mask })), RECIPE.seed);
-    log(`lift: ${order.length} samples (${qaCount} QA) from ${Math.min(byPkg.size, RECIPE.lift.packages)} packages`);
+    log(`lift: ${order.length} samples (${qaCount} QA, ${factCount} of them fact questions) from ${RECIPE.lift.packages} packages and ${RECIPE.lift.specs} generated specifications`);
     const pad = (x: Sample): Sample => ({ input: [...x.input, ...new Array<number>(T - x.input.length).fill(0)], labels: [...x.labels, ...new Array<number>(T - x.labels.length).fill(0)], mask: [...x.mask, ...new Array<number>(T - x.mask.length).fill(0)] });
     const done = await trainStage('lift', cfg, base, {
       ...RECIPE.lift,
