@@ -132,6 +132,19 @@ async function language(name: string): Promise<{ loaded: Loaded; lang: NonNullab
   return { loaded, lang };
 }
 
+/**
+ * A file's syntax tree, parsed with its language's grammar (the grammars and parser that
+ * extractSymbols caches); undefined for a language without a grammar. The caller deletes the tree.
+ */
+export async function parseFile(file: string, text: string): Promise<{ language: string; tree: TreeSitter.Tree } | undefined> {
+  const name = languageOf(file);
+  if (!name) return undefined;
+  const { loaded, lang } = await language(name);
+  loaded.parser.setLanguage(lang.language);
+  const tree = loaded.parser.parse(text);
+  return tree ? { language: name, tree } : undefined;
+}
+
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /** Comment lines directly above a node (JSDoc, //, #, ///), cleaned of comment markers. */
