@@ -4,6 +4,7 @@
  * phrasings per fact, so the model learns the fact rather than one sentence.
  */
 import type { CorpusFile } from './corpus';
+import { codeFacts } from './codefacts';
 import { checkQuestion, type Fact, factAnswer } from './facts';
 import { proseFacts } from './prose';
 import { extractSymbols, type FileSymbols } from './symbols';
@@ -114,6 +115,9 @@ export async function generateQA(files: readonly CorpusFile[], phrasings: Record
     }
     const syms = await extractSymbols(f.path, f.text);
     if (!syms) continue;
+    const facts = await codeFacts(f.path, f.text);
+    pairs.push(...factPairs(facts));
+    if (report) report.facts += facts.length;
     parsed.set(f.path, syms);
     for (const s of syms.symbols) {
       pairs.push(...ask('definition', s.name, `${s.name} is defined in ${f.path} at line ${s.line}.`, f.path, s.line));
