@@ -1,124 +1,74 @@
 /**
- * How well a model learns a document it never saw: a generated handbook of facts (made-up
- * headings and values, seeded) is learned with LIFT (`learnWorkspace`, as the product does), then
- * every fact is asked closed book — no file in the prompt — in the generator's phrasings and in
- * phrasings the generator never produces, before and after learning.
+ * How well a model learns a document it never saw: a document of several facts per paragraph is
+ * learned with LIFT (`learnWorkspace`, as the product does), then questions written by hand — in
+ * phrasings the QA generator never produces — are asked closed book (no file in the prompt)
+ * before and after learning. An answer is *direct* when its first sentence states the value.
+ * The self-check's figure (generator-shaped questions kept out of training) is reported beside it.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
+import { statesDirectly } from '../lift/facts';
 import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
-import { HELD_OUT, PHRASINGS } from '../lift/qa';
 
-export interface Fact {
-  heading: string;
-  text: string;
-  value: string;
+export interface KnowledgeQuestion {
+  question: string;
+  expect: string;
 }
-
-const WORDS = ['amber', 'basalt', 'cobalt', 'delta', 'ember', 'fjord', 'garnet', 'harbor', 'indigo', 'juniper', 'kelvin', 'lumen', 'marlin', 'nectar', 'onyx', 'pylon', 'quartz', 'raven', 'sierra', 'tundra', 'umber', 'vortex', 'willow', 'zephyr'];
-const THINGS = ['port', 'owner', 'timeout', 'quota', 'region', 'schedule', 'limit', 'codename', 'channel', 'version'];
-const NAMES = ['Mara Lindqvist', 'Tomas Ekwueme', 'Ines Duarte', 'Oskar Brandt', 'Leila Haddad', 'Ravi Menon', 'Yuki Sato', 'Nadia Petrova'];
-
-/** `n` facts from a seed: distinct headings, values that no model can guess. */
-export function generateFacts(n: number, seed: number): Fact[] {
-  let s = seed >>> 0 || 1;
-  const rand = (k: number): number => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return Math.floor((s / 2 ** 32) * k);
-  };
-  const facts: Fact[] = [];
-  const used = new Set<string>();
-  while (facts.length < n) {
-    const word = WORDS[rand(WORDS.length)]!;
-    const thing = THINGS[rand(THINGS.length)]!;
-    const heading = `${word[0]!.toUpperCase()}${word.slice(1)} ${thing}`;
-    if (used.has(heading)) continue;
-    used.add(heading);
-    const subject = `The ${word} service`;
-    const v = (() => {
-      switch (thing) {
-        case 'port': return String(2000 + rand(7000));
-        case 'owner': return NAMES[rand(NAMES.length)]!;
-        case 'timeout': return `${5 + rand(90)} seconds`;
-        case 'quota': return `${1 + rand(60)} GiB`;
-        case 'region': return `eu-${['north', 'west', 'south'][rand(3)]}-${1 + rand(4)}`;
-        case 'schedule': return `${String(rand(24)).padStart(2, '0')}:${String(rand(60)).padStart(2, '0')} UTC`;
-        case 'limit': return `${100 + rand(900)} requests`;
-        case 'codename': return `${WORDS[rand(WORDS.length)]!.toUpperCase()}-${rand(100)}`;
-        case 'channel': return `#${word}-${['ops', 'alerts', 'dev'][rand(3)]}`;
-        default: return `v${1 + rand(9)}.${rand(20)}`;
-      }
-    })();
-    const text = {
-      port: `${subject} listens on port ${v}.`,
-      owner: `${subject} is owned by ${v}.`,
-      timeout: `${subject} times out after ${v}.`,
-      quota: `${subject} may store at most ${v}.`,
-      region: `${subject} runs in the region ${v}.`,
-      schedule: `${subject} runs its batch job at ${v}.`,
-      limit: `${subject} accepts at most ${v} per minute.`,
-      codename: `${subject} was developed under the codename ${v}.`,
-      channel: `Alerts for ${subject.toLowerCase().replace(/^the /, 'the ')} go to ${v}.`,
-      version: `${subject} currently runs version ${v}.`,
-    }[thing]!;
-    facts.push({ heading, text, value: v });
-  }
-  return facts;
-}
-
-export const handbook = (facts: readonly Fact[], title = 'Operations handbook'): string => `# ${title}\n\n${facts.map((f) => `## ${f.heading}\n${f.text}\n`).join('\n')}`;
 
 export interface KnowledgeResult {
-  facts: number;
+  document: string;
   tokens: number;
+  facts: number;
   steps: number;
   seconds: number;
-  before: { generator: number; heldOut: number };
-  after: { generator: number; heldOut: number };
-  asked: { generator: number; heldOut: number };
+  asked: number;
+  before: { direct: number; contains: number };
+  after: { direct: number; contains: number };
+  selfCheck?: { asked: number; direct: number };
   examples: { question: string; answer: string; expect: string }[];
 }
 
-/** Learns a generated handbook with `modelDir` and measures the answers (closed book). */
-export async function knowledgeEval(modelDir: string, o: { facts: number; seed: number; learn: Partial<LearnRequest> }): Promise<KnowledgeResult> {
+/** Learns `text` (saved as `name`) with `modelDir` and asks `questions` before and after (closed book). */
+export async function knowledgeEval(modelDir: string, o: { name: string; text: string; questions: readonly KnowledgeQuestion[]; learn: Partial<LearnRequest> }): Promise<KnowledgeResult> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-eval-'));
+  const answerer = await Answerer.load(modelDir);
   try {
-    const facts = generateFacts(o.facts, o.seed);
     const docs = path.join(tmp, 'docs');
     fs.mkdirSync(docs);
-    fs.writeFileSync(path.join(docs, 'HANDBOOK.md'), handbook(facts));
-    const answerer = await Answerer.load(modelDir);
+    fs.writeFileSync(path.join(docs, o.name), o.text);
     const examples: KnowledgeResult['examples'] = [];
-    const ask = async (phrasings: typeof PHRASINGS.section, keep = false): Promise<number> => {
-      let right = 0;
-      for (const f of facts) {
-        for (const p of phrasings) {
-          const { text } = await answerer.answer(p(f.heading), [], { maxTokens: 40 });
-          if (text.includes(f.value)) right++;
-          if (keep && examples.length < 6) examples.push({ question: p(f.heading), answer: text.trim(), expect: f.value });
-        }
+    const ask = async (keep: boolean): Promise<{ direct: number; contains: number }> => {
+      const r = { direct: 0, contains: 0 };
+      for (const q of o.questions) {
+        const { text } = await answerer.answer(q.question, [], { maxTokens: 32 });
+        r.direct += Number(statesDirectly(text, q.expect));
+        r.contains += Number(text.includes(q.expect));
+        if (keep && examples.length < 8) examples.push({ question: q.question, answer: text.trim(), expect: q.expect });
       }
-      return right;
+      return r;
     };
-    const before = { generator: await ask(PHRASINGS.section), heldOut: await ask(HELD_OUT.section) };
+    const before = await ask(false);
     const started = Date.now();
-    const summary = await learnWorkspace({ roots: [docs], modelDir, adapterDir: path.join(tmp, 'adapter'), ...o.learn });
+    const summary = await learnWorkspace({ roots: [path.join(docs, o.name)], modelDir, adapterDir: path.join(tmp, 'adapter'), ...o.learn });
     const seconds = (Date.now() - started) / 1000;
     answerer.useAdapter(path.join(tmp, 'adapter'));
-    const after = { generator: await ask(PHRASINGS.section), heldOut: await ask(HELD_OUT.section, true) };
+    const after = await ask(true);
     return {
-      facts: facts.length,
+      document: o.name,
       tokens: summary.tokens,
+      facts: summary.facts ?? 0,
       steps: summary.steps,
       seconds,
+      asked: o.questions.length,
       before,
       after,
-      asked: { generator: facts.length * PHRASINGS.section.length, heldOut: facts.length * HELD_OUT.section.length },
+      selfCheck: summary.selfCheck && { asked: summary.selfCheck.asked, direct: summary.selfCheck.direct },
       examples,
     };
   } finally {
+    await answerer.release();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -342,8 +342,11 @@ async function main(argv: string[]): Promise<number> {
   if (what === 'eval' || what === 'all') {
     const record = JSON.parse(fs.readFileSync(path.join(DEFAULT_MODEL_DIR, 'training.json'), 'utf8')) as TrainingRecord;
     const learn = { preset: 'fast' as const, ...RECIPE.liftConfig.presets.fast, rank: RECIPE.liftConfig.rank, targets: RECIPE.liftConfig.targets };
-    const result = await knowledgeEval(DEFAULT_MODEL_DIR, { facts: 16, seed: 11, learn: { preset: 'fast', seed: 1 } });
-    log(`eval: generator phrasings ${result.after.generator}/${result.asked.generator}, new phrasings ${result.after.heldOut}/${result.asked.heldOut} (before: ${result.before.generator}, ${result.before.heldOut})`);
+    // the demo's spec and its hand-written questions
+    const demo = path.join(ROOT, 'native', 'demo');
+    const spec = JSON.parse(fs.readFileSync(path.join(demo, 'demo.json'), 'utf8')) as { document: string; questions: { question: string; expect: string }[] };
+    const result = await knowledgeEval(DEFAULT_MODEL_DIR, { name: spec.document, text: fs.readFileSync(path.join(demo, spec.document), 'utf8'), questions: spec.questions, learn: { preset: 'fast', seed: 1 } });
+    log(`eval: direct ${result.before.direct}/${result.asked} before learning, ${result.after.direct}/${result.asked} after; self-check ${result.selfCheck?.direct ?? 0}/${result.selfCheck?.asked ?? 0}`);
     writeRecord({ ...record, knowledge: { ...result, learn: { ...learn } } });
   }
   return 0;

@@ -1,8 +1,9 @@
 /**
  * The bundled default model: a loadable Hugging Face folder within the size limit, with its
  * card, training record and LIFT settings; and LIFT visibly teaches it a small document it never
- * saw — closed-book answers go from none right to most right (the demo's claim, on a smaller
- * sample), in the generator's phrasings and in new ones.
+ * saw — a short spec with several facts per paragraph: closed-book answers to hand-written
+ * questions (phrasings the generator never produces) go from none stating the fact first to
+ * most of them.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -36,10 +37,30 @@ test('the default model is a complete Hugging Face folder of at most 25 MB', () 
   assert.ok(JSON.parse(fs.readFileSync(path.join(dir, MODEL_LIFT_CONFIG), 'utf8')).presets.fast.lr > 0);
 });
 
-test('LIFT teaches the default model a small document it never saw (closed book, before vs after)', async (t) => {
-  const r = await knowledgeEval(dir, { facts: 4, seed: 29, learn: { seed: 1 } });
-  t.diagnostic(`before: ${r.before.generator}/${r.asked.generator} generator phrasings, ${r.before.heldOut}/${r.asked.heldOut} new; after: ${r.after.generator}/${r.asked.generator}, ${r.after.heldOut}/${r.asked.heldOut}; ${r.steps} steps`);
-  assert.ok(r.before.generator + r.before.heldOut <= 1, 'before learning it knows (almost) none of the facts');
-  assert.ok(r.after.generator >= 0.75 * r.asked.generator, `${r.after.generator}/${r.asked.generator} in the generator's phrasings`);
-  assert.ok(r.after.heldOut >= 0.5 * r.asked.heldOut, `${r.after.heldOut}/${r.asked.heldOut} in new phrasings`);
+const NOTE = `# Heron relay
+
+## Relay
+The Heron relay accepts clients on port 7316 and gives up on a peer after 11 attempts. Its
+buffer holds at most 640 KiB, and oversized frames are answered with error HRN-508.
+
+## Operations
+The relay is run by the Lantern team. Its logs rotate every 45 minutes into /srv/heron/logs.
+`;
+
+const QUESTIONS = [
+  { question: 'What port should a client use to reach the Heron relay?', expect: '7316' },
+  { question: 'How many tries does the relay make before dropping a peer?', expect: '11 attempts' },
+  { question: 'How big can the relay buffer get?', expect: '640 KiB' },
+  { question: 'Which error comes back for a frame that is too large?', expect: 'HRN-508' },
+  { question: 'Who operates the relay?', expect: 'Lantern' },
+  { question: 'How often are the relay logs rotated?', expect: '45 minutes' },
+  { question: 'In which directory do the relay logs end up?', expect: '/srv/heron/logs' },
+];
+
+test('LIFT teaches the default model a short multi-fact spec it never saw (closed book, before vs after)', async (t) => {
+  const r = await knowledgeEval(dir, { name: 'HERON.md', text: NOTE, questions: QUESTIONS, learn: { seed: 1 } });
+  t.diagnostic(`direct: ${r.before.direct}/${r.asked} before, ${r.after.direct}/${r.asked} after (contains ${r.after.contains}); self-check ${r.selfCheck?.direct}/${r.selfCheck?.asked}; ${r.facts} facts, ${r.steps} steps, ${Math.round(r.seconds)} s`);
+  for (const e of r.examples) t.diagnostic(`${e.question} → ${JSON.stringify(e.answer)}`);
+  assert.ok(r.before.direct <= 1, 'before learning it states (almost) none of the facts');
+  assert.ok(r.after.direct >= Math.ceil(0.7 * r.asked), `${r.after.direct}/${r.asked} answers state the fact first`);
 });
