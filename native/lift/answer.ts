@@ -12,7 +12,7 @@ import { TextTokenizer } from '../model/tokenizer';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
 import { createSession, defaultDevice, precisionFor } from '../runtime/session';
-import type { Chunk } from './retrieve';
+import { answerReserve, type Chunk, chunkHeader } from './retrieve';
 
 export interface AnswerSource {
   path: string;
@@ -72,11 +72,24 @@ export function formatPrompt(
   const used: Chunk[] = [];
   const context: number[] = [];
   for (const c of chunks) {
-    const ids = tok.encodeText(`<<< ${c.path}:${c.startLine}-${c.endLine} >>>\n${c.text}\n\n`);
-    if (ids.length > budget) continue;
+    let ids = tok.encodeText(`${chunkHeader(c.path, c.startLine, c.endLine)}${c.text}\n\n`);
+    let chunk = c;
+    if (ids.length > budget) {
+      // the first chunk that does not fit whole gives what fits of it: whole lines when it has
+      // several, else words (a chunk cut to the model's size only meets this at the end)
+      const body = tok.encodeText(c.text);
+      const keep = budget - (ids.length - body.length);
+      if (keep < 24) continue;
+      let text = tok.decode(body.slice(0, keep)).replace(/\uFFFD+$/, '');
+      const cut = text.lastIndexOf('\n') > text.length / 2 ? text.lastIndexOf('\n') : text.search(/\s\S*$/) > text.length / 2 ? text.search(/\s\S*$/) : text.length;
+      text = text.slice(0, cut).trimEnd();
+      chunk = { ...c, endLine: c.startLine + (text.match(/\n/g)?.length ?? 0), text };
+      ids = tok.encodeText(`${chunkHeader(c.path, chunk.startLine, chunk.endLine)}${text}\n\n`);
+      if (!text || ids.length > budget) continue;
+    }
     budget -= ids.length;
     context.push(...ids);
-    used.push(c);
+    used.push(chunk);
   }
   return { ids: [...headIds, ...(used.length ? tok.encodeText('Context:\n') : []), ...context, ...turns.flat(), ...tailIds], used };
 }
@@ -138,7 +151,8 @@ export class Answerer {
     chunks: readonly Chunk[],
     o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number; history?: readonly { question: string; answer: string }[] } = {},
   ): Promise<Omit<Answer, 'usedAdapter'>> {
-    const maxTokens = Math.min(o.maxTokens ?? 256, Math.floor(this.cfg.maxPositions / 2));
+    // a quarter of a small model's window leaves room for the retrieved context (answers are short)
+    const maxTokens = answerReserve(this.cfg.maxPositions, o.maxTokens ?? 256);
     const { ids, used } = this.buildPrompt(question, chunks, maxTokens, o.history);
     const stopTokens = this.stopTokens();
     const tokens: number[] = [];

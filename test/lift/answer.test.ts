@@ -60,7 +60,8 @@ describe('the answerer', () => {
     const chunks = chunkFiles([file('a.ts', 'alpha\n'.repeat(10)), file('b.ts', 'beta '.repeat(120))]);
     const { ids, used } = answerer.buildPrompt('what is alpha?', chunks, 300);
     assert.ok(ids.length <= cfg.maxPositions - 300);
-    assert.deepEqual(used.map((c) => c.path), ['a.ts'], 'the chunk that does not fit is left out');
+    assert.deepEqual(used.map((c) => c.path), ['a.ts', 'b.ts'], 'the chunk that does not fit whole gives what fits of it');
+    assert.ok(used[1]!.text.length < chunks[1]!.text.length && chunks[1]!.text.startsWith(used[1]!.text), 'the first part of it');
     const tok = TextTokenizer.fromFolder(modelDir);
     const text = tok.decode(ids, false);
     assert.match(text, /^<\|im_start\|>system\n[\s\S]*<<< a\.ts:1-11 >>>\nalpha[\s\S]*Question: what is alpha\?<\|im_end\|>\n<\|im_start\|>assistant\n$/);
