@@ -39,7 +39,7 @@ export const RECIPE = {
   merges: 3837,
   model: { hidden: 256, layers: 4, heads: 4, intermediate: 688, maxPositions: 512 },
   lm: { steps: 3600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
-  lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 200, specs: 300 },
+  lift: { steps: 1400, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 120, specs: 100, perUnit: { segments: 6, facts: 60, phrasings: 4 } },
   /** What `learn` uses with this model (its lift_config.json): tuned on generated documents. */
   liftConfig: {
     presets: { fast: { epochs: 2, stage2Epochs: 20, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 30, lr: 2e-3 } },
@@ -248,13 +248,20 @@ export async function liftPool(tok: TextTokenizer, cfg: LlamaConfig, docs: reado
     const input = buildLongInput(files, tok, 6000);
     const s = await liftSamples(input, files, tok, cfg, { seed: RECIPE.seed, phrasings: PRETRAIN_PHRASINGS });
     const fits = (k: number): boolean => s.qaSamples[k]!.input.length <= cfg.maxPositions;
-    const facts = s.qaSamples.filter((_, k) => fits(k) && s.qa[k]!.kind === 'fact');
+    // up to L.segments segments spread over the unit; up to L.facts facts, each in up to L.phrasings
+    // of its training phrasings (a different choice per fact); the other kinds in a few phrasings
+    const L = RECIPE.lift.perUnit;
+    const segments = s.segments.filter((_, k) => s.segments.length <= L.segments || k % Math.ceil(s.segments.length / L.segments) === 0);
+    const byFact = new Map<string, Sample[]>();
+    s.qaSamples.forEach((x, k) => {
+      if (fits(k) && s.qa[k]!.kind === 'fact') byFact.set(s.qa[k]!.answer, [...(byFact.get(s.qa[k]!.answer) ?? []), x]);
+    });
+    const facts = shuffled([...byFact.values()], RECIPE.seed + pool.length).slice(0, L.facts).flatMap((xs, k) => shuffled(xs, RECIPE.seed + k).slice(0, L.phrasings));
     const others = s.qaSamples.filter((_, k) => fits(k) && s.qa[k]!.kind !== 'fact');
-    // every fact in all its training phrasings, the other kinds in a few phrasings each, with the segments
-    const picked = [...facts.slice(0, 12 * Math.max(1, s.segments.length)), ...shuffled(others, RECIPE.seed + pool.length).slice(0, Math.max(8, 2 * s.segments.length))];
+    const picked = [...facts, ...shuffled(others, RECIPE.seed + pool.length).slice(0, Math.max(8, 2 * segments.length))];
     qaCount += picked.length;
-    factCount += Math.min(facts.length, 12 * Math.max(1, s.segments.length));
-    pool.push(...s.segments, ...picked);
+    factCount += facts.length;
+    pool.push(...segments, ...picked);
   }
   return { pool, qaCount, factCount };
 }
