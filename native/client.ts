@@ -36,6 +36,8 @@ import {
   type EchoResult,
   Explain,
   type ExplainParams,
+  FilesChanged,
+  type FilesChangedParams,
   Initialize,
   type InitializeResult,
   EnableGpu,
@@ -390,6 +392,18 @@ export class TrainerClient {
 
   adapterStatus(params: AdapterStatusParams): Promise<AdapterStatus> {
     return this.call(AdapterStatusRequest.method, (conn) => conn.sendRequest(AdapterStatusRequest, params));
+  }
+
+  /**
+   * Tells a running trainer which files were created, changed or deleted, so that its retrieval
+   * index follows. Starts no trainer (one started later checks its saved index against the
+   * files): false when none is running.
+   */
+  filesChanged(params: FilesChangedParams): boolean {
+    const conn = this.stateValue === 'ready' ? this.live?.conn : undefined;
+    if (!conn) return false;
+    conn.sendNotification(FilesChanged, params).catch((err: unknown) => this.opts.logger.debug(`filesChanged: ${err instanceof Error ? err.message : String(err)}`));
+    return true;
   }
 
   /** A store's adapters, after selecting or deleting one when asked. */

@@ -232,6 +232,8 @@ export interface AdapterStatusParams {
   roots?: string[];
   include?: string[];
   exclude?: string[];
+  /** The model that answers ('' : the default model): with roots and a store, its retrieval index is fed the files collected. */
+  model?: string;
 }
 
 export const AdapterStatusRequest = new RequestType<AdapterStatusParams, AdapterStatus, void>('lift/adapterStatus');
@@ -288,3 +290,17 @@ export const EnableGpu = new RequestType<EnableGpuParams, EnableGpuResult, void>
 export const EnableGpuProgressType = new ProgressType<EnableGpuProgress>();
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');
+
+/** Files created, changed or deleted in a workspace (the editor's file watchers): its retrieval index follows. */
+export interface FilesChangedParams {
+  roots: string[];
+  /** The model that answers ('' : the default model): its index is loaded from the store if it is not in memory. */
+  model?: string;
+  store?: string;
+  include?: string[];
+  exclude?: string[];
+  /** Absolute paths of files or folders; a deleted folder takes everything under it. */
+  paths: string[];
+}
+
+export const FilesChanged = new NotificationType<FilesChangedParams>('lift/filesChanged');

@@ -151,7 +151,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     refreshTimer = setTimeout(() => {
       const settings = readSettings();
       const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-      trainer.adapterStatus({ store, roots, include: settings.include, exclude: settings.exclude }).then(
+      trainer.adapterStatus({ store, roots, include: settings.include, exclude: settings.exclude, ...(modelDir ? { model: modelDir } : {}) }).then(
         (s) => {
           const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
           status.setAdapter(otherModel ? undefined : s);
@@ -197,13 +197,29 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     { dispose: () => chat.dispose() },
     trainer.onDidChangeState((state) => status.setTrainer(state)),
     vscode.workspace.onDidSaveTextDocument(() => refreshAdapter(2000)),
-    // files changed outside the editor (git checkout, a build, another tool) make it stale too
+    // files changed outside the editor (git checkout, a build, another tool) make it stale too;
+    // every change also goes to a running trainer, whose retrieval index follows (batched)
     ...(() => {
       const watcher = vscode.workspace.createFileSystemWatcher('**/*');
+      const pending = new Set<string>();
+      let timer: NodeJS.Timeout | undefined;
+      const send = (): void => {
+        timer = undefined;
+        const settings = readSettings();
+        const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+        const paths = [...pending];
+        pending.clear();
+        const model = settings.model || defaultModel;
+        if (roots.length && paths.length) trainer.filesChanged({ roots, store, include: settings.include, exclude: settings.exclude, paths, ...(model ? { model } : {}) });
+      };
       const changed = (uri: vscode.Uri): void => {
+        if (uri.scheme === 'file' && !/[\\/](node_modules|\.git)([\\/]|$)/.test(uri.fsPath) && pending.size <= 5000) {
+          pending.add(uri.fsPath);
+          timer ??= setTimeout(send, 300);
+        }
         if (!/[\\/](node_modules|\.git|dist|out)[\\/]/.test(uri.fsPath)) refreshAdapter(2000);
       };
-      return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed)];
+      return [watcher, watcher.onDidChange(changed), watcher.onDidCreate(changed), watcher.onDidDelete(changed), { dispose: () => clearTimeout(timer) }];
     })(),
     { dispose: () => clearTimeout(refreshTimer) },
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chatView),

@@ -21,6 +21,7 @@ import {
   EchoProgress,
   type EchoResult,
   Explain,
+  FilesChanged,
   Initialize,
   Learn,
   LearnProgressType,
@@ -38,7 +39,8 @@ import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
 import { describeRefusal, isInside, readBounded, realpathOrUndefined, resolveInside } from '../files';
-import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
+import type { Chunk } from '../lift/retrieve';
+import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
@@ -241,6 +243,8 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     typeof p.adapterDir === 'string' ? p.adapterDir : typeof p.store === 'string' ? new AdapterStore(p.store).activeDir() : undefined;
 
   let answerer: { dir: string; stamp: string; ready: Promise<Answerer> } | undefined;
+  /** Retrieval indexes of the workspaces asked about (saved in their adapter stores). */
+  const indexes = new RetrievalIndexes(log);
   /** Questions and explanations are answered one at a time, in the order they came. */
   const line = new FifoQueue();
   /** Explanations by content: the same code, model and adapter give the same answer. */
@@ -297,8 +301,9 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       }
       let hits: Chunk[] = [];
       if (p.retrieve !== false) {
-        const { files } = await collect(p.roots, { include: p.include, exclude: p.exclude, isCancelled: () => token.isCancellationRequested });
-        hits = new Bm25Index(chunkFiles(files)).search(p.question + pinned.map((c) => ` ${c.text}`).join(''), 8).map((h) => h.chunk);
+        // the workspace's index (built on the first question, then kept current): no walk of the tree
+        const found = await indexes.retrieve(p, p.question + pinned.map((c) => ` ${c.text}`).join(''), 8, { isCancelled: () => token.isCancellationRequested });
+        hits = found.chunks;
       }
       const answer = await model.answer(p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
         history: p.history,
@@ -344,11 +349,30 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     const dir = adapterOf(params);
     const m = dir ? readManifest(dir) : undefined;
     if (!dir || !m || !hasAdapterWeights(dir)) return { learned: false };
-    return {
-      learned: true,
-      ...summarize(m),
-      stale: staleness(m, params.roots ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : undefined),
-    };
+    const files = params.roots ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : undefined;
+    // the collection also brings the retrieval index up to date (queued: it never delays this answer)
+    if (files && params.roots) {
+      const model = typeof params.model === 'string' ? modelOfOptional(params.model) : undefined;
+      void indexes.collected({ roots: params.roots, store: params.store, include: params.include, exclude: params.exclude, model }, files);
+    }
+    return { learned: true, ...summarize(m), stale: staleness(m, files) };
+  });
+
+  /** The model folder named, else the default model's; undefined when neither is there. */
+  const modelOfOptional = (model: string): string | undefined => model || defaultModelDir();
+
+  connection.onNotification(FilesChanged, (params) => {
+    const strings = (x: unknown): boolean => Array.isArray(x) && x.every((s) => typeof s === 'string');
+    const optional = (x: unknown): boolean => x === undefined || strings(x);
+    if (!params || !strings(params.roots) || !strings(params.paths) || !optional(params.include) || !optional(params.exclude) || (params.store !== undefined && typeof params.store !== 'string') || (params.model !== undefined && typeof params.model !== 'string')) {
+      log('warn', 'filesChanged: "roots" and "paths" (lists of strings) are required, "store" and "model" are strings; ignored');
+      return;
+    }
+    const model = typeof params.model === 'string' ? modelOfOptional(params.model) : undefined;
+    const started = performance.now();
+    void indexes.filesChanged({ roots: params.roots, store: params.store, include: params.include, exclude: params.exclude, model }, params.paths).then((r) => {
+      if (r.put || r.removed) log('debug', `retrieval index: ${r.put} files indexed, ${r.removed} removed in ${Math.round(performance.now() - started)} ms`);
+    });
   });
 
   connection.onRequest(Adapters, (params): AdaptersResult => {
@@ -385,9 +409,13 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
 
   connection.onRequest(Shutdown, () => {
     log('info', 'shutting down on request');
+    indexes.flush();
     setImmediate(() => exit(0));
   });
 
-  connection.onClose(() => exit(0));
+  connection.onClose(() => {
+    indexes.flush();
+    exit(0);
+  });
   connection.listen();
 }

@@ -2,7 +2,8 @@
  * Retrieval sized to the model: chunks cut by the model's own tokens never exceed the budget and
  * end at the boundaries of the text (prose: headings, paragraphs, sentences; code: definitions
  * found with tree-sitter; very long lines between words); the prompt takes several of them and
- * what fits of the next.
+ * what fits of the next; the workspace index finds what Bm25Index finds, follows edits, removals
+ * and a full collection, survives a save and a load, and refuses a damaged file.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +12,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { formatPrompt } from '../../native/lift/answer';
 import type { CorpusFile } from '../../native/lift/corpus';
-import { type ChunkSizing, chunkFile, chunkFilesByTokens, chunkHeader, chunkTokensFor, tokenSizing } from '../../native/lift/retrieve';
+import { Bm25Index, type ChunkSizing, chunkFile, chunkFilesByTokens, chunkHeader, chunkTokensFor, tokenSizing } from '../../native/lift/retrieve';
+import { IndexFormatError, SearchIndex } from '../../native/lift/searchindex';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { TextTokenizer } from '../../native/model/tokenizer';
 import { repoRoot } from '../helpers';
@@ -160,5 +162,69 @@ describe('chunks sized to the model', () => {
     assert.ok(part.endLine < 200 && part.endLine > 15, `lines ${part.startLine}-${part.endLine}`);
     assert.equal(part.text, big.text.split('\n').slice(0, part.endLine - 9).join('\n'), 'whole lines, numbered as they are');
     assert.ok(p.ids.length <= 512 - 128);
+  });
+});
+
+describe('the search index', () => {
+  const sizing = (): ChunkSizing => tokenSizing(defaultTok, 512);
+  const identity = { roots: [tmp], chunkTokens: 106, tokenizer: 'test' };
+  const files = [
+    file('src/config.ts', `${Array.from({ length: 50 }, (_, i) => `export const LIMIT_${i} = ${i * 10};`).join('\n')}\n/** Parses the config file. */\nexport function parseConfig(text: string): Config {\n  const config = JSON.parse(text) as Config;\n  return config;\n}\n`),
+    file('src/server.ts', 'import { parseConfig } from "./config";\nexport function startServer(port: number) {}\n'),
+    file('README.md', '# Demo\nA server that reads its config.\n'),
+    file('SPEC.md', SPEC),
+  ];
+
+  test('finds what Bm25Index finds: the definition first, files by path, nothing for unknown words', async () => {
+    const index = new SearchIndex(identity, sizing());
+    await index.put(files);
+    const top = index.search('where is parse config defined?', 3);
+    assert.equal(top[0]!.file.path, 'src/config.ts');
+    assert.ok(top[0]!.startLine <= 52 && top[0]!.endLine >= 52, `the chunk with parseConfig: ${top[0]!.startLine}-${top[0]!.endLine}`);
+    assert.equal(index.search('what does server.ts contain', 1)[0]!.file.path, 'src/server.ts');
+    assert.deepEqual(index.search('kubernetes', 3), []);
+    const retries = index.search('how many times are failed jobs retried', 1)[0]!;
+    assert.match(SPEC.slice(retries.start, retries.end), /retried 4 times/);
+    // the same top file as the line-window index
+    const chunks = await chunkFilesByTokens(files, sizing());
+    assert.equal(new Bm25Index(chunks).search('where is parse config defined?', 1)[0]!.chunk.path, top[0]!.file.path);
+  });
+
+  test('follows an edit, a removal and a full collection; compaction keeps the answers', async () => {
+    const index = new SearchIndex(identity, sizing());
+    await index.put(files);
+    const before = index.size;
+    assert.equal((await index.put(files)).changed, 0, 'unchanged text is not indexed again');
+    await index.put([file('SPEC.md', SPEC.replace('retried 4 times', 'retried 6 times by the zephyr loop'))]);
+    assert.equal(index.search('zephyr', 1)[0]!.file.path, 'SPEC.md');
+    assert.ok(index.size.deadChunks > 0);
+    assert.equal(await index.remove(['SPEC.md']), 1);
+    assert.deepEqual(index.search('zephyr', 1), []);
+    const synced = await index.sync([files[0]!, file('NEW.md', '# New\nThe quokka service.\n')]);
+    assert.deepEqual([synced.removed, index.has('src/server.ts'), index.has('NEW.md')], [2, false, true]);
+    const ranked = index.search('parse config', 3).map((h) => [h.file.path, h.startLine]);
+    index.compact();
+    assert.equal(index.size.deadChunks, 0);
+    assert.equal(index.size.pendingPostings, 0);
+    assert.deepEqual(index.search('parse config', 3).map((h) => [h.file.path, h.startLine]), ranked);
+    assert.ok(index.size.terms < before.terms + 10, 'terms of removed files are dropped');
+  });
+
+  test('saved and loaded, it answers the same; a damaged or foreign file is refused with the reason', async () => {
+    const index = new SearchIndex(identity, sizing());
+    await index.put(files);
+    const where = path.join(tmp, 'store', 'retrieval', 'x.idx');
+    index.save(where);
+    assert.deepEqual(fs.readdirSync(path.dirname(where)), ['x.idx'], 'no temporary file left');
+    const loaded = SearchIndex.load(where, identity, sizing());
+    for (const q of ['parse config', 'queue workers', 'storage backups']) assert.deepEqual(loaded.search(q, 5), index.search(q, 5));
+    assert.deepEqual(loaded.list().map((f) => f.path).sort(), files.map((f) => f.path).sort());
+    const bytes = fs.readFileSync(where);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 3]! ^= 0xff;
+    assert.throws(() => SearchIndex.deserialize(flipped, identity, sizing()), (e: unknown) => e instanceof IndexFormatError && /checksum/.test(e.message));
+    assert.throws(() => SearchIndex.deserialize(bytes.subarray(0, bytes.length - 100), identity, sizing()), IndexFormatError);
+    assert.throws(() => SearchIndex.deserialize(Buffer.from('garbage'), identity, sizing()), /not an index file/);
+    assert.throws(() => SearchIndex.deserialize(bytes, { ...identity, chunkTokens: 200 }, sizing()), /another tokenizer/);
   });
 });

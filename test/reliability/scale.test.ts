@@ -11,26 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot } from '../helpers';
+import { BIG_TREE_FILES, bigTree } from './bigtree';
 
-const FILES = 100_000;
+const FILES = BIG_TREE_FILES;
 const CAP = 64 * 2 ** 20;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-scale-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** 100 folders of 1000 source files of ≈ 4 KB each. */
-function bigTree(root: string): number {
-  let bytes = 0;
-  for (let d = 0; d < FILES / 1000; d++) {
-    const dir = path.join(root, `pkg${d}`, 'src');
-    fs.mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < 1000; f++) {
-      const body = `// module ${d}/${f}\nexport function handler${f}(input: number): number {\n${`  input = input * ${f + 3} + ${d}; // step\n`.repeat(112)}  return input;\n}\n`;
-      fs.writeFileSync(path.join(dir, `m${f}.ts`), body);
-      bytes += body.length;
-    }
-  }
-  return bytes;
-}
 
 function collectInChild(root: string): { mode: string; taken: number; text: number; totalBytes: number; reasons: Record<string, number>; seconds: number; before: number; peak: number } {
   const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'children', 'collect.ts'), root], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 1 << 20 });
