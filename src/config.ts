@@ -12,6 +12,7 @@ export interface LiftSettings {
   adapterRank: number;
   modelQA: number;
   epochs: number;
+  learnBudgetMinutes: number;
   preset: 'fast' | 'thorough';
   memoryCheck: boolean;
   recompute: 'auto' | 'on' | 'off';
@@ -31,6 +32,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
     adapterRank: c.get<number>('adapter.rank', 0),
     modelQA: c.get<number>('modelQA', 0),
     epochs: c.get<number>('epochs', 0),
+    learnBudgetMinutes: c.get<number>('learnBudgetMinutes', 10),
     preset: c.get<'fast' | 'thorough'>('preset', 'fast'),
     memoryCheck: c.get<boolean>('memoryCheck', true),
     recompute: c.get<'auto' | 'on' | 'off'>('recompute', 'auto'),
