@@ -105,11 +105,35 @@ export class IndexFormatError extends Error {
   override name = 'IndexFormatError';
 }
 
-/** Query terms plus adjacent pairs joined ("parse config" also asks for `parseconfig`). */
+/**
+ * A light English stem, the same for the text and the query, so that "shifts" finds "shift" and
+ * "scheduled" finds "schedule": plural -s/-es/-ies, -ing, -ed and a final -e (numbers, short words
+ * and words ending in -ss/-us/-is are kept).
+ */
+export function stem(t: string): string {
+  if (t.length < 4 || !/[a-z]$/.test(t)) return t;
+  let s = t;
+  if (s.endsWith('ies') && s.length > 4) s = `${s.slice(0, -3)}y`;
+  else if (s.endsWith('sses')) s = s.slice(0, -2);
+  else if (s.endsWith('s') && !/(ss|us|is)$/.test(s)) s = s.slice(0, -1);
+  if (s.endsWith('ing') && s.length > 5) s = s.slice(0, -3);
+  else if (s.endsWith('ed') && s.length > 4) s = s.slice(0, -2);
+  if (s.endsWith('e') && s.length > 4) s = s.slice(0, -1);
+  return s;
+}
+
+/** Words a question is made of rather than about (left out of the query unless it has no others). */
+const QUESTION_WORDS = new Set(
+  'a an the is are was were be been do does did i me my we our you your it its of in on at to for from by with and or what which who whom whose when where why how can could should would will shall may might must there this that these those if than then so as about into any some much many'.split(' '),
+);
+
+/** Query terms plus adjacent pairs joined ("parse config" also asks for `parseconfig`), stemmed. */
 function queryTerms(query: string): string[] {
   const words = (query.match(/[A-Za-z][A-Za-z0-9]*|[0-9]+/g) ?? []).map((w) => w.toLowerCase());
-  const pairs = words.slice(1).map((w, i) => words[i]! + w);
-  return [...new Set([...terms(query), ...pairs])];
+  const pairs = words.slice(1).map((w, i) => words[i]! + w).filter((_, i) => !QUESTION_WORDS.has(words[i]!) && !QUESTION_WORDS.has(words[i + 1]!));
+  const all = terms(query);
+  const content = all.filter((t) => !QUESTION_WORDS.has(t));
+  return [...new Set([...(content.length ? content : all), ...pairs].map(stem))];
 }
 
 export class SearchIndex {
@@ -203,10 +227,11 @@ export class SearchIndex {
     const spans = await chunkFile(f.path, f.text, this.sizing);
     const pathTerms = terms(f.path);
     const chunks = spans.map((s) => {
-      const ts = [...pathTerms, ...(s.heading ? terms(s.heading) : []), ...terms(s.text)].filter((t) => t.length <= MAX_TERM);
+      // question words are left out (the query leaves them out too): the longest posting lists saved
+      const ts = [...pathTerms, ...(s.heading ? terms(s.heading) : []), ...terms(s.text)].filter((t) => t.length <= MAX_TERM && !QUESTION_WORDS.has(t)).map(stem);
       const tf = new Map<string, number>();
       for (const t of ts) tf.set(t, (tf.get(t) ?? 0) + 1);
-      const defines = new Set([...s.text.matchAll(DEFINITION)].map((m) => m[1]!.toLowerCase()));
+      const defines = new Set([...s.text.matchAll(DEFINITION)].map((m) => stem(m[1]!.toLowerCase())));
       return { start: s.start, end: s.end, startLine: s.startLine, endLine: s.endLine, tf, length: ts.length, defines };
     });
     const mtimeMs = f.mtimeMs ?? fs.statSync(f.file, { throwIfNoEntry: false })?.mtimeMs ?? 0;

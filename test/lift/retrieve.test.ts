@@ -185,6 +185,11 @@ describe('the search index', () => {
     assert.deepEqual(index.search('kubernetes', 3), []);
     const retries = index.search('how many times are failed jobs retried', 1)[0]!;
     assert.match(SPEC.slice(retries.start, retries.end), /retried 4 times/);
+    // light stems: "worker" finds "workers", "rotating" finds "rotate"; question words alone find nothing
+    const hit = (q: string): string => ((h) => SPEC.slice(h!.start, h!.end))(index.search(q, 1)[0]);
+    assert.match(hit('which worker count'), /12 workers/);
+    assert.match(hit('rotating logs'), /rotate at 100 MB/);
+    assert.deepEqual(index.search('what is it', 3), []);
     // the same top file as the line-window index
     const chunks = await chunkFilesByTokens(files, sizing());
     assert.equal(new Bm25Index(chunks).search('where is parse config defined?', 1)[0]!.chunk.path, top[0]!.file.path);
