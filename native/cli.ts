@@ -15,6 +15,7 @@ import { benchFacts } from './bench/facts';
 import { benchLora } from './bench/lora';
 import { benchQuality } from './bench/quality';
 import { benchRecompute, recomputeChild } from './bench/recompute';
+import { benchRetrieval } from './bench/retrieval';
 import { benchTokenizer } from './bench/tokenizer';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
 import { trainerVersion } from './server/server';
@@ -43,7 +44,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|quality [facts|spec.md|guide.md|code|symbols [repo]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -320,6 +321,7 @@ export async function main(argv: string[]): Promise<number> {
         tokenizer: () => benchTokenizer(console.log),
         collect: () => benchCollect(console.log),
         learn: () => benchLearn(console.log),
+        retrieval: () => benchRetrieval(console.log),
         // quality: the fact questions (documents and code); quality symbols [repo]: the symbol questions on a repository
         quality: () => (args[2] === 'symbols' ? benchQuality(console.log, args[3] ? { repo: path.resolve(args[3]) } : {}) : benchFacts(console.log, args[2] ? { only: args[2] } : {})),
       };
