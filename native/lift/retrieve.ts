@@ -78,22 +78,9 @@ export function chunkTokensFor(maxPositions: number): number {
   return Math.max(48, Math.min(384, Math.floor(context / 3)));
 }
 
-/** Chunk sizing with the model's tokenizer (counts of short repeated pieces cached, the cache bounded). */
+/** Chunk sizing with the model's tokenizer. */
 export function tokenSizing(tok: TextTokenizer, maxPositions: number, tokens = chunkTokensFor(maxPositions)): ChunkSizing {
-  const cache = new Map<string, number>();
-  return {
-    tokens,
-    count: (text) => {
-      if (text.length > 160) return tok.encodeText(text).length;
-      let n = cache.get(text);
-      if (n === undefined) {
-        n = tok.encodeText(text).length;
-        if (cache.size >= 50_000) cache.clear();
-        cache.set(text, n);
-      }
-      return n;
-    },
-  };
+  return { tokens, count: (text) => tok.encodeText(text).length };
 }
 
 /** The header formatPrompt puts above a chunk. */
