@@ -223,7 +223,7 @@ export class SearchIndex {
   }
 
   /** Chunks a file (async: tree-sitter) without touching the index; `apply` then puts it in at once. */
-  private async prepare(f: CorpusFile & { mtimeMs?: number }): Promise<{ file: IndexedFile; chunks: { start: number; end: number; startLine: number; endLine: number; tf: Map<string, number>; length: number; defines: Set<string> }[] }> {
+  private async prepare(f: CorpusFile & { mtimeMs?: number }, hash: string): Promise<{ file: IndexedFile; chunks: { start: number; end: number; startLine: number; endLine: number; tf: Map<string, number>; length: number; defines: Set<string> }[] }> {
     const spans = await chunkFile(f.path, f.text, this.sizing);
     const pathTerms = terms(f.path);
     const chunks = spans.map((s) => {
@@ -235,7 +235,7 @@ export class SearchIndex {
       return { start: s.start, end: s.end, startLine: s.startLine, endLine: s.endLine, tf, length: ts.length, defines };
     });
     const mtimeMs = f.mtimeMs ?? fs.statSync(f.file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    return { file: { path: f.path, file: f.file, root: f.root, bytes: f.bytes, mtimeMs, hash: hashText(f.text) }, chunks };
+    return { file: { path: f.path, file: f.file, root: f.root, bytes: f.bytes, mtimeMs, hash }, chunks };
   }
 
   private apply({ file, chunks }: Awaited<ReturnType<SearchIndex['prepare']>>): void {
@@ -294,7 +294,8 @@ export class SearchIndex {
       for (const [i, f] of files.entries()) {
         if (o.yieldEvery && i % o.yieldEvery === o.yieldEvery - 1) await new Promise((r) => setImmediate(r));
         const old = this.get(f.path);
-        if (old && old.hash === hashText(f.text)) {
+        const hash = hashText(f.text);
+        if (old && old.hash === hash) {
           // same text: only its time may be new (kept, so that a load does not read it again)
           const mtimeMs = f.mtimeMs ?? fs.statSync(f.file, { throwIfNoEntry: false })?.mtimeMs ?? old.mtimeMs;
           if (mtimeMs !== old.mtimeMs) {
@@ -307,7 +308,7 @@ export class SearchIndex {
           overLimit++;
           continue;
         }
-        this.apply(await this.prepare(f));
+        this.apply(await this.prepare(f, hash));
         changed++;
       }
       this.maybeCompact();

@@ -91,7 +91,7 @@ test('follows an edit, an addition and a deletion from the file events', async (
   t.diagnostic(`visible to the next question: edit ${edit.toFixed(0)} ms, addition ${add.toFixed(0)} ms, deletion ${del.toFixed(0)} ms (each including one answer)`);
 });
 
-test("follows the stale check's collection (a file added with no event)", async () => {
+test("follows the stale check's collection (a file added, then deleted, with no event)", async () => {
   // the stale check runs only for a learned workspace
   await client.learn({ roots: [ws], model, store, epochs: 1, rank: 2, segmentLength: 48 });
   fs.writeFileSync(path.join(ws, 'LATE.md'), '# Late\n\nThe marmalade queue drains at dusk.\n');
@@ -100,6 +100,12 @@ test("follows the stale check's collection (a file added with no event)", async 
   assert.ok(status.learned && status.stale.added.includes('LATE.md'));
   const r = await ask('Where does the marmalade queue drain?');
   assert.equal(r.sources[0]?.path, 'LATE.md', 'the question after the stale check sees the file it collected');
+  // and a file deleted with no event is gone after the next stale check
+  fs.rmSync(path.join(ws, 'LATE.md'));
+  await client.adapterStatus({ store, roots: [ws], model });
+  assert.equal((await ask('Where does the marmalade queue drain?')).sources.some((s) => s.path === 'LATE.md'), false);
+  fs.writeFileSync(path.join(ws, 'LATE.md'), '# Late\n\nThe marmalade queue drains at dusk.\n');
+  await client.adapterStatus({ store, roots: [ws], model });
 });
 
 test('never holds what collection skips, whatever the events say', async () => {
