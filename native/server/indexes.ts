@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { collect, type CorpusFile } from '../lift/corpus';
-import { type Chunk, chunkTokensFor, tokenSizing, type ChunkSizing } from '../lift/retrieve';
+import { Bm25Index, type Chunk, chunkFiles, chunkTokensFor, tokenSizing, type ChunkSizing } from '../lift/retrieve';
 import { hashText, type IndexHit, type IndexIdentity, indexKey, IndexFormatError, SearchIndex } from '../lift/searchindex';
 import { WorkspaceFiles } from '../lift/workspacefiles';
 import { loadConfig } from '../model/weights';
@@ -39,6 +39,8 @@ interface Entry {
   rescanTimer?: NodeJS.Timeout;
   /** A full collection was queued for it (no background one is needed then). */
   collected?: boolean;
+  /** While the index is first built: the files it is built from (questions meanwhile search them in line windows). */
+  building?: readonly CorpusFile[];
   usedAt: number;
   /** Updates queued (file events, collections); a question waits for those queued before it. */
   updates: Promise<unknown>;
@@ -50,6 +52,8 @@ const LOADED = 3;
 const FOLDER_FILES = 2000;
 /** Saves wait this long after the last change. */
 const SAVE_DELAY_MS = 2000;
+/** How long a question waits for a first build before it searches the collected files in line windows. */
+const FIRST_BUILD_WAIT_MS = 3000;
 /** A loaded index is checked for files added meanwhile this long after the load. */
 const RESCAN_AFTER_LOAD_MS = 20_000;
 
@@ -144,7 +148,8 @@ export class RetrievalIndexes {
     const started = performance.now();
     const files = o.files ?? (await collect(e.identity.roots, { include: e.identity.include, exclude: e.identity.exclude, isCancelled: o.isCancelled })).files;
     const index = new SearchIndex(e.identity, sizing);
-    await index.put(files, { yieldEvery: 25 });
+    e.building = files;
+    await index.put(files, { yieldEvery: 25 }).finally(() => (e.building = undefined));
     index.compact();
     if (e.file) this.save(e, index);
     const s = index.size;
@@ -224,6 +229,15 @@ export class RetrievalIndexes {
    */
   async retrieve(r: IndexRequest, query: string, k: number, o: { isCancelled?: () => boolean } = {}): Promise<{ chunks: Chunk[]; ms: { search: number; read: number } }> {
     const e = this.entry(r, o);
+    // the first build of a large workspace takes a while: a question meanwhile is answered from
+    // 40-line windows of the files it collected (what answering did before the index)
+    const built = await Promise.race([e.ready.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), FIRST_BUILD_WAIT_MS).unref())]);
+    if (!built && e.building) {
+      const t = performance.now();
+      const chunks = new Bm25Index(chunkFiles(e.building)).search(query, k).map((h) => h.chunk);
+      this.log('info', `retrieval index still being built: this answer's context comes from line windows of the collected files`);
+      return { chunks, ms: { search: performance.now() - t, read: 0 } };
+    }
     const index = await e.ready;
     await e.updates;
     let search = 0;
