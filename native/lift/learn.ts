@@ -1,9 +1,11 @@
 /**
- * LIFT learning: samples → a LoRA adapter. Builds one training graph sized to the longest sample
- * (shorter ones are padded with masked positions at the end, which causal attention cannot see),
- * trains through the schedule's stages in a seeded order with AdamW, reports progress (phase, step,
- * loss, tokens/s, ETA), stops within one step when cancelled, and saves the adapter only when
- * training finished: the previous adapter stays until the new one is complete.
+ * LIFT learning: samples → a LoRA adapter. Each epoch shuffles its stage's samples (seeded) and
+ * packs them into rows no longer than the longest sample (several short samples to a row, kept
+ * apart by the graph: each attends only to itself, its positions start at 0), so no position is
+ * computed for padding; one training graph serves rows of any length. Trains through the
+ * schedule's stages with AdamW, reports progress (phase, step, loss, tokens/s, ETA), stops within
+ * one step when cancelled, and saves the adapter only when training finished: the previous
+ * adapter stays until the new one is complete.
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
@@ -16,7 +18,10 @@ import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
 import { createSession, defaultDevice, type Device, precisionFor, type StepRunner, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
-import type { Sample } from './samples';
+import { packRows, type Sample } from './samples';
+
+/** The default loss weighting of a step (see LossWeighting). */
+export const LOSS_WEIGHTING: LossWeighting = 'sample';
 
 export type { LearnPhase, LearnProgress } from '../protocol';
 
@@ -34,8 +39,13 @@ export interface TrainOptions {
    * arithmetic per step. LoRA steps are the same as without it.
    */
   recompute?: boolean;
-  /** Samples per optimizer step (default 1); not with recomputation. */
+  /** Rows of packed samples per optimizer step (default 1); not with recomputation. */
   batch?: number;
+  /** Positions per row at most (default: the longest sample) and samples per row at most (default: as many as fit). */
+  rowTokens?: number;
+  maxSamples?: number;
+  /** How a step's loss weighs the tokens of its samples (default LOSS_WEIGHTING). */
+  weighting?: LossWeighting;
   onProgress?: (p: LearnProgress) => void;
   isCancelled?: () => boolean;
 }
@@ -81,7 +91,8 @@ export interface Stage {
 
 /**
  * The training feeds for `group`: `rows` rows (default one per sample) of T positions, each
- * sample padded with masked positions and rows beyond the samples fully masked.
+ * sample padded with masked positions and rows beyond the samples fully masked (the graph of
+ * buildLlamaTrainStep without `packed`; packedFeeds is the one without padding).
  */
 export function batchFeeds(group: readonly Sample[], T: number, rows = group.length): Record<'input_ids' | 'labels' | 'loss_mask', Tensor> {
   const { Tensor } = loadOrt();
@@ -97,6 +108,103 @@ export function batchFeeds(group: readonly Sample[], T: number, rows = group.len
   return { input_ids: new Tensor('int64', ids, dims), labels: new Tensor('int64', labels, dims), loss_mask: new Tensor('float32', mask, dims) };
 }
 
+/**
+ * How a step's loss weighs the tokens it counts (the loss is Σ weight·(−log p) / Σ weight):
+ * `token`, each alike (the mean over the step's counted tokens, as batchFeeds); `sample`, each
+ * sample's tokens share one unit (the mean over the step's samples of each one's mean loss, so a
+ * sample weighs the same packed with others as trained alone, whatever its length).
+ */
+export type LossWeighting = 'token' | 'sample';
+
+export type PackedFeeds = Record<'input_ids' | 'labels' | 'loss_mask' | 'position_ids' | 'segment_ids', Tensor>;
+
+/**
+ * The feeds of a step over packed rows (buildLlamaTrainStep with `packed`): `rows` (each a list
+ * of samples, placed one after another) in `count` rows (default `rows.length`) of T positions
+ * (default the longest row). Each sample's positions start at 0 and its tokens carry its number
+ * within the row (segment ids 1, 2, …); the rest of a row, and rows beyond `rows`, are padding:
+ * segment 0, no loss.
+ */
+export function packedFeeds(rows: readonly (readonly Sample[])[], T = Math.max(1, ...rows.map(rowLength)), o: { count?: number; weighting?: LossWeighting } = {}): PackedFeeds {
+  const { Tensor } = loadOrt();
+  const count = o.count ?? rows.length;
+  if (rows.length > count) throw new RangeError(`${rows.length} rows do not fit a step of ${count}`);
+  const ids = new BigInt64Array(count * T);
+  const labels = new BigInt64Array(count * T);
+  const mask = new Float32Array(count * T);
+  const positions = new BigInt64Array(count * T);
+  const segments = new BigInt64Array(count * T);
+  rows.forEach((row, r) => {
+    let at = r * T;
+    if (rowLength(row) > T) throw new RangeError(`a row of ${rowLength(row)} positions does not fit ${T}`);
+    row.forEach((s, k) => {
+      const counted = s.mask.reduce((a, b) => a + b, 0);
+      const weight = o.weighting === 'sample' && counted > 0 ? 1 / counted : 1;
+      for (let i = 0; i < s.input.length; i++, at++) {
+        ids[at] = BigInt(s.input[i]!);
+        labels[at] = BigInt(s.labels[i]!);
+        mask[at] = s.mask[i]! * weight;
+        positions[at] = BigInt(i);
+        segments[at] = BigInt(k + 1);
+      }
+    });
+  });
+  const dims = [count, T];
+  return {
+    input_ids: new Tensor('int64', ids, dims),
+    labels: new Tensor('int64', labels, dims),
+    loss_mask: new Tensor('float32', mask, dims),
+    position_ids: new Tensor('int64', positions, dims),
+    segment_ids: new Tensor('int64', segments, dims),
+  };
+}
+
+const rowLength = (row: readonly Sample[]): number => row.reduce((a, s) => a + s.input.length, 0);
+
+/** What learning will compute: every step's rows (samples in order), and the positions that costs. */
+export interface StepPlan {
+  /** Per step, its rows; per row, its samples. */
+  steps: Sample[][][];
+  /** The longest row (the graph's largest sequence length). */
+  longest: number;
+  /** Sample tokens, and positions computed (the rows of each step padded to its longest). */
+  tokens: number;
+  positions: number;
+  /** Positions computed with one sample per row, every row padded to the longest sample (learning before packing). */
+  paddedPositions: number;
+  samples: number;
+}
+
+/**
+ * Every step of learning through `stages`: each epoch shuffles its samples (seeded), packs them
+ * into rows (packRows, first fit in the shuffled order: other neighbours each epoch) and takes
+ * `batch` rows per step. Rows hold at most `rowTokens` positions (default: the longest sample,
+ * so a row never costs more memory than that sample would alone) and `maxSamples` samples.
+ */
+export function planSteps(stages: readonly Stage[], o: { seed: number; batch?: number; rowTokens?: number; maxSamples?: number }): StepPlan {
+  const B = o.batch ?? 1;
+  let longestSample = 0;
+  for (const st of stages) for (const s of st.samples) longestSample = Math.max(longestSample, s.input.length);
+  const rowTokens = o.rowTokens ?? longestSample;
+  const plan: StepPlan = { steps: [], longest: 0, tokens: 0, positions: 0, paddedPositions: 0, samples: 0 };
+  const epochs = stages.flatMap((st) => Array.from({ length: st.epochs }, () => st.samples));
+  for (const [epoch, epochSamples] of epochs.entries()) {
+    const order = shuffled(epochSamples, o.seed * 7919 + epoch);
+    const rows = packRows(order.map((s) => s.input.length), { rowTokens, maxSamples: o.maxSamples }).map((r) => r.map((i) => order[i]!));
+    for (let k = 0; k < rows.length; k += B) {
+      const step = rows.slice(k, k + B);
+      const T = Math.max(...step.map(rowLength));
+      plan.steps.push(step);
+      plan.longest = Math.max(plan.longest, T);
+      plan.positions += step.length * T;
+    }
+    for (const s of order) plan.tokens += s.input.length;
+    plan.samples += order.length;
+    plan.paddedPositions += order.length * longestSample;
+  }
+  return plan;
+}
+
 /** Trains a LoRA adapter through the stages; returns it with the loss of every step. */
 export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
   const samples = stages.flatMap((st) => st.samples);
@@ -105,27 +213,42 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   const cancelled = (): void => {
     if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
   };
-  const T = Math.max(...samples.map((s) => s.input.length));
-  if (T > cfg.maxPositions) throw new Error(`samples of ${T} tokens exceed the model's ${cfg.maxPositions} positions`);
-  report({ phase: 'build', message: `training graph for ${T} tokens${o.recompute ? ' (activation recomputation: one layer at a time)' : ''}` });
+  const longest = Math.max(...samples.map((s) => s.input.length));
+  if (longest > cfg.maxPositions) throw new Error(`samples of ${longest} tokens exceed the model's ${cfg.maxPositions} positions`);
+  if (o.recompute && (o.batch ?? 1) > 1) throw new Error('activation recomputation trains one row per step');
+  // EXPERIMENT (not to commit)
+  const X = process.env.LIFT_PACK_EXP ? JSON.parse(process.env.LIFT_PACK_EXP) : {};
+  o = { ...o, ...X };
+  const B = o.batch ?? 1;
+  const plan = planSteps(stages, { seed: o.seed, batch: B, rowTokens: o.rowTokens, maxSamples: o.maxSamples });
+  if (X.lrScale) { const k = plan.samples / plan.steps.length; o = { ...o, lr: o.lr * (X.lrScale === 'sqrt' ? Math.sqrt(k) : X.lrScale === 'linear' ? k : X.lrScale) }; }
+  if (X.log) process.stderr.write(`EXP ${JSON.stringify(X)} steps ${plan.steps.length} samples ${plan.samples} lr ${o.lr}\n`);
+  const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  report({ phase: 'build', message: `training graph for rows of up to ${plan.longest} tokens${o.recompute ? ' (activation recomputation: one layer at a time)' : ''}` });
+  report({
+    phase: 'build',
+    message:
+      `packed ${plan.samples} samples into ${plan.steps.length} steps (${(plan.samples / Math.max(1, plan.steps.length)).toFixed(1)} samples a step): ` +
+      `${percent(plan.tokens / Math.max(1, plan.positions))} of the positions computed are tokens (${percent(plan.tokens / Math.max(1, plan.paddedPositions))} padded, one sample a step)`,
+  });
   const device = o.device ?? defaultDevice();
   const init = o.initial;
   if (init && (init.rank !== o.lora.rank || init.targets.join() !== o.lora.targets.join())) {
     throw new Error(`the current adapter (rank ${init.rank}, ${init.targets.join('/')}) does not match the settings (rank ${o.lora.rank}, ${o.lora.targets.join('/')}): learn from scratch`);
   }
-  const built = { seqLen: T, lora: o.lora, seed: o.seed, precision: precisionFor(device) };
+  const built = { seqLen: plan.longest, lora: o.lora, seed: o.seed, precision: precisionFor(device) };
   const start = (fresh: Record<string, Float32Array>): Record<string, Float32Array> => (init ? Object.fromEntries(Object.keys(fresh).map((k) => [k, init.tensors[k] ?? fresh[k]!])) : fresh);
   let runner: StepRunner;
   let release: () => Promise<void>;
   let names: string[];
-  if (o.recompute && (o.batch ?? 1) > 1) throw new Error('activation recomputation trains one sample per step');
   if (o.recompute) {
-    const graphs = buildRecomputeStep(cfg, weights, built);
+    const graphs = buildRecomputeStep(cfg, weights, { ...built, packed: true });
     cancelled();
     const r = await RecomputeRunner.create(recomputeModels(graphs, weights), device, { threads: o.threads, initial: start(graphs.params) });
     [runner, release, names] = [r, () => r.release(), Object.keys(graphs.params)];
   } else {
-    const graph = buildLlamaTrainStep(cfg, weights, { ...built, batch: (o.batch ?? 1) > 1 ? 'batch' : 1 });
+    // rows as long as each step's longest: the sequence length is a symbolic dimension
+    const graph = buildLlamaTrainStep(cfg, weights, { ...built, seqLen: 'T', batch: B > 1 ? 'batch' : 1, packed: true });
     cancelled();
     const { session } = await createSession(graph.model, device, { threads: o.threads });
     [runner, release, names] = [new TrainStepRunner(session, graph.spec, start(graph.params)), () => session.release(), Object.keys(graph.params)];
@@ -133,26 +256,16 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   // the sessions are released however training ends (a cancel, an error)
   const losses: number[] = [];
   try {
-    const B = o.batch ?? 1;
-    const totalSteps = stages.reduce((a, st) => a + Math.ceil(st.samples.length / B) * st.epochs, 0);
+    const totalSteps = plan.steps.length;
     const started = performance.now();
     let tokens = 0;
-    const epochs = stages.flatMap((st) => Array.from({ length: st.epochs }, () => st.samples));
-    for (const [epoch, epochSamples] of epochs.entries()) {
-      const order = shuffled(epochSamples, o.seed * 7919 + epoch);
-      for (let k = 0; k < order.length; k += B) {
-        cancelled();
-        // up to B samples (the loss is the mean over the batch's counted tokens)
-        const group = order.slice(k, k + B);
-        for (const s of group) tokens += s.input.length;
-        const { loss } = await runner.step(
-          batchFeeds(group, T),
-          learningRate(o.lr, losses.length, totalSteps),
-        );
-        losses.push(loss);
-        const seconds = (performance.now() - started) / 1000;
-        report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
-      }
+    for (const rows of plan.steps) {
+      cancelled();
+      for (const row of rows) tokens += rowLength(row);
+      const { loss } = await runner.step(packedFeeds(rows, undefined, { weighting: o.weighting ?? LOSS_WEIGHTING }), learningRate(o.lr, losses.length, totalSteps));
+      losses.push(loss);
+      const seconds = (performance.now() - started) / 1000;
+      report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
     }
     if (runner.skippedSteps > 0) {
       report({ phase: 'train', message: `${runner.skippedSteps} of ${totalSteps} steps skipped: their half-precision gradients overflowed (the loss scale was lowered)` });

@@ -61,3 +61,34 @@ export function segmentSamples(ids: readonly number[], o: SegmentSampleOptions):
 export function qaSample(question: readonly number[], answer: readonly number[]): Sample {
   return makeSample(question, answer);
 }
+
+/**
+ * Packs samples into rows of at most `rowTokens` positions, several short samples to a row (the
+ * training graph keeps them apart: packedMask), so that training computes no padding. First fit
+ * in the order given (the caller's shuffle): each sample goes into the first row with room for
+ * it and fewer than `maxSamples` samples, else starts a new row. A sample is never split; one
+ * longer than `rowTokens` gets a row of its own. Returns the rows as indices into `lengths`, in
+ * the order the rows were opened; the same input gives the same rows.
+ */
+export function packRows(lengths: readonly number[], o: { rowTokens: number; maxSamples?: number }): number[][] {
+  if (!(o.rowTokens >= 1)) throw new RangeError('rows must hold at least one position');
+  const maxSamples = o.maxSamples ?? Infinity;
+  const rows: { items: number[]; used: number }[] = [];
+  // rows that may still take a sample, in the order they were opened (full ones drop out)
+  let open: { items: number[]; used: number }[] = [];
+  let shortest = Infinity;
+  for (const n of lengths) shortest = Math.min(shortest, n);
+  lengths.forEach((n, i) => {
+    if (!(Number.isInteger(n) && n >= 1)) throw new RangeError(`sample ${i} has ${n} positions`);
+    let row = open.find((r) => r.used + n <= o.rowTokens && r.items.length < maxSamples);
+    if (!row) {
+      row = { items: [], used: 0 };
+      rows.push(row);
+      open.push(row);
+    }
+    row.items.push(i);
+    row.used += n;
+    if (row.items.length >= maxSamples || row.used + shortest > o.rowTokens) open = open.filter((r) => r !== row);
+  });
+  return rows.map((r) => r.items);
+}

@@ -66,7 +66,11 @@ function rotateHalf(x: Value, hd: number): Value {
   return o.concat([o.neg(x2), x1], -1);
 }
 
-/** Rotary tables for `positions` [T]: cos and sin of position × inverse frequency, twice ([T, hd]). */
+/**
+ * Rotary tables for `positions`: cos and sin of position × inverse frequency, twice. Positions
+ * [T] give [T, hd]; positions per row [B, T] (packed rows, where each sample starts again at 0)
+ * give [B, 1, T, hd], to broadcast over the heads. A position's angles are the same either way.
+ */
 export interface Rope {
   cos: Value;
   sin: Value;
@@ -74,15 +78,29 @@ export interface Rope {
 
 export function ropeTables(cfg: LlamaConfig, positions: Value): Rope {
   const invFreq = positions.graph.initializer('rope_inv_freq', 'float32', [1, cfg.headDim / 2], Float32Array.from(ropeInvFreq(cfg)));
-  const freqs = o.mul(o.unsqueeze(o.cast(positions, 'float32'), [1]), invFreq);
+  const freqs = o.mul(o.unsqueeze(o.cast(positions, 'float32'), [positions.rank]), invFreq);
   const angles = o.concat([freqs, freqs], -1);
-  return { cos: o.cos(angles), sin: o.sin(angles) };
+  if (positions.rank === 1) return { cos: o.cos(angles), sin: o.sin(angles) };
+  return { cos: o.unsqueeze(o.cos(angles), [1]), sin: o.unsqueeze(o.sin(angles), [1]) };
+}
+
+/**
+ * Attention within packed rows: `segments` [B, T] numbers each position's sample within its
+ * row (padding is a sample of its own); a query sees the keys of its own sample up to itself,
+ * never another sample's. [B, 1, T, T] bool, broadcast over the heads.
+ */
+export function packedMask(segments: Value): Value {
+  const same = o.equal(o.unsqueeze(segments, [2]), o.unsqueeze(segments, [1])); // [B, T (queries), T (keys)]
+  const index = o.positionsAlong(segments, 1);
+  const causal = o.lessOrEqual(o.unsqueeze(index, [0]), o.unsqueeze(index, [1])); // [T, T]: key ≤ query
+  return o.unsqueeze(o.and(same, causal), [1]);
 }
 
 /**
  * One decoder layer on the hidden states `h` [B, T, D]: attention (RoPE, causal, grouped
  * key/value heads, an optional KV cache) and the SwiGLU MLP, each with its residual. Layer `i`'s
- * weights and LoRA pairs come from `src`.
+ * weights and LoRA pairs come from `src`. `mask` (bool, broadcast to [B, H, T, S]), when given,
+ * replaces the causal mask made from `positions` (packed rows: packedMask).
  */
 export function decoderLayer(
   cfg: LlamaConfig,
@@ -93,6 +111,7 @@ export function decoderLayer(
   positions: Value,
   { cos, sin }: Rope,
   past?: { key: Value; value: Value },
+  mask?: Value,
 ): { h: Value; present: { key: Value; value: Value } } {
   const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
   const groups = H / KV;
@@ -116,7 +135,7 @@ export function decoderLayer(
   }
   const scores = o.div(o.matmul(q, o.transposeLast(k)), o.scalar(q, Math.sqrt(hd))); // [B, H, T, S]
   // causal: a query at position p sees keys at positions ≤ p (the cache holds positions 0…S−1)
-  const allowed = o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
+  const allowed = mask ?? o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
   const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
   const attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
   const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
@@ -135,7 +154,9 @@ export interface ForwardResult {
 
 /**
  * The forward pass. `ids` [batch, T] int64; `positions` [T] int64 (absolute positions of the
- * new tokens); `past` per layer [batch, kvHeads, P, headDim] when decoding with a cache.
+ * new tokens); `past` per layer [batch, kvHeads, P, headDim] when decoding with a cache. Packed
+ * rows (several samples in a row) give `segments` [batch, T] (packedMask) and `positions`
+ * [batch, T], each sample's starting at 0.
  */
 export function llamaForward(
   cfg: LlamaConfig,
@@ -143,16 +164,18 @@ export function llamaForward(
   src: WeightSource,
   ids: Value,
   positions: Value,
-  opts: { past?: { key: Value; value: Value }[]; lastOnly?: boolean } = {},
+  opts: { past?: { key: Value; value: Value }[]; lastOnly?: boolean; segments?: Value } = {},
 ): ForwardResult {
   const g = ids.graph;
+  if (opts.segments && (opts.past || positions.rank !== 2)) throw new Error('packed rows take positions per row [batch, T] and no cache');
   const rope = ropeTables(cfg, positions);
+  const mask = opts.segments && packedMask(opts.segments);
   const embed = src.weight(weights.embed);
   let h = o.gather(embed, ids); // [B, T, D]
   if (embed.dtype === 'float16') h = o.cast(h, 'float32');
   const present: ForwardResult['present'] = [];
   weights.layers.forEach((layer, i) => {
-    const out = decoderLayer(cfg, layer, i, src, h, positions, rope, opts.past?.[i]);
+    const out = decoderLayer(cfg, layer, i, src, h, positions, rope, opts.past?.[i], mask);
     present.push(out.present);
     h = out.h;
   });
@@ -210,13 +233,20 @@ export function initialLora(cfg: LlamaConfig, lora: LoraConfig, seed = 1): { lay
 
 /**
  * A training step over [batch, seqLen] token ids with a loss on masked positions: inputs
- * `input_ids`, `labels` (the next tokens) and `loss_mask` (1 where the loss counts).
- * LoRA when `lora` is given, else every weight (embeddings included) trains.
+ * `input_ids`, `labels` (the next tokens) and `loss_mask` (where the loss counts, and how much:
+ * the loss is Σ mask·(−log p) / max(1, Σ mask)). LoRA when `lora` is given, else every weight
+ * (embeddings included) trains.
+ *
+ * `packed`: rows hold several samples each (lift/samples.ts packRows, lift/learn.ts packedFeeds), with two more inputs,
+ * `position_ids` (each sample's positions, from 0) and `segment_ids` (which sample of its row a
+ * position belongs to): a sample attends only to its own tokens, so each sample's logits are
+ * those it has alone. `seqLen` may then be a name (a symbolic dimension): each step's rows are
+ * only as long as their content.
  */
 export function buildLlamaTrainStep(
   cfg: LlamaConfig,
   weights: LlamaWeights,
-  o_: { seqLen: number; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision },
+  o_: { seqLen: number | string; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; packed?: boolean },
 ): TrainGraph {
   if (o_.precision === 'float16' && !o_.lora) throw new Error('float16 precision is for LoRA training: full-parameter training keeps float32 weights');
   const g = new GraphBuilder('llama_train');
@@ -225,7 +255,15 @@ export function buildLlamaTrainStep(
   const ids = g.input('input_ids', 'int64', [B, T]);
   const labels = g.input('labels', 'int64', [B, T]);
   const mask = g.input('loss_mask', 'float32', [B, T]);
-  const positions = g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  let positions: Value;
+  let segments: Value | undefined;
+  if (o_.packed) {
+    positions = g.input('position_ids', 'int64', [B, T]);
+    segments = g.input('segment_ids', 'int64', [B, T]);
+  } else {
+    if (typeof T !== 'number') throw new Error('a symbolic sequence length is for packed rows (their positions are inputs)');
+    positions = g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  }
   const params: Record<string, Float32Array> = {};
   const shapes: Record<string, readonly number[]> = {};
   const trainable: Value[] = [];
@@ -252,7 +290,7 @@ export function buildLlamaTrainStep(
       lora: () => undefined,
     };
   }
-  const { logits } = llamaForward(cfg, weights, src, ids, positions);
+  const { logits } = llamaForward(cfg, weights, src, ids, positions, { segments });
   const loss = o.crossEntropy(logits, labels, mask);
   // half-precision backward passes underflow on small gradients: scale the loss up (dynamically), the gradients back down
   const lossScale = o_.precision === 'float16' ? ('dynamic' as const) : undefined;

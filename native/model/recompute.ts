@@ -4,7 +4,9 @@
  *
  * - **layer**: one decoder layer whose frozen weights are picked by a `layer` index from all
  *   layers' weights stacked ([layers, …], stored once), so one session serves every layer and
- *   its memory is one layer's. With `backward` false it maps `hidden` to the next layer's input;
+ *   its memory is one layer's. With `packed`, it takes a row of packed samples of any length up
+ *   to `seqLen` (`position_ids` and `segment_ids` as the packed one-graph step); else a row of
+ *   `seqLen` positions, one sample. With `backward` false it maps `hidden` to the next layer's input;
  *   with `backward` true it recomputes that and, inside an If, takes the vector-Jacobian product
  *   with `grad_out` (the gradient from the layer above): the layer's LoRA gradients and
  *   `grad_in` for the layer below.
@@ -23,7 +25,7 @@ import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildUpdateStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import type { LlamaConfig } from './config';
-import { decoderLayer, frozen, initialLora, type Lora, type LoraConfig, matmulT, type Precision, rmsNorm, ropeTables } from './llama';
+import { decoderLayer, frozen, initialLora, type Lora, type LoraConfig, matmulT, packedMask, type Precision, rmsNorm, ropeTables } from './llama';
 import { toHalfBits } from './safetensors';
 import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
@@ -34,7 +36,10 @@ export interface RecomputeGraphs {
   /** Trainable tensors with their initial values, named as in buildLlamaTrainStep. */
   params: Record<string, Float32Array>;
   shapes: Record<string, readonly number[]>;
+  /** The row length (with `packed`, the longest: rows may be shorter). */
   seqLen: number;
+  /** Rows of packed samples (position and segment ids as inputs of the layer graph). */
+  packed: boolean;
   /** Positions the head takes per run. */
   chunk: number;
   precision: Precision;
@@ -83,11 +88,11 @@ function stackedLayers(g: GraphBuilder, weights: LlamaWeights, precision: Precis
   };
 }
 
-/** The three graphs of a recomputing LoRA step over [1, seqLen] tokens (see the file's comment). */
+/** The three graphs of a recomputing LoRA step over a row of up to seqLen tokens (see the file's comment). */
 export function buildRecomputeStep(
   cfg: LlamaConfig,
   weights: LlamaWeights,
-  opts: { seqLen: number; lora: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; chunk?: number },
+  opts: { seqLen: number; lora: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; chunk?: number; packed?: boolean },
 ): RecomputeGraphs {
   const T = opts.seqLen;
   const D = cfg.hiddenSize;
@@ -99,10 +104,12 @@ export function buildRecomputeStep(
 
   // the layer: forward always, the vector-Jacobian product only when asked
   const g = new GraphBuilder('llama_layer');
-  const hidden = g.input('hidden', 'float32', [1, T, D]);
+  const packed = !!opts.packed;
+  const rowLength = packed ? 'T' : T;
+  const hidden = g.input('hidden', 'float32', [1, rowLength, D]);
   const index = g.input('layer', 'int64', []);
   const backward = g.input('backward', 'bool', []);
-  const gradOut = g.input('grad_out', 'float32', [1, T, D]);
+  const gradOut = g.input('grad_out', 'float32', [1, rowLength, D]);
   const scale = g.const(alpha / rank);
   const pairs = new Map<LinearTarget, Lora>();
   const loraInputs: Value[] = [];
@@ -113,9 +120,10 @@ export function buildRecomputeStep(
     pairs.set(t, { A, B, scale });
     loraInputs.push(A, B);
   }
-  const positions = g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  const positions = packed ? g.input('position_ids', 'int64', [1, 'T']) : g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
+  const attend = packed ? packedMask(g.input('segment_ids', 'int64', [1, 'T'])) : undefined;
   const src = { weight: stackedLayers(g, weights, precision, index), lora: (_: number, t: LinearTarget) => pairs.get(t) };
-  const next = decoderLayer(cfg, weights.layers[0]!, 0, src, hidden, positions, ropeTables(cfg, positions)).h;
+  const next = decoderLayer(cfg, weights.layers[0]!, 0, src, hidden, positions, ropeTables(cfg, positions), undefined, attend).h;
   g.output(next, 'hidden_out');
   const wrt = [...loraInputs, hidden];
   const vjp = o.ifElse(
@@ -159,6 +167,7 @@ export function buildRecomputeStep(
     params,
     shapes,
     seqLen: T,
+    packed,
     chunk: opts.chunk ?? headChunk(cfg, T),
     precision,
     lora: opts.lora,

@@ -154,6 +154,10 @@ export const Less: OpDef = comparison('Less');
 export const LessOrEqual: OpDef = comparison('LessOrEqual');
 export const Greater: OpDef = comparison('Greater');
 export const Not: OpDef = { type: 'Not', infer: ([x]) => (x!.dtype !== 'bool' && fail('Not takes bool'), [{ dtype: 'bool', shape: x!.shape }]) };
+export const And: OpDef = {
+  type: 'And',
+  infer: ([a, b]) => ((a!.dtype !== 'bool' || b!.dtype !== 'bool') && fail(`And takes bool, got ${a!.dtype} and ${b!.dtype}`), [{ dtype: 'bool', shape: broadcastShapes(a!.shape, b!.shape) }]),
+};
 
 export const Where: OpDef = {
   type: 'Where',
@@ -540,6 +544,7 @@ export const positionsAlong = (like: Value, axis: number): Value => {
 };
 export const greater = (a: Value, b: Value): Value => one(a, Greater, [a, b]);
 export const not = (x: Value): Value => one(x, Not, [x]);
+export const and = (a: Value, b: Value): Value => one(a, And, [a, b]);
 export const where = (c: Value, a: Value, b: Value): Value => one(a, Where, [c, a, b]);
 export const cast = (x: Value, to: DType): Value => {
   const code = Object.entries(CAST_CODES).find(([, t]) => t === to)![0];

@@ -16,6 +16,8 @@ import { createSession, type Device, type StepRunner, TrainStepRunner } from './
 
 /** What the runner needs: the three graphs (built, or ONNX files by path) and how to read them. */
 export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'precision' | 'lora'> & {
+  /** The layer graph takes packed rows (RecomputeGraphs' `packed`; default false). */
+  packed?: boolean;
   layer: EncodedModel | string;
   head: EncodedModel | string;
   update: { model: EncodedModel | string; spec: RecomputeGraphs['update']['spec'] };
@@ -28,19 +30,13 @@ export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLe
 export const recomputeModels = (graphs: RecomputeGraphs, weights: { embed: Weight; layers: readonly unknown[] }): RecomputeModels => ({ ...graphs, numLayers: weights.layers.length, embed: weights.embed });
 
 export class RecomputeRunner implements StepRunner {
-  private readonly zeros: Tensor;
-
   private constructor(
     private readonly layer: InferenceSession,
     private readonly head: InferenceSession,
     private readonly update: TrainStepRunner,
     private readonly sessions: InferenceSession[],
     private readonly graphs: RecomputeModels,
-  ) {
-    const { Tensor } = loadOrt();
-    const D = graphs.embed.shape[1]!;
-    this.zeros = new Tensor('float32', new Float32Array(graphs.seqLen * D), [1, graphs.seqLen, D]);
-  }
+  ) {}
 
   /** Creates the three sessions (the head and update on whatever provider the layer session got). */
   static async create(graphs: RecomputeModels, device: Device, o: { threads?: number; initial?: Record<string, Float32Array> } = {}): Promise<RecomputeRunner> {
@@ -69,16 +65,33 @@ export class RecomputeRunner implements StepRunner {
     return this.update.skippedSteps;
   }
 
-  /** One optimizer step on `batch` (`input_ids`, `labels`, `loss_mask`, each [1, seqLen]). */
+  /**
+   * One optimizer step on one row: `batch` has `input_ids`, `labels`, `loss_mask`, each [1, T]:
+   * for graphs of packed rows any T up to seqLen, with `position_ids` and `segment_ids`
+   * (packedFeeds; without them the row is one sample); else T = seqLen.
+   */
   async step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }> {
     const { Tensor } = loadOrt();
-    const { seqLen: T, chunk, lora } = this.graphs;
+    const { chunk, lora } = this.graphs;
     const lossScale = this.update.lossScale;
     const D = this.graphs.embed.shape[1]!;
     const N = this.graphs.numLayers;
     const ids = batch.input_ids!.data as BigInt64Array;
     const labels = batch.labels!.data as BigInt64Array;
     const mask = batch.loss_mask!.data as Float32Array;
+    const T = ids.length;
+    const packed = !!this.graphs.packed;
+    if (batch.input_ids!.dims[0] !== 1 || T > this.graphs.seqLen || (!packed && T !== this.graphs.seqLen)) {
+      throw new RangeError(`recomputation takes one row of ${packed ? 'at most ' : ''}${this.graphs.seqLen} positions, not [${batch.input_ids!.dims.join(', ')}]`);
+    }
+    if (!packed && (batch.position_ids || batch.segment_ids)) throw new Error('these recomputation graphs were built for rows of one sample (build them with `packed`)');
+    const row: Record<string, Tensor> = packed
+      ? {
+          position_ids: batch.position_ids ?? new Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]),
+          segment_ids: batch.segment_ids ?? new Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+        }
+      : {};
+    const zeros = new Tensor('float32', new Float32Array(T * D), [1, T, D]);
     const hiddenTensor = (data: Float32Array, len = T): Tensor => new Tensor('float32', data, [1, len, D]);
     const index = (i: number): Tensor => new Tensor('int64', BigInt64Array.of(BigInt(i)), []);
     const flag = (b: boolean): Tensor => new Tensor('bool', Uint8Array.of(b ? 1 : 0), []);
@@ -90,7 +103,7 @@ export class RecomputeRunner implements StepRunner {
     // forward: keep each layer's input (the embeddings first)
     const inputs: Float32Array[] = [this.embed(ids)];
     for (let i = 0; i < N; i++) {
-      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(false), grad_out: this.zeros, ...loraFeeds(i) });
+      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(false), grad_out: zeros, ...row, ...loraFeeds(i) });
       inputs.push(out.hidden_out!.data as Float32Array);
     }
 
@@ -117,7 +130,7 @@ export class RecomputeRunner implements StepRunner {
     // backward: recompute each layer from its input and take its vector-Jacobian product
     const grads: Record<string, Tensor> = {};
     for (let i = N - 1; i >= 0; i--) {
-      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(true), grad_out: hiddenTensor(grad), ...loraFeeds(i) });
+      const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(true), grad_out: hiddenTensor(grad), ...row, ...loraFeeds(i) });
       for (const t of lora.targets) for (const ab of ['A', 'B'] as const) grads[gradInput(loraName(i, t, ab))] = out[layerLoraGrad(t, ab)]!;
       grad = out.grad_in!.data as Float32Array;
     }

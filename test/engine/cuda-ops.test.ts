@@ -50,12 +50,14 @@ const KERNELS = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test/reference/f
 const SCHEMA_MAX = 21;
 const ONNX_VERSIONS: Readonly<Record<string, readonly number[]>> = {
   Add: [1, 6, 7, 13, 14],
+  And: [1, 7],
   Cast: [1, 6, 9, 13, 19, 21],
   Col2Im: [18],
   Concat: [1, 4, 11, 13],
   ConstantOfShape: [9, 20, 21],
   Cos: [7],
   Div: [1, 6, 7, 13, 14],
+  Equal: [1, 7, 11, 13, 19],
   Exp: [1, 6, 13],
   Expand: [8, 13],
   Gather: [1, 11, 13],
@@ -100,7 +102,7 @@ const T = ['T'];
 const TT = ['T', 'T'];
 const T_INT64 = ['T', '=int64'];
 const INPUTS: Readonly<Record<string, readonly string[]>> = {
-  Add: TT, Sub: TT, Mul: TT, Div: TT, LessOrEqual: TT, MatMul: TT,
+  Add: TT, Sub: TT, Mul: TT, Div: TT, LessOrEqual: TT, MatMul: TT, Equal: TT, And: TT,
   Pow: ['T', 'T1'],
   Cos: T, Sin: T, Exp: T, Neg: T, Sqrt: T, Sigmoid: T, Softmax: T, LogSoftmax: T, Shape: T, Transpose: T, Concat: T, Max: T,
   Cast: ['T1'], ConstantOfShape: ['T1'],
@@ -301,12 +303,18 @@ describe('CUDA kernel coverage of the graphs the product runs', () => {
       ['generation (prefill/decode, KV cache, LoRA inputs)', () => buildLlamaGenerate(cfg, weights).model.bytes],
       // the variants a CUDA session gets: half-precision weight matmuls, loss scaling
       ['LoRA training step in mixed precision (float16 weights)', () => buildLlamaTrainStep(cfg, weights, { seqLen: 8, batch: 1, lora: LORA, seed: 1, optimizer: OPTIMIZER, precision: 'float16' }).model.bytes],
+      // what learning builds: packed rows (positions and segments as inputs), any row length
+      ...(['float32', 'float16'] as const).map((precision): [string, () => Uint8Array] => [
+        `LoRA training step over packed rows, ${precision}`,
+        () => buildLlamaTrainStep(cfg, weights, { seqLen: 'T', batch: 1, lora: LORA, seed: 1, optimizer: OPTIMIZER, precision, packed: true }).model.bytes,
+      ]),
       ['generation in mixed precision (float16 weights)', () => buildLlamaGenerate(cfg, weights, undefined, 'float16').model.bytes],
       // activation recomputation: the layer (stacked weights, the vector-Jacobian product in an If), the chunked head, the update (dynamic loss scale)
       ...(['float32', 'float16'] as const).flatMap((precision): [string, () => Uint8Array][] => {
         const r = (): ReturnType<typeof buildRecomputeStep> => buildRecomputeStep(cfg, weights, { seqLen: 8, lora: LORA, seed: 1, precision, chunk: 4 });
         return [
           [`recomputation, ${precision}: layer graph`, () => r().layer.bytes],
+          [`recomputation, ${precision}: layer graph over packed rows`, () => buildRecomputeStep(cfg, weights, { seqLen: 8, lora: LORA, seed: 1, precision, chunk: 4, packed: true }).layer.bytes],
           [`recomputation, ${precision}: head graph`, () => r().head.bytes],
           [`recomputation, ${precision}: update graph`, () => r().update.model.bytes],
         ];

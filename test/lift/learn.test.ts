@@ -2,7 +2,8 @@
  * LIFT learning end to end on a seeded small model with a byte-level tokenizer: a document
  * several times longer than the sample window is learnt into a LoRA adapter; afterwards the
  * model recites segments it could not recite before. Progress and cancellation are checked, and
- * a cancelled run leaves the previous adapter as it was.
+ * a cancelled run leaves the previous adapter as it was. Packing: the feeds of packed rows, the
+ * plan of steps (every sample once an epoch, no padding), short samples sharing rows.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -10,8 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { buildLongInput } from '../../native/lift/input';
-import { LearnCancelled, learningRate, learnToFolder, type LearnProgress } from '../../native/lift/learn';
-import { segmentSamples, segmentStarts } from '../../native/lift/samples';
+import { LearnCancelled, learningRate, learnToFolder, type LearnProgress, packedFeeds, planSteps } from '../../native/lift/learn';
+import { qaSample, type Sample, segmentSamples, segmentStarts } from '../../native/lift/samples';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate } from '../../native/model/llama';
@@ -105,10 +106,19 @@ describe('learning a document', () => {
   });
 });
 
-test('learning with activation recomputation gives the same adapter and losses as without', async () => {
-  const run = async (recompute: boolean) => learnToFolder(cfg, weights, [{ samples: samples.slice(0, 4), epochs: 2 }], path.join(tmp, `recompute-${recompute}`), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, recompute });
+/** Short question-answer samples about the document's lines (a few fit in a row of the segments' length). */
+const qa: Sample[] = DOC.split('\n').flatMap((line) => {
+  const words = line.split(' ');
+  return [3, 6].map((k) => qaSample(tok.encodeText(`Q: ${words.slice(0, k).join(' ')}?\nA:`), tok.encodeText(` ${words.slice(k, k + 4).join(' ')}`)));
+});
+
+test('learning with activation recomputation gives the same adapter and losses as without, on packed rows', async () => {
+  const stages = [{ samples: [...samples.slice(0, 2), ...qa.slice(0, 6)], epochs: 2 }];
+  const run = async (recompute: boolean) => learnToFolder(cfg, weights, stages, path.join(tmp, `recompute-${recompute}`), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, recompute });
   const [a, b] = [await run(false), await run(true)];
-  assert.equal(b.losses.length, 8);
+  const steps = planSteps(stages, { seed: 5 }).steps.length;
+  assert.ok(steps < 2 * 8, `${steps} steps for 16 samples: some rows hold several`);
+  assert.equal(b.losses.length, steps);
   b.losses.forEach((l, i) => assert.ok(Math.abs(l - a.losses[i]!) <= 1e-4 * a.losses[i]!, `step ${i}: ${l} vs ${a.losses[i]}`));
   for (const [k, v] of Object.entries(a.adapter.tensors)) {
     const w = b.adapter.tensors[k]!;
@@ -118,17 +128,68 @@ test('learning with activation recomputation gives the same adapter and losses a
   assert.deepEqual(loadAdapter(path.join(tmp, 'recompute-true'), cfg).targets, [...lora.targets], 'saved in the same PEFT layout');
 });
 
-test('batches: a step per group of samples (the last one smaller), the mean loss over their tokens, and it learns', async () => {
+test('batches: a step per group of rows (the last one smaller), and it learns', async () => {
   const progress: LearnProgress[] = [];
   const { losses } = await learnToFolder(cfg, weights, [{ samples, epochs: 12 }], path.join(tmp, 'batched'), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, threads: 1, batch: 4, onProgress: (p) => progress.push(p) });
-  const perEpoch = Math.ceil(samples.length / 4);
-  assert.ok(samples.length % 4 !== 0, 'the last batch of each epoch is smaller');
-  assert.equal(losses.length, 12 * perEpoch);
+  const plan = planSteps([{ samples, epochs: 12 }], { seed: 5, batch: 4 });
+  assert.ok(plan.steps.every((rows) => rows.length <= 4) && plan.steps.some((rows) => rows.length < 4), 'up to 4 rows a step, the last of an epoch fewer');
+  assert.equal(losses.length, plan.steps.length);
   const train = progress.filter((p) => p.phase === 'train');
-  assert.deepEqual(train.map((p) => p.totalSteps), Array(12 * perEpoch).fill(12 * perEpoch));
+  assert.deepEqual(train.map((p) => p.totalSteps), Array(plan.steps.length).fill(plan.steps.length));
+  const perEpoch = plan.steps.length / 12;
+  assert.ok(Number.isInteger(perEpoch), 'the same rows every epoch: segments of one length do not share rows');
   const mean = (e: number): number => losses.slice(e * perEpoch, (e + 1) * perEpoch).reduce((a, b) => a + b, 0) / perEpoch;
   assert.ok(mean(11) < 0.5 * mean(0), `mean loss epoch 1 ${mean(0)}, epoch 12 ${mean(11)}`);
-  await assert.rejects(learnToFolder(cfg, weights, [{ samples, epochs: 1 }], path.join(tmp, 'batched-rc'), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, batch: 2, recompute: true }), /one sample per step/);
+  await assert.rejects(learnToFolder(cfg, weights, [{ samples, epochs: 1 }], path.join(tmp, 'batched-rc'), { lora: { ...lora, targets: [...lora.targets] }, lr: 2e-3, seed: 5, batch: 2, recompute: true }), /one row per step/);
+});
+
+describe('packing', () => {
+  test('packed feeds: samples one after another, positions from 0 for each, segments 1, 2, …, padding masked in segment 0', () => {
+    const a = { input: [5, 6, 7], labels: [6, 7, 8], mask: [0, 1, 1] };
+    const b = { input: [9, 10], labels: [10, 11], mask: [1, 1] };
+    const c = { input: [12, 13, 14, 15], labels: [13, 14, 15, 16], mask: [0, 0, 1, 1] };
+    const f = packedFeeds([[a, b], [c]], 6, { count: 3, weighting: 'token' });
+    const ints = (name: keyof typeof f): number[] => Array.from(f[name].data as BigInt64Array, Number);
+    assert.deepEqual(f.input_ids.dims, [3, 6]);
+    assert.deepEqual(ints('input_ids'), [5, 6, 7, 9, 10, 0, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(ints('labels'), [6, 7, 8, 10, 11, 0, 13, 14, 15, 16, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(ints('position_ids'), [0, 1, 2, 0, 1, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(ints('segment_ids'), [1, 1, 1, 2, 2, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(f.loss_mask.data as Float32Array), [0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const w = packedFeeds([[a, b], [c]], undefined, { weighting: 'sample' });
+    assert.deepEqual(w.input_ids.dims, [2, 5], 'as long as the longest row, as many rows as given');
+    assert.deepEqual(Array.from(w.loss_mask.data as Float32Array), [0, 0.5, 0.5, 0.5, 0.5, 0, 0, 0.5, 0.5, 0], 'each sample weighs 1 in all');
+    assert.throws(() => packedFeeds([[a, b, c]], 8), RangeError);
+  });
+
+  test('the plan: every sample once an epoch, rows never over the limit, no padding with one row a step, the same plan for the same seed', () => {
+    const all = [...samples, ...qa];
+    const stages = [{ samples, epochs: 2 }, { samples: all, epochs: 3 }];
+    const plan = planSteps(stages, { seed: 9 });
+    const longest = Math.max(...all.map((s) => s.input.length));
+    assert.equal(plan.longest, longest);
+    let step = 0;
+    for (const st of stages) {
+      for (let e = 0; e < st.epochs; e++) {
+        const seen: Sample[] = [];
+        while (seen.length < st.samples.length) for (const row of plan.steps[step++]!) {
+          assert.ok(row.reduce((a, s) => a + s.input.length, 0) <= longest);
+          seen.push(...row);
+        }
+        assert.equal(seen.length, st.samples.length, 'an epoch ends with a step');
+        assert.deepEqual(new Set(seen), new Set(st.samples), 'each sample once');
+      }
+    }
+    assert.equal(step, plan.steps.length);
+    assert.equal(plan.positions, plan.tokens, 'one row a step: no padding');
+    assert.ok(plan.steps.length < plan.samples, `${plan.steps.length} steps for ${plan.samples} samples`);
+    assert.ok(plan.paddedPositions > plan.tokens);
+    assert.deepEqual(planSteps(stages, { seed: 9 }), plan);
+    assert.notDeepEqual(planSteps(stages, { seed: 10 }).steps, plan.steps);
+    const two = planSteps(stages, { seed: 9, batch: 2, maxSamples: 2 });
+    assert.ok(two.steps.every((rows) => rows.length <= 2 && rows.every((r) => r.length <= 2)));
+    assert.ok(two.positions >= two.tokens);
+  });
 });
 
 test('segment count for the document', () => {

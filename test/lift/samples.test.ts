@@ -1,10 +1,10 @@
-/** Long-input ordering, headers, hashing and budget; segment/prefix arithmetic and loss masks. */
+/** Long-input ordering, headers, hashing and budget; segment/prefix arithmetic and loss masks; packing samples into rows. */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import type { CorpusFile } from '../../native/lift/corpus';
 import { buildLongInput, fileHeader, orderFiles } from '../../native/lift/input';
-import { makeSample, segmentSamples, segmentStarts } from '../../native/lift/samples';
+import { makeSample, packRows, segmentSamples, segmentStarts } from '../../native/lift/samples';
 import { TextTokenizer } from '../../native/model/tokenizer';
 import { rng } from '../engine/gradcheck';
 
@@ -80,5 +80,39 @@ describe('segments and samples', () => {
     }
     assert.ok(new Set(samples.map((s) => s.input.indexOf(1))).size > 1, 'the split varies between samples');
     assert.deepEqual(segmentSamples(ids, { ...o, random: rng(5) }), samples, 'same seed, same samples');
+  });
+});
+
+describe('packing samples into rows', () => {
+  /** Every sample in exactly one row, no row over the limit unless it holds one longer sample alone. */
+  const check = (lengths: readonly number[], rows: number[][], rowTokens: number, maxSamples = Infinity): void => {
+    assert.deepEqual(rows.flat().sort((a, b) => a - b), lengths.map((_, i) => i), 'each sample once, none split or lost');
+    for (const r of rows) {
+      const used = r.reduce((a, i) => a + lengths[i]!, 0);
+      assert.ok(used <= rowTokens || r.length === 1, `a row of ${used} positions holds ${r.length} samples`);
+      assert.ok(r.length >= 1 && r.length <= maxSamples);
+    }
+  };
+
+  test('first fit in the given order: a sample goes into the first row with room', () => {
+    // 60 | 50 | 30 fits row 1 (90) | 45 fits row 2 (95) | 20 fits nowhere (90+20, 95+20 > 100) | 10 fits row 1
+    assert.deepEqual(packRows([60, 50, 30, 45, 20, 10], { rowTokens: 100 }), [[0, 2, 5], [1, 3], [4]]);
+    assert.deepEqual(packRows([60, 50, 30, 45, 20, 10], { rowTokens: 100, maxSamples: 2 }), [[0, 2], [1, 3], [4, 5]]);
+    assert.deepEqual(packRows([120, 30, 100, 1], { rowTokens: 100 }), [[0], [1, 3], [2]], 'a sample longer than a row gets its own');
+    assert.deepEqual(packRows([], { rowTokens: 8 }), []);
+    assert.throws(() => packRows([3, 0], { rowTokens: 8 }), RangeError);
+  });
+
+  test('random lengths: never split, never over the limit, the same rows for the same input, rows mostly full', () => {
+    const random = rng(21);
+    for (const [rowTokens, maxSamples] of [[511, Infinity], [256, 4], [100, Infinity]] as const) {
+      const lengths = Array.from({ length: 500 }, () => 20 + Math.floor(random() * (random() < 0.1 ? 480 : 120)));
+      const fit = lengths.map((n) => Math.min(n, rowTokens));
+      const rows = packRows(fit, { rowTokens, maxSamples });
+      check(fit, rows, rowTokens, maxSamples);
+      assert.deepEqual(packRows(fit, { rowTokens, maxSamples }), rows, 'deterministic');
+      const used = fit.reduce((a, b) => a + b, 0) / (rows.length * rowTokens);
+      if (maxSamples === Infinity) assert.ok(used > 0.9, `rows ${(100 * used).toFixed(0)}% full`);
+    }
   });
 });

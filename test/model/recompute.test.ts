@@ -3,12 +3,15 @@
  * LoRA step: the same losses, gradient norms and parameters step by step — in float32 (a GQA
  * Llama with untied embeddings, and a Qwen2-style model with q/k/v biases and tied embeddings,
  * the head split into chunks), and in mixed precision with its loss scaling. Also: masked
- * positions only (a QA sample) skip head chunks without changing the result.
+ * positions only (a QA sample) skip head chunks without changing the result; rows of packed
+ * samples, of a different length each step, train as the packed one-graph step does.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Tensor } from 'onnxruntime-node';
+import { packedFeeds } from '../../native/lift/learn';
 import { chooseRecompute, estimateLearnMemory } from '../../native/lift/resources';
+import { makeSample } from '../../native/lift/samples';
 import type { LlamaConfig } from '../../native/model/config';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaTrainStep, type LoraConfig, type Precision } from '../../native/model/llama';
@@ -41,18 +44,29 @@ const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return Math.sqrt(num / Math.max(den, 1e-30));
 };
 
-async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: Precision; chunk?: number; steps: number; maskFrom?: number; tol: number }): Promise<void> {
-  const one = buildLlamaTrainStep(cfg, weights, { seqLen: SEQ, batch: 1, lora, seed: 3, precision: o.precision });
+/** Step `step`'s row of packed samples (a segment-like one, then QA-like ones whose loss counts from the middle), shorter than SEQ. */
+function packedRow(cfg: LlamaConfig, step: number): Record<string, Tensor> {
+  const lengths = [[12, 9, 7], [20, 6], [5, 8, 9, 10], [33]][step % 4]!;
+  const row = lengths.map((n, k) => {
+    const all = Array.from({ length: n + 1 }, (_, i) => (i * 31 + k * 7 + step * 13 + 3) % cfg.vocabSize);
+    return makeSample(all.slice(0, k === 0 ? 1 : n >> 1), all.slice(k === 0 ? 1 : n >> 1));
+  });
+  return packedFeeds([row], undefined, { weighting: 'sample' });
+}
+
+async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: Precision; chunk?: number; steps: number; maskFrom?: number; tol: number; packed?: boolean }): Promise<void> {
+  const one = buildLlamaTrainStep(cfg, weights, { seqLen: o.packed ? 'T' : SEQ, batch: 1, lora, seed: 3, precision: o.precision, packed: o.packed });
   const oneRunner = new TrainStepRunner((await createSession(one.model, 'cpu')).session, one.spec, one.params);
-  const split = buildRecomputeStep(cfg, weights, { seqLen: SEQ, lora, seed: 3, precision: o.precision, chunk: o.chunk });
+  const split = buildRecomputeStep(cfg, weights, { seqLen: SEQ, lora, seed: 3, precision: o.precision, chunk: o.chunk, packed: o.packed });
   assert.deepEqual(Object.keys(split.params), Object.keys(one.params), 'the same trainable tensors, in the same order');
   for (const k of Object.keys(one.params)) assert.deepEqual(split.params[k], one.params[k], `${k}: the same initial value`);
   const runner = await RecomputeRunner.create(recomputeModels(split, weights), 'cpu');
   try {
     for (let s = 0; s < o.steps; s++) {
       const lr = 5e-3;
-      const a = await oneRunner.step(batch(cfg, s, o.maskFrom), lr);
-      const b = await runner.step(batch(cfg, s, o.maskFrom), lr);
+      const feeds = (): Record<string, Tensor> => (o.packed ? packedRow(cfg, s) : batch(cfg, s, o.maskFrom));
+      const a = await oneRunner.step(feeds(), lr);
+      const b = await runner.step(feeds(), lr);
       assert.ok(Number.isFinite(b.loss), `step ${s}: loss ${b.loss}`);
       assert.ok(Math.abs(a.loss - b.loss) <= o.tol * Math.abs(a.loss), `step ${s}: loss ${b.loss} vs one graph ${a.loss}`);
       assert.ok(Math.abs(a.gradNorm! - b.gradNorm!) <= o.tol * 10 * a.gradNorm!, `step ${s}: grad norm ${b.gradNorm} vs ${a.gradNorm}`);
@@ -89,6 +103,16 @@ describe('activation recomputation', () => {
   test('mixed precision (float16 weights, loss scale 1024) matches the one-graph mixed-precision step', async () => {
     const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 256, vocab: 512, tie: true });
     await compare(cfg, randomWeights(cfg, 3, 0.05), { precision: 'float16', steps: 5, tol: 1e-4 });
+  });
+
+  test('rows of packed samples, a different length each step: the same steps as the packed one-graph step', async () => {
+    const cfg = smallConfig({ hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 300, tie: false });
+    await compare(cfg, randomWeights(cfg, 11), { precision: 'float32', chunk: 8, steps: 6, tol: 1e-5, packed: true });
+  });
+
+  test('packed rows in mixed precision', async () => {
+    const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 256, vocab: 512, tie: true });
+    await compare(cfg, randomWeights(cfg, 3, 0.05), { precision: 'float16', steps: 4, tol: 1e-4, packed: true });
   });
 
   test('the head chunk keeps its logits no larger than a layer\'s MLP activations', () => {
