@@ -32,9 +32,11 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--minutes M] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
                          learn folders (or one document) into a LoRA adapter; with --store,
-                         into its own folder of that store (keyed by model + corpus), made active
+                         into its own folder of that store (keyed by model + corpus), made active;
+                         --minutes M: how long it may take (default 10; 0: the preset's passes),
+                         the passes are fitted to it from this machine's measured speed
                          exit codes: 0 learnt, 1 failed, 2 bad usage, 128 + the signal when
                          stopped (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP); the trainer stops too
   lift ask "<question>" [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>] [--max-tokens N]
@@ -140,7 +142,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const memoryCheck = !args.includes('--no-memory-check');
   const { positional: paths, options } = parseOptions(args.filter((a) => a !== '--incremental' && a !== '--no-memory-check'));
   const num = (k: string): number | undefined => (options[k] === undefined ? undefined : Number(options[k]));
-  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa', 'batch'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || (k === 'seed' && Number(num(k)) >= 0)));
+  const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa', 'batch', 'minutes'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || ((k === 'seed' || k === 'minutes') && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
   if (options.recompute !== undefined && !['auto', 'on', 'off'].includes(options.recompute)) bad.push('recompute');
   if (!paths.length || !options.out === !options.store || bad.length) {
@@ -171,6 +173,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             memoryCheck,
             recompute: options.recompute as 'auto' | 'on' | 'off' | undefined,
             batch: num('batch'),
+            budgetMinutes: num('minutes'),
           },
           printer.onProgress,
           token,

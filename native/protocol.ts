@@ -107,6 +107,10 @@ export interface LearnParams extends WorkspaceParams {
   incremental?: boolean;
   /** Instruct models: chunks on which the model writes one extra, grounded QA pair (default 0: off). */
   modelQA?: number;
+  /** Minutes learning may take (default 10; 0: the preset's passes): the passes are fitted to it from the measured speed. */
+  budgetMinutes?: number;
+  /** After learning, ask up to this many held-out fact questions (default 50; 0: no self-check). */
+  selfCheck?: number;
   /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */
   preset?: 'fast' | 'thorough';
   /** Refuse to start when the memory estimate exceeds the memory available (default true). */
@@ -128,6 +132,10 @@ export interface LearnProgress {
   tokensPerSecond?: number;
   etaSeconds?: number;
   message?: string;
+  /** Before training: how long it will take on this machine, from its measured speed. */
+  estimateSeconds?: number;
+  /** Even the fewest passes take longer than `lift.learnBudgetMinutes`: the editor asks whether to go on. */
+  overBudget?: { estimateSeconds: number; budgetSeconds: number };
 }
 
 export interface LearnResult {
@@ -148,6 +156,8 @@ export interface LearnResult {
   facts?: number;
   /** Why some text gave no facts (not English, over the size cap). */
   notes?: string[];
+  /** Passes trained per stage (segments; segments + QA), after fitting the time budget. */
+  passes?: number[];
   /** Fact questions never trained on, asked after learning with nothing in the prompt. */
   selfCheck?: { asked: number; direct: number };
 }

@@ -72,8 +72,18 @@ export class Learning {
           let shown = 0;
           view = { state: 'running', what, losses: [] };
           this.opts.onView?.(view);
+          let asked = false;
           const onProgress = (p: LearnProgress): void => {
             if (p.message && p.phase !== 'save') this.log.info(`${p.phase}: ${p.message}`); // the memory estimate, the budget, model-written QA
+            if (p.estimateSeconds !== undefined) progress.report({ message: p.message });
+            if (p.overBudget && !asked) {
+              // even one pass takes longer than the budget: learning goes on unless the user stops it
+              asked = true;
+              const minutes = (s: number): number => Math.max(1, Math.round(s / 60));
+              void vscode.window
+                .showWarningMessage(`LIFT: learning ${what} takes about ${minutes(p.overBudget.estimateSeconds)} min on this machine, over your budget of ${minutes(p.overBudget.budgetSeconds)} min (lift.learnBudgetMinutes). Go on?`, 'Go On', 'Stop')
+                .then((c) => c === 'Stop' && source.cancel());
+            }
             if (p.phase === 'train' && p.step === undefined) return; // a note on training (skipped steps): the log only
             view = { ...view!, phase: p.phase, step: p.step, totalSteps: p.totalSteps, etaSeconds: p.etaSeconds, losses: p.loss !== undefined ? [...view!.losses, p.loss] : view!.losses };
             if (Date.now() - shown > 250 || p.step === p.totalSteps) {
@@ -91,7 +101,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, preset: settings.preset, memoryCheck: settings.memoryCheck, recompute: settings.recompute, segmentLength: settings.segmentLength > 0 ? settings.segmentLength : undefined, batch: settings.batchSize > 0 ? settings.batchSize : undefined, incremental },
+            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, budgetMinutes: settings.learnBudgetMinutes, preset: settings.preset, memoryCheck: settings.memoryCheck, recompute: settings.recompute, segmentLength: settings.segmentLength > 0 ? settings.segmentLength : undefined, batch: settings.batchSize > 0 ? settings.batchSize : undefined, incremental },
             onProgress,
             source.token,
           );

@@ -12,7 +12,9 @@ import type { LlamaConfig } from '../model/config';
 import { type CollectReport, type CorpusFile, collect, describeSkipped } from './corpus';
 import { buildLongInput, type LongInput } from './input';
 import { AdapterError, type LoraAdapter, loadAdapter } from '../model/peft';
-import { LearnCancelled, type LearnProgress, learnToFolder, shuffled, type Stage } from './learn';
+import { LearnCancelled, type LearnProgress, learnToFolder, planSteps, shuffled, type Stage, trainAdapter } from './learn';
+import type { LlamaWeights } from '../model/weights';
+import type { LoraConfig } from '../model/llama';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
 import { chunkFiles } from './retrieve';
@@ -65,6 +67,11 @@ export interface LearnRequest {
    * how many answers state the value first (default 50; 0: no self-check).
    */
   selfCheck?: number;
+  /**
+   * How long learning may take, in minutes (default 10; 0: the preset's passes): the passes are
+   * fitted to it from the speed measured on a few steps first.
+   */
+  budgetMinutes?: number;
   /** Defaults for epochs, stage-2 epochs and learning rate (default fast). */
   preset?: 'fast' | 'thorough';
   /**
@@ -180,6 +187,68 @@ export async function liftSamples(
     qaSamples.push(qaSample(formatPrompt(tok, config.maxPositions, p.question, [], answer.length).ids, answer));
   }
   return { length, prefixBudget, segments, qa, qaSamples, checks, facts };
+}
+
+/** Minutes as people say them: "40 s", "about 9 min", "1 h 20 min". */
+export function formatMinutes(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  const m = Math.round(seconds / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/**
+ * Seconds per computed position on this machine, measured on a few steps of the real training
+ * graph (a throw-away copy of the adapter; its first step, which loads the graph, is not counted).
+ */
+export async function measureSpeed(
+  config: LlamaConfig,
+  weights: LlamaWeights,
+  stages: readonly Stage[],
+  o: { lora: LoraConfig; seed: number; recompute: boolean; batch: number; isCancelled?: () => boolean },
+): Promise<number> {
+  // the longest samples: the graph is built for the longest row, as learning builds it
+  const all = stages.flatMap((st) => st.samples);
+  const longest = [...all].sort((a, b) => b.input.length - a.input.length);
+  const probe = [...longest.slice(0, Math.max(1, o.batch) * 4)];
+  const plan = planSteps([{ samples: probe, epochs: 1 }], { seed: o.seed, batch: o.batch, rowTokens: longest[0]!.input.length });
+  const times: number[] = [];
+  await trainAdapter(config, weights, [{ samples: probe, epochs: 1 }], {
+    lora: o.lora,
+    lr: 0,
+    seed: o.seed,
+    recompute: o.recompute,
+    batch: o.batch,
+    rowTokens: longest[0]!.input.length,
+    isCancelled: o.isCancelled,
+    onProgress: (p) => {
+      if (p.phase === 'train' && p.step) times.push(performance.now());
+    },
+  });
+  if (times.length < 2) return 0;
+  const positions = plan.steps.slice(1, times.length).reduce((a, rows) => a + rows.length * Math.max(...rows.map((r) => r.reduce((x, s) => x + s.input.length, 0))), 0);
+  return (times.at(-1)! - times[0]!) / 1000 / Math.max(1, positions);
+}
+
+/**
+ * Passes that fit `budgetSeconds` at `secondsPerPosition`: the last stage's passes go down first
+ * (to one), then the first stage's (to none); `over` when even that takes longer.
+ */
+export function fitBudget(stages: readonly Stage[], secondsPerPosition: number, budgetSeconds: number, o: { seed: number; batch: number }): { stages: Stage[]; seconds: number; reduced: boolean; over: boolean } {
+  const perPass = stages.map((st) => (st.samples.length ? planSteps([{ samples: st.samples, epochs: 1 }], { seed: o.seed, batch: o.batch, rowTokens: Math.max(...stages.flatMap((x) => x.samples.map((s) => s.input.length))) }).positions * secondsPerPosition : 0));
+  const cost = (epochs: number[]): number => epochs.reduce((a, e, k) => a + e * perPass[k]!, 0);
+  const epochs = stages.map((st) => st.epochs);
+  const preset = [...epochs];
+  for (let k = epochs.length - 1; k >= 0 && cost(epochs) > budgetSeconds; k--) {
+    const floor = k === epochs.length - 1 ? 1 : 0;
+    const rest = cost(epochs) - epochs[k]! * perPass[k]!;
+    epochs[k] = perPass[k]! > 0 ? Math.max(floor, Math.min(epochs[k]!, Math.floor((budgetSeconds - rest) / perPass[k]!))) : epochs[k]!;
+  }
+  return {
+    stages: stages.map((st, k) => ({ samples: st.samples, epochs: epochs[k]! })),
+    seconds: cost(epochs),
+    reduced: epochs.some((e, k) => e < preset[k]!),
+    over: cost(epochs) > budgetSeconds,
+  };
 }
 
 /** What the self-check after learning found: fact questions never trained on, asked closed book. */
@@ -333,6 +402,20 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
+  // fit the passes to the time budget, from this machine's measured speed
+  const budgetMinutes = req.budgetMinutes ?? 10;
+  if (budgetMinutes > 0 && stages.some((st) => st.samples.length) && !hooks.isCancelled?.()) {
+    const speed = await measureSpeed(config, weights, stages, { lora, seed: req.seed ?? 1, recompute, batch, isCancelled: hooks.isCancelled });
+    const fit = fitBudget(stages, speed, budgetMinutes * 60, { seed: req.seed ?? 1, batch });
+    stages = fit.stages;
+    const passes = stages.map((st) => st.epochs).join(' + ');
+    progress({
+      phase: 'build',
+      message: `about ${formatMinutes(fit.seconds)} on this machine (${passes} passes${fit.reduced ? `, fewer than the preset's to fit the budget of ${budgetMinutes} min` : ''})`,
+      estimateSeconds: Math.round(fit.seconds),
+      ...(fit.over ? { overBudget: { estimateSeconds: Math.round(fit.seconds), budgetSeconds: budgetMinutes * 60 } } : {}),
+    });
+  }
   if (stages.every((st) => st.samples.length === 0)) {
     return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, facts: facts.facts, notes: facts.notes, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
   }
@@ -383,6 +466,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     qaPairs: trainedQA,
     facts: facts.facts,
     notes: facts.notes,
+    passes: stages.map((st) => st.epochs),
     selfCheck: check,
     inputHash: input.hash,
     files: files.length,

@@ -15,9 +15,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildLongInput } from '../lift/input';
 import type { CorpusFile } from '../lift/corpus';
-import { batchFeeds, shuffled, learningRate } from '../lift/learn';
+import { batchFeeds, LOSS_WEIGHTING, learningRate, packedFeeds, shuffled } from '../lift/learn';
 import { liftSamples, MODEL_LIFT_CONFIG } from '../lift/pipeline';
-import type { Sample } from '../lift/samples';
+import { packRows, type Sample } from '../lift/samples';
 import { byteLevelTokenizerJson } from '../model/bytelevel';
 import type { LlamaConfig } from '../model/config';
 import { randomWeights, smallConfig } from '../model/init';
@@ -38,8 +38,8 @@ export const RECIPE = {
   /** 256 bytes + merges + 3 special tokens = 4096. */
   merges: 3837,
   model: { hidden: 256, layers: 4, heads: 4, intermediate: 688, maxPositions: 512 },
-  lm: { steps: 3600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
-  lift: { steps: 1400, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 120, specs: 100, perUnit: { segments: 6, facts: 60, phrasings: 4 } },
+  lm: { steps: 2600, batch: 4, seqLen: 512, lr: 1.5e-3, weightDecay: 0.05 },
+  lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 120, specs: 100, perUnit: { segments: 6, facts: 60, phrasings: 4 } },
   /** What `learn` uses with this model (its lift_config.json): tuned on generated documents. */
   liftConfig: {
     presets: { fast: { epochs: 2, stage2Epochs: 20, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 30, lr: 2e-3 } },
@@ -117,7 +117,7 @@ async function trainStage(
   name: string,
   cfg: LlamaConfig,
   init: LlamaWeights,
-  o: { steps: number; batch: number; seqLen: number; lr: number; weightDecay: number; minutes: number; next: (step: number) => Sample[]; heldOut?: Sample[] },
+  o: { steps: number; batch: number; seqLen: number; lr: number; weightDecay: number; minutes: number; next: (step: number) => Sample[]; heldOut?: Sample[]; packed?: (step: number) => Sample[][] },
 ): Promise<LlamaWeights | undefined> {
   const dir = path.join(WORK, name);
   const metaFile = path.join(dir, 'checkpoint.json');
@@ -127,7 +127,7 @@ async function trainStage(
     log(`${name}: complete (${meta.step} steps)`);
     return undefined;
   }
-  const graph = buildLlamaTrainStep(cfg, init, { seqLen: o.seqLen, batch: o.batch, seed: RECIPE.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: o.weightDecay, maxGradNorm: 1 } });
+  const graph = buildLlamaTrainStep(cfg, init, { seqLen: o.seqLen, batch: o.batch, seed: RECIPE.seed, optimizer: { beta1: 0.9, beta2: 0.98, weightDecay: o.weightDecay, maxGradNorm: 1 }, packed: o.packed !== undefined });
   const { session } = await createSession(graph.model, 'cpu');
   const runner = new TrainStepRunner(session, graph.spec, graph.params);
   const stateFile = path.join(dir, 'state.safetensors');
@@ -137,7 +137,9 @@ async function trainStage(
     log(`${name}: resumed at step ${meta.step}`);
   }
   const T = o.seqLen;
-  const feeds = (batch: Sample[]) => batchFeeds(batch, T, o.batch);
+  // packed rows: each sample its own positions and attention, weighted as `learn` weighs it
+  const feeds = (batch: Sample[]) => (o.packed ? packedFeeds(batch.map((s) => [s]), T, { count: o.batch, weighting: LOSS_WEIGHTING }) : batchFeeds(batch, T, o.batch));
+  const rowFeeds = (rows: Sample[][]) => packedFeeds(rows, T, { count: o.batch, weighting: LOSS_WEIGHTING });
   const evaluate = async (): Promise<number> => {
     if (!o.heldOut?.length) return NaN;
     // a copy of the current weights at lr 0: the training state is untouched
@@ -164,8 +166,9 @@ async function trainStage(
   let lastSave = Date.now();
   let tokens = 0;
   while (meta.step < o.steps) {
-    const batch = o.next(meta.step);
-    const { loss } = await runner.step(feeds(batch), learningRate(o.lr, meta.step, o.steps));
+    const rows = o.packed?.(meta.step);
+    const batch = rows ? rows.flat() : o.next(meta.step);
+    const { loss } = await runner.step(rows ? rowFeeds(rows) : feeds(batch), learningRate(o.lr, meta.step, o.steps));
     meta.losses.push(loss);
     meta.step++;
     tokens += batch.reduce((a, s) => a + s.mask.reduce((x, y) => x + y, 0), 0);
@@ -312,13 +315,16 @@ async function main(argv: string[]): Promise<number> {
     const T = cfg.maxPositions;
     const order = shuffled(pool.filter((x) => x.input.length <= T).map((x) => ({ input: x.input, labels: x.labels, mask: x.mask })), RECIPE.seed);
     log(`lift: ${order.length} samples (${qaCount} QA, ${factCount} of them fact questions) from ${RECIPE.lift.packages} packages and ${RECIPE.lift.specs} generated specifications`);
-    const pad = (x: Sample): Sample => ({ input: [...x.input, ...new Array<number>(T - x.input.length).fill(0)], labels: [...x.labels, ...new Array<number>(T - x.labels.length).fill(0)], mask: [...x.mask, ...new Array<number>(T - x.mask.length).fill(0)] });
+    // packed rows of T positions (samples never split, each with its own positions and attention)
+    const rows = packRows(order.map((x) => x.input.length), { rowTokens: T }).map((r) => r.map((i) => order[i]!));
+    log(`lift: ${rows.length} packed rows of ${T} positions (${((100 * order.reduce((a, x) => a + x.input.length, 0)) / (rows.length * T)).toFixed(1)}% real tokens)`);
     const done = await trainStage('lift', cfg, base, {
       ...RECIPE.lift,
       seqLen: T,
       minutes,
       heldOut: heldWindows,
-      next: (step) => Array.from({ length: RECIPE.lift.batch }, (_, b) => pad(order[(step * RECIPE.lift.batch + b) % order.length]!)),
+      next: () => [],
+      packed: (step) => Array.from({ length: RECIPE.lift.batch }, (_, b) => rows[(step * RECIPE.lift.batch + b) % rows.length]!),
     });
     if (!done && !loadStage('lift', cfg)) return 0;
     if (what === 'lift') return 0;
