@@ -81,6 +81,8 @@ test('training data: permissive licences only, a stable held-out twentieth, mini
 
 test('the pre-LIFT phrasings include the generator\'s and never a held-out one', () => {
   for (const [kind, ps] of Object.entries(PRETRAIN_PHRASINGS)) {
+    // a fact's questions are made from the fact itself, not from phrasings of a subject
+    if (kind === 'fact') continue;
     const asked = new Set(ps.map((p) => p('X')));
     assert.ok(asked.size >= 10 && asked.size === ps.length, `${kind}: ${asked.size} distinct phrasings`);
     for (const h of HELD_OUT[kind as keyof typeof HELD_OUT]) assert.ok(!asked.has(h('X')), `${kind}: "${h('X')}" is held out`);

@@ -179,7 +179,8 @@ describe('GPU set-up', () => {
       let build = '';
       const r = await trainer(freeMiB).learn({ roots: [docs], model: '', store: path.join(tmp, 'plan-store'), epochs: 1, recompute }, (p) => {
         if (p.message) messages.push(p.message);
-        if (p.phase === 'build') build = p.message ?? '';
+        // the training graph's line (not the time estimate's, nor the packing's)
+        if (p.phase === 'build' && p.message?.startsWith('training graph')) build = p.message;
       });
       return { plan: messages.find((m) => m.startsWith('GPU memory estimate')) ?? messages.join('\n'), build, steps: r.steps, samples: r.samples };
     };
