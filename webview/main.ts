@@ -237,7 +237,7 @@ function renderLearning(v: LearningView): void {
   if (v.report) {
     const r = v.report;
     const skipped = Object.entries(r.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
-    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.facts ?? 0} facts, ${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
+    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.facts !== undefined ? `${r.facts} facts, ` : ''}${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
     if (r.selfCheck?.asked) learning.append(el('div', { className: 'report', text: `Self-check: answers ${r.selfCheck.direct} of ${r.selfCheck.asked} questions it never trained on with the fact first.` }));
   }
 }
