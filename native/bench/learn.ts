@@ -45,8 +45,8 @@ export async function benchLearn(log: (line: string) => void = console.log, trai
       }
     });
     const t1 = performance.now();
-    // "packed N samples into S steps (k samples a step): X% of the positions computed are tokens (Y% padded, one sample a step)"
-    const pack = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% .* \(([\d.]+)% padded/.exec(packing);
+    // "packed N samples into S steps (k samples a step): X% of the positions computed are tokens (Y% with one padded sample a step)"
+    const pack = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% .* \(([\d.]+)% with one padded/.exec(packing);
     const samples = pack ? Number(pack[1]) : steps; // before packing: one sample a step
     const trainSeconds = firstStep === undefined ? NaN : ((lastStep - firstStep) / 1000) * (steps / Math.max(1, steps - 1)); // the first step's time estimated as an average one
     let first: number | undefined;

@@ -105,9 +105,10 @@ export class Answerer {
     private readonly generator: Generator,
   ) {}
 
-  static async load(modelDir: string): Promise<Answerer> {
-    const { config, weights } = loadModel(modelDir);
-    const tok = TextTokenizer.fromFolder(modelDir);
+  /** Loads the model in `modelDir`, or uses `loaded` (already read: the folder may be gone by now). */
+  static async load(modelDir: string, loaded?: ReturnType<typeof loadModel> & { tok: TextTokenizer }): Promise<Answerer> {
+    const { config, weights } = loaded ?? loadModel(modelDir);
+    const tok = loaded?.tok ?? TextTokenizer.fromFolder(modelDir);
     const device = defaultDevice();
     const graph = buildLlamaGenerate(config, weights, undefined, precisionFor(device));
     const { session } = await createSession(graph.model, device);

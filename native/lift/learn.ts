@@ -234,7 +234,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
     phase: 'build',
     message:
       `packed ${plan.samples} samples into ${plan.steps.length} steps (${(plan.samples / Math.max(1, plan.steps.length)).toFixed(1)} samples a step): ` +
-      `${percent(plan.tokens / Math.max(1, plan.positions))} of the positions computed are tokens (${percent(plan.tokens / Math.max(1, plan.paddedPositions))} padded, one sample a step)`,
+      `${percent(plan.tokens / Math.max(1, plan.positions))} of the positions computed are tokens (${percent(plan.tokens / Math.max(1, plan.paddedPositions))} with one padded sample a step)`,
   });
   const device = o.device ?? defaultDevice();
   const init = o.initial;

@@ -269,11 +269,16 @@ export function spread<T>(items: readonly T[], n: number): T[] {
  * Asks the adapter in `adapterDir` up to `max` of the held-out fact questions, with nothing in the
  * prompt (what the weights know), and counts the answers that state the value first.
  */
-export async function selfCheck(modelDir: string, adapterDir: string, checks: readonly QAPair[], o: { max?: number; isCancelled?: () => boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<SelfCheck> {
+export async function selfCheck(
+  model: string | (() => Promise<Answerer>),
+  adapterDir: string,
+  checks: readonly QAPair[],
+  o: { max?: number; isCancelled?: () => boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<SelfCheck> {
   const asked = spread(checks.filter((c) => c.value !== undefined), o.max ?? 50);
   const result: SelfCheck = { asked: 0, direct: 0, examples: [] };
   if (asked.length === 0) return result;
-  const answerer = await Answerer.load(modelDir);
+  const answerer = typeof model === 'string' ? await Answerer.load(model) : await model();
   try {
     answerer.useAdapter(adapterDir);
     for (const q of asked) {
@@ -350,7 +355,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   if ((req.modelQA ?? 0) > 0 && req.qa !== false) {
     if (!chatFormat(tok)) progress({ phase: 'tokenize', message: 'not an instruct model (no chat tokens): no model-written QA' });
     else {
-      const answerer = await Answerer.load(req.modelDir);
+      const answerer = await Answerer.load(req.modelDir, { config, weights, tok });
       const chunks = chunkFiles(files.filter((f) => input.spans.some((sp) => sp.path === f.path)));
       const written = await modelQA(answerer, chunks, {
         max: req.modelQA!,
@@ -457,7 +462,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   // what the adapter now knows: questions it never trained on, nothing in the prompt
   let check: SelfCheck | undefined;
   if ((req.selfCheck ?? 50) > 0 && checks.length && !hooks.isCancelled?.()) {
-    check = await selfCheck(req.modelDir, adapterDir, checks, { max: req.selfCheck ?? 50, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
+    // from the weights already loaded: the model folder may have been moved while learning
+    check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
     if (check.asked) recordSelfCheck(adapterDir, check);
     if (check.asked) progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
   }

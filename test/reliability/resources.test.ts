@@ -45,7 +45,7 @@ test("the memory estimate is above the trainer's measured peak, and not far abov
     let graph = '';
     const onProgress = (p: LearnProgress): void => {
       if (p.message?.startsWith('memory estimate')) estimate = p.message;
-      if (p.phase === 'build') graph = p.message ?? '';
+      if (p.phase === 'build' && p.message?.startsWith('training graph')) graph = p.message;
     };
     const r = await client.learn({ roots: [docs], model: '', store: path.join(tmp, `estimate-store-${recompute}`), epochs: 1, tokenBudget: 4000, recompute }, onProgress);
     const measured = peakRss(client.pid!);
@@ -54,7 +54,7 @@ test("the memory estimate is above the trainer's measured peak, and not far abov
     assert.ok(mb, `the estimate is reported: "${estimate}"`);
     const estimated = Number(mb) * 2 ** 20;
     t.diagnostic(`default model, recompute ${recompute}, ${graph}, ${r.steps} steps: estimated ${mb} MB, measured peak RSS ${(measured / 2 ** 20).toFixed(0)} MB (${(estimated / measured).toFixed(2)}×)`);
-    assert.match(graph, /for 5\d\d tokens/, 'segments are full length');
+    assert.match(graph, /up to 5\d\d tokens/, 'segments are full length');
     assert.equal(/activation recomputation/.test(graph), recompute === 'on', 'the run recomputes exactly when asked');
     assert.equal(/with activation recomputation/.test(estimate), recompute === 'on', 'the estimate is for the run it precedes');
     assert.ok(estimated >= measured, 'the estimate is not below the peak');
