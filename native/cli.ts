@@ -188,7 +188,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
         return 0;
       } catch (err) {
         if (err instanceof TrainerError && err.kind === 'cancelled') {
-          process.stderr.write('lift learn: cancelled; the previous adapter is unchanged\n');
+          process.stderr.write('lift learn: cancelled; the previous adapter is unchanged (learning the same files again resumes from the last checkpoint)\n');
           return 130;
         }
         process.stderr.write(`lift learn: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -109,6 +109,8 @@ export interface LearnParams extends WorkspaceParams {
   modelQA?: number;
   /** Minutes learning may take (default 10; 0: the preset's passes): the passes are fitted to it from the measured speed. */
   budgetMinutes?: number;
+  /** Seconds between learning checkpoints, from which an interrupted learn resumes (default 60; 0: every step; negative: none). */
+  checkpointSeconds?: number;
   /** After learning, ask up to this many held-out fact questions (default 50; 0: no self-check). */
   selfCheck?: number;
   /** fast: 1 + 1 passes at lr 3e-4; thorough: 3 + 5 passes at 2e-4. `epochs`/`lr` override. */

@@ -5,7 +5,8 @@
  * computed for padding; one training graph serves rows of any length. Trains through the
  * schedule's stages with AdamW, reports progress (phase, step, loss, tokens/s, ETA), stops within
  * one step when cancelled, and saves the adapter only when training finished: the previous
- * adapter stays until the new one is complete.
+ * adapter stays until the new one is complete. A checkpoint (checkpoint.ts) lets an interrupted
+ * run resume where it was.
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
@@ -19,6 +20,7 @@ import { createSession, defaultDevice, type Device, precisionFor, type StepRunne
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
 import { packRows, type Sample } from './samples';
+import { planFingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
 
 /** The default loss weighting of a step (see LossWeighting). */
 export const LOSS_WEIGHTING: LossWeighting = 'sample';
@@ -46,6 +48,11 @@ export interface TrainOptions {
   maxSamples?: number;
   /** How a step's loss weighs the tokens of its samples (default LOSS_WEIGHTING). */
   weighting?: LossWeighting;
+  /**
+   * Keep a checkpoint in `file` (checkpoint.ts) every `everySeconds` (default 60; 0: after every
+   * step) and when cancelled, and resume from it when it fits this run. Removed once saved.
+   */
+  checkpoint?: { file: string; everySeconds?: number };
   onProgress?: (p: LearnProgress) => void;
   isCancelled?: () => boolean;
 }
@@ -260,21 +267,60 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   }
   // the sessions are released however training ends (a cancel, an error)
   const losses: number[] = [];
+  const ck = o.checkpoint;
+  const passes = stages.map((st) => st.epochs);
+  const weighting = o.weighting ?? LOSS_WEIGHTING;
+  let saved = 0;
+  let fingerprint = '';
+  const keep = (): void => {
+    if (!ck || losses.length <= saved || losses.length >= plan.steps.length) return;
+    try {
+      writeCheckpoint(ck.file, { step: losses.length, losses, passes, fingerprint, state: runner.saveState(), savedAt: new Date().toISOString() });
+      saved = losses.length;
+    } catch (err) {
+      // learning goes on without one (an interruption then starts over)
+      report({ phase: 'train', message: `could not keep a checkpoint: ${describeFsError(err)}` });
+      saved = Infinity;
+    }
+  };
   try {
+    if (ck) {
+      fingerprint = planFingerprint(plan.steps, { lora: o.lora, lr: o.lr, seed: o.seed, recompute: !!o.recompute, batch: B, weighting, precision: built.precision }, init?.tensors);
+      const found = readCheckpoint(ck.file, fingerprint);
+      if (found && 'discarded' in found) report({ phase: 'train', message: `a checkpoint was discarded: ${found.discarded}; learning from the start` });
+      if (found && 'checkpoint' in found) {
+        const c = found.checkpoint;
+        runner.loadState(c.state);
+        losses.push(...c.losses);
+        saved = c.step;
+        report({ phase: 'train', message: `resuming at step ${c.step} of ${plan.steps.length} (checkpoint of ${c.savedAt.slice(11, 19)} UTC)` });
+      }
+    }
     const totalSteps = plan.steps.length;
+    const resumedAt = losses.length;
     const started = performance.now();
+    let lastKept = started;
     let tokens = 0;
-    for (const rows of plan.steps) {
+    for (const rows of plan.steps.slice(resumedAt)) {
       cancelled();
       for (const row of rows) tokens += rowLength(row);
-      const { loss } = await runner.step(packedFeeds(rows, undefined, { weighting: o.weighting ?? LOSS_WEIGHTING }), learningRate(o.lr, losses.length, totalSteps));
+      const { loss } = await runner.step(packedFeeds(rows, undefined, { weighting }), learningRate(o.lr, losses.length, totalSteps));
       losses.push(loss);
-      const seconds = (performance.now() - started) / 1000;
-      report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / losses.length) * (totalSteps - losses.length) });
+      const now = performance.now();
+      const seconds = (now - started) / 1000;
+      report({ phase: 'train', step: losses.length, totalSteps, loss, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / (losses.length - resumedAt)) * (totalSteps - losses.length) });
+      if (ck && now - lastKept >= (ck.everySeconds ?? 60) * 1000) {
+        keep();
+        lastKept = performance.now();
+      }
     }
     if (runner.skippedSteps > 0) {
       report({ phase: 'train', message: `${runner.skippedSteps} of ${totalSteps} steps skipped: their half-precision gradients overflowed (the loss scale was lowered)` });
     }
+  } catch (err) {
+    // cancelled (an editor closed, a Stop): what was trained so far is kept for the next learn
+    if (err instanceof LearnCancelled) keep();
+    throw err;
   } finally {
     await release();
   }
@@ -299,5 +345,6 @@ export async function learnToFolder(
   } catch (err) {
     throw new Error(`Could not save the adapter to ${dir}: ${describeFsError(err)}. The previous adapter is unchanged; learn again when this is fixed.`);
   }
+  if (o.checkpoint) removeCheckpoint(o.checkpoint.file);
   return result;
 }

@@ -28,6 +28,7 @@ import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompu
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
 import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash } from './store';
+import { checkpointFile, readCheckpoint, removeCheckpoints } from './checkpoint';
 import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
@@ -72,6 +73,8 @@ export interface LearnRequest {
    * fitted to it from the speed measured on a few steps first.
    */
   budgetMinutes?: number;
+  /** Seconds between learning checkpoints, from which an interrupted learn resumes (default 60; 0: every step; negative: none). */
+  checkpointSeconds?: number;
   /** Defaults for epochs, stage-2 epochs and learning rate (default fast). */
   preset?: 'fast' | 'thorough';
   /**
@@ -407,9 +410,19 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
+  // an interrupted learn of this input resumes with the passes it planned (its samples and
+  // settings are checked against the checkpoint's fingerprint when training starts)
+  const checkpoint = req.checkpointSeconds !== undefined && req.checkpointSeconds < 0 ? undefined : { file: checkpointFile(adapterDir), everySeconds: req.checkpointSeconds };
+  const interrupted = checkpoint ? readCheckpoint(checkpoint.file) : undefined;
+  if (interrupted && 'discarded' in interrupted) progress({ phase: 'build', message: `a checkpoint was discarded: ${interrupted.discarded}` });
+  const resuming = interrupted && 'checkpoint' in interrupted && interrupted.checkpoint.passes.length === stages.length ? interrupted.checkpoint : undefined;
+  if (resuming) {
+    stages = stages.map((st, k) => ({ ...st, epochs: resuming.passes[k]! }));
+    progress({ phase: 'build', message: `found the checkpoint of an interrupted learn at step ${resuming.step}: keeping the ${resuming.passes.join(' + ')} passes it planned` });
+  }
   // fit the passes to the time budget, from this machine's measured speed
   const budgetMinutes = req.budgetMinutes ?? 10;
-  if (budgetMinutes > 0 && stages.some((st) => st.samples.length) && !hooks.isCancelled?.()) {
+  if (!resuming && budgetMinutes > 0 && stages.some((st) => st.samples.length) && !hooks.isCancelled?.()) {
     const speed = await measureSpeed(config, weights, stages, { lora, seed: req.seed ?? 1, recompute, batch, isCancelled: hooks.isCancelled });
     const fit = fitBudget(stages, speed, budgetMinutes * 60, { seed: req.seed ?? 1, batch });
     stages = fit.stages;
@@ -444,9 +457,12 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
+    checkpoint,
     onProgress: progress,
     isCancelled: hooks.isCancelled,
   });
+  // older checkpoints in the store are of inputs that have changed since
+  if (store) removeCheckpoints(store.root);
   if (store) {
     // cancelled while saving (its requester gone: the trainer cancels what is in flight when its
     // connection closes): the new adapter stays in the store, inactive (pruned in time); the active one stays

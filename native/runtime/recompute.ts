@@ -12,7 +12,7 @@ import type { Weight } from '../model/weights';
 import type { EncodedModel } from '../onnx/model';
 import { gradInput } from '../onnx/train';
 import { loadOrt } from './ort';
-import { createSession, type Device, type StepRunner, TrainStepRunner } from './session';
+import { createSession, type Device, type RunnerState, type StepRunner, TrainStepRunner } from './session';
 
 /** What the runner needs: the three graphs (built, or ONNX files by path) and how to read them. */
 export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'precision' | 'lora'> & {
@@ -63,6 +63,15 @@ export class RecomputeRunner implements StepRunner {
 
   get skippedSteps(): number {
     return this.update.skippedSteps;
+  }
+
+  // the update graph holds every trained parameter and moment
+  saveState(): RunnerState {
+    return this.update.saveState();
+  }
+
+  loadState(s: RunnerState): void {
+    this.update.loadState(s);
   }
 
   /**

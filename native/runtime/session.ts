@@ -95,6 +95,19 @@ export interface StepRunner {
   readonly skippedSteps: number;
   step(batch: Record<string, Tensor>, lr: number): Promise<{ loss: number; gradNorm?: number }>;
   get(name: string): Float;
+  /** A copy of everything the next steps depend on, to resume exactly (a learning checkpoint). */
+  saveState(): RunnerState;
+  /** Continues from saveState()'s copy (of a runner built the same way). */
+  loadState(s: RunnerState): void;
+}
+
+/** Every parameter and optimizer moment, the optimizer's step count and the dynamic loss scaler's state. */
+export interface RunnerState {
+  tensors: Record<string, { shape: readonly number[]; data: Float }>;
+  steps: number;
+  scale: number;
+  goodSteps: number;
+  skipped: number;
 }
 
 /**
@@ -213,6 +226,16 @@ export class TrainStepRunner implements StepRunner {
       this.state.set(name, new Tensor(this.dtype, data.slice(), t.dims));
     }
     this.steps = steps;
+  }
+
+  saveState(): RunnerState {
+    const tensors = Object.fromEntries(Object.entries(this.exportState()).map(([k, t]) => [k, { shape: t.shape, data: t.data.slice() }]));
+    return { tensors, steps: this.steps, scale: this.scale, goodSteps: this.goodSteps, skipped: this.skipped };
+  }
+
+  loadState(s: RunnerState): void {
+    this.restore(Object.fromEntries(Object.entries(s.tensors).map(([k, t]) => [k, t.data])), s.steps);
+    [this.scale, this.goodSteps, this.skipped, this.pendingMicroBatches] = [s.scale, s.goodSteps, s.skipped, 0];
   }
 
   /** Current value of a parameter (or moment). */
