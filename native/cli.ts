@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { benchCollect } from './bench/collect';
 import { benchEngine } from './bench/engine';
 import { benchGenerate } from './bench/generate';
-import { benchLearn } from './bench/learn';
+import { benchLearn, benchLearnLibrary } from './bench/learn';
 import { benchFacts } from './bench/facts';
 import { benchLora } from './bench/lora';
 import { benchQuality } from './bench/quality';
@@ -46,7 +46,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -323,7 +323,8 @@ export async function main(argv: string[]): Promise<number> {
         generate: () => benchGenerate(console.log, args[2]),
         tokenizer: () => benchTokenizer(console.log),
         collect: () => benchCollect(console.log),
-        learn: () => benchLearn(console.log),
+        // learn: the demo sample, then a real library at three sizes; learn demo | learn library: one of them
+        learn: async () => ({ ...(args[2] !== 'library' ? { demo: await benchLearn(console.log) } : {}), ...(args[2] !== 'demo' ? { library: await benchLearnLibrary(console.log) } : {}) }),
         retrieval: () => benchRetrieval(console.log),
         // quality: the fact questions (documents and code); quality symbols [repo]: the symbol questions on a repository
         quality: () => (args[2] === 'symbols' ? benchQuality(console.log, args[3] ? { repo: path.resolve(args[3]) } : {}) : benchFacts(console.log, args[2] ? { only: args[2] } : {})),

@@ -13,6 +13,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerClient } from '../client';
 import { demoDir } from '../demo';
+import { collect } from '../lift/corpus';
+import { defaultModelDir } from '../model/default';
+import { TextTokenizer } from '../model/tokenizer';
 
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 const MB = 2 ** 20;
@@ -89,4 +92,95 @@ export async function benchLearn(log: (line: string) => void = console.log, trai
     await client.dispose();
     fs.rmSync(docs, { recursive: true, force: true });
   }
+}
+
+/** The library `bench learn library` learns: held out of the default model's training (its model card lists it). */
+export const BENCH_LIBRARY = { name: 'glob', version: '13.0.7' };
+
+/**
+ * `lift bench learn library`: a real library the project did not write, from node_modules
+ * (BENCH_LIBRARY), learned with the default model and the default settings (the time budget
+ * included) through a real trainer process, at three sizes (its files in path order up to a
+ * quarter, half and all of its tokens): wall time of the whole learn, steps, passes, the share of
+ * computed positions that are tokens, the trainer's seconds per step and per thousand tokens and
+ * pass (flat when the cost grows linearly with the corpus), and the self-check.
+ */
+export async function benchLearnLibrary(log: (line: string) => void = console.log, trainerPath = process.argv[1]!, o: { root?: string } = {}): Promise<Record<string, unknown>[]> {
+  const pkg = path.join(o.root ?? process.cwd(), 'node_modules', BENCH_LIBRARY.name);
+  const version = fs.existsSync(path.join(pkg, 'package.json')) ? (JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { version: string }).version : undefined;
+  if (version !== BENCH_LIBRARY.version) throw new Error(`the bench library ${BENCH_LIBRARY.name}@${BENCH_LIBRARY.version} is not in node_modules (found ${version ?? 'none'}): run npm install`);
+  const tok = TextTokenizer.fromFolder(defaultModelDir()!);
+  const { files } = await collect([pkg], {});
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  const sizes = files.map((f) => tok.encodeText(f.text).length);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const rows: Record<string, unknown>[] = [];
+  const quiet = (): void => undefined;
+  for (const share of [0.25, 0.5, 1]) {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-library-'));
+    const client = new TrainerClient({ trainerPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet }, client: { name: 'lift-bench', version: '0' } });
+    try {
+      // the files in path order until the share of the tokens is reached
+      const root = path.join(work, BENCH_LIBRARY.name);
+      let taken = 0;
+      let n = 0;
+      for (const [k, f] of files.entries()) {
+        if (share < 1 && taken + sizes[k]! / 2 > share * total) break;
+        fs.mkdirSync(path.dirname(path.join(root, f.path)), { recursive: true });
+        fs.writeFileSync(path.join(root, f.path), f.text);
+        taken += sizes[k]!;
+        n++;
+      }
+      await client.initialize();
+      let packing = '';
+      let plan = '';
+      let firstStep: number | undefined;
+      let lastStep = 0;
+      let steps = 0;
+      const t0 = performance.now();
+      const r = await client.learn({ roots: [root], model: '', store: path.join(work, '.lift') }, (p) => {
+        if (p.message?.startsWith('packed')) packing = p.message;
+        if (p.message?.startsWith('about ')) plan = p.message;
+        if (p.phase === 'train' && p.step) {
+          steps = p.step;
+          firstStep ??= performance.now();
+          lastStep = performance.now();
+        }
+      });
+      const learnSeconds = (performance.now() - t0) / 1000;
+      const pack = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% /.exec(packing);
+      const trainSeconds = firstStep === undefined ? NaN : ((lastStep - firstStep) / 1000) * (steps / Math.max(1, steps - 1));
+      const passes = r.passes ?? [];
+      const row = {
+        library: `${BENCH_LIBRARY.name}@${BENCH_LIBRARY.version}`,
+        share,
+        files: r.files,
+        tokens: r.tokens,
+        facts: r.facts ?? 0,
+        qa_pairs: r.qaPairs,
+        passes,
+        plan,
+        steps: r.steps,
+        real_token_share: pack ? Number(pack[3]) / 100 : NaN,
+        learn_s: learnSeconds,
+        train_s: trainSeconds,
+        s_per_step: trainSeconds / r.steps,
+        // a pass of stage 2 goes over segments and QA, stage 1 over segments: cost per token of the corpus and per pass
+        train_s_per_1k_tokens_pass: trainSeconds / ((r.tokens / 1000) * Math.max(1, passes.reduce((a, b) => a + b, 0))),
+        self_check: r.selfCheck ?? null,
+      };
+      rows.push(row);
+      log(
+        `${row.library}, ${n} of ${files.length} files (${row.tokens} tokens, ${row.facts} facts, ${row.qa_pairs} QA pairs): learn ${(learnSeconds / 60).toFixed(1)} min ` +
+          `(training ${(trainSeconds / 60).toFixed(1)} min, ${row.steps} steps in ${passes.join(' + ')} passes, ${(row.s_per_step * 1000).toFixed(0)} ms a step, ${(100 * row.real_token_share).toFixed(1)}% of positions are tokens); ` +
+          `self-check ${r.selfCheck ? `${r.selfCheck.direct}/${r.selfCheck.asked}` : 'none'}; plan: "${plan}"`,
+      );
+    } finally {
+      await client.dispose();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  }
+  const per = rows.map((r) => r.train_s_per_1k_tokens_pass as number);
+  log(`training seconds per 1k tokens and pass at ${rows.map((r) => r.tokens).join(' / ')} tokens: ${per.map((x) => x.toFixed(2)).join(' / ')} (flat = linear in the corpus)`);
+  return rows;
 }

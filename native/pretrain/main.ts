@@ -33,6 +33,14 @@ import { knowledgeEval } from './evaluate';
 import { PRETRAIN_PHRASINGS } from './phrasings';
 import { syntheticSpecs } from './synthetic';
 
+/**
+ * The recipe this script trains. The bundled model (native/default-model) was built by an
+ * earlier one, recorded in its training.json (language modelling 3600 steps; pre-LIFT 900 steps
+ * on 200 packages' samples as learn built them then). This revision (a shorter first stage, the
+ * pre-LIFT stage capped per package, fact questions, 100 generated multi-fact specifications) was
+ * trained on 2026-12-02 and scored lower after LIFT (the demo's 8 hand-written questions: 1 against
+ * 4; the multi-fact test: 2 of 7 against 2 of 7), so it was not shipped.
+ */
 export const RECIPE = {
   seed: 1234,
   /** 256 bytes + merges + 3 special tokens = 4096. */
