@@ -291,6 +291,51 @@ const SYNONYMS: Record<string, string[]> = {
   variable: ['environment variable', 'setting'],
 };
 
+/**
+ * How people ask for a kind of value in their own words, beyond the words of the sentence (the
+ * method's later versions have an LLM write about ten questions per sentence; a small model gets
+ * these instead). Each concept is recognised from the value's type, the noun before it, the
+ * verb that governs it and the sentence's words; `S` is the subject. Written from the kinds of
+ * values specs hold, not from the evaluation's questions.
+ */
+export function conceptQuestions(S: string, v: { type: string; value: string; noun?: string; verb?: string; unit?: string; kind?: string; sentence: string }): string[] {
+  const words = new Set(v.sentence.toLowerCase().match(/[a-z]+/g) ?? []);
+  const has = (...ws: string[]): boolean => ws.some((w) => words.has(w) || v.verb?.startsWith(w) || v.noun === w);
+  const out: string[] = [];
+  if (v.noun === 'port' || (v.type === 'number' && has('port', 'listens', 'listen'))) {
+    out.push(`Which port does ${S} listen on?`, `What port number do clients use for ${S}?`, `On which port can ${S} be reached?`, `Where do I connect to ${S}: which port?`, `${upperFirst(S)} runs on what port?`);
+  }
+  if ((v.type === 'name' || v.type === 'person') && (v.kind === 'team' || v.kind === 'group' || has('owned', 'owns', 'owner', 'maintained', 'maintains', 'operated', 'operates', 'run', 'runs', 'managed', 'supported', 'belongs', 'responsible', 'team'))) {
+    out.push(`Which team owns ${S}?`, `Who maintains ${S}?`, `Who is responsible for ${S}?`, `Which team should I ask about ${S}?`, `Who operates ${S}?`, `Whose component is ${S}?`);
+  }
+  if (v.type === 'count' && has('retry', 'retries', 'retried', 'attempt', 'attempts', 'tries', 'again')) {
+    out.push(`How many times does ${S} retry?`, `How many attempts does ${S} make?`, `How often does ${S} try again before it gives up?`, `What is the retry limit of ${S}?`);
+  } else if (v.type === 'count') {
+    out.push(`How many ${v.unit ?? 'are there'} for ${S}?`, `What is the count of ${v.unit ?? 'them'} for ${S}?`);
+  }
+  if (v.type === 'code' && has('error', 'code', 'fails', 'fail', 'rejects', 'rejected', 'returns', 'status', 'responds')) {
+    out.push(`Which error code does ${S} return?`, `What code does ${S} fail with?`, `Which error do callers of ${S} get?`, `What status does ${S} report when it fails?`);
+  }
+  if (v.type === 'size') {
+    out.push(`What is the largest size ${S} accepts?`, `How big may it be for ${S}?`, `What is the size limit of ${S}?`, `What is the maximum for ${S}, in ${v.unit ?? 'bytes'}?`);
+  }
+  if (v.type === 'duration') {
+    if (has('expire', 'expires', 'kept', 'keeps', 'retained', 'retains', 'retention', 'stored', 'stores', 'cached', 'caches', 'lives', 'ttl', 'deleted', 'purged')) {
+      out.push(`How long does ${S} keep it?`, `How long are things kept by ${S}?`, `When does it expire in ${S}?`, `What is the retention period of ${S}?`);
+    } else if (has('timeout', 'times', 'wait', 'waits', 'abandons', 'gives', 'cancelled', 'aborted')) {
+      out.push(`How long does ${S} wait before it times out?`, `What is the timeout of ${S}?`, `After how long does ${S} give up?`);
+    } else if (has('every', 'runs', 'scheduled', 'interval', 'polls', 'refreshes', 'rotates', 'rotated')) {
+      out.push(`How often does ${S} run?`, `What is the interval of ${S}?`, `How frequently does ${S} do it?`);
+    } else {
+      out.push(`How long is it for ${S}?`, `What duration does ${S} use?`);
+    }
+  }
+  if (v.type === 'version') out.push(`Which version does ${S} require?`, `What version is ${S} on?`);
+  if (v.type === 'path' && /^(\/|\.{1,2}\/|~\/)|\.[a-z]{1,5}$/.test(v.value)) out.push(`Where does ${S} keep it?`, `What is the path for ${S}?`, `In which file or folder is it for ${S}?`);
+  if (v.type === 'time') out.push(`At what time does ${S} run?`, `When does ${S} run each day?`);
+  return out;
+}
+
 /** Facts of one document: every value of a prose sentence, with the questions that ask for it. */
 export function proseFacts(file: string, text: string, o: { maxFacts?: number } = {}): { facts: Fact[]; report: ProseReport } {
   const maxFacts = o.maxFacts ?? 2000;
@@ -325,7 +370,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const subjectEnd = firstVerb > 0 ? firstVerb : 0;
       const relative = terms.findIndex((t, k) => k < subjectEnd && k > 0 && /^(that|which|who|whose)$/i.test(t.text));
       const subjectStop = relative > 0 ? relative : subjectEnd;
-      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectStop > 0 ? terms[subjectStop - 1]!.end : terms[0]!.start));
+      // a subordinate clause's subject is the subject (when the manifest store is down → the manifest store)
+      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectStop > 0 ? terms[subjectStop - 1]!.end : terms[0]!.start)).replace(/^(when|if|once|after|before|while|because|since|unless|until|whenever)\s+/i, '');
       const pronoun = subjectEnd > 0 && PRONOUNS.test(terms[0]!.text);
       const headingTopic = block.heading ? lowerFirst(block.heading.match(/^[A-Z][a-z]/) ? `the ${block.heading[0]!.toLowerCase()}${block.heading.slice(1)}` : block.heading) : undefined;
       const properStart = terms[0]!.tags.has('ProperNoun') || terms[0]!.tags.has('Acronym');
@@ -400,6 +446,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           if (v.type === 'duration' && verb) questions.add(`For ${subj}, how long (${verb})?`);
           if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${subj}, ${wh} (${verb})?`);
         }
+        // in the words people use, of the sentence's subject and of the section's component
+        for (const who of [subj, inHeading]) if (who) for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
         facts.push({
           kind: 'prose',
           subject: subj ?? inHeading ?? file,
@@ -413,5 +461,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       }
     }
   }
+  // a question asked of two different values (two durations of one component) teaches neither: dropped
+  const values = new Map<string, Set<string>>();
+  for (const f of facts) for (const q of f.questions) values.set(q, (values.get(q) ?? new Set()).add(f.value));
+  for (const f of facts) f.questions = f.questions.filter((q) => values.get(q)!.size === 1);
   return { facts, report: { facts: facts.length, note } };
 }

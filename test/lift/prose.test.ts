@@ -88,3 +88,18 @@ test('documents without facts, not in English, or very large yield fewer facts a
   // no timing threshold (shared machines); the time is reported
   process.stdout.write(`# 5 MB document: ${r.facts.length} facts in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 });
+
+test("questions in users' words per kind of value, of the subject and of the section's component; a question of two values is dropped", () => {
+  const { facts } = proseFacts('SPEC.md', SPEC);
+  const q = (value: string): string[] => facts.find((f) => f.value === value)!.questions;
+  assert.ok(q('4652').includes('Which port does the ingest gateway listen on?'), q('4652').join(' | '));
+  assert.ok(q('3 times').some((x) => /How many attempts does .* make\?/.test(x)), q('3 times').join(' | '));
+  assert.ok(q('Platform Storage').some((x) => /^(Which team owns|Who maintains) /.test(x)), q('Platform Storage').join(' | '));
+  assert.ok(q('INGEST-413').some((x) => /^Which error code does /.test(x)), q('INGEST-413').join(' | '));
+  assert.ok(q('8 MiB').some((x) => /size limit/.test(x)), q('8 MiB').join(' | '));
+  // two durations of one component: "How long is it for X?" would ask for both, so neither has it
+  const two = proseFacts('T.md', '# Cache\n\nThe edge cache keeps entries for 15 minutes. The edge cache keeps logs for 30 days.\n').facts;
+  const asked = two.map((f) => new Set(f.questions));
+  assert.equal(two.length, 2);
+  for (const x of asked[0]!) assert.ok(!asked[1]!.has(x), `"${x}" is asked of both values`);
+});
