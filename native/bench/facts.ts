@@ -11,11 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
-import { collect } from '../lift/corpus';
 import { statesDirectly } from '../lift/facts';
 import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
-import { Bm25Index, chunkFiles } from '../lift/retrieve';
 import { defaultModelDir } from '../model/default';
+import { RetrievalIndexes } from '../server/indexes';
 
 export interface EvalQuestion {
   question: string;
@@ -74,14 +73,16 @@ async function evaluate(
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-facts-'));
   const answerer = await Answerer.load(modelDir);
   try {
-    const { files } = await collect(roots, { include: o.include });
-    const index = new Bm25Index(chunkFiles(files));
+    // retrieval as `ask` does it: the workspace's index, chunks sized to the model
+    const indexes = new RetrievalIndexes(() => undefined);
+    const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
+    await indexes.open(request);
     const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[] }> => {
       answerer.useAdapter(adapter);
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
       const examples: { question: string; expect: string; answer: string }[] = [];
       for (const q of questions) {
-        const chunks = retrieval ? index.search(q.question, 8).map((h) => h.chunk) : [];
+        const chunks = retrieval ? (await indexes.retrieve(request, q.question, 8)).chunks : [];
         const { text, sources } = await answerer.answer(q.question, chunks, { maxTokens: 40 });
         const s = scoreAnswer(q, text, questions);
         score.n++;
