@@ -1,10 +1,11 @@
 // Builds the three bundles: extension host (CJS, `vscode` external), trainer process (Node,
 // `onnxruntime-node` and `@vscode/tree-sitter-wasm` external: a native addon and wasm grammars
 // loaded from node_modules) and sidebar webview
-// (browser ESM). Flags: --watch, --production (minified; source maps kept for stack traces, without
-// the sources' text: the VSIX ships no sources, and vsce's secret scan rejects the example keys that
-// the secret-detection rules' own sources carry).
+// (browser ESM). Flags: --watch, --production (minified, no source maps: what the VSIXes ship;
+// package.mjs builds them once for all targets). Development builds keep source maps with the
+// sources' text.
 import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -12,8 +13,7 @@ const watch = process.argv.includes('--watch');
 /** @type {import('esbuild').BuildOptions} */
 const common = {
   bundle: true,
-  sourcemap: true,
-  sourcesContent: !production,
+  sourcemap: !production,
   minify: production,
   logLevel: 'info',
   legalComments: 'linked',
@@ -56,5 +56,7 @@ if (watch) {
   await Promise.all(contexts.map((c) => c.watch()));
   console.log('[watch] watching src/, native/ and webview/ for changes');
 } else {
+  // a production build leaves no maps of an earlier development build beside its bundles
+  if (production) for (const f of fs.existsSync('dist') ? fs.readdirSync('dist') : []) if (f.endsWith('.map')) fs.rmSync(`dist/${f}`);
   await Promise.all(bundles.map((b) => esbuild.build(b)));
 }
