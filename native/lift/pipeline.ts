@@ -179,15 +179,24 @@ export async function liftSamples(
   const end = answerEndTokens(tok).slice(0, 1);
   const qa: QAPair[] = [];
   const qaSamples: Sample[] = [];
-  const checks = all.filter((p) => p.check);
+  const checks: QAPair[] = [];
   for (const p of all) {
-    if (p.check) continue;
     const answer = [...tok.encodeText(p.answer).slice(0, length - end.length), ...end];
     const question = tok.encodeText(p.question);
-    // a question that leaves no room for its answer is dropped (e.g. a very long module name)
+    // a question whose prompt leaves no room for its answer is dropped (e.g. a very long module name), also from the self-check
     if (question.length + answer.length + 64 > config.maxPositions) continue;
+    let prompt: number[];
+    try {
+      prompt = formatPrompt(tok, config.maxPositions, p.question, [], Math.max(answer.length, 32)).ids;
+    } catch {
+      continue;
+    }
+    if (p.check) {
+      checks.push(p);
+      continue;
+    }
     qa.push(p);
-    qaSamples.push(qaSample(formatPrompt(tok, config.maxPositions, p.question, [], answer.length).ids, answer));
+    qaSamples.push(qaSample(prompt, answer));
   }
   return { length, prefixBudget, segments, qa, qaSamples, checks, facts };
 }

@@ -196,6 +196,14 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
       i = j;
       continue;
     }
+    // a product and its version are one value (PostgreSQL 15, Node 20)
+    const version = out.findIndex((v) => v.type === 'number' && v.from === j + 1 && v.start === terms[j]!.end + 1 && !person);
+    if (version >= 0) {
+      const v = out.splice(version, 1)[0]!;
+      out.push({ value: text.slice(terms[i]!.start, v.end), start: terms[i]!.start, end: v.end, type: 'version', from: i, to: v.to });
+      i = v.to;
+      continue;
+    }
     const value = text.slice(terms[i]!.start, terms[j]!.end).replace(/[.,;:!?)]+$/, '').replace(/'s$/, '');
     if (value.length >= 2) out.push({ value, start: terms[i]!.start, end: terms[i]!.start + value.length, type: person ? 'person' : 'name', from: i, to: j });
     i = j;
