@@ -30,8 +30,31 @@ export function realpathOrUndefined(p: string): string | undefined {
   }
 }
 
-/** Whether a real path is `root` (a real path) or lies below it. */
-export const isInside = (real: string, root: string): boolean => real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+/**
+ * Whether `child` is `root` or lies below it (absolute paths; real paths where links matter).
+ * Decided by path.relative, not by string prefixes: on Windows a drive letter or name in another
+ * case is the same folder, a drive root (C:\\) holds its drive, another drive is outside, and '/'
+ * separators count as '\\'. `p` is for tests (path.win32 on any machine).
+ */
+export function isInside(child: string, root: string, p: path.PlatformPath = path): boolean {
+  const rel = p.relative(root, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${p.sep}`) && !p.isAbsolute(rel));
+}
+
+/** `file`'s path below `root` with '/' separators, as paths are shown and stored everywhere. */
+export function relativePosix(root: string, file: string, p: path.PlatformPath = path): string {
+  return p.relative(root, file).split(p.sep).join('/');
+}
+
+/**
+ * Whether an absolute file path (either separator) names the file that `rel` (a path with '/'
+ * separators, relative to some folder) names: it ends with it at a separator, not inside a name
+ * (`src/xa.ts` is not `a.ts`).
+ */
+export function endsWithPath(file: string, rel: string): boolean {
+  const f = file.replaceAll('\\', '/');
+  return rel !== '' && (f === rel || f.endsWith(rel.startsWith('/') ? rel : `/${rel}`));
+}
 
 /**
  * The file's real location, its root (real) and its path relative to that root ('/'
@@ -45,7 +68,7 @@ export function resolveInside(file: string, roots: readonly string[]): { real: s
   if (isSystemPath(real)) throw new PathRefused(`${abs} is a system file (${real}); LIFT does not read it`);
   for (const r of roots) {
     const root = realpathOrUndefined(path.resolve(r));
-    if (root && isInside(real, root)) return { real, root, rel: path.relative(root, real).split(path.sep).join('/') };
+    if (root && isInside(real, root)) return { real, root, rel: relativePosix(root, real) };
   }
   const via = real === abs ? '' : ` (it leads to ${real})`;
   throw new PathRefused(`${abs} is outside the workspace folders${via}; LIFT reads only files inside ${roots.map((r) => path.resolve(r)).join(', ') || 'a workspace folder'}`);

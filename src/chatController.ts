@@ -4,6 +4,7 @@
  */
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
+import { endsWithPath } from '../native/files';
 import type { AnswerContextParams, AskParams, AskResult, TrainerStatus } from '../native/protocol';
 import { type HistoryItem, type HostToWebview, isWebviewToHost, type LearningView, type TrainerView } from '../webview/messages';
 
@@ -185,7 +186,7 @@ export class ChatController {
         const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
         const learning = this.learning?.state === 'running';
         const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
-        const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && context.active!.file.replaceAll('\\', '/').endsWith(x.path));
+        const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && endsWithPath(context.active!.file, x.path));
         const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
         note = `${result.notice ? `${result.notice} ` : ''}${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
       }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../native/client';
+import { isInside } from '../native/files';
 import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, EnableGpuResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
@@ -79,7 +80,8 @@ const editorActions = {
       for (const candidate of [rel, rel.startsWith(`${folder.name}/`) ? rel.slice(folder.name.length + 1) : undefined]) {
         if (!candidate) continue;
         const file = path.resolve(folder.uri.fsPath, candidate);
-        if (!file.startsWith(folder.uri.fsPath + path.sep) || !fs.existsSync(file)) continue;
+        // inside the folder by path.relative (a drive-root folder, another case of the drive letter), and a file
+        if (!isInside(file, folder.uri.fsPath) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
         const doc = await vscode.workspace.openTextDocument(file);
         const at = new vscode.Position(Math.min(Math.max(0, line - 1), doc.lineCount - 1), 0);
         await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, at), preview: true });

@@ -3,6 +3,7 @@
  * model's shape against what is available, cgroup limits included) and the adapter's storage
  * (writable, with room for the adapter). File-system errors are put in plain words.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -160,9 +161,37 @@ export function planGpuSegments(
   }
 }
 
-/** Memory this process could still take: MemAvailable, tightened by a cgroup limit when there is one. */
+/**
+ * Memory macOS can hand out from `vm_stat`'s output: free plus inactive pages (file cache and
+ * memory not used lately, reclaimed on demand; psutil's "available" on macOS). Undefined when the
+ * text is not vm_stat's.
+ */
+export function vmStatAvailable(text: string): number | undefined {
+  const pageSize = Number(/page size of (\d+) bytes/.exec(text)?.[1]);
+  const pages = (label: string): number => Number(new RegExp(`^${label}:\\s+(\\d+)`, 'm').exec(text)?.[1]);
+  const total = pages('Pages free') + pages('Pages inactive');
+  return Number.isFinite(pageSize) && Number.isFinite(total) ? total * pageSize : undefined;
+}
+
+/**
+ * os.freemem() is MemAvailable on Linux and available physical memory on Windows, but only the
+ * free pages on macOS, where the file cache keeps few pages free: there vm_stat says more.
+ */
+function freeMemory(): number {
+  if (process.platform === 'darwin') {
+    try {
+      const available = vmStatAvailable(execFileSync('vm_stat', { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }));
+      if (available !== undefined) return Math.max(available, os.freemem());
+    } catch {
+      /* no vm_stat: the free pages */
+    }
+  }
+  return os.freemem();
+}
+
+/** Memory this process could still take: what the system can hand out, tightened by a cgroup limit when there is one. */
 export function availableMemory(): number {
-  let available = os.freemem();
+  let available = freeMemory();
   const limit = process.constrainedMemory?.() ?? 0;
   if (limit > 0 && limit < os.totalmem()) {
     let used = process.memoryUsage().rss;

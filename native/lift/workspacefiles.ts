@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
-import { isInside, readBounded, realpathOrUndefined } from '../files';
+import { isInside, readBounded, realpathOrUndefined, relativePosix } from '../files';
 import { collect, type CorpusFile, MAX_FILE_BYTES } from './corpus';
 import { isSecretFile } from './secrets';
 
@@ -66,8 +66,9 @@ export class WorkspaceFiles {
   locate(abs: string): { root: Root; rel: string; shown: string } | undefined {
     const a = path.resolve(abs);
     for (const root of this.rootList) {
-      if (root.document ? a !== root.document : !isInside(a, root.dir) || a === root.dir) continue;
-      const rel = path.relative(root.dir, a).split(path.sep).join('/');
+      if (root.document ? a !== root.document : !isInside(a, root.dir)) continue;
+      const rel = relativePosix(root.dir, a);
+      if (rel === '') continue; // the root itself
       return { root, rel, shown: root.prefix + rel };
     }
     return undefined;
@@ -82,7 +83,7 @@ export class WorkspaceFiles {
         continue;
       }
       if (a === root.dir) return root.prefix; // the whole root
-      if (isInside(a, root.dir)) return root.prefix + path.relative(root.dir, a).split(path.sep).join('/');
+      if (isInside(a, root.dir)) return root.prefix + relativePosix(root.dir, a);
     }
     return undefined;
   }

@@ -353,11 +353,23 @@ export function gpuMemory(): { name: string; totalBytes: number; freeBytes: numb
 // ---- the install ----
 
 /**
+ * Why GPU support cannot be set up on this platform, or undefined on linux-x64: onnxruntime-node
+ * builds its CUDA provider for Linux x64 only (the NuGet package it comes from has no other), so
+ * elsewhere nothing is downloaded.
+ */
+export function gpuUnsupportedReason(platform: string = process.platform, arch: string = process.arch): string | undefined {
+  if (platform === 'linux' && arch === 'x64') return undefined;
+  return `GPU (CUDA) support is available on Linux x64 only: ONNX Runtime's CUDA provider for Node.js is built for no other platform (this is ${platform}-${arch}). LIFT learns on the CPU here.`;
+}
+
+/**
  * Installs GPU support into `storageDir`: a copy of the runtime with the CUDA provider beside
  * it, built in a temporary folder and moved into place whole. Any failure or a cancel leaves the
  * previous install (if any) and the CPU runtime as they were.
  */
 export async function installGpu(o: GpuInstallOptions): Promise<GpuInstall> {
+  const unsupported = gpuUnsupportedReason();
+  if (unsupported) throw new GpuInstallError(unsupported);
   const isCancelled = o.isCancelled ?? (() => false);
   const onProgress = o.onProgress ?? (() => undefined);
   const runtime = runtimePackage();

@@ -38,7 +38,7 @@ import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
-import { describeRefusal, isInside, readBounded, realpathOrUndefined, resolveInside } from '../files';
+import { describeRefusal, isInside, readBounded, realpathOrUndefined, relativePosix, resolveInside } from '../files';
 import type { Chunk } from '../lift/retrieve';
 import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
@@ -174,7 +174,7 @@ export function rangeChunk(what: string, r: CodeRange, roots: readonly string[])
     rel = where.rel;
   }
   const root = rel === undefined ? roots.map((x) => path.resolve(x)).find((x) => isInside(path.resolve(file), x)) : undefined;
-  rel ??= root ? path.relative(root, path.resolve(file)).split(path.sep).join('/') : path.basename(file);
+  rel ??= root ? relativePosix(root, path.resolve(file)) : path.basename(file);
   return { path: rel, startLine, endLine: Math.min(endLine, lines.length), text: redactSecrets(lines.slice(startLine - 1, endLine).join('\n')).text };
 }
 
