@@ -2,6 +2,7 @@
  * `lift serve`: the trainer process's side of the connection (IPC when started by a client, or
  * stdio), which never outlives its requester, and a guard on stdio framing.
  */
+import { startParentPid } from '../startup';
 import {
   CancellationSenderStrategy,
   type CancellationStrategy,
@@ -96,7 +97,8 @@ class ParentIpcReader extends IPCMessageReader {
  * kills the process. (The worker runs no ONNX Runtime and is never terminated.)
  */
 function watchParent(onGone: () => void, graceMs = 3000): void {
-  const parent = process.ppid;
+  // the parent when this process started (it may have gone while the bundle loaded)
+  const parent = startParentPid;
   if (parent <= 1) return; // started by init: no parent to outlive
   const code = `const { parentPort, workerData } = require('node:worker_threads');
 const poll = setInterval(() => {
