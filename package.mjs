@@ -35,7 +35,8 @@ const ORT_BIN = 'node_modules/onnxruntime-node/bin/napi-v6';
 const ORT_LINE = /^!node_modules\/onnxruntime-node\/bin\/napi-v6\/[^/\s]+\/[^/\s]+\/\S*$/;
 
 function run(cmd, args, env) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  // vsce runs `npm list` per VSIX: no npm debug log files for those (npm_config_logs_max=0)
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, npm_config_logs_max: '0', ...env } });
   if (r.status !== 0) throw new Error(`${[cmd, ...args].join(' ')} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
 }
 

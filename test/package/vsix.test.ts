@@ -69,7 +69,8 @@ describe('VSIX packages', () => {
   let output = '';
   before(async () => {
     for (const t of targets) fs.rmSync(vsixOf(t), { force: true });
-    const r = spawnSync('npm', ['run', '--silent', 'package'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    // npm would write a debug log in ~/.npm/_logs for each run: none (logs-max 0)
+    const r = spawnSync('npm', ['run', '--silent', 'package'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env, npm_config_logs_max: '0' } });
     output = `${r.stdout}${r.stderr}`;
     assert.equal(r.status, 0, output.slice(-4000));
     for (const t of buildable) {
