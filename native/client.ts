@@ -315,6 +315,22 @@ export class TrainerClient {
    */
   private async call<R>(method: string, send: (conn: MessageConnection) => Promise<R>): Promise<R> {
     const running = await this.ensure();
+    this.inFlight.push(method);
+    try {
+      return await this.sent(running, method, send);
+    } finally {
+      this.inFlight.splice(this.inFlight.indexOf(method), 1);
+    }
+  }
+
+  /** The methods of the requests sent and not yet answered (one entry per request). */
+  get requestsInFlight(): readonly string[] {
+    return this.inFlight;
+  }
+
+  private readonly inFlight: string[] = [];
+
+  private async sent<R>(running: Running, method: string, send: (conn: MessageConnection) => Promise<R>): Promise<R> {
     const crashed = (info: ExitInfo): TrainerError =>
       new TrainerError(
         `The LIFT trainer stopped unexpectedly (${describeExit(info)}) while handling "${method}". It will be restarted on the next request; see "LIFT: Show Trainer Log".`,

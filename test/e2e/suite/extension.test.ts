@@ -183,7 +183,8 @@ describe('LIFT in VS Code', () => {
     // from a fast model once finished within the wait)
     process.kill(before.pid, 'SIGSTOP');
     const asking = vscode.commands.executeCommand<AskOutcome>('lift.ask', 'a question that is interrupted', { chunkDelayMs: 500 });
-    await new Promise((r) => setTimeout(r, 300));
+    // the kill lands inside the request: once it has been sent (a busy machine may take a while to get there)
+    await until(() => api.trainer.requestsInFlight.includes('lift/ask'), 30_000, 'the question to be sent to the trainer');
     process.kill(before.pid, 'SIGKILL');
     const outcome = await within(asking, 15_000, 'the interrupted answer to fail');
     assert.equal(outcome.outcome, 'failed');
