@@ -85,3 +85,14 @@ export const FAKE = {
   dbPassword: j('s3cr', 'etPassw0rd'),
   key: j('-----BEGIN ', 'RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7', 'x'.repeat(64), '\n-----END ', 'RSA PRIVATE KEY-----'),
 };
+
+/** The relative L2 distance of `a` from `b`: |a − b| / |b|. */
+export const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+};

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerClient } from '../client';
+import type { LearnProgress } from '../protocol';
 import { demoDir } from '../demo';
 import { collect } from '../lift/corpus';
 import { defaultModelDir } from '../model/default';
@@ -19,6 +20,31 @@ import { TextTokenizer } from '../model/tokenizer';
 
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 const MB = 2 ** 20;
+
+/** Watches a learn's progress: the last message starting with each prefix, and the training steps' own time. */
+function learnWatcher(prefixes: readonly string[]): { onProgress: (p: LearnProgress) => void; message: (prefix: string) => string; steps: () => number; trainSeconds: () => number } {
+  const messages = new Map<string, string>();
+  let steps = 0;
+  let firstStep: number | undefined;
+  let lastStep = 0;
+  return {
+    onProgress: (p) => {
+      for (const k of prefixes) if (p.message?.startsWith(k)) messages.set(k, p.message);
+      if (p.phase === 'train' && p.step) {
+        steps = p.step;
+        firstStep ??= performance.now();
+        lastStep = performance.now();
+      }
+    },
+    message: (prefix) => messages.get(prefix) ?? '',
+    steps: () => steps,
+    // the first step's time estimated as an average one
+    trainSeconds: () => (firstStep === undefined ? NaN : ((lastStep - firstStep) / 1000) * (steps / Math.max(1, steps - 1))),
+  };
+}
+
+/** The trainer's packing line: "packed N samples into S steps (k samples a step): X% of the positions computed are tokens (Y% with one padded sample a step)". */
+const PACKING = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% .* \(([\d.]+)% with one padded/;
 
 export async function benchLearn(log: (line: string) => void = console.log, trainerPath = process.argv[1]!): Promise<Record<string, unknown>> {
   const dir = demoDir();
@@ -32,26 +58,15 @@ export async function benchLearn(log: (line: string) => void = console.log, trai
     await client.initialize();
     const pid = client.pid!;
     const idle = peakRss(pid);
-    let estimate = '';
-    let packing = '';
-    let steps = 0;
-    let firstStep: number | undefined;
-    let lastStep = 0;
+    const watch = learnWatcher(['memory estimate', 'packed']);
     const t0 = performance.now();
-    const learned = await client.learn({ roots: [path.join(docs, spec.document)], model: '', store: path.join(docs, '.lift'), ...spec.learn }, (p) => {
-      if (p.message?.startsWith('memory estimate')) estimate = p.message;
-      if (p.message?.startsWith('packed')) packing = p.message;
-      if (p.phase === 'train' && p.step) {
-        steps = p.step;
-        firstStep ??= performance.now();
-        lastStep = performance.now();
-      }
-    });
+    const learned = await client.learn({ roots: [path.join(docs, spec.document)], model: '', store: path.join(docs, '.lift'), ...spec.learn }, watch.onProgress);
     const t1 = performance.now();
-    // "packed N samples into S steps (k samples a step): X% of the positions computed are tokens (Y% with one padded sample a step)"
-    const pack = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% .* \(([\d.]+)% with one padded/.exec(packing);
+    const estimate = watch.message('memory estimate');
+    const steps = watch.steps();
+    const pack = PACKING.exec(watch.message('packed'));
     const samples = pack ? Number(pack[1]) : steps; // before packing: one sample a step
-    const trainSeconds = firstStep === undefined ? NaN : ((lastStep - firstStep) / 1000) * (steps / Math.max(1, steps - 1)); // the first step's time estimated as an average one
+    const trainSeconds = watch.trainSeconds();
     let first: number | undefined;
     const q = spec.questions[0]!;
     const answer = await client.ask({ question: q.question, roots: [docs], model: '', store: path.join(docs, '.lift'), retrieve: false, maxTokens: 40 }, () => void (first ??= performance.now()));
@@ -132,24 +147,13 @@ export async function benchLearnLibrary(log: (line: string) => void = console.lo
         n++;
       }
       await client.initialize();
-      let packing = '';
-      let plan = '';
-      let firstStep: number | undefined;
-      let lastStep = 0;
-      let steps = 0;
+      const watch = learnWatcher(['packed', 'about ']);
       const t0 = performance.now();
-      const r = await client.learn({ roots: [root], model: '', store: path.join(work, '.lift') }, (p) => {
-        if (p.message?.startsWith('packed')) packing = p.message;
-        if (p.message?.startsWith('about ')) plan = p.message;
-        if (p.phase === 'train' && p.step) {
-          steps = p.step;
-          firstStep ??= performance.now();
-          lastStep = performance.now();
-        }
-      });
+      const r = await client.learn({ roots: [root], model: '', store: path.join(work, '.lift') }, watch.onProgress);
       const learnSeconds = (performance.now() - t0) / 1000;
-      const pack = /packed (\d+) samples into \d+ steps \(([\d.]+) samples a step\): ([\d.]+)% /.exec(packing);
-      const trainSeconds = firstStep === undefined ? NaN : ((lastStep - firstStep) / 1000) * (steps / Math.max(1, steps - 1));
+      const plan = watch.message('about ');
+      const pack = PACKING.exec(watch.message('packed'));
+      const trainSeconds = watch.trainSeconds();
       const passes = r.passes ?? [];
       const row = {
         library: `${BENCH_LIBRARY.name}@${BENCH_LIBRARY.version}`,

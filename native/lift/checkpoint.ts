@@ -85,8 +85,14 @@ export function readCheckpoint(file: string, fingerprint?: string): ReadCheckpoi
   } catch (err) {
     return discard(`it cannot be read (${(err as Error).message})`);
   }
-  if (fingerprint !== undefined && c.fingerprint !== fingerprint) return discard('it was written for other samples or settings');
-  return { checkpoint: c };
+  return fingerprint === undefined ? { checkpoint: c } : fitCheckpoint({ checkpoint: c }, file, fingerprint);
+}
+
+/** A checkpoint already read (`found`), discarded (the file removed) when written by a run with another fingerprint. */
+export function fitCheckpoint(found: ReadCheckpoint, file: string, fingerprint: string): ReadCheckpoint {
+  if (!found || !('checkpoint' in found) || found.checkpoint.fingerprint === fingerprint) return found;
+  removeCheckpoint(file);
+  return { discarded: 'it was written for other samples or settings' };
 }
 
 export function removeCheckpoint(file: string): void {

@@ -20,7 +20,7 @@ import { createSession, defaultDevice, type Device, precisionFor, type StepRunne
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
 import { packRows, type Sample } from './samples';
-import { planFingerprint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
+import { fitCheckpoint, planFingerprint, type ReadCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
 
 /** The default loss weighting of a step (see LossWeighting). */
 export const LOSS_WEIGHTING: LossWeighting = 'sample';
@@ -52,7 +52,7 @@ export interface TrainOptions {
    * Keep a checkpoint in `file` (checkpoint.ts) every `everySeconds` (default 60; 0: after every
    * step) and when cancelled, and resume from it when it fits this run. Removed once saved.
    */
-  checkpoint?: { file: string; everySeconds?: number };
+  checkpoint?: { file: string; everySeconds?: number; /** what the caller already read from `file` (null: nothing to resume), not read again */ found?: ReadCheckpoint | null };
   onProgress?: (p: LearnProgress) => void;
   isCancelled?: () => boolean;
 }
@@ -286,7 +286,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   try {
     if (ck) {
       fingerprint = planFingerprint(plan.steps, { lora: o.lora, lr: o.lr, seed: o.seed, recompute: !!o.recompute, batch: B, weighting, precision: built.precision }, init?.tensors);
-      const found = readCheckpoint(ck.file, fingerprint);
+      const found = ck.found === undefined ? readCheckpoint(ck.file, fingerprint) : fitCheckpoint(ck.found ?? undefined, ck.file, fingerprint);
       if (found && 'discarded' in found) report({ phase: 'train', message: `a checkpoint was discarded: ${found.discarded}; learning from the start` });
       if (found && 'checkpoint' in found) {
         const c = found.checkpoint;

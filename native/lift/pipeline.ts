@@ -466,7 +466,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
-    checkpoint,
+    // read once, above: training checks it against its plan
+    checkpoint: checkpoint && { ...checkpoint, found: interrupted && 'checkpoint' in interrupted ? interrupted : null },
     onProgress: progress,
     isCancelled: hooks.isCancelled,
   });

@@ -19,6 +19,7 @@ import * as o from '../../native/onnx/ops';
 import { loadOrt } from '../../native/runtime/ort';
 import { createSession, TrainStepRunner } from '../../native/runtime/session';
 import { rng } from '../engine/gradcheck';
+import { relL2 } from '../helpers';
 
 const { Tensor: T_ } = loadOrt();
 const LLAMA = smallConfig({ hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 300, tie: false });
@@ -138,16 +139,6 @@ describe('packed rows', () => {
     assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * a.loss, `the second sample's loss ${a.loss} vs ${b.loss}`);
     t.diagnostic(`the other samples' logits: ${err === 0 ? 'bit-identical' : `within ${err}`}; the second sample's loss ${a.loss === b.loss ? 'bit-identical' : `${a.loss} vs ${b.loss}`}`);
   });
-
-  const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < a.length; i++) {
-      num += (a[i]! - b[i]!) ** 2;
-      den += b[i]! ** 2;
-    }
-    return Math.sqrt(num / Math.max(den, 1e-30));
-  };
 
   /** A sample whose loss mask carries the weighting (for the padded batch, which takes masks as they are). */
   const weighted = (s: Sample, w: LossWeighting): Sample => {

@@ -20,6 +20,7 @@ import type { LlamaWeights } from '../../native/model/weights';
 import { loadOrt } from '../../native/runtime/ort';
 import { RecomputeRunner, recomputeModels } from '../../native/runtime/recompute';
 import { createSession, TrainStepRunner } from '../../native/runtime/session';
+import { relL2 } from '../helpers';
 
 const { Tensor: T_ } = loadOrt();
 const SEQ = 40;
@@ -33,16 +34,6 @@ function batch(cfg: LlamaConfig, step: number, maskFrom = 0): Record<string, Ten
     loss_mask: new T_('float32', Float32Array.from({ length: SEQ }, (_, i) => (i >= maskFrom ? 1 : 0)), [1, SEQ]),
   };
 }
-
-const relL2 = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-};
 
 /** Step `step`'s row of packed samples (a segment-like one, then QA-like ones whose loss counts from the middle), shorter than SEQ. */
 function packedRow(cfg: LlamaConfig, step: number): Record<string, Tensor> {
