@@ -44,12 +44,19 @@ export function looksEnglish(text: string): boolean {
   return words.filter((w) => STOPWORDS.has(w)).length / words.length > 0.12;
 }
 
-/** Markdown → prose blocks (paragraphs, list items), fenced code and tables left out, markup blanked. */
+/**
+ * Markdown → prose blocks (paragraphs, list items), markup blanked. Code is left out: fenced
+ * blocks, and indented ones (four spaces or a tab after a blank line, outside a list: a README's
+ * usage text and shell sessions are not sentences), and so are tables.
+ */
 export function proseBlocks(text: string): Block[] {
   const lines = text.split('\n');
   const blocks: Block[] = [];
   let heading = '';
   let fence = false;
+  let indentedCode = false;
+  // whether the last block was a list item (an indented paragraph after it continues the item)
+  let inList = false;
   let current: { lines: string[]; line: number } | undefined;
   const flush = (): void => {
     if (current) blocks.push(blank(current.lines.join('\n'), current.line, heading));
@@ -62,10 +69,17 @@ export function proseBlocks(text: string): Block[] {
       return;
     }
     if (fence) return;
+    if (/^( {4}|\t)/.test(raw) && (indentedCode || (!current && !inList))) {
+      indentedCode = true;
+      return;
+    }
+    if (raw.trim()) indentedCode = false;
+    else if (indentedCode) return;
     const h = /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(raw);
     if (h) {
       flush();
       heading = h[2]!.replace(/[`*_]/g, '').trim();
+      inList = false;
       return;
     }
     if (!raw.trim() || /^\s*\|/.test(raw) || /^\s*(<!--|-->|<\/?[a-z][^>]*>\s*$)/i.test(raw)) {
@@ -73,7 +87,10 @@ export function proseBlocks(text: string): Block[] {
       return;
     }
     // a list item starts its own block
-    if (/^\s*([-*+]|\d+[.)])\s+/.test(raw)) flush();
+    if (/^\s*([-*+]|\d+[.)])\s+/.test(raw)) {
+      flush();
+      inList = true;
+    } else if (!current && !/^\s/.test(raw)) inList = false;
     current ??= { lines: [], line: i + 1 };
     current.lines.push(raw);
   });
@@ -307,7 +324,8 @@ const SYNONYMS: Record<string, string[]> = {
  * values specs hold, not from the evaluation's questions.
  */
 export function conceptQuestions(S: string, v: { type: string; value: string; noun?: string; verb?: string; unit?: string; kind?: string; sentence: string }): string[] {
-  const words = new Set(v.sentence.toLowerCase().match(/[a-z]+/g) ?? []);
+  // the sentence's words other than the value's own ("Run `npm test`" is no "runs" sentence)
+  const words = new Set(v.sentence.replace(v.value, ' ').toLowerCase().match(/[a-z]+/g) ?? []);
   const has = (...ws: string[]): boolean => ws.some((w) => words.has(w) || v.verb?.startsWith(w) || v.noun === w);
   const out: string[] = [];
   if (v.noun === 'port' || (v.type === 'number' && has('port', 'listens', 'listen'))) {

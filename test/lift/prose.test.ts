@@ -103,3 +103,34 @@ test("questions in users' words per kind of value, of the subject and of the sec
   assert.equal(two.length, 2);
   for (const x of asked[0]!) assert.ok(!asked[1]!.has(x), `"${x}" is asked of both values`);
 });
+
+test("indented code (a README's usage text) is no prose, an indented list paragraph is; a value's own word does not make it a team", () => {
+  const readme = [
+    '# tool',
+    '',
+    'The tool listens on port 4100.',
+    '',
+    '## Usage',
+    '',
+    '    Options',
+    '      --format    [String] formatter name. Default: "stylish".',
+    '',
+    '    Exit Status',
+    '      Secretlint exits with 2 on a fatal error.',
+    '',
+    '- The daemon keeps 12 workers.',
+    '',
+    '    The daemon restarts after 30 seconds.',
+    '',
+    '## Running tests',
+    '',
+    'Install devDependencies and Run `npm test`:',
+  ].join('\n');
+  const { facts } = proseFacts('README.md', readme);
+  const values = facts.map((f) => f.value);
+  assert.ok(values.includes('4100'), values.join(' | '));
+  assert.ok(!values.some((v) => /String|stylish|Status|^2$/.test(v)), `facts from indented code: ${values.join(' | ')}`);
+  assert.ok(values.some((v) => /30 seconds/.test(v)), `the list item's indented paragraph is prose: ${values.join(' | ')}`);
+  const run = facts.filter((f) => f.value === 'Run');
+  assert.ok(run.every((f) => !f.questions.some((x) => /team|maintains/.test(x))), run.flatMap((f) => f.questions).join(' | '));
+});
