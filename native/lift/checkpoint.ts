@@ -27,6 +27,8 @@ export interface LearnCheckpoint {
   losses: number[];
   /** The passes of each stage (the budget's choice, kept so a resumed run plans the same steps). */
   passes: number[];
+  /** `samplesDigest` of the stages: a resumed learn keeps `passes` only for the same samples. */
+  samples: string;
   fingerprint: string;
   state: RunnerState;
   savedAt: string;
@@ -52,6 +54,7 @@ export function writeCheckpoint(file: string, c: LearnCheckpoint): void {
     step: String(c.step),
     losses: JSON.stringify(c.losses),
     passes: JSON.stringify(c.passes),
+    samples: c.samples,
     fingerprint: c.fingerprint,
     runner: JSON.stringify({ steps: s.steps, scale: s.scale, goodSteps: s.goodSteps, skipped: s.skipped }),
     savedAt: c.savedAt,
@@ -80,7 +83,7 @@ export function readCheckpoint(file: string, fingerprint?: string): ReadCheckpoi
     for (const name of f.tensors.keys()) tensors[name] = f.readFloat32(name);
     if (digest(tensors) !== m.digest) return discard('its values do not match their digest (damaged)');
     const runner = JSON.parse(m.runner!) as Omit<RunnerState, 'tensors'>;
-    c = { step: Number(m.step), losses: JSON.parse(m.losses!), passes: JSON.parse(m.passes!), fingerprint: m.fingerprint!, savedAt: m.savedAt!, state: { ...runner, tensors } };
+    c = { step: Number(m.step), losses: JSON.parse(m.losses!), passes: JSON.parse(m.passes!), samples: m.samples ?? '', fingerprint: m.fingerprint!, savedAt: m.savedAt!, state: { ...runner, tensors } };
     if (!Number.isInteger(c.step) || c.step < 0 || !Array.isArray(c.losses) || c.losses.length !== c.step || !Array.isArray(c.passes)) return discard('its record is inconsistent (damaged)');
   } catch (err) {
     return discard(`it cannot be read (${(err as Error).message})`);
@@ -108,6 +111,19 @@ export function removeCheckpoints(dir: string): void {
     return;
   }
   for (const n of names) if (n.startsWith('.') && (n.endsWith(SUFFIX) || n.includes(`${SUFFIX}.tmp-`))) fs.rmSync(path.join(dir, n), { force: true });
+}
+
+/** sha256 over each stage's samples (ids and mask), whatever the passes: which samples a learn trains. */
+export function samplesDigest(stages: readonly { samples: readonly { input: readonly number[]; mask: readonly number[] }[] }[]): string {
+  const h = createHash('sha256');
+  for (const st of stages) {
+    h.update('|');
+    for (const s of st.samples) {
+      h.update(Int32Array.from(s.input));
+      h.update(Float32Array.from(s.mask));
+    }
+  }
+  return h.digest('hex');
 }
 
 /** A fingerprint of the plan and the settings: equal exactly when the next steps would be the same. */

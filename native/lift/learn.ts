@@ -20,7 +20,7 @@ import { createSession, defaultDevice, type Device, precisionFor, type StepRunne
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
 import { packRows, type Sample } from './samples';
-import { fitCheckpoint, planFingerprint, type ReadCheckpoint, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
+import { fitCheckpoint, planFingerprint, type ReadCheckpoint, readCheckpoint, removeCheckpoint, samplesDigest, writeCheckpoint } from './checkpoint';
 
 /** The default loss weighting of a step (see LossWeighting). */
 export const LOSS_WEIGHTING: LossWeighting = 'sample';
@@ -269,13 +269,14 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   const losses: number[] = [];
   const ck = o.checkpoint;
   const passes = stages.map((st) => st.epochs);
+  const sampleDigest = ck ? samplesDigest(stages) : '';
   const weighting = o.weighting ?? LOSS_WEIGHTING;
   let saved = 0;
   let fingerprint = '';
   const keep = (): void => {
     if (!ck || losses.length <= saved || losses.length >= plan.steps.length) return;
     try {
-      writeCheckpoint(ck.file, { step: losses.length, losses, passes, fingerprint, state: runner.saveState(), savedAt: new Date().toISOString() });
+      writeCheckpoint(ck.file, { step: losses.length, losses, passes, samples: sampleDigest, fingerprint, state: runner.saveState(), savedAt: new Date().toISOString() });
       saved = losses.length;
     } catch (err) {
       // learning goes on without one (an interruption then starts over)

@@ -28,7 +28,7 @@ import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompu
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
 import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash } from './store';
-import { checkpointFile, readCheckpoint, removeCheckpoints } from './checkpoint';
+import { checkpointFile, readCheckpoint, removeCheckpoints, samplesDigest } from './checkpoint';
 import { version as trainerVersion } from '../../package.json';
 
 export interface LearnRequest {
@@ -419,12 +419,13 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
   }
-  // an interrupted learn of this input resumes with the passes it planned (its samples and
-  // settings are checked against the checkpoint's fingerprint when training starts)
+  // an interrupted learn of these samples resumes with the passes it planned (its settings are
+  // checked against the checkpoint's fingerprint when training starts); a checkpoint of other
+  // samples (the input or its questions changed) plans afresh and is discarded by training
   const checkpoint = req.checkpointSeconds !== undefined && req.checkpointSeconds < 0 ? undefined : { file: checkpointFile(adapterDir), everySeconds: req.checkpointSeconds };
   const interrupted = checkpoint ? readCheckpoint(checkpoint.file) : undefined;
   if (interrupted && 'discarded' in interrupted) progress({ phase: 'build', message: `a checkpoint was discarded: ${interrupted.discarded}` });
-  const resuming = interrupted && 'checkpoint' in interrupted && interrupted.checkpoint.passes.length === stages.length ? interrupted.checkpoint : undefined;
+  const resuming = interrupted && 'checkpoint' in interrupted && interrupted.checkpoint.passes.length === stages.length && interrupted.checkpoint.samples === samplesDigest(stages) ? interrupted.checkpoint : undefined;
   if (resuming) {
     stages = stages.map((st, k) => ({ ...st, epochs: resuming.passes[k]! }));
     progress({ phase: 'build', message: `found the checkpoint of an interrupted learn at step ${resuming.step}: keeping the ${resuming.passes.join(' + ')} passes it planned` });

@@ -154,3 +154,25 @@ test('a checkpoint of other samples is not used; a cancelled learn keeps one to 
   assert.equal(r.steps, reference.steps);
   assert.equal(fs.existsSync(checkpointFile(dir)), false);
 });
+
+test('the passes an interrupted learn planned are kept only for the same samples: a changed input plans afresh', async () => {
+  const dir = path.join(tmp, 'changed-input');
+  const client = trainer();
+  const source = new CancellationTokenSource();
+  await assert.rejects(
+    client.learn({ ...params(dir), epochs: 3 }, (p) => {
+      if (p.phase === 'train' && p.step === 3) source.cancel();
+    }, source.token),
+  );
+  assert.ok(fs.existsSync(checkpointFile(dir)), 'cancelling keeps a checkpoint (3 passes planned)');
+  // the workspace changes before the next learn, which asks for 2 passes
+  const other = path.join(tmp, 'changed-docs');
+  fs.mkdirSync(other);
+  fs.writeFileSync(path.join(other, 'README.md'), fs.readFileSync(path.join(ws.docs, 'README.md'), 'utf8').replace(/7431/g, '7432'));
+  const messages: string[] = [];
+  const r = await client.learn({ ...params(dir), roots: [other] }, (p) => void (p.message && messages.push(p.message)));
+  assert.ok(!messages.some((m) => /keeping the .* passes it planned/.test(m)), messages.join(' | '));
+  assert.ok(messages.some((m) => /a checkpoint was discarded: it was written for other samples or settings/.test(m)), messages.join(' | '));
+  assert.equal(r.steps, reference.steps, 'the 2 passes asked for, as an uninterrupted learn of the same size');
+  assert.equal(fs.existsSync(checkpointFile(dir)), false);
+});
