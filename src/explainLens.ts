@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
+import { escapeHtmlOutsideCode } from './untrustedMarkdown';
 
 const KINDS = new Set([vscode.SymbolKind.Function, vscode.SymbolKind.Method, vscode.SymbolKind.Class, vscode.SymbolKind.Constructor, vscode.SymbolKind.Interface]);
 
@@ -72,7 +73,7 @@ export class ExplanationHoverProvider implements vscode.HoverProvider {
     if (!e) return undefined;
     // model output: plain Markdown, no HTML, no command links
     const md = new vscode.MarkdownString(`**LIFT: ${e.name}**\n\n`);
-    md.appendMarkdown(e.text.replace(/<[^>]*>/g, ''));
+    md.appendMarkdown(escapeHtmlOutsideCode(e.text));
     md.isTrusted = false;
     md.supportHtml = false;
     return new vscode.Hover(md);
@@ -106,7 +107,7 @@ export class InlineExplanations implements vscode.Disposable {
     const update = (text: string, done = false): void => {
       if (!done && Date.now() - last < 150) return;
       last = Date.now();
-      const body = new vscode.MarkdownString(text.replace(/<[^>]*>/g, '') || '…');
+      const body = new vscode.MarkdownString(escapeHtmlOutsideCode(text) || '…');
       body.isTrusted = false;
       body.supportHtml = false;
       thread.comments = [{ author: { name: 'LIFT' }, body, mode: vscode.CommentMode.Preview, label: done ? undefined : 'writing…' }];
