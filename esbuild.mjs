@@ -38,7 +38,7 @@ const bundles = [
     format: 'cjs',
     target: 'node18',
     // native addon / wasm grammars: loaded from node_modules at run time
-    external: ['onnxruntime-node', '@vscode/tree-sitter-wasm'],
+    external: ['onnxruntime-node', 'onnxruntime-node/*', '@vscode/tree-sitter-wasm'],
   },
   {
     ...common,
