@@ -6,6 +6,10 @@
 //        node test/e2e/run.mjs --negative-control
 //          runs the suite against a trainer that cannot start and succeeds only if the suite
 //          fails: proof that it cannot pass without reaching the real trainer.
+//        node test/e2e/run.mjs --vsix
+//          builds the linux-x64 VSIX (package.mjs), installs it into code-server with
+//          --install-extension and runs the same suite against the installed extension: its
+//          minified bundles, its trainer and its ONNX Runtime binaries, not this checkout's.
 // After the suite, the runner also clicks through as a user would (command palette → learning
 // with its progress notification, a question in the sidebar, an "Explain" CodeLens) and saves a
 // screenshot of each to out/e2e/drive-*.png.
@@ -80,6 +84,15 @@ const sandboxEnv = {
   XDG_RUNTIME_DIR: sandboxTmp,
   NODE_DISABLE_COMPILE_CACHE: '1',
 };
+const vsix = process.argv.includes('--vsix');
+if (vsix) {
+  log('packaging the linux-x64 VSIX and installing it into code-server');
+  execFileSync(process.execPath, [path.join(root, 'package.mjs'), 'linux-x64'], { cwd: root, stdio: 'inherit', env: { ...process.env, npm_config_logs_max: '0' } });
+  execFileSync(node24, [codeServer, '--extensions-dir', path.join(tmp, 'extensions'), '--user-data-dir', path.join(tmp, 'user-data'), '--install-extension', path.join(root, 'lift-vscode-linux-x64.vsix')], {
+    stdio: 'inherit',
+    env: { ...process.env, ...sandboxEnv, PATH: `${path.dirname(node24)}:${process.env.PATH}` },
+  });
+}
 const port = await freePort();
 const config = path.join(tmp, 'config.yaml');
 fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
@@ -108,6 +121,7 @@ const server = spawn(
       EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/items' }),
       LIFT_E2E_RESULTS: results,
       LIFT_E2E_SYNC_DIR: negativeControl ? '' : tmp,
+      ...(vsix ? { LIFT_E2E_INSTALLED_IN: path.join(tmp, 'extensions') } : {}),
       ...(negativeControl ? { LIFT_TRAINER_PATH: brokenTrainer } : {}),
     },
   },
@@ -284,10 +298,8 @@ try {
     if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
   });
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(root)],
-    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
-  ]);
+  // with --vsix the extension is the installed one: no development path
+  const payload = JSON.stringify([...(vsix ? [] : [['extensionDevelopmentPath', remote(root)]]), ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))]]);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');

@@ -38,6 +38,16 @@ describe('LIFT in VS Code', () => {
     assert.ok(ext.isActive);
   });
 
+  it('is the extension the runner meant: the installed VSIX (--vsix) or this checkout', () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+    const installed = process.env.LIFT_E2E_INSTALLED_IN;
+    if (installed) {
+      assert.ok(ext.extensionPath.startsWith(installed + path.sep), `${ext.extensionPath} is not under ${installed}`);
+      assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), 'the installed extension ships no sources');
+      assert.ok(fs.existsSync(path.join(ext.extensionPath, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node')), 'its own ONNX Runtime binding');
+    } else assert.ok(fs.existsSync(path.join(ext.extensionPath, 'src', 'extension.ts')), `${ext.extensionPath} is not the checkout`);
+  });
+
   it('registers every command it declares', async () => {
     const declared: string[] = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes.commands.map((c: { command: string }) => c.command);
     const all = new Set(await vscode.commands.getCommands(true));
