@@ -298,8 +298,14 @@ try {
     if (process.env.LIFT_E2E_VERBOSE) console.log('[extension host]', line);
   });
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
-  // with --vsix the extension is the installed one: no development path
-  const payload = JSON.stringify([...(vsix ? [] : [['extensionDevelopmentPath', remote(root)]]), ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))]]);
+  // with --vsix the extension is the installed one: the development path is an empty folder
+  // (VS Code runs extension tests only with one; it adds no extension, so the installed one loads)
+  const devPath = vsix ? path.join(tmp, 'no-development-extension') : root;
+  fs.mkdirSync(devPath, { recursive: true });
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(devPath)],
+    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
+  ]);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
