@@ -160,14 +160,16 @@ export interface LearnResult {
   notes?: string[];
   /** Passes trained per stage (segments; segments + QA), after fitting the time budget. */
   passes?: number[];
-  /** Fact questions never trained on, asked after learning with nothing in the prompt. */
-  selfCheck?: { asked: number; direct: number };
+  selfCheck?: SelfCheckFigures;
 }
 
 /** What answering needs besides the question: shared by `ask` and `explain`. */
 export interface AnswerContextParams extends WorkspaceParams {
   maxTokens?: number;
-  /** Retrieve context from the roots (default true); false answers from the weights alone. */
+  /**
+   * Retrieve context from the roots: true always; false never (the weights alone); by default yes,
+   * unless the adapter's self-check chose its weights alone (`SelfCheckFigures.retrieval`).
+   */
   retrieve?: boolean;
   progressToken?: string;
 }
@@ -197,10 +199,26 @@ export interface AskResult {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
   /** Something the user should know about this answer (e.g. the active adapter was set aside). */
   notice?: string;
+  /** Why the workspace was not searched for context (the adapter's self-check chose its weights alone). */
+  retrievalOff?: string;
 }
 
 /** An explanation of `file`'s lines startLine–endLine (absolute path; `code`: the editor's text of those lines). */
 export interface ExplainParams extends AnswerContextParams, CodeRange {}
+
+/**
+ * The self-check after learning: fact questions never trained on, counted when the answer's first
+ * sentence states the fact. Asked twice: from the weights alone (`direct`) and with the workspace's
+ * retrieved context in the prompt (`withRetrieval`). `retrieval` is what answering then does with
+ * this adapter: 'off' when the weights alone answered more of at least 10 questions (a small model
+ * may copy from retrieved chunks instead of recalling), 'on' otherwise.
+ */
+export interface SelfCheckFigures {
+  asked: number;
+  direct: number;
+  withRetrieval?: number;
+  retrieval?: 'on' | 'off';
+}
 
 /** What an adapter's manifest says about it. */
 export interface AdapterSummary {
@@ -210,8 +228,7 @@ export interface AdapterSummary {
   tokens: number;
   qaPairs: number;
   finalLoss?: number;
-  /** The self-check after learning: fact questions never trained on, answered with the fact first. */
-  selfCheck?: { asked: number; direct: number };
+  selfCheck?: SelfCheckFigures;
 }
 
 export type AdapterStatus =

@@ -188,7 +188,8 @@ export class ChatController {
         const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
         const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && endsWithPath(context.active!.file, x.path));
         const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
-        note = `${result.notice ? `${result.notice} ` : ''}${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active ? '' : ', no matching files'}`;
+        const searched = result.retrievalOff ? ` (not searched: ${result.retrievalOff})` : '';
+        note = `${result.notice ? `${result.notice} ` : ''}${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active || searched ? '' : ', no matching files'}${searched}`;
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
       await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });

@@ -7,7 +7,7 @@
 import { loadConfig, loadModel } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
 import type { LinearTarget } from '../model/weights';
-import type { LearnResult } from '../protocol';
+import type { LearnResult, SelfCheckFigures } from '../protocol';
 import type { LlamaConfig } from '../model/config';
 import { type CollectReport, type CorpusFile, collect, describeSkipped } from './corpus';
 import { buildLongInput, type LongInput } from './input';
@@ -17,7 +17,8 @@ import type { LlamaWeights } from '../model/weights';
 import type { LoraConfig } from '../model/llama';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
-import { chunkFiles } from './retrieve';
+import { type Chunk, chunkFiles, chunkTokensFor, tokenSizing } from './retrieve';
+import { SearchIndex } from './searchindex';
 import { generateQA, type Phrasings, type QAPair, type QAReport } from './qa';
 import { statesDirectly } from './facts';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
@@ -263,13 +264,13 @@ export function fitBudget(stages: readonly Stage[], secondsPerPosition: number, 
   };
 }
 
-/** What the self-check after learning found: fact questions never trained on, asked closed book. */
-export interface SelfCheck {
-  asked: number;
-  /** Answers whose first sentence states the fact's value. */
-  direct: number;
+/** What the self-check after learning found (figures as `SelfCheckFigures`), with a few closed-book answers. */
+export interface SelfCheck extends SelfCheckFigures {
   examples: { question: string; answer: string; value: string }[];
 }
+
+/** Fewer check questions than this leave retrieval on whatever they say (too few to choose by). */
+export const RETRIEVAL_CHOICE_MIN = 10;
 
 /** Up to `n` of `items`, spread evenly over the list (deterministic). */
 export function spread<T>(items: readonly T[], n: number): T[] {
@@ -279,13 +280,15 @@ export function spread<T>(items: readonly T[], n: number): T[] {
 
 /**
  * Asks the adapter in `adapterDir` up to `max` of the held-out fact questions, with nothing in the
- * prompt (what the weights know), and counts the answers that state the value first.
+ * prompt (what the weights know), and counts the answers that state the value first. Given
+ * `retrieve`, asks each again with the chunks it returns in the prompt (what `ask` does) and
+ * chooses whether answering with this adapter should retrieve (see `SelfCheckFigures`).
  */
 export async function selfCheck(
   model: string | (() => Promise<Answerer>),
   adapterDir: string,
   checks: readonly QAPair[],
-  o: { max?: number; isCancelled?: () => boolean; onProgress?: (done: number, total: number) => void } = {},
+  o: { max?: number; isCancelled?: () => boolean; onProgress?: (done: number, total: number) => void; retrieve?: (question: string) => Promise<Chunk[]> } = {},
 ): Promise<SelfCheck> {
   const asked = spread(checks.filter((c) => c.value !== undefined), o.max ?? 50);
   const result: SelfCheck = { asked: 0, direct: 0, examples: [] };
@@ -296,6 +299,10 @@ export async function selfCheck(
     for (const q of asked) {
       if (o.isCancelled?.()) break;
       const { text } = await answerer.answer(q.question, [], { maxTokens: 32 });
+      if (o.retrieve) {
+        const withContext = await answerer.answer(q.question, await o.retrieve(q.question), { maxTokens: 32 });
+        result.withRetrieval = (result.withRetrieval ?? 0) + Number(statesDirectly(withContext.text, q.value!));
+      }
       result.asked++;
       if (statesDirectly(text, q.value!)) result.direct++;
       if (result.examples.length < 5) result.examples.push({ question: q.question, answer: text.trim(), value: q.value! });
@@ -304,7 +311,16 @@ export async function selfCheck(
   } finally {
     await answerer.release();
   }
+  if (result.withRetrieval !== undefined) result.retrieval = result.asked >= RETRIEVAL_CHOICE_MIN && result.direct > result.withRetrieval ? 'off' : 'on';
   return result;
+}
+
+/** The files' chunks searched as `ask` searches a workspace: chunks sized to the model, the same BM25 index (in memory). */
+async function retriever(files: readonly CorpusFile[], tok: TextTokenizer, maxPositions: number): Promise<(question: string) => Promise<Chunk[]>> {
+  const index = new SearchIndex({ roots: [], chunkTokens: chunkTokensFor(maxPositions), tokenizer: '' }, tokenSizing(tok, maxPositions));
+  await index.put(files);
+  const text = new Map(files.map((f) => [f.path, f.text]));
+  return async (question) => index.search(question, 8).map((h) => ({ path: h.file.path, startLine: h.startLine, endLine: h.endLine, text: text.get(h.file.path)!.slice(h.start, h.end) }));
 }
 
 export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p: LearnProgress) => void; isCancelled?: () => boolean } = {}): Promise<LearnSummary> {
@@ -357,6 +373,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const tok = TextTokenizer.fromFolder(req.modelDir);
   const budget = req.tokenBudget ?? 200_000;
   const input = buildLongInput(files, tok, budget);
+  // the files learned (within the token budget)
+  const learned = files.filter((f) => input.spans.some((sp) => sp.path === f.path));
   if (input.truncated || input.overBudget.length) {
     progress({ phase: 'tokenize', message: `token budget of ${budget} reached: ${input.truncated ? `${input.truncated} learned in part, ` : ''}${input.overBudget.length} files left out` });
   }
@@ -368,7 +386,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     if (!chatFormat(tok)) progress({ phase: 'tokenize', message: 'not an instruct model (no chat tokens): no model-written QA' });
     else {
       const answerer = await Answerer.load(req.modelDir, { config, weights, tok });
-      const chunks = chunkFiles(files.filter((f) => input.spans.some((sp) => sp.path === f.path)));
+      const chunks = chunkFiles(learned);
       const written = await modelQA(answerer, chunks, {
         max: req.modelQA!,
         isCancelled: hooks.isCancelled,
@@ -464,7 +482,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       tokens: input.ids.length,
       qaPairs: fits.length,
       settings: { ...lora, preset: req.preset ?? 'fast', epochs, stage2Epochs, lr, seed: req.seed ?? 1, segmentLength: length, prefixBudget, batch, recompute },
-      files: files.filter((f) => input.spans.some((sp) => sp.path === f.path)).map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
+      files: learned.map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
     // read once, above: training checks it against its plan
@@ -486,13 +504,18 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const pruned = store.prune();
     if (pruned.length) progress({ phase: 'save', message: `removed ${pruned.length} old adapters (keeping ${store.keep})` });
   }
-  // what the adapter now knows: questions it never trained on, nothing in the prompt
+  // what the adapter now knows: questions it never trained on, nothing in the prompt, then with
+  // the workspace's retrieved chunks (as ask answers), which decides whether ask retrieves
   let check: SelfCheck | undefined;
   if ((req.selfCheck ?? 50) > 0 && checks.length && !hooks.isCancelled?.()) {
+    const retrieve = await retriever(learned, tok, config.maxPositions);
     // from the weights already loaded: the model folder may have been moved while learning
-    check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
+    check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, retrieve, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
     if (check.asked) recordSelfCheck(adapterDir, check);
-    if (check.asked) progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
+    if (check.asked) {
+      const off = check.retrieval === 'off' ? `; with retrieved context ${check.withRetrieval}, so answers with this adapter come from its weights without searching the workspace` : '';
+      progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${off}${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
+    }
   }
   return {
     adapterDir,

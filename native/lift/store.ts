@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { type CorpusFile, MAX_FILE_BYTES } from './corpus';
 import { JSON_FILE_LIMIT, readBounded, readText } from '../files';
 import { hasAdapterWeights } from '../model/peft';
-import type { AdapterInfo, AdapterSummary } from '../protocol';
+import type { AdapterInfo, AdapterSummary, SelfCheckFigures } from '../protocol';
 import { MANIFEST } from './learn';
 import { redactSecrets } from './secrets';
 
@@ -35,22 +35,25 @@ export interface Manifest {
   /** The loss curve, at most 200 points (step, loss). */
   losses: [number, number][];
   /** Added after learning by the self-check. */
-  selfCheck?: { asked: number; direct: number };
+  selfCheck?: SelfCheckFigures;
 }
 
 /** Adds the self-check's figure to an adapter's manifest (atomically: a whole new file renamed over it). */
-export function recordSelfCheck(adapterDir: string, check: { asked: number; direct: number }): void {
+export function recordSelfCheck(adapterDir: string, check: SelfCheckFigures): void {
   const m = readManifest(adapterDir);
   if (!m) return;
   const file = path.join(adapterDir, MANIFEST);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(tmp, `${JSON.stringify({ ...m, selfCheck: { asked: check.asked, direct: check.direct } }, null, 1)}\n`);
+    fs.writeFileSync(tmp, `${JSON.stringify({ ...m, selfCheck: figures(check) }, null, 1)}\n`);
     fs.renameSync(tmp, file);
   } finally {
     fs.rmSync(tmp, { force: true });
   }
 }
+
+/** The figures of a self-check (its examples stay out of the manifest). */
+export const figures = (c: SelfCheckFigures): SelfCheckFigures => ({ asked: c.asked, direct: c.direct, ...(c.withRetrieval !== undefined ? { withRetrieval: c.withRetrieval } : {}), ...(c.retrieval ? { retrieval: c.retrieval } : {}) });
 
 export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
 

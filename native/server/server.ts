@@ -42,7 +42,7 @@ import { describeRefusal, isInside, readBounded, realpathOrUndefined, relativePo
 import type { Chunk } from '../lift/retrieve';
 import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
-import { AdapterStore, readManifest, staleness, summarize } from '../lift/store';
+import { AdapterStore, figures, readManifest, staleness, summarize } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
@@ -224,7 +224,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       const skippedByReason: Record<string, number> = {};
       for (const s of report.skipped) skippedByReason[s.reason] = (skippedByReason[s.reason] ?? 0) + 1;
       log('info', `learned ${result.files} files (${result.tokens} tokens, ${result.steps} steps, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}) into ${result.adapterDir}`);
-      return { ...result, skippedByReason, ...(selfCheck ? { selfCheck: { asked: selfCheck.asked, direct: selfCheck.direct } } : {}) };
+      return { ...result, skippedByReason, ...(selfCheck ? { selfCheck: figures(selfCheck) } : {}) };
     } catch (err) {
       if (err instanceof LearnCancelled || err instanceof CollectCancelled) throw cancelled();
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
@@ -275,7 +275,8 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       const model = await answerer.ready;
       // an adapter learned on another base model does not fit this one: answer without it
       let dir = adapterOf(p);
-      const learnedOn = dir ? readManifest(dir)?.baseModel : undefined;
+      const manifest = dir ? readManifest(dir) : undefined;
+      const learnedOn = manifest?.baseModel;
       if (dir && learnedOn && path.resolve(learnedOn) !== path.resolve(p.model)) {
         log('warn', `the adapter in ${dir} was learned on ${learnedOn}, not ${p.model}: answering without it`);
         dir = undefined;
@@ -300,7 +301,14 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         return hit;
       }
       let hits: Chunk[] = [];
-      if (p.retrieve !== false) {
+      // an adapter whose self-check answered more from its weights alone than with retrieved
+      // context answers without searching the workspace (unless the request asks for retrieval)
+      const check = usedAdapter ? manifest?.selfCheck : undefined;
+      const retrievalOff =
+        p.retrieve === undefined && check?.retrieval === 'off'
+          ? `this adapter answered ${check.direct} of ${check.asked} check questions from its weights alone and ${check.withRetrieval} with retrieved context, so the workspace was not searched`
+          : undefined;
+      if (p.retrieve !== false && !retrievalOff) {
         // the workspace's index (built on the first question, then kept current): no walk of the tree
         const found = await indexes.retrieve(p, p.question + pinned.map((c) => ` ${c.text}`).join(''), 8, { isCancelled: () => token.isCancellationRequested });
         hits = found.chunks;
@@ -312,7 +320,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         onText: stream,
       });
       if (answer.stop === 'cancelled') throw cancelled();
-      const result = { ...answer, usedAdapter, ...(notice ? { notice } : {}) };
+      const result = { ...answer, usedAdapter, ...(notice ? { notice } : {}), ...(retrievalOff ? { retrievalOff } : {}) };
       if (key) {
         explained.set(key, result);
         if (explained.size > 200) explained.delete(explained.keys().next().value!);

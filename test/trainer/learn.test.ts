@@ -18,6 +18,7 @@ import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { saveModelFolder } from '../../native/model/weights';
 import { memoryLogger, trainerBundle } from '../helpers';
+import { MANIFEST } from '../../native/lift/learn';
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-learn-rpc-'));
@@ -154,6 +155,24 @@ describe('learn over JSON-RPC', () => {
     const mismatched = await client.ask({ question: 'What is Orbit?', roots: [docs], model: other, adapterDir: path.join(tmp, 'adapter'), maxTokens: 2 });
     assert.equal(mismatched.usedAdapter, false);
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
+  });
+
+  test("an adapter whose self-check did better from its weights alone answers without searching the workspace; retrieve: true still searches", async () => {
+    const adapterDir = path.join(tmp, 'adapter-closed-book');
+    fs.cpSync(path.join(tmp, 'adapter'), adapterDir, { recursive: true });
+    const manifestFile = path.join(adapterDir, MANIFEST);
+    const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 15, withRetrieval: 4, retrieval: 'off' } }));
+    const ask = (o: { retrieve?: boolean } = {}) => client.ask({ question: 'What is the default queue of Orbit?', roots: [docs], model: modelDir, adapterDir, maxTokens: 4, ...o });
+    const closed = await ask();
+    assert.equal(closed.usedAdapter, true);
+    assert.deepEqual(closed.sources, []);
+    assert.match(closed.retrievalOff ?? '', /15 of 20 check questions from its weights alone and 4 with retrieved context/);
+    const searched = await ask({ retrieve: true });
+    assert.ok(searched.sources.length > 0 && searched.retrievalOff === undefined, JSON.stringify(searched.sources));
+    // the same adapter with retrieval 'on' searches by default
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 4, withRetrieval: 15, retrieval: 'on' } }));
+    assert.ok((await ask()).sources.length > 0);
   });
 
   test('ask takes the active editor (always in the context, unsaved text included) and earlier turns', async () => {
