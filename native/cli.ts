@@ -46,7 +46,7 @@ Usage:
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -326,8 +326,14 @@ export async function main(argv: string[]): Promise<number> {
         // learn: the demo sample, then a real library at three sizes; learn demo | learn library: one of them
         learn: async () => ({ ...(args[2] !== 'library' ? { demo: await benchLearn(console.log) } : {}), ...(args[2] !== 'demo' ? { library: await benchLearnLibrary(console.log) } : {}) }),
         retrieval: () => benchRetrieval(console.log),
-        // quality: the fact questions (documents and code); quality symbols [repo]: the symbol questions on a repository
-        quality: () => (args[2] === 'symbols' ? benchQuality(console.log, args[3] ? { repo: path.resolve(args[3]) } : {}) : benchFacts(console.log, args[2] ? { only: args[2] } : {})),
+        // quality: the fact questions (documents and code); quality symbols [repo] [--seed N]: the symbol questions on a repository
+        quality: () => {
+          const seedAt = args.indexOf('--seed');
+          const seed = seedAt > 0 ? Number(args[seedAt + 1]) : undefined;
+          if (seed !== undefined && !(Number.isInteger(seed) && seed > 0)) throw new Error(`--seed takes a whole number above 0, not ${args[seedAt + 1]}`);
+          const repo = args[3] && args[3] !== '--seed' ? { repo: path.resolve(args[3]) } : {};
+          return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}) }) : benchFacts(console.log, args[2] ? { only: args[2] } : {});
+        },
       };
       if (suite !== 'all' && !suites[suite]) {
         process.stderr.write(`lift bench: unknown suite "${suite}" (available: all, ${Object.keys(suites).join(', ')})\n`);

@@ -72,7 +72,7 @@ interface Tally {
   contains: number;
 }
 
-export async function benchQuality(log: (line: string) => void = console.log, o: { repo?: string; include?: string[]; epochs?: number; stage2Epochs?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchQuality(log: (line: string) => void = console.log, o: { repo?: string; include?: string[]; epochs?: number; stage2Epochs?: number; seed?: number } = {}): Promise<Record<string, unknown>> {
   const modelDir = defaultModelDir();
   if (!modelDir) throw new Error('the default model is not installed');
   const repo = o.repo ?? path.join(process.cwd(), 'node_modules', 'secretlint');
@@ -87,7 +87,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   const started = performance.now();
   let lastLog = 0;
   const learned = await learnWorkspace(
-    { roots: [repo], include, modelDir, adapterDir, seed: 1, budgetMinutes: 0, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.stage2Epochs ? { stage2Epochs: o.stage2Epochs } : {}) },
+    { roots: [repo], include, modelDir, adapterDir, seed: o.seed ?? 1, budgetMinutes: 0, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.stage2Epochs ? { stage2Epochs: o.stage2Epochs } : {}) },
     {
       onProgress: (p) => {
         if (p.phase === 'train' && p.step && performance.now() - lastLog > 30_000) {
@@ -146,6 +146,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   fs.rmSync(adapterDir, { recursive: true, force: true });
   return {
     repository: { name: path.basename(repo), files: files.length, tokens: input.ids.length, include },
+    seed: o.seed ?? 1,
     learning: { seconds: learnSeconds, steps: learned.steps, qaPairs: learned.qaPairs, firstLoss: learned.firstLoss, finalLoss: learned.finalLoss, passes: learned.passes, selfCheck: check && { asked: check.asked, direct: check.direct, withRetrieval: check.withRetrieval, retrieval: check.retrieval } },
     questions: questions.length,
     maxTokens: MAX_TOKENS,
