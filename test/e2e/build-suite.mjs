@@ -19,7 +19,7 @@ export async function buildSuite() {
     format: 'cjs',
     target: 'node18',
     sourcemap: true,
-    external: ['vscode', 'mocha'],
+    external: ['vscode', 'mocha', 'onnxruntime-node', 'onnxruntime-node/*'],
     logLevel: 'warning',
   });
   return outdir;
