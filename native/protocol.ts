@@ -168,7 +168,7 @@ export interface AnswerContextParams extends WorkspaceParams {
   maxTokens?: number;
   /**
    * Retrieve context from the roots: true always; false never (the weights alone); by default yes,
-   * unless the adapter's self-check chose its weights alone (`SelfCheckFigures.retrieval`).
+   * unless the adapter's self-check answered more from its weights alone (`SelfCheckFigures`).
    */
   retrieve?: boolean;
   progressToken?: string;
@@ -209,15 +209,14 @@ export interface ExplainParams extends AnswerContextParams, CodeRange {}
 /**
  * The self-check after learning: fact questions never trained on, counted when the answer's first
  * sentence states the fact. Asked twice: from the weights alone (`direct`) and with the workspace's
- * retrieved context in the prompt (`withRetrieval`). `retrieval` is what answering then does with
- * this adapter: 'off' when the weights alone answered more of at least 10 questions (a small model
- * may copy from retrieved chunks instead of recalling), 'on' otherwise.
+ * retrieved context in the prompt (`withRetrieval`). Answering with the adapter then retrieves
+ * unless the weights alone answered more (`weightsAlone` in lift/store.ts: a small model may copy
+ * from retrieved chunks instead of recalling).
  */
 export interface SelfCheckFigures {
   asked: number;
   direct: number;
   withRetrieval?: number;
-  retrieval?: 'on' | 'off';
 }
 
 /** What an adapter's manifest says about it. */

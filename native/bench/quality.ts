@@ -17,6 +17,7 @@ import { buildLongInput } from '../lift/input';
 import { learnWorkspace } from '../lift/pipeline';
 import { generateQA, HELD_OUT, type QAPair } from '../lift/qa';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
+import { weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { TextTokenizer } from '../model/tokenizer';
 
@@ -100,7 +101,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   const learnSeconds = (performance.now() - started) / 1000;
   log(`learned in ${learnSeconds.toFixed(0)} s: ${learned.steps} steps, ${learned.qaPairs} QA pairs (generator phrasings), loss ${learned.firstLoss.toFixed(2)} → ${learned.finalLoss.toFixed(2)}`);
   const check = learned.selfCheck;
-  if (check) log(`self-check: ${check.direct}/${check.asked} from the weights alone, ${check.withRetrieval}/${check.asked} with retrieved context: ask ${check.retrieval === 'off' ? 'answers with this adapter without retrieval (the "LIFT, no context" row)' : 'retrieves (the "LIFT + BM25" row)'}`);
+  if (check) log(`self-check: ${check.direct}/${check.asked} from the weights alone, ${check.withRetrieval}/${check.asked} with retrieved context: ask ${weightsAlone(check) ? 'answers with this adapter without retrieval (the "LIFT, no context" row)' : 'retrieves (the "LIFT + BM25" row)'}`);
 
   // contexts: the head and tail of the long input (what fits without retrieval), or BM25 chunks
   const headTail: Chunk[] = [
@@ -147,7 +148,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   return {
     repository: { name: path.basename(repo), files: files.length, tokens: input.ids.length, include },
     seed: o.seed ?? 1,
-    learning: { seconds: learnSeconds, steps: learned.steps, qaPairs: learned.qaPairs, firstLoss: learned.firstLoss, finalLoss: learned.finalLoss, passes: learned.passes, selfCheck: check && { asked: check.asked, direct: check.direct, withRetrieval: check.withRetrieval, retrieval: check.retrieval } },
+    learning: { seconds: learnSeconds, steps: learned.steps, qaPairs: learned.qaPairs, firstLoss: learned.firstLoss, finalLoss: learned.finalLoss, passes: learned.passes, selfCheck: check && { asked: check.asked, direct: check.direct, withRetrieval: check.withRetrieval, retrieval: weightsAlone(check) ? 'off' : 'on' } },
     questions: questions.length,
     maxTokens: MAX_TOKENS,
     rows,

@@ -28,7 +28,7 @@ import { JSON_FILE_LIMIT, readText } from '../files';
 import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, type RecomputeMode } from './resources';
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
-import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash } from './store';
+import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash, weightsAlone } from './store';
 import { checkpointFile, readCheckpoint, removeCheckpoints, samplesDigest } from './checkpoint';
 import { version as trainerVersion } from '../../package.json';
 
@@ -269,9 +269,6 @@ export interface SelfCheck extends SelfCheckFigures {
   examples: { question: string; answer: string; value: string }[];
 }
 
-/** Fewer check questions than this leave retrieval on whatever they say (too few to choose by). */
-export const RETRIEVAL_CHOICE_MIN = 10;
-
 /** Up to `n` of `items`, spread evenly over the list (deterministic). */
 export function spread<T>(items: readonly T[], n: number): T[] {
   if (items.length <= n) return [...items];
@@ -282,7 +279,7 @@ export function spread<T>(items: readonly T[], n: number): T[] {
  * Asks the adapter in `adapterDir` up to `max` of the held-out fact questions, with nothing in the
  * prompt (what the weights know), and counts the answers that state the value first. Given
  * `retrieve`, asks each again with the chunks it returns in the prompt (what `ask` does) and
- * chooses whether answering with this adapter should retrieve (see `SelfCheckFigures`).
+ * counts those too (answering with the adapter retrieves unless `weightsAlone`).
  */
 export async function selfCheck(
   model: string | (() => Promise<Answerer>),
@@ -311,7 +308,6 @@ export async function selfCheck(
   } finally {
     await answerer.release();
   }
-  if (result.withRetrieval !== undefined) result.retrieval = result.asked >= RETRIEVAL_CHOICE_MIN && result.direct > result.withRetrieval ? 'off' : 'on';
   return result;
 }
 
@@ -513,7 +509,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, retrieve, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
     if (check.asked) recordSelfCheck(adapterDir, check);
     if (check.asked) {
-      const off = check.retrieval === 'off' ? `; with retrieved context ${check.withRetrieval}, so answers with this adapter come from its weights without searching the workspace` : '';
+      const off = weightsAlone(check) ? `; with retrieved context ${check.withRetrieval}, so answers with this adapter come from its weights without searching the workspace` : '';
       progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${off}${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
     }
   }

@@ -53,7 +53,14 @@ export function recordSelfCheck(adapterDir: string, check: SelfCheckFigures): vo
 }
 
 /** The figures of a self-check (its examples stay out of the manifest). */
-export const figures = (c: SelfCheckFigures): SelfCheckFigures => ({ asked: c.asked, direct: c.direct, ...(c.withRetrieval !== undefined ? { withRetrieval: c.withRetrieval } : {}), ...(c.retrieval ? { retrieval: c.retrieval } : {}) });
+export const figures = (c: SelfCheckFigures): SelfCheckFigures => ({ asked: c.asked, direct: c.direct, ...(c.withRetrieval !== undefined ? { withRetrieval: c.withRetrieval } : {}) });
+
+/** Fewer check questions than this leave retrieval on whatever they say (too few to choose by). */
+export const RETRIEVAL_CHOICE_MIN = 10;
+
+/** Whether answering with an adapter skips retrieval: its self-check answered more of at least RETRIEVAL_CHOICE_MIN questions from the weights alone than with retrieved context. */
+export const weightsAlone = (c: SelfCheckFigures | undefined): boolean =>
+  typeof c?.withRetrieval === 'number' && typeof c.direct === 'number' && c.asked >= RETRIEVAL_CHOICE_MIN && c.direct > c.withRetrieval;
 
 export const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
 

@@ -42,7 +42,7 @@ import { describeRefusal, isInside, readBounded, realpathOrUndefined, relativePo
 import type { Chunk } from '../lift/retrieve';
 import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
-import { AdapterStore, figures, readManifest, staleness, summarize } from '../lift/store';
+import { AdapterStore, figures, readManifest, staleness, summarize, weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
@@ -305,7 +305,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       // context answers without searching the workspace (unless the request asks for retrieval)
       const check = usedAdapter ? manifest?.selfCheck : undefined;
       const retrievalOff =
-        p.retrieve === undefined && check?.retrieval === 'off'
+        p.retrieve === undefined && check && weightsAlone(check)
           ? `this adapter answered ${check.direct} of ${check.asked} check questions from its weights alone and ${check.withRetrieval} with retrieved context, so the workspace was not searched`
           : undefined;
       if (p.retrieve !== false && !retrievalOff) {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Answerer } from '../../native/lift/answer';
-import { RETRIEVAL_CHOICE_MIN, selfCheck } from '../../native/lift/pipeline';
+import { selfCheck } from '../../native/lift/pipeline';
+import { RETRIEVAL_CHOICE_MIN, weightsAlone } from '../../native/lift/store';
 import type { QAPair } from '../../native/lift/qa';
 import type { Chunk } from '../../native/lift/retrieve';
 
@@ -30,16 +31,16 @@ const retrieve = async (): Promise<Chunk[]> => [{ path: 'SPEC.md', startLine: 1,
 test('the weights alone answering more turns retrieval off; as many or fewer leaves it on', async () => {
   const asked: { chunks: number }[] = [];
   const off = await selfCheck(answerer(() => 'The spec lists several services.', asked), 'adapter', checks(12), { retrieve });
-  assert.deepEqual([off.asked, off.direct, off.withRetrieval, off.retrieval], [12, 12, 0, 'off']);
+  assert.deepEqual([off.asked, off.direct, off.withRetrieval, weightsAlone(off)], [12, 12, 0, true]);
   assert.deepEqual(asked.map((a) => a.chunks > 0), Array.from({ length: 12 }, () => [false, true]).flat(), 'each question asked closed book, then with the chunks');
   const tie = await selfCheck(answerer((v) => `${v}, as the spec says.`, []), 'adapter', checks(12), { retrieve });
-  assert.deepEqual([tie.direct, tie.withRetrieval, tie.retrieval], [12, 12, 'on']);
+  assert.deepEqual([tie.direct, tie.withRetrieval, weightsAlone(tie)], [12, 12, false]);
 });
 
 test(`fewer than ${RETRIEVAL_CHOICE_MIN} questions leave retrieval on; without a retriever nothing is chosen`, async () => {
   const few = await selfCheck(answerer(() => 'No idea.', []), 'adapter', checks(RETRIEVAL_CHOICE_MIN - 1), { retrieve });
-  assert.deepEqual([few.direct, few.withRetrieval, few.retrieval], [RETRIEVAL_CHOICE_MIN - 1, 0, 'on']);
+  assert.deepEqual([few.direct, few.withRetrieval, weightsAlone(few)], [RETRIEVAL_CHOICE_MIN - 1, 0, false]);
   const none = await selfCheck(answerer(() => 'No idea.', []), 'adapter', checks(12));
   assert.equal(none.withRetrieval, undefined);
-  assert.equal(none.retrieval, undefined);
+  assert.equal(weightsAlone(none), false);
 });

@@ -162,7 +162,7 @@ describe('learn over JSON-RPC', () => {
     fs.cpSync(path.join(tmp, 'adapter'), adapterDir, { recursive: true });
     const manifestFile = path.join(adapterDir, MANIFEST);
     const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 15, withRetrieval: 4, retrieval: 'off' } }));
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 15, withRetrieval: 4 } }));
     const ask = (o: { retrieve?: boolean } = {}) => client.ask({ question: 'What is the default queue of Orbit?', roots: [docs], model: modelDir, adapterDir, maxTokens: 4, ...o });
     const closed = await ask();
     assert.equal(closed.usedAdapter, true);
@@ -170,8 +170,8 @@ describe('learn over JSON-RPC', () => {
     assert.match(closed.retrievalOff ?? '', /15 of 20 check questions from its weights alone and 4 with retrieved context/);
     const searched = await ask({ retrieve: true });
     assert.ok(searched.sources.length > 0 && searched.retrievalOff === undefined, JSON.stringify(searched.sources));
-    // the same adapter with retrieval 'on' searches by default
-    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 4, withRetrieval: 15, retrieval: 'on' } }));
+    // the same adapter whose self-check did better with retrieval searches by default
+    fs.writeFileSync(manifestFile, JSON.stringify({ ...m, selfCheck: { asked: 20, direct: 4, withRetrieval: 15 } }));
     assert.ok((await ask()).sources.length > 0);
   });
 
