@@ -26,6 +26,8 @@ export interface ChatControllerOptions {
   answerContext?: () => AnswerContext | undefined;
   /** Called for every failed answer, e.g. to show an error notification. */
   onFailure?: (message: string) => void;
+  /** Told how many answers are streaming whenever that changes (the "lift.answering" context key). */
+  onAnswering?: (count: number) => void;
   /** Where the conversation is kept between sessions (per workspace). */
   history?: { load(): HistoryItem[]; save(items: HistoryItem[]): void | Thenable<void> };
   /** What the webview's buttons and links ask the editor to do. */
@@ -170,6 +172,7 @@ export class ChatController {
     const id = this.nextId++;
     const cancel = new CancellationTokenSource();
     this.inFlight.set(id, cancel);
+    this.opts.onAnswering?.(this.inFlight.size);
     this.post({ type: 'question', id, text: question });
     let answer = '';
     const stream = (chunk: string): void => {
@@ -207,6 +210,7 @@ export class ChatController {
       return { id, outcome: 'failed', text: answer, error };
     } finally {
       this.inFlight.delete(id);
+      this.opts.onAnswering?.(this.inFlight.size);
       cancel.dispose();
     }
   }

@@ -1,4 +1,4 @@
-/** The `lift.*` settings, read in one place. */
+/** The `lift.*` settings, read in one place: for the window, never per folder (package.json declares no folder scope). */
 import * as vscode from 'vscode';
 
 export type Device = 'auto' | 'cuda' | 'cpu';
@@ -21,8 +21,8 @@ export interface LiftSettings {
   trainerPath: string;
 }
 
-export function readSettings(scope?: vscode.ConfigurationScope): LiftSettings {
-  const c = vscode.workspace.getConfiguration('lift', scope);
+export function readSettings(): LiftSettings {
+  const c = vscode.workspace.getConfiguration('lift');
   return {
     model: c.get<string>('model', ''),
     device: c.get<Device>('device', 'auto'),

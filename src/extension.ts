@@ -15,6 +15,7 @@ import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverPr
 import { formatStatus } from '../native/statusText';
 import { type AskOutcome, ChatController } from './chatController';
 import { ChatViewProvider } from './chatView';
+import { ContextKeys } from './contextKeys';
 import { readSettings } from './config';
 import { Learning } from './learning';
 import { LiftStatusBar } from './statusBar';
@@ -26,6 +27,8 @@ export interface LiftApi {
   chatView: ChatViewProvider;
   status: LiftStatusBar;
   inline: InlineExplanations;
+  /** The context keys' values as last set. */
+  keys: ContextKeys;
 }
 
 /** The trainer bundle, or an override for development (rust-analyzer's pattern). */
@@ -106,6 +109,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version }, env: trainerEnv });
   /** The bundled default model (native/default-model beside dist/), for an empty "lift.model". */
   const defaultModel = defaultModelDir(path.join(context.extensionPath, 'dist'));
+  const keys = new ContextKeys();
   /** The workspace's adapters (one per model + corpus; the active one answers). */
   const store = context.storageUri ? path.join(context.storageUri.fsPath, 'adapters') : undefined;
   const chat = new ChatController(trainer, {
@@ -124,6 +128,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         exclude: settings.exclude,
       };
     },
+    onAnswering: (count) => keys.set('lift.answering', count > 0),
     onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
     history: {
       load: () => context.workspaceState.get<HistoryItem[]>(HISTORY_KEY, []),
@@ -146,6 +151,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     const modelName = settings.model ? `the model in ${path.basename(settings.model)}` : 'the bundled default model';
     const modelDir = settings.model || defaultModel;
     if (!store || !fs.existsSync(path.join(store, 'active.json'))) {
+      keys.set('lift.learned', false);
       chat.showKnowledge(false, modelName);
       return status.setAdapter(undefined);
     }
@@ -157,6 +163,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         (s) => {
           const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
           status.setAdapter(otherModel ? undefined : s);
+          keys.set('lift.learned', s.learned && !otherModel);
           chat.showKnowledge(s.learned && !otherModel, modelName, s.learned && !otherModel ? s.selfCheck : undefined);
           if (otherModel && modelChanged) {
             void vscode.window
@@ -186,6 +193,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
 
   const learning = new Learning(trainer, context.storageUri, log, {
     onBusy: (busy) => {
+      keys.set('lift.learning', busy !== undefined);
       status.setBusy(busy);
       if (!busy) refreshAdapter();
     },
@@ -416,7 +424,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
 
   refreshAdapter();
   log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
-  active = { trainer, chat, chatView, status, inline: inlineExplanations };
+  active = { trainer, chat, chatView, status, inline: inlineExplanations, keys };
   return active;
 }
 

@@ -61,6 +61,7 @@ export class Learning {
     fs.mkdirSync(store, { recursive: true });
     const source = new CancellationTokenSource();
     this.current = source;
+    this.opts.onBusy('starting');
     const started = Date.now();
     let view: LearningView | undefined;
     try {

@@ -233,13 +233,29 @@ async function drive(page) {
     await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
     await page.keyboard.press('Enter');
   };
+  /** Whether the palette lists the command (its "when" clause holds); closes the palette. */
+  const paletteOffers = async (command) => {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill(`>${command}`);
+    await page.waitForTimeout(1500);
+    const n = await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).count();
+    await page.keyboard.press('Escape');
+    return n > 0;
+  };
+  /** Waits for the quick input titled `title` (a command's input box), then closes it. */
+  const inputTitled = async (title) => {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).first().waitFor({ timeout: 15_000 });
+    await page.keyboard.press('Escape');
+  };
   const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
   await step('"LIFT: Learn This Workspace" from the command palette shows its progress (status bar, the chat\'s loss curve), then "learned"', async () => {
     await palette('LIFT: Learn This Workspace');
     await page.locator('.statusbar-item', { hasText: /LIFT [3-9]\d%/ }).first().waitFor({ timeout: 120_000 });
     await webview.locator('#learning[data-state="running"] polyline').waitFor({ timeout: 60_000 });
     await page.screenshot({ path: path.join(shots, 'drive-1-learning.png') });
+    if (!(await paletteOffers('LIFT: Cancel Learning'))) throw new Error('"LIFT: Cancel Learning" is not in the palette while learning');
     await page.locator('.statusbar-item', { hasText: 'LIFT learned just now' }).first().waitFor({ timeout: 300_000 });
+    if (await paletteOffers('LIFT: Cancel Learning')) throw new Error('"LIFT: Cancel Learning" is still in the palette with nothing to cancel');
   });
   await step('a question typed in the sidebar chat streams an answer that says what it drew on', async () => {
     await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
@@ -273,6 +289,29 @@ async function drive(page) {
     await thread.waitFor({ timeout: 60_000 });
     await page.waitForTimeout(3000);
     await page.screenshot({ path: path.join(shots, 'drive-3-explain.png') });
+  });
+  await step('the keybindings: Ctrl+Alt+L asks (its input box), Ctrl+Alt+E explains the selection in the chat', async () => {
+    await page.keyboard.press('Control+Alt+L');
+    await inputTitled('LIFT: Ask About This Workspace');
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+A');
+    const before = await webview.locator('.message.question', { hasText: 'Explain src/main.ts:1-' }).count();
+    await page.keyboard.press('Control+Alt+E');
+    await webview.locator('.message.question', { hasText: 'Explain src/main.ts:1-' }).nth(before).waitFor({ timeout: 30_000 });
+  });
+  await step('the walkthrough lists its four steps, "Learn this workspace" done; its "Ask" button runs the command', async () => {
+    await palette('Welcome: Open Walkthrough...');
+    await page.locator('.quick-input-widget input').fill('Get Started with LIFT');
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Get Started with LIFT' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    const stepTitled = (t) => page.locator('.getting-started-step', { hasText: t }).first();
+    for (const t of ['Choose a model', 'Use your GPU (optional)', 'Learn this workspace', 'Ask and explain']) await stepTitled(t).waitFor({ timeout: 30_000 });
+    const learned = await stepTitled('Learn this workspace').getAttribute('class');
+    if (!/\bcomplete\b/.test(learned ?? '')) throw new Error(`the learn step is not marked done (class "${learned}")`);
+    await stepTitled('Ask and explain').click();
+    await page.screenshot({ path: path.join(shots, 'drive-4-walkthrough.png') });
+    await page.locator('.getting-started-step', { hasText: 'Ask and explain' }).locator('a, .monaco-button', { hasText: 'Ask a Question' }).first().click();
+    await inputTitled('LIFT: Ask About This Workspace');
   });
   return steps.map(([ok, what]) => [ok, `drive: ${what}`]);
 }

@@ -43,16 +43,20 @@ test('an activity-bar container holds the webview chat view, with an icon', () =
   assert.ok(fs.existsSync(path.join(repoRoot, pkg.icon)));
 });
 
+type Setting = { default?: unknown; scope?: string; order?: number; tags?: string[]; minimum?: number; maximum?: number; enum?: string[] };
+const groups: { id: string; title: string; order: number; properties: Record<string, Setting> }[] = pkg.contributes.configuration;
+const settings: Record<string, Setting> = Object.assign({}, ...groups.map((g) => g.properties));
+
 test('settings cover model, device, globs, budget, rank and epochs with sane defaults', () => {
-  const p = pkg.contributes.configuration.properties;
-  assert.deepEqual(p['lift.device'].enum, ['auto', 'cuda', 'cpu']);
-  assert.equal(p['lift.device'].default, 'auto');
-  assert.equal(p['lift.model'].default, '');
-  assert.ok(Array.isArray(p['lift.include'].default) && Array.isArray(p['lift.exclude'].default));
-  assert.deepEqual([p['lift.preset'].enum, p['lift.preset'].default], [['fast', 'thorough'], 'fast']);
+  const p = (key: string): Setting => settings[key] ?? assert.fail(`no setting ${key}`);
+  assert.deepEqual(p('lift.device').enum, ['auto', 'cuda', 'cpu']);
+  assert.equal(p('lift.device').default, 'auto');
+  assert.equal(p('lift.model').default, '');
+  assert.ok(Array.isArray(p('lift.include').default) && Array.isArray(p('lift.exclude').default));
+  assert.deepEqual([p('lift.preset').enum, p('lift.preset').default], [['fast', 'thorough'], 'fast']);
   for (const key of ['lift.tokenBudget', 'lift.adapter.rank', 'lift.epochs', 'lift.modelQA']) {
-    const { default: d, minimum, maximum } = p[key];
-    assert.ok(Number.isInteger(d) && d >= minimum && d <= maximum, key);
+    const { default: d, minimum = NaN, maximum = NaN } = p(key);
+    assert.ok(typeof d === 'number' && Number.isInteger(d) && d >= minimum && d <= maximum, key);
   }
 });
 
@@ -92,5 +96,54 @@ test('the manifest has no duplicate keys (a second "commandPalette" once silentl
   }
   assert.deepEqual(dupes, []);
   const hidden = pkg.contributes.menus.commandPalette.filter((e: { when?: string }) => e.when === 'false').map((e: { command: string }) => e.command);
-  assert.deepEqual(hidden, ['lift.explainRange'], 'the internal command stays out of the palette');
+  assert.deepEqual(hidden, ['lift.explainRange', 'lift.continueInChat'], 'the internal command, and the comment thread\'s, stay out of the palette');
+});
+
+test('settings come in ordered groups, advanced ones tagged, with the scope each one is read at', () => {
+  assert.deepEqual(groups.map((g) => [g.title, g.order]), [['LIFT: Model', 1], ['LIFT: Learning', 2], ['LIFT: Editor', 3], ['LIFT: Advanced', 4]]);
+  for (const g of groups) assert.deepEqual(Object.values(g.properties).map((s) => s.order), Object.keys(g.properties).map((_, i) => i + 1), g.title);
+  const advanced = Object.keys(groups[3]!.properties);
+  assert.deepEqual(Object.keys(settings).filter((k) => settings[k]!.tags?.includes('advanced')), advanced);
+  assert.ok(advanced.includes('lift.trainerPath') && !advanced.includes('lift.model'));
+  // the extension reads every setting without a folder (src/config.ts), so none claims a folder's scope
+  assert.deepEqual(Object.keys(settings).filter((k) => settings[k]!.scope === 'resource' || settings[k]!.scope === 'language-overridable'), []);
+  assert.match(read('src/config.ts'), /getConfiguration\('lift'\);/);
+  assert.equal(settings['lift.trainerPath']!.scope, 'machine');
+  assert.equal(settings['lift.model']!.scope, 'machine-overridable');
+});
+
+test('every command has a "when" clause in the palette, using only context keys the extension sets', () => {
+  const palette: { command: string; when: string }[] = pkg.contributes.menus.commandPalette;
+  const commands: string[] = pkg.contributes.commands.map((c: { command: string }) => c.command);
+  assert.deepEqual(palette.map((e) => e.command), commands);
+  const ours = new Set([...read('src/contextKeys.ts').matchAll(/'(lift\.[a-zA-Z]+)'/g)].map((m) => m[1]!));
+  const used = new Set([...JSON.stringify([palette, pkg.contributes.keybindings, pkg.contributes.walkthroughs]).matchAll(/(?<![\w.:-])lift\.([a-zA-Z]+)\b(?!\.)/g)].map((m) => `lift.${m[1]}`).filter((k) => !commands.includes(k) && !settings[k] && !k.startsWith('lift.gettingStarted')));
+  assert.deepEqual([...used].filter((k) => !ours.has(k)), [], 'context keys nobody sets');
+  assert.deepEqual([...ours].sort(), ['lift.answering', 'lift.learned', 'lift.learning']);
+  const when = Object.fromEntries(palette.map((e) => [e.command, e.when]));
+  assert.match(when['lift.cancelLearning']!, /lift\.learning/);
+  assert.equal(when['lift.continueInChat'], 'false', 'only from an explanation\'s comment thread');
+  for (const key of ours) assert.match(read('src/extension.ts'), new RegExp(`keys\\.set\\('${key.replace('.', '\\.')}'`), `${key} is set`);
+});
+
+test('keybindings for Ask and Explain Selection, distinct, on declared commands', () => {
+  const kb: { command: string; key: string; mac?: string; when?: string }[] = pkg.contributes.keybindings;
+  assert.deepEqual(kb.map((k) => k.command), ['lift.ask', 'lift.explainSelection']);
+  assert.equal(new Set(kb.map((k) => k.key)).size, kb.length);
+  assert.match(kb[1]!.when ?? '', /editorHasSelection/);
+  for (const k of kb) assert.match(k.mac ?? '', /^cmd\+/);
+});
+
+test('the walkthrough: its steps\' media exist, its links run declared commands, learning completes on lift.learned', () => {
+  const [w] = pkg.contributes.walkthroughs as { id: string; steps: { id: string; description: string; media: { markdown?: string }; completionEvents: string[] }[] }[];
+  assert.equal(w!.id, 'lift.gettingStarted');
+  assert.deepEqual(w!.steps.map((s) => s.id), ['model', 'gpu', 'learn', 'ask']);
+  const commands: string[] = pkg.contributes.commands.map((c: { command: string }) => c.command);
+  for (const s of w!.steps) {
+    assert.ok(s.media.markdown && fs.existsSync(path.join(repoRoot, s.media.markdown)), s.id);
+    const links = [...s.description.matchAll(/\(command:([\w.]+)/g)].map((m) => m[1]!);
+    assert.equal(links.length, 1, s.id);
+    assert.ok(commands.includes(links[0]!) || links[0] === 'workbench.action.openSettings', links[0]);
+  }
+  assert.deepEqual(w!.steps[2]!.completionEvents, ['onContext:lift.learned']);
 });

@@ -83,6 +83,7 @@ describe('LIFT in VS Code', () => {
     this.timeout(360_000);
     const lift = vscode.workspace.getConfiguration('lift');
     assert.equal(lift.get('model'), '', 'no model set: the default model is used');
+    assert.deepEqual([api.keys.get('lift.learned'), api.keys.get('lift.learning')], [false, false], 'context keys before learning');
     const result = await within(vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'), 300_000, 'learning');
     assert.ok(result, 'learning returned a result');
     assert.deepEqual([result.files, result.steps > 0], [2, true]);
@@ -93,6 +94,7 @@ describe('LIFT in VS Code', () => {
     assert.deepEqual(managed?.adapters.map((a) => [a.dir, a.active]), [[result.adapterDir, true]]);
     // The status bar says what the adapter knows, and that it is stale once a learned file changes.
     await until(() => /LIFT learned just now/.test(api.status.text), 10_000, `"learned" in the status bar (it says ${api.status.text})`);
+    assert.deepEqual([api.keys.get('lift.learned'), api.keys.get('lift.learning')], [true, false], 'context keys after learning');
     const mainUri = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
     const doc = await vscode.workspace.openTextDocument(mainUri);
     const edit = new vscode.WorkspaceEdit();
@@ -133,11 +135,27 @@ describe('LIFT in VS Code', () => {
     const weights = fs.readFileSync(path.join(active.dir, 'adapter_model.safetensors'));
     const learning = vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace');
     await until(() => /\d+%/.test(api.status.text), 120_000, `training progress in the status bar (it says ${api.status.text})`);
+    assert.ok(api.keys.get('lift.learning'), '"Cancel Learning" is offered while learning (lift.learning)');
     await vscode.commands.executeCommand('lift.cancelLearning');
     assert.equal(await within(learning, 30_000, 'learning to stop'), undefined, 'cancelled: no result');
+    assert.deepEqual([api.keys.get('lift.learning'), api.keys.get('lift.learned')], [false, true], 'not learning; still learned');
     const after = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
     assert.deepEqual(after?.adapters.map((a) => [a.key, a.active]), before!.adapters.map((a) => [a.key, a.active]));
     assert.deepEqual(fs.readFileSync(path.join(active.dir, 'adapter_model.safetensors')), weights, 'the adapter is byte for byte the same');
+  });
+
+  it('the walkthrough opens, and a question streaming sets lift.answering until it ends', async () => {
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', `${EXTENSION_ID}#lift.gettingStarted`, false);
+    const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+    assert.ok(tab && /welcome|walkthrough/i.test(`${tab.label} ${(tab.input as { viewType?: string } | undefined)?.viewType ?? ''}`), `the walkthrough's editor is active (${tab?.label})`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const seen: boolean[] = [];
+    const asking = vscode.commands.executeCommand<AskOutcome>('lift.ask', 'What does main print?', { chunkDelayMs: 50 });
+    await until(() => api.keys.get('lift.answering'), 30_000, 'lift.answering while the answer streams');
+    seen.push(api.keys.get('lift.answering'));
+    assert.equal((await within(asking, 60_000, 'the answer')).outcome, 'done');
+    seen.push(api.keys.get('lift.answering'));
+    assert.deepEqual(seen, [true, false]);
   });
 
   it('an "Explain" CodeLens above functions explains them; the hover shows it until the code changes', async () => {
