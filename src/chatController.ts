@@ -20,6 +20,19 @@ export interface AskOutcome {
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
 export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store' | 'include' | 'exclude'> & Pick<AskParams, 'active'>;
 
+/**
+ * What an answer drew on, for the note under it: learned knowledge or the base model, the active
+ * editor's lines (`active`, when the request carried them), the other files, or why none were searched.
+ */
+export function answerNote(result: AskResult, active: AskParams['active'], learning: boolean, activeLabel = 'the active editor'): string {
+  const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
+  const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
+  const pinned = active && result.sources.find((x) => x.startLine === active.startLine && endsWithPath(active.file, x.path));
+  const others = files.filter((f) => !pinned || f !== `${pinned.path}:${pinned.startLine}-${pinned.endLine}`);
+  const searched = result.retrievalOff ? ` (not searched: ${result.retrievalOff})` : '';
+  return `${result.notice ? `${result.notice} ` : ''}${knowledge}${pinned ? ` + ${activeLabel} (${pinned.path}:${pinned.startLine}-${pinned.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : pinned || searched ? '' : ', no matching files'}${searched}`;
+}
+
 export interface ChatControllerOptions {
   /** Pause between streamed chunks of the echo (it answers instantly otherwise). */
   chunkDelayMs?: number;
@@ -186,13 +199,7 @@ export class ChatController {
       let note: string | undefined;
       if ('sources' in result) {
         if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
-        const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
-        const learning = this.learning?.state === 'running';
-        const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
-        const active = withActive && context?.active && result.sources.find((x) => x.startLine === context.active!.startLine && endsWithPath(context.active!.file, x.path));
-        const others = files.filter((f) => !active || f !== `${active.path}:${active.startLine}-${active.endLine}`);
-        const searched = result.retrievalOff ? ` (not searched: ${result.retrievalOff})` : '';
-        note = `${result.notice ? `${result.notice} ` : ''}${knowledge}${active ? ` + the active editor (${active.path}:${active.startLine}-${active.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : active || searched ? '' : ', no matching files'}${searched}`;
+        note = answerNote(result, withActive ? context?.active : undefined, this.learning?.state === 'running');
       }
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
       await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });
@@ -216,11 +223,11 @@ export class ChatController {
   }
 
   private learning: LearningView | undefined;
-  private knowledge: { learned: boolean; model: string; selfCheck?: { asked: number; direct: number } } | undefined;
+  private knowledge: { learned: boolean; model: string; selfCheck?: { asked: number; direct: number }; learnedAt?: string } | undefined;
 
   /** Whether the workspace is learned, with which model and what the self-check found (for the chat's empty state). */
-  showKnowledge(learned: boolean, model: string, selfCheck?: { asked: number; direct: number }): void {
-    this.knowledge = { learned, model, ...(selfCheck ? { selfCheck } : {}) };
+  showKnowledge(learned: boolean, model: string, selfCheck?: { asked: number; direct: number }, learnedAt?: string): void {
+    this.knowledge = { learned, model, ...(selfCheck ? { selfCheck } : {}), ...(learnedAt ? { learnedAt } : {}) };
     this.post({ type: 'knowledge', ...this.knowledge });
   }
 

@@ -9,11 +9,12 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../native/client';
 import { isInside } from '../native/files';
 import { defaultModelDir } from '../native/model/default';
-import type { AdaptersResult, EnableGpuResult, TrainerStatus } from '../native/protocol';
+import type { AdaptersResult, EnableGpuResult, LearnResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
 import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverProvider, InlineExplanations } from './explainLens';
 import { formatStatus } from '../native/statusText';
-import { type AskOutcome, ChatController } from './chatController';
+import { type AnswerContext, type AskOutcome, ChatController } from './chatController';
+import { registerParticipant } from './chatParticipant';
 import { ChatViewProvider } from './chatView';
 import { ContextKeys } from './contextKeys';
 import { readSettings } from './config';
@@ -29,6 +30,8 @@ export interface LiftApi {
   inline: InlineExplanations;
   /** The context keys' values as last set. */
   keys: ContextKeys;
+  /** @lift in the Chat view: whether it is registered, its handler, the requests it got. */
+  participant: ReturnType<typeof registerParticipant>;
 }
 
 /** The trainer bundle, or an override for development (rust-analyzer's pattern). */
@@ -51,6 +54,9 @@ async function askForConsentIfRestricted(what: string): Promise<boolean> {
 let active: LiftApi | undefined;
 
 const HISTORY_KEY = 'lift.chatHistory';
+
+/** The workspace folders on disk (LIFT learns files, not other schemes). */
+const fileRoots = (): string[] => (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
 
 /** The active editor's selection, or the 40 lines around its cursor (files on disk only). */
 function activeRange(): { file: string; startLine: number; endLine: number; code: string } | undefined {
@@ -112,22 +118,16 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const keys = new ContextKeys();
   /** The workspace's adapters (one per model + corpus; the active one answers). */
   const store = context.storageUri ? path.join(context.storageUri.fsPath, 'adapters') : undefined;
+  /** What answering needs from the settings and the editor (the sidebar and @lift alike). */
+  const chatAnswerContext = (): AnswerContext | undefined => {
+    const settings = readSettings();
+    const model = settings.model || defaultModel;
+    if (!model) return undefined;
+    return { model, roots: fileRoots(), store, active: activeRange(), include: settings.include, exclude: settings.exclude };
+  };
   const chat = new ChatController(trainer, {
     chunkDelayMs: 15,
-    answerContext: () => {
-      const settings = readSettings();
-      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-      const model = settings.model || defaultModel;
-      if (!model) return undefined;
-      return {
-        model,
-        roots,
-        store,
-        active: activeRange(),
-        include: settings.include,
-        exclude: settings.exclude,
-      };
-    },
+    answerContext: chatAnswerContext,
     onAnswering: (count) => keys.set('lift.answering', count > 0),
     onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
     history: {
@@ -158,13 +158,14 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       const settings = readSettings();
-      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      const roots = fileRoots();
       trainer.adapterStatus({ store, roots, include: settings.include, exclude: settings.exclude, ...(modelDir ? { model: modelDir } : {}) }).then(
         (s) => {
           const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
           status.setAdapter(otherModel ? undefined : s);
           keys.set('lift.learned', s.learned && !otherModel);
-          chat.showKnowledge(s.learned && !otherModel, modelName, s.learned && !otherModel ? s.selfCheck : undefined);
+          const known = s.learned && !otherModel;
+          chat.showKnowledge(known, modelName, known ? s.selfCheck : undefined, known ? s.createdAt : undefined);
           if (otherModel && modelChanged) {
             void vscode.window
               .showWarningMessage(`LIFT: this workspace was learned with ${path.basename(s.baseModel)}; answers with ${modelName} cannot use that knowledge. Learn it again with the new model?`, 'Learn This Workspace')
@@ -216,7 +217,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const send = (): void => {
         timer = undefined;
         const settings = readSettings();
-        const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+        const roots = fileRoots();
         const paths = [...pending];
         pending.clear();
         const model = settings.model || defaultModel;
@@ -239,11 +240,11 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
       }
       if (!(await askForConsentIfRestricted('this workspace'))) return;
-      const roots = vscode.workspace.workspaceFolders.filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      const roots = fileRoots();
       return learning.learn(roots.length > 1 ? `${roots.length} folders` : 'this workspace', roots);
     }),
     vscode.commands.registerCommand('lift.relearnChanges', async () => {
-      const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+      const roots = fileRoots();
       if (!roots.length) return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
       if (!(await askForConsentIfRestricted('this workspace'))) return;
       return learning.learn('the changes', roots, true);
@@ -422,9 +423,23 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     }),
   );
 
+  const participant = registerParticipant(
+    {
+      trainer,
+      answerContext: () => chatAnswerContext(),
+      activeRange,
+      learn: () => vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'),
+      learning: () => learning.running,
+      knowledge: () => ({ summary: status.summary, learned: keys.get('lift.learned') }),
+      roots: fileRoots,
+    },
+    vscode.Uri.joinPath(context.extensionUri, 'media', 'icon.png'),
+  );
+  context.subscriptions.push(participant);
+
   refreshAdapter();
   log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
-  active = { trainer, chat, chatView, status, inline: inlineExplanations, keys };
+  active = { trainer, chat, chatView, status, inline: inlineExplanations, keys, participant };
   return active;
 }
 

@@ -5,14 +5,8 @@
 import * as vscode from 'vscode';
 import type { TrainerState } from '../native/client';
 import type { AdapterStatus } from '../native/protocol';
+import { timeAgo } from '../webview/timeAgo';
 
-export function timeAgo(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} d ago`;
-}
 
 export class LiftStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('lift.status', vscode.StatusBarAlignment.Right, 100);
@@ -30,6 +24,11 @@ export class LiftStatusBar implements vscode.Disposable {
   /** What the item shows now (for tests and the log). */
   get text(): string {
     return this.item.text;
+  }
+
+  /** The same in words (its tooltip): what the workspace's adapter knows, or what LIFT is doing. */
+  get summary(): string {
+    return typeof this.item.tooltip === 'string' ? this.item.tooltip : this.item.text;
   }
 
   setTrainer(state: TrainerState): void {

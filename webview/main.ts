@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import { renderMarkdown } from './markdown';
+import { timeAgo } from './timeAgo';
 import type { HistoryItem, HostToWebview, LearningView, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
@@ -33,6 +34,20 @@ style.textContent = css;
 style.nonce = document.querySelector<HTMLScriptElement>('script[nonce]')?.nonce ?? '';
 document.head.append(style);
 
+// the header: which model answers, when this workspace was learned, what the self-check found
+const header = el('div');
+header.id = 'knowledge';
+let knowledge: Extract<HostToWebview, { type: 'knowledge' }> | undefined;
+function renderKnowledge(): void {
+  if (!knowledge) return;
+  const k = knowledge;
+  const model = k.model.charAt(0).toUpperCase() + k.model.slice(1);
+  header.dataset.learned = String(k.learned);
+  header.textContent = k.learned
+    ? `${model} · learned ${k.learnedAt ? timeAgo(k.learnedAt) : ''}${k.selfCheck?.asked ? ` · answers ${k.selfCheck.direct} of ${k.selfCheck.asked} check questions` : ''}`
+    : `${model} · this workspace is not learned yet`;
+}
+setInterval(renderKnowledge, 60_000); // "learned 3 min ago" stays true
 const trainer = el('div');
 trainer.id = 'trainer';
 trainer.setAttribute('role', 'status');
@@ -42,7 +57,11 @@ learning.hidden = true;
 learning.setAttribute('aria-label', 'Learning');
 const messages = el('div');
 messages.id = 'messages';
-messages.setAttribute('aria-live', 'polite');
+// not a live region: a streamed answer re-renders on every chunk, and would be read again each time
+const announcer = el('div', { className: 'visually-hidden' });
+announcer.id = 'announcer';
+announcer.setAttribute('aria-live', 'polite');
+announcer.setAttribute('aria-atomic', 'true');
 const empty = el('div', { className: 'empty' });
 const emptyText = el('p', { text: 'Ask about this workspace. Answers come from the local trainer; nothing leaves this machine.' });
 const offer = el('p', { className: 'offer' });
@@ -77,7 +96,7 @@ clear.setAttribute('secondary', '');
 clear.title = 'Clear the conversation of this workspace';
 actions.append(clear, stop, send);
 form.append(input, actions);
-document.body.append(trainer, learning, messages, form);
+document.body.append(header, trainer, learning, messages, form, announcer);
 
 function renderTrainer(t: TrainerView): void {
   trainer.replaceChildren();
@@ -248,6 +267,8 @@ function onHostMessage(m: HostToWebview): void {
       renderLearning(m.learning);
       break;
     case 'knowledge':
+      knowledge = m;
+      renderKnowledge();
       offer.hidden = m.learned;
       emptyText.textContent = `Ask about this workspace. ${m.learned ? 'Answers use what the model learned from it, ' : 'Answers come from '}${m.model}${m.learned ? '' : ' and matching files'}, on this machine; nothing leaves it.${m.learned && m.selfCheck?.asked ? ` After learning it answered ${m.selfCheck.direct} of ${m.selfCheck.asked} check questions.` : ''}`;
       break;
@@ -277,6 +298,8 @@ function onHostMessage(m: HostToWebview): void {
       const a = answers.get(m.id);
       if (!a) break;
       finish(a, m);
+      // screen readers hear the answer once, complete, with what it drew on (or why it failed)
+      announcer.textContent = m.outcome === 'done' ? `LIFT answered: ${a.text}${m.note ? ` (${m.note})` : ''}` : m.outcome === 'failed' ? `LIFT's answer failed: ${m.error ?? ''}` : 'LIFT stopped answering.';
       answers.delete(m.id);
       pending = Math.max(0, pending - 1);
       setBusy();

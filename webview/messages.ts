@@ -42,7 +42,7 @@ export interface LearningView {
 export type HostToWebview =
   | { type: 'learning'; learning: LearningView }
   /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
-  | { type: 'knowledge'; learned: boolean; model: string; selfCheck?: { asked: number; direct: number } }
+  | { type: 'knowledge'; learned: boolean; model: string; selfCheck?: { asked: number; direct: number }; learnedAt?: string }
   | { type: 'trainer'; trainer: TrainerView }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }

@@ -50,7 +50,7 @@ export const RECIPE = {
   lift: { steps: 900, batch: 4, lr: 5e-4, weightDecay: 0.05, packages: 120, specs: 100, perUnit: { segments: 6, facts: 60, phrasings: 4 } },
   /** What `learn` uses with this model (its lift_config.json): tuned on generated documents. */
   liftConfig: {
-    presets: { fast: { epochs: 2, stage2Epochs: 20, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 30, lr: 2e-3 } },
+    presets: { fast: { epochs: 2, stage2Epochs: 40, lr: 2e-3 }, thorough: { epochs: 2, stage2Epochs: 60, lr: 2e-3 } },
     rank: 32,
     targets: [...LINEAR_TARGETS] as LinearTarget[],
   },

@@ -123,6 +123,42 @@ describe('sidebar webview in Chromium', () => {
     assert.deepEqual(h.errors, []);
   });
 
+  test('the header says which model answers, when the workspace was learned, and what the self-check found', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    await post({ type: 'knowledge', learned: false, model: 'the bundled default model' });
+    assert.equal(await h.page.locator('#knowledge').innerText(), 'The bundled default model · this workspace is not learned yet');
+    await post({ type: 'knowledge', learned: true, model: 'the bundled default model', selfCheck: { asked: 19, direct: 17 }, learnedAt: new Date(Date.now() - 3 * 60_000).toISOString() });
+    assert.equal(await h.page.locator('#knowledge').innerText(), 'The bundled default model · learned 3 min ago · answers 17 of 19 check questions');
+    // above the trainer's own line
+    const [k, t] = await Promise.all(['#knowledge', '#trainer'].map((s) => h.page.locator(s).boundingBox()));
+    assert.ok(k && t && k.y < t.y);
+  });
+
+  test('screen readers hear an answer once, when it is complete, not on every streamed chunk', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    assert.equal(await h.page.locator('#messages').getAttribute('aria-live'), null, 'the streaming messages are not a live region');
+    assert.deepEqual(await h.page.locator('[aria-live]').evaluateAll((els) => els.map((e) => e.id)), ['announcer']);
+    await h.page.evaluate(() => {
+      (window as unknown as { announced: string[] }).announced = [];
+      const a = document.getElementById('announcer')!;
+      new MutationObserver(() => (window as unknown as { announced: string[] }).announced.push(a.textContent ?? '')).observe(a, { childList: true, characterData: true, subtree: true });
+    });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    await post({ type: 'question', id: 7, text: 'Which port?' });
+    for (const text of ['The ', 'port ', 'is ', '7431.']) await post({ type: 'answerChunk', id: 7, text });
+    await h.page.waitForTimeout(100);
+    assert.deepEqual(await h.page.evaluate(() => (window as unknown as { announced: string[] }).announced), [], 'nothing announced while streaming');
+    await post({ type: 'answerEnd', id: 7, outcome: 'done', note: 'Learned knowledge' });
+    await h.page.locator('.message.answer[data-id="7"][data-outcome="done"]').waitFor({ timeout: 5000 });
+    await h.page.waitForTimeout(100);
+    assert.deepEqual(await h.page.evaluate(() => (window as unknown as { announced: string[] }).announced), ['LIFT answered: The port is 7431. (Learned knowledge)']);
+    const box = await h.page.locator('#announcer').boundingBox();
+    assert.ok(box && box.width <= 1 && box.height <= 1, `the announcer takes no room (${JSON.stringify(box)})`);
+  });
+
   test('a typed question makes a round trip through the trainer and streams back', async () => {
     h = await open();
     await ask(h, 'What does parseConfig do?');

@@ -188,6 +188,45 @@ describe('LIFT in VS Code', () => {
     await doc.save();
   });
 
+  it('@lift: registered where the chat API exists; its handler answers with references, /explain takes a #file mention, /status reports', async () => {
+    const hasChat = typeof (vscode as unknown as { chat?: { createChatParticipant?: unknown } }).chat?.createChatParticipant === 'function';
+    assert.equal(api.participant.registered, hasChat, 'registered exactly where VS Code has the chat API');
+    const parts: [string, unknown][] = [];
+    const stream = {
+      markdown: (v: string | vscode.MarkdownString) => parts.push(['markdown', typeof v === 'string' ? v : v.value]),
+      progress: (v: string) => parts.push(['progress', v]),
+      reference: (v: vscode.Uri | vscode.Location) => parts.push(['reference', v]),
+      anchor: (v: vscode.Uri | vscode.Location) => parts.push(['anchor', v]),
+      button: (c: vscode.Command) => parts.push(['button', c.command]),
+    };
+    const token = new vscode.CancellationTokenSource().token;
+    const text = (): string => parts.filter(([k]) => k === 'markdown').map(([, v]) => v).join('');
+    const main = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0]!.uri, 'src/main.ts');
+
+    const asked = await within(api.participant.handler({ prompt: 'Where is main defined?', references: [] }, { history: [] }, stream, token), 60_000, '@lift to answer');
+    assert.deepEqual([asked.errorDetails, asked.metadata], [undefined, { command: 'ask', answered: true, learned: true }]);
+    const refs = parts.filter(([k]) => k === 'reference').map(([, v]) => v as vscode.Location);
+    assert.ok(refs.some((l) => l.uri.fsPath === main.fsPath), `a reference to src/main.ts among ${refs.map((l) => l.uri.fsPath).join(', ')}`);
+    assert.match(text(), /\n\n\*Learned knowledge[^*]*\*$/, 'the note says what it drew on');
+
+    parts.length = 0;
+    const mention = { id: 'vscode.file', value: new vscode.Location(main, new vscode.Range(0, 0, 2, 1)) };
+    const explained = await within(api.participant.handler({ prompt: '', command: 'explain', references: [mention] }, { history: [] }, stream, token), 60_000, '@lift /explain');
+    assert.equal(explained.errorDetails, undefined);
+    assert.deepEqual(parts[0], ['progress', 'Explaining src/main.ts:1-3…']);
+    assert.ok(text().length > 0);
+
+    parts.length = 0;
+    const status = await within(api.participant.handler({ prompt: '', command: 'status', references: [] }, { history: [] }, stream, token), 60_000, '@lift /status');
+    assert.deepEqual(status.metadata, { command: 'status', learned: true });
+    assert.match(text(), /LIFT learned 2 files/);
+    assert.match(text(), /ONNX Runtime 1\.30\.0/);
+
+    parts.length = 0;
+    const empty = await api.participant.handler({ prompt: '  ', references: [] }, { history: [] }, stream, token);
+    assert.match(empty.errorDetails?.message ?? '', /Ask a question/);
+  });
+
   it('chat actions: a file reference opens the file at its line; Insert puts code at the cursor; Copy fills the clipboard', async () => {
     await api.chat.handle({ type: 'openFile', path: 'src/main.ts', line: 2 });
     const editor = vscode.window.activeTextEditor!;
