@@ -7,7 +7,7 @@
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
-import { renderMarkdown } from './markdown';
+import { linkFileRefs, renderMarkdown } from './markdown';
 import { timeAgo } from './timeAgo';
 import type { HistoryItem, HostToWebview, LearningView, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
@@ -57,6 +57,10 @@ learning.hidden = true;
 learning.setAttribute('aria-label', 'Learning');
 const messages = el('div');
 messages.id = 'messages';
+// a labelled region that the keyboard can reach and scroll
+messages.setAttribute('role', 'region');
+messages.setAttribute('aria-label', 'Conversation');
+messages.tabIndex = 0;
 // not a live region: a streamed answer re-renders on every chunk, and would be read again each time
 const announcer = el('div', { className: 'visually-hidden' });
 announcer.id = 'announcer';
@@ -96,7 +100,12 @@ clear.setAttribute('secondary', '');
 clear.title = 'Clear the conversation of this workspace';
 actions.append(clear, stop, send);
 form.append(input, actions);
-document.body.append(header, trainer, learning, messages, form, announcer);
+// landmarks: the header (what answers, the trainer) and the conversation
+const banner = el('header');
+banner.append(el('h1', { className: 'visually-hidden', text: 'LIFT chat' }), header, trainer);
+const main = el('main');
+main.append(learning, messages, form, announcer);
+document.body.append(banner, main);
 
 function renderTrainer(t: TrainerView): void {
   trainer.replaceChildren();
@@ -192,7 +201,12 @@ function finish(a: AnswerView, end: { outcome: HistoryItem['outcome']; error?: s
   a.root.dataset.outcome = end.outcome;
   if (end.outcome === 'failed') a.root.append(el('span', { className: 'error', text: end.error ?? 'The answer failed.' }));
   if (end.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ' (stopped)' }));
-  if (end.note) a.root.append(el('span', { className: 'source', text: end.note }));
+  if (end.note) {
+    // the files the answer drew on open at their lines, like references in the answer
+    const note = el('span', { className: 'source', text: end.note });
+    linkFileRefs(note);
+    a.root.append(note);
+  }
 }
 
 function setBusy(): void {

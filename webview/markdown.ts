@@ -29,7 +29,7 @@ function fileLink(file: string, line: string, text: string): HTMLAnchorElement {
 }
 
 /** Wraps file references in text nodes (outside code blocks and links) in file links. */
-function linkFileRefs(root: ParentNode): void {
+export function linkFileRefs(root: ParentNode): void {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const nodes: Text[] = [];
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {

@@ -344,6 +344,26 @@ async function drive(page) {
     if (/Language model unavailable/.test(text)) participantNote = 'VS Code routed "@lift /status" to LIFT, then answered "Language model unavailable" itself (no language model installed)';
     else if (!/ONNX Runtime 1\.30\.0/.test(text)) throw new Error(`the response says ${JSON.stringify(text.slice(0, 200))}`);
   });
+  await step('axe-core finds no accessibility violations in the sidebar chat in light, dark and high-contrast themes', async () => {
+    const axeSource = fs.readFileSync(path.join(root, 'node_modules/axe-core/axe.min.js'), 'utf8');
+    const found = [];
+    for (const theme of ['Light Modern', 'Dark Modern', 'Dark High Contrast', 'Light High Contrast']) {
+      await palette('Preferences: Color Theme');
+      await page.locator('.quick-input-widget input').fill(theme);
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(2000); // the webview receives the theme's colours
+      let frame;
+      for (const f of page.frames()) if (await f.locator('#messages').count().catch(() => 0)) frame = f;
+      if (!frame) throw new Error('the sidebar chat webview is not found');
+      // DevTools evaluation is not bound by the webview's CSP (no script is added to the page)
+      if (!(await frame.evaluate('typeof axe'))) await frame.evaluate(axeSource);
+      const violations = await frame.evaluate('axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes.slice(0, 2).map((n) => n.target.join(" ")).join("; ")})`))');
+      if (violations.length) found.push(`${theme}: ${violations.join(', ')}`);
+      await page.screenshot({ path: path.join(shots, `drive-6-theme-${theme.toLowerCase().replace(/ /g, '-')}.png`) });
+    }
+    if (found.length) throw new Error(found.join(' | '));
+  });
   if (participantNote) log(participantNote);
   return steps.map(([ok, what]) => [ok, `drive: ${what}`]);
 }

@@ -136,6 +136,36 @@ describe('sidebar webview in Chromium', () => {
     assert.ok(k && t && k.y < t.y);
   });
 
+  test('axe-core finds no accessibility violations, with an answer, a failed answer and the learning panel shown', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    await post({ type: 'knowledge', learned: true, model: 'the bundled default model', selfCheck: { asked: 19, direct: 17 }, learnedAt: new Date().toISOString() });
+    await post({ type: 'learning', learning: { state: 'done', what: 'this workspace', losses: [2.5, 1.2, 0.4], report: { files: 2, tokens: 56, qaPairs: 24, skipped: {}, redactions: 0, seconds: 39 } } });
+    await playAnswer(h, 1, 'Where is `main`?', ['`main` is in [src/main.ts:1](src/main.ts:1).\n\n```ts\nexport function main() {}\n```']);
+    await post({ type: 'question', id: 2, text: 'And then?' });
+    await post({ type: 'answerEnd', id: 2, outcome: 'failed', error: 'The LIFT trainer stopped unexpectedly.' });
+    // DevTools evaluation: the page's CSP does not apply, and no script is added to the page
+    await h.page.evaluate(fs.readFileSync(path.join(repoRoot, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+    const violations = await h.page.evaluate('axe.run(document).then((r) => r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join("; ")}`))');
+    assert.deepEqual(violations, []);
+  });
+
+  test('the files an answer drew on are links in its note that open the file at the line', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    await post({ type: 'question', id: 3, text: 'Where?' });
+    await post({ type: 'answerEnd', id: 3, outcome: 'done', note: 'Learned knowledge + the active editor (src/main.ts:1-4) + context from lib/util.ts:10-20' });
+    const links = h.page.locator('.message.answer[data-id="3"] .source a.file-ref');
+    assert.deepEqual(await links.evaluateAll((as) => as.map((a) => [(a as HTMLElement).dataset.file, (a as HTMLElement).dataset.line, a.textContent])), [
+      ['src/main.ts', '1', 'src/main.ts:1-4'],
+      ['lib/util.ts', '10', 'lib/util.ts:10-20'],
+    ]);
+    await links.nth(1).click();
+    assert.deepEqual(h.fromWebview.at(-1), { type: 'openFile', path: 'lib/util.ts', line: 10 });
+  });
+
   test('screen readers hear an answer once, when it is complete, not on every streamed chunk', async () => {
     h = await open();
     await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
