@@ -163,8 +163,8 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         (s) => {
           const otherModel = s.learned && modelDir !== undefined && path.resolve(s.baseModel) !== path.resolve(modelDir);
           status.setAdapter(otherModel ? undefined : s);
-          keys.set('lift.learned', s.learned && !otherModel);
           const known = s.learned && !otherModel;
+          keys.set('lift.learned', known);
           chat.showKnowledge(known, modelName, known ? s.selfCheck : undefined, known ? s.createdAt : undefined);
           if (otherModel && modelChanged) {
             void vscode.window
@@ -426,7 +426,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const participant = registerParticipant(
     {
       trainer,
-      answerContext: () => chatAnswerContext(),
+      answerContext: chatAnswerContext,
       activeRange,
       learn: () => vscode.commands.executeCommand<LearnResult | undefined>('lift.learnWorkspace'),
       learning: () => learning.running,

@@ -98,7 +98,7 @@ describe('VSIX packages', () => {
 
       test('holds the three minified bundles without source maps, the manifest and the icon', () => {
         // vsce stores README, CHANGELOG and LICENSE under these names.
-        for (const f of ['dist/extension.js', 'dist/trainer.js', 'dist/webview.js', 'package.json', 'media/icon.png', 'media/lift.svg', 'readme.md', 'changelog.md', 'LICENSE.txt']) {
+        for (const f of ['dist/extension.js', 'dist/trainer.js', 'dist/webview.js', 'package.json', 'package.nls.json', 'media/icon.png', 'media/lift.svg', 'readme.md', 'changelog.md', 'LICENSE.txt']) {
           assert.ok(files().has(`extension/${f}`), `missing ${f}`);
         }
         assert.deepEqual([...files().keys()].filter((n) => n.endsWith('.map')), []);

@@ -4,8 +4,14 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers';
 
-const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 const read = (f: string): string => fs.readFileSync(path.join(repoRoot, f), 'utf8');
+/** package.json as written: its user-visible strings are %keys% of package.nls.json. */
+const raw = JSON.parse(read('package.json'));
+const nls: Record<string, string> = JSON.parse(read('package.nls.json'));
+/** The manifest as VS Code shows it in English: every %key% replaced by its string. */
+const localized = (v: unknown): unknown =>
+  typeof v === 'string' ? v.replace(/^%([\w.-]+)%$/, (m, k: string) => nls[k] ?? m) : Array.isArray(v) ? v.map(localized) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, localized(x)])) : v;
+const pkg = localized(raw) as typeof raw;
 
 test('declares the product commands under the LIFT category', () => {
   const titles = Object.fromEntries(pkg.contributes.commands.map((c: { command: string; title: string; category: string }) => [c.command, `${c.category}: ${c.title}`]));
@@ -146,4 +152,25 @@ test('the walkthrough: its steps\' media exist, its links run declared commands,
     assert.ok(commands.includes(links[0]!) || links[0] === 'workbench.action.openSettings', links[0]);
   }
   assert.deepEqual(w!.steps[2]!.completionEvents, ['onContext:lift.learned']);
+});
+
+test('every user-visible string of the manifest is localizable: a %key% of package.nls.json, none unused', () => {
+  const visible = /^(title|name|displayName|description|markdownDescription|enumDescriptions|fullName)$/;
+  const literal: string[] = [];
+  const used = new Set<string>();
+  const walk = (v: unknown, where: string, key = ''): void => {
+    if (typeof v === 'string') {
+      const m = /^%([\w.-]+)%$/.exec(v);
+      if (m) used.add(m[1]!);
+      else if (visible.test(key)) literal.push(`${where}: ${v}`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`, key));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`, k);
+  };
+  walk({ displayName: raw.displayName, description: raw.description, contributes: raw.contributes }, 'package.json');
+  // the brand stays as it is (the activity bar's container, the category, the participant's full
+  // name), and so do what users type: @lift and its /commands
+  assert.deepEqual(literal.filter((l) => !/: LIFT$/.test(l) && !/\.chatParticipants\[0\](\.commands\[\d+\])?\.name: /.test(l)), []);
+  assert.deepEqual([...used].filter((k) => !(k in nls)), [], 'keys missing from package.nls.json');
+  assert.deepEqual(Object.keys(nls).filter((k) => !used.has(k)), [], 'keys nobody uses');
+  assert.ok(read('.vscodeignore').includes('!package.nls.json'), 'the VSIX ships the strings');
 });
