@@ -113,31 +113,31 @@ export function participantHandler(deps: ParticipantDeps) {
         stream.markdown(`**${summary}**\n\n`);
         const status = await deps.trainer.status();
         stream.markdown(`\`\`\`text\n${formatStatus(status)}\n\`\`\`\n`);
-        if (!learned) stream.button({ command: 'lift.learnWorkspace', title: 'Learn This Workspace' });
+        if (!learned) stream.button({ command: 'lift.learnWorkspace', title: vscode.l10n.t('Learn This Workspace') });
         return { metadata: { command, learned } };
       }
       if (command === 'learn') {
-        stream.progress('Learning this workspace (the notification shows the progress and can cancel it)…');
+        stream.progress(vscode.l10n.t('Learning this workspace (the notification shows the progress and can cancel it)…'));
         const result = await deps.learn();
-        if (!result) return { metadata: { command }, errorDetails: { message: 'Learning did not finish: it was cancelled, failed, or is already running (see the notification and "LIFT: Show Trainer Log").' } };
-        const check = result.selfCheck?.asked ? ` It answers ${result.selfCheck.direct} of ${result.selfCheck.asked} check questions it never trained on.` : '';
-        stream.markdown(`Learned ${result.files} files (${result.tokens} tokens) in ${result.steps} steps.${check}`);
+        if (!result) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Learning did not finish: it was cancelled, failed, or is already running (see the notification and "LIFT: Show Trainer Log").') } };
+        const check = result.selfCheck?.asked ? ` ${vscode.l10n.t('It answers {0} of {1} check questions it never trained on.', result.selfCheck.direct, result.selfCheck.asked)}` : '';
+        stream.markdown(`${vscode.l10n.t('Learned {0} files ({1} tokens) in {2} steps.', result.files, result.tokens, result.steps)}${check}`);
         return { metadata: { command, learned: true } };
       }
       const ctx = deps.answerContext();
-      if (!ctx) return { metadata: { command }, errorDetails: { message: 'No model: set "lift.model" to a model folder (the bundled default model is missing from this installation).' } };
+      if (!ctx) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('No model: set "lift.model" to a model folder (the bundled default model is missing from this installation).') } };
       let result: AskResult;
       let pin: AnswerContext['active'];
       let mentioned = false;
       const write = (chunk: string): void => stream.markdown(chunk);
       if (command === 'explain') {
         const range = (await pinned(request.references)) ?? deps.activeRange();
-        if (!range) return { metadata: { command }, errorDetails: { message: 'Open a file and select the code to explain (or mention it with #file).' } };
+        if (!range) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Open a file and select the code to explain (or mention it with #file).') } };
         const { active: _, ...rest } = ctx;
-        stream.progress(`Explaining ${vscode.workspace.asRelativePath(range.file)}:${range.startLine}-${range.endLine}…`);
+        stream.progress(vscode.l10n.t('Explaining {0}…', `${vscode.workspace.asRelativePath(range.file)}:${range.startLine}-${range.endLine}`));
         result = await deps.trainer.explain({ ...rest, file: range.file, startLine: range.startLine, endLine: range.endLine, code: range.code }, write, source.token);
       } else {
-        if (!request.prompt.trim()) return { metadata: { command }, errorDetails: { message: 'Ask a question about this workspace, or use /learn, /explain or /status.' } };
+        if (!request.prompt.trim()) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Ask a question about this workspace, or use /learn, /explain or /status.') } };
         const mention = await pinned(request.references);
         mentioned = mention !== undefined;
         pin = mention ?? ctx.active;
@@ -149,7 +149,7 @@ export function participantHandler(deps: ParticipantDeps) {
         const uri = toUri(roots, s.path);
         stream.reference(new vscode.Location(uri, new vscode.Range(s.startLine - 1, 0, s.endLine - 1, 0)));
       }
-      stream.markdown(`\n\n*${answerNote(result, pin, deps.learning(), mentioned ? 'the lines you mentioned' : undefined)}*`);
+      stream.markdown(`\n\n*${answerNote(result, pin, deps.learning(), mentioned ? vscode.l10n.t('the lines you mentioned') : undefined)}*`);
       return { metadata: { command, answered: true, learned: result.usedAdapter } };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') return { metadata: { command } };
@@ -163,8 +163,8 @@ export function participantHandler(deps: ParticipantDeps) {
 
 /** Follow-ups under an answer: learning when nothing is learned yet, the status after a learn. */
 export function followups(result: ParticipantResult): { prompt: string; label: string; command?: string }[] {
-  if (result.metadata.command === 'learn' && result.metadata.learned) return [{ prompt: '', label: 'What does LIFT know now?', command: 'status' }];
-  if (result.metadata.learned === false) return [{ prompt: '', label: 'Learn this workspace', command: 'learn' }];
+  if (result.metadata.command === 'learn' && result.metadata.learned) return [{ prompt: '', label: vscode.l10n.t('What does LIFT know now?'), command: 'status' }];
+  if (result.metadata.learned === false) return [{ prompt: '', label: vscode.l10n.t('Learn this workspace'), command: 'learn' }];
   return [];
 }
 

@@ -55,7 +55,7 @@ export class ExplainCodeLensProvider implements vscode.CodeLensProvider {
       for (const s of list) {
         const range = 'range' in s ? s.range : s.location.range;
         if (KINDS.has(s.kind) && range.end.line > range.start.line) {
-          out.push(new vscode.CodeLens(new vscode.Range(range.start, range.start), { title: '$(sparkle) Explain', tooltip: `LIFT: explain ${s.name}`, command: 'lift.explainRange', arguments: [doc.uri, range.start.line + 1, range.end.line + 1, s.name] }));
+          out.push(new vscode.CodeLens(new vscode.Range(range.start, range.start), { title: `$(sparkle) ${vscode.l10n.t('Explain')}`, tooltip: vscode.l10n.t('LIFT: explain {0}', s.name), command: 'lift.explainRange', arguments: [doc.uri, range.start.line + 1, range.end.line + 1, s.name] }));
         }
         if ('children' in s && depth < 2) visit(s.children, depth + 1);
       }
@@ -85,12 +85,12 @@ export class ExplanationHoverProvider implements vscode.HoverProvider {
  * comment, by "LIFT", fills in as the answer streams (model output as untrusted Markdown).
  */
 export class InlineExplanations implements vscode.Disposable {
-  private readonly controller = vscode.comments.createCommentController('lift.explanations', 'LIFT explanations');
+  private readonly controller = vscode.comments.createCommentController('lift.explanations', vscode.l10n.t('LIFT explanations'));
   /** Open threads by document and first line (for tests and reuse). */
   readonly threads = new Map<string, vscode.CommentThread>();
 
   constructor() {
-    this.controller.options = { prompt: 'Explanations by LIFT', placeHolder: '' };
+    this.controller.options = { prompt: vscode.l10n.t('Explanations by LIFT'), placeHolder: '' };
   }
 
   /** Opens (or reuses) the thread for a range and returns a function that sets its text. */
@@ -110,7 +110,7 @@ export class InlineExplanations implements vscode.Disposable {
       const body = new vscode.MarkdownString(escapeHtmlOutsideCode(text) || '…');
       body.isTrusted = false;
       body.supportHtml = false;
-      thread.comments = [{ author: { name: 'LIFT' }, body, mode: vscode.CommentMode.Preview, label: done ? undefined : 'writing…' }];
+      thread.comments = [{ author: { name: 'LIFT' }, body, mode: vscode.CommentMode.Preview, label: done ? undefined : vscode.l10n.t('writing…') }];
     };
     update('', true);
     return { update, thread };

@@ -42,9 +42,9 @@ function trainerPath(context: vscode.ExtensionContext): string {
 
 async function askForConsentIfRestricted(what: string): Promise<boolean> {
   if (vscode.workspace.isTrusted) return true;
-  const learn = 'Learn Anyway';
+  const learn = vscode.l10n.t('Learn Anyway');
   const choice = await vscode.window.showWarningMessage(
-    `This workspace is in Restricted Mode. Learning ${what} reads its files into a local model (nothing is executed and nothing leaves this machine). Learn it anyway?`,
+    vscode.l10n.t('This workspace is in Restricted Mode. Learning {0} reads its files into a local model (nothing is executed and nothing leaves this machine). Learn it anyway?', what),
     { modal: true },
     learn,
   );
@@ -73,12 +73,12 @@ function activeRange(): { file: string; startLine: number; endLine: number; code
 const editorActions = {
   copy: async (text: string): Promise<void> => {
     await vscode.env.clipboard.writeText(text);
-    vscode.window.setStatusBarMessage('LIFT: code copied', 2000);
+    vscode.window.setStatusBarMessage(vscode.l10n.t('LIFT: code copied'), 2000);
   },
   insert: async (text: string): Promise<void> => {
     const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
     if (!editor) {
-      void vscode.window.showInformationMessage('LIFT: open an editor to insert the code into.');
+      void vscode.window.showInformationMessage(vscode.l10n.t('LIFT: open an editor to insert the code into.'));
       return;
     }
     await editor.edit((e) => editor.selections.forEach((sel) => e.replace(sel, text)));
@@ -97,7 +97,7 @@ const editorActions = {
         return;
       }
     }
-    void vscode.window.showWarningMessage(`LIFT: ${rel} is not a file of this workspace.`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('LIFT: {0} is not a file of this workspace.', rel));
   },
   openLink: (url: string): Thenable<boolean> => vscode.env.openExternal(vscode.Uri.parse(url, true)),
 };
@@ -129,7 +129,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     chunkDelayMs: 15,
     answerContext: chatAnswerContext,
     onAnswering: (count) => keys.set('lift.answering', count > 0),
-    onFailure: (message) => void vscode.window.showErrorMessage(message, 'Show Trainer Log').then((c) => c && log.show()),
+    onFailure: (message) => void vscode.window.showErrorMessage(message, vscode.l10n.t('Show Trainer Log')).then((c) => c && log.show()),
     history: {
       load: () => context.workspaceState.get<HistoryItem[]>(HISTORY_KEY, []),
       save: (items) => context.workspaceState.update(HISTORY_KEY, items),
@@ -148,7 +148,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const refreshAdapter = (delayMs = 0, modelChanged = false): void => {
     // never learned here: nothing to ask, and no reason to start the trainer for it
     const settings = readSettings();
-    const modelName = settings.model ? `the model in ${path.basename(settings.model)}` : 'the bundled default model';
+    const modelName = settings.model ? vscode.l10n.t('the model in {0}', path.basename(settings.model)) : vscode.l10n.t('the bundled default model');
     const modelDir = settings.model || defaultModel;
     if (!store || !fs.existsSync(path.join(store, 'active.json'))) {
       keys.set('lift.learned', false);
@@ -168,7 +168,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
           chat.showKnowledge(known, modelName, known ? s.selfCheck : undefined, known ? s.createdAt : undefined);
           if (otherModel && modelChanged) {
             void vscode.window
-              .showWarningMessage(`LIFT: this workspace was learned with ${path.basename(s.baseModel)}; answers with ${modelName} cannot use that knowledge. Learn it again with the new model?`, 'Learn This Workspace')
+              .showWarningMessage(vscode.l10n.t('LIFT: this workspace was learned with {0}; answers with {1} cannot use that knowledge. Learn it again with the new model?', path.basename(s.baseModel), modelName), vscode.l10n.t('Learn This Workspace'))
               .then((c) => c && vscode.commands.executeCommand('lift.learnWorkspace'));
           }
         },
@@ -183,7 +183,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     void context.globalState.update('lift.explained', true);
     const settings = readSettings();
     void vscode.window.showInformationMessage(
-      `LIFT learns on this machine: it reads this workspace's files (never ignored files, .env files or keys; secret-looking strings are redacted), fine-tunes ${settings.model ? path.basename(settings.model) : 'the bundled default model'} into an adapter kept in VS Code's storage for this workspace, and answers from it. Nothing leaves this machine.`,
+      vscode.l10n.t("LIFT learns on this machine: it reads this workspace's files (never ignored files, .env files or keys; secret-looking strings are redacted), fine-tunes {0} into an adapter kept in VS Code's storage for this workspace, and answers from it. Nothing leaves this machine.", settings.model ? path.basename(settings.model) : vscode.l10n.t('the bundled default model')),
     );
   };
 
@@ -237,23 +237,23 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     vscode.commands.registerCommand('lift.learnWorkspace', async () => {
       explainOnce();
       if (!vscode.workspace.workspaceFolders?.length) {
-        return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
+        return vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: LIFT learns the folders of the workspace.'));
       }
-      if (!(await askForConsentIfRestricted('this workspace'))) return;
+      if (!(await askForConsentIfRestricted(vscode.l10n.t('this workspace')))) return;
       const roots = fileRoots();
-      return learning.learn(roots.length > 1 ? `${roots.length} folders` : 'this workspace', roots);
+      return learning.learn(roots.length > 1 ? vscode.l10n.t('{0} folders', roots.length) : vscode.l10n.t('this workspace'), roots);
     }),
     vscode.commands.registerCommand('lift.relearnChanges', async () => {
       const roots = fileRoots();
-      if (!roots.length) return vscode.window.showWarningMessage('Open a folder first: LIFT learns the folders of the workspace.');
-      if (!(await askForConsentIfRestricted('this workspace'))) return;
-      return learning.learn('the changes', roots, true);
+      if (!roots.length) return vscode.window.showWarningMessage(vscode.l10n.t('Open a folder first: LIFT learns the folders of the workspace.'));
+      if (!(await askForConsentIfRestricted(vscode.l10n.t('this workspace')))) return;
+      return learning.learn(vscode.l10n.t('the changes'), roots, true);
     }),
     vscode.commands.registerCommand('lift.learnDocument', async () => {
       explainOnce();
       const doc = vscode.window.activeTextEditor?.document;
-      if (!doc) return vscode.window.showWarningMessage('Open the document to learn (for example a long spec) first.');
-      if (doc.uri.scheme !== 'file' || doc.isUntitled) return vscode.window.showWarningMessage('Save the document first: LIFT learns files on disk.');
+      if (!doc) return vscode.window.showWarningMessage(vscode.l10n.t('Open the document to learn (for example a long spec) first.'));
+      if (doc.uri.scheme !== 'file' || doc.isUntitled) return vscode.window.showWarningMessage(vscode.l10n.t('Save the document first: LIFT learns files on disk.'));
       if (!(await askForConsentIfRestricted(`"${path.basename(doc.fileName)}"`))) return;
       if (doc.isDirty) await doc.save();
       return learning.learn(`"${path.basename(doc.fileName)}"`, [doc.uri.fsPath]);
@@ -263,32 +263,32 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       const text =
         typeof question === 'string'
           ? question
-          : await vscode.window.showInputBox({ title: 'LIFT: Ask About This Workspace', prompt: 'Your question', ignoreFocusOut: true });
+          : await vscode.window.showInputBox({ title: vscode.l10n.t('LIFT: Ask About This Workspace'), prompt: vscode.l10n.t('Your question'), ignoreFocusOut: true });
       if (text?.trim()) return askInChat(text.trim(), options?.chunkDelayMs);
       return undefined;
     }),
     vscode.commands.registerCommand('lift.explainSelection', async () => {
       const editor = vscode.window.activeTextEditor;
       const selected = editor?.document.getText(editor.selection);
-      if (!editor || !selected?.trim()) return vscode.window.showWarningMessage('Select the code to explain first.');
+      if (!editor || !selected?.trim()) return vscode.window.showWarningMessage(vscode.l10n.t('Select the code to explain first.'));
       const { start, end } = editor.selection;
       const last = end.character === 0 && end.line > start.line ? end.line : end.line + 1; // a selection ending at column 0 stops on the line above
       const where = `${vscode.workspace.asRelativePath(editor.document.uri)}:${start.line + 1}-${last}`;
       await vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`);
-      if (editor.document.uri.scheme !== 'file') return chat.ask(`Explain this code from ${where}:\n${selected}`);
+      if (editor.document.uri.scheme !== 'file') return chat.ask(`${vscode.l10n.t('Explain this code from {0}:', where)}\n${selected}`);
       const lines = editor.document.getText(new vscode.Range(start.line, 0, last - 1, Number.MAX_SAFE_INTEGER));
-      return chat.explain(editor.document.uri.fsPath, start.line + 1, last, `Explain ${where}`, lines);
+      return chat.explain(editor.document.uri.fsPath, start.line + 1, last, vscode.l10n.t('Explain {0}', where), lines);
     }),
     vscode.commands.registerCommand('lift.explainRange', async (uri?: vscode.Uri, startLine?: number, endLine?: number, name?: string): Promise<AskOutcome | undefined> => {
       if (!uri || !startLine || !endLine) return undefined;
       const doc = await vscode.workspace.openTextDocument(uri);
       const code = doc.getText(new vscode.Range(startLine - 1, 0, endLine - 1, Number.MAX_SAFE_INTEGER));
-      const label = `Explain ${name ?? 'this code'} (${vscode.workspace.asRelativePath(uri)}:${startLine}-${endLine})`;
+      const label = vscode.l10n.t('Explain {0} ({1})', name ?? vscode.l10n.t('this code'), `${vscode.workspace.asRelativePath(uri)}:${startLine}-${endLine}`);
       // streams inline under the code; the same exchange is in the chat to continue there
       const inline = inlineExplanations.show(uri, startLine, endLine, label);
       const outcome = await chat.explain(uri.fsPath, startLine, endLine, label, code, (text) => inline.update(text));
-      inline.update(outcome.outcome === 'done' ? outcome.text : `${outcome.text}\n\n*${outcome.outcome === 'cancelled' ? 'Stopped.' : outcome.error ?? 'Failed.'}*`, true);
-      if (outcome.outcome === 'done') explanations.add({ uri: uri.toString(), startLine, endLine, hash: codeHash(code), name: name ?? `lines ${startLine}-${endLine}`, text: outcome.text });
+      inline.update(outcome.outcome === 'done' ? outcome.text : `${outcome.text}\n\n*${outcome.outcome === 'cancelled' ? vscode.l10n.t('Stopped.') : outcome.error ?? vscode.l10n.t('Failed.')}*`, true);
+      if (outcome.outcome === 'done') explanations.add({ uri: uri.toString(), startLine, endLine, hash: codeHash(code), name: name ?? vscode.l10n.t('lines {0}-{1}', startLine, endLine), text: outcome.text });
       return outcome;
     }),
     vscode.languages.registerCodeLensProvider({ scheme: 'file' }, lenses),
@@ -310,21 +310,21 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       if (!choice) {
         const picked = await vscode.window.showQuickPick(
           [
-            { label: 'Download the CUDA provider', description: 'from nuget.org: the package onnxruntime-node itself installs (several hundred MB), checked against its SHA-512', value: 'download' },
-            { label: 'Use a folder…', description: 'holding libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so of the same ONNX Runtime version', value: 'folder' },
+            { label: vscode.l10n.t('Download the CUDA provider'), description: vscode.l10n.t('from nuget.org: the package onnxruntime-node itself installs (several hundred MB), checked against its SHA-512'), value: 'download' },
+            { label: vscode.l10n.t('Use a folder…'), description: vscode.l10n.t('holding libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so of the same ONNX Runtime version'), value: 'folder' },
           ],
-          { title: 'LIFT: Enable GPU (CUDA)', placeHolder: 'Where should the CUDA provider for ONNX Runtime come from?' },
+          { title: vscode.l10n.t('LIFT: Enable GPU (CUDA)'), placeHolder: vscode.l10n.t('Where should the CUDA provider for ONNX Runtime come from?') },
         );
         if (!picked) return undefined;
         if (picked.value === 'folder') {
-          const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this folder' });
+          const uri = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Use this folder') });
           if (!uri?.[0]) return undefined;
           folder = uri[0].fsPath;
         }
       }
       try {
         const result = await vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: 'LIFT: setting up GPU support', cancellable: true },
+          { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('LIFT: setting up GPU support'), cancellable: true },
           async (progress, token) => {
             const source = new CancellationTokenSource();
             token.onCancellationRequested(() => source.cancel());
@@ -332,9 +332,9 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
             return trainer.enableGpu({ storageDir, folder, feed: choice?.feed }, (p) => {
               if (p.phase === 'download' && p.total) {
                 const pct = Math.floor((100 * (p.received ?? 0)) / p.total);
-                progress.report({ increment: pct - shown, message: `downloading ${((p.received ?? 0) / 2 ** 20).toFixed(0)} of ${(p.total / 2 ** 20).toFixed(0)} MB` });
+                progress.report({ increment: pct - shown, message: vscode.l10n.t('downloading {0} of {1} MB', ((p.received ?? 0) / 2 ** 20).toFixed(0), (p.total / 2 ** 20).toFixed(0)) });
                 shown = pct;
-              } else if (p.phase !== 'download') progress.report({ message: { resolve: 'finding the package', verify: 'checking its SHA-512', extract: 'extracting the provider', check: 'checking CUDA and cuDNN' }[p.phase] });
+              } else if (p.phase !== 'download') progress.report({ message: { resolve: vscode.l10n.t('finding the package'), verify: vscode.l10n.t('checking its SHA-512'), extract: vscode.l10n.t('extracting the provider'), check: vscode.l10n.t('checking CUDA and cuDNN') }[p.phase] });
             }, source.token);
           },
         );
@@ -349,15 +349,15 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
           log.info(`The trainer restarted on it; CUDA provider ${cuda?.available ? 'present' : `unavailable (${cuda?.reason})`}.`);
         }
         if (result.missing.length) {
-          void vscode.window.showWarningMessage(`LIFT: the CUDA provider is installed, but CUDA cannot run yet — ${result.missing.join('; ')}. Until then LIFT runs on the CPU.`);
+          void vscode.window.showWarningMessage(vscode.l10n.t('LIFT: the CUDA provider is installed, but CUDA cannot run yet — {0}. Until then LIFT runs on the CPU.', result.missing.join('; ')));
         } else {
-          void vscode.window.showInformationMessage(`LIFT: GPU support is set up (ONNX Runtime ${result.version} with CUDA). Learning and answering use the GPU when "lift.device" is auto or cuda.`);
+          void vscode.window.showInformationMessage(vscode.l10n.t('LIFT: GPU support is set up (ONNX Runtime {0} with CUDA). Learning and answering use the GPU when "lift.device" is auto or cuda.', result.version));
         }
         return result;
       } catch (err) {
         const cancelled = err instanceof TrainerError && err.kind === 'cancelled';
         log[cancelled ? 'info' : 'error'](cancelled ? 'GPU set-up was cancelled; nothing was changed.' : `GPU set-up failed: ${err instanceof Error ? err.message : String(err)}`);
-        if (!cancelled) void vscode.window.showErrorMessage(`LIFT: GPU set-up failed — ${err instanceof Error ? err.message.replace(/^The LIFT trainer could not complete "[^"]+": /, '') : String(err)}. LIFT keeps running on the CPU.`);
+        if (!cancelled) void vscode.window.showErrorMessage(vscode.l10n.t('LIFT: GPU set-up failed — {0}. LIFT keeps running on the CPU.', err instanceof Error ? err.message.replace(/^The LIFT trainer could not complete "[^"]+": /, '') : String(err)));
         return undefined;
       }
     }),
@@ -379,7 +379,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     }),
     vscode.commands.registerCommand('lift.manageAdapters', async (action?: { select?: string; delete?: string }): Promise<AdaptersResult | undefined> => {
       if (!store) {
-        void vscode.window.showWarningMessage('Open a folder or workspace first: LIFT keeps its adapters in the workspace\'s storage.');
+        void vscode.window.showWarningMessage(vscode.l10n.t('Open a folder or workspace first: LIFT keeps its adapters in the workspace\'s storage.'));
         return undefined;
       }
       try {
@@ -387,39 +387,39 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         if (action) return await trainer.adapters({ store, ...action }).finally(() => refreshAdapter());
         const { adapters } = await trainer.adapters({ store });
         if (!adapters.length) {
-          void vscode.window.showInformationMessage('LIFT: nothing learned in this workspace yet. Run "LIFT: Learn This Workspace".');
+          void vscode.window.showInformationMessage(vscode.l10n.t('LIFT: nothing learned in this workspace yet. Run "LIFT: Learn This Workspace".'));
           return { adapters };
         }
         const picked = await vscode.window.showQuickPick(
           adapters.map((a) => ({
             label: `${a.active ? '$(check) ' : ''}${new Date(a.createdAt).toLocaleString()}`,
-            description: `${a.files} files, ${a.tokens} tokens${a.finalLoss === undefined ? '' : `, loss ${a.finalLoss.toFixed(3)}`}`,
-            detail: `${path.basename(a.baseModel)} · ${a.key}${a.active ? ' · answering now' : ''}`,
+            description: a.finalLoss === undefined ? vscode.l10n.t('{0} files, {1} tokens', a.files, a.tokens) : vscode.l10n.t('{0} files, {1} tokens, loss {2}', a.files, a.tokens, a.finalLoss.toFixed(3)),
+            detail: `${path.basename(a.baseModel)} · ${a.key}${a.active ? ` · ${vscode.l10n.t('answering now')}` : ''}`,
             adapter: a,
           })),
-          { title: 'LIFT: Adapters of this workspace', placeHolder: 'Pick an adapter to use or delete' },
+          { title: vscode.l10n.t('LIFT: Adapters of this workspace'), placeHolder: vscode.l10n.t('Pick an adapter to use or delete') },
         );
         if (!picked) return undefined;
-        const use = 'Use for answers';
-        const remove = 'Delete';
-        const choice = await vscode.window.showQuickPick(picked.adapter.active ? [remove] : [use, remove], { title: `Adapter ${picked.adapter.key}` });
+        const use = vscode.l10n.t('Use for answers');
+        const remove = vscode.l10n.t('Delete');
+        const choice = await vscode.window.showQuickPick(picked.adapter.active ? [remove] : [use, remove], { title: vscode.l10n.t('Adapter {0}', picked.adapter.key) });
         if (!choice) return undefined;
         if (choice === remove) {
-          const sure = await vscode.window.showWarningMessage(`Delete the adapter learned ${new Date(picked.adapter.createdAt).toLocaleString()}? This cannot be undone.`, { modal: true }, 'Delete');
-          if (sure !== 'Delete') return undefined;
+          const sure = await vscode.window.showWarningMessage(vscode.l10n.t('Delete the adapter learned {0}? This cannot be undone.', new Date(picked.adapter.createdAt).toLocaleString()), { modal: true }, remove);
+          if (sure !== remove) return undefined;
         }
         const result = await trainer.adapters({ store, ...(choice === use ? { select: picked.adapter.key } : { delete: picked.adapter.key }) });
         refreshAdapter();
         return result;
       } catch (err) {
-        void vscode.window.showErrorMessage(`LIFT: ${err instanceof Error ? err.message : String(err)}`);
+        void vscode.window.showErrorMessage(vscode.l10n.t('LIFT: {0}', err instanceof Error ? err.message : String(err)));
         return undefined;
       }
     }),
     vscode.commands.registerCommand('lift.clearHistory', () => chat.clearHistory()),
     vscode.commands.registerCommand('lift.restartTrainer', async () => {
       const info = await trainer.restart();
-      vscode.window.setStatusBarMessage(`LIFT trainer restarted (pid ${info.pid})`, 4000);
+      vscode.window.setStatusBarMessage(vscode.l10n.t('LIFT trainer restarted (pid {0})', info.pid), 4000);
     }),
   );
 

@@ -12,6 +12,24 @@ import type { LearnProgress, LearnResult } from '../native/protocol';
 import { readSettings } from './config';
 import type { LearningView } from '../webview/messages';
 
+/** A phase of learning in the user's words (the status bar and the notification). */
+function phaseWords(phase: LearnProgress['phase']): string {
+  switch (phase) {
+    case 'collect':
+      return vscode.l10n.t('collecting files');
+    case 'tokenize':
+      return vscode.l10n.t('tokenizing');
+    case 'build':
+      return vscode.l10n.t('building');
+    case 'train':
+      return vscode.l10n.t('training');
+    case 'save':
+      return vscode.l10n.t('saving');
+    case 'check':
+      return vscode.l10n.t('checking what it learned');
+  }
+}
+
 export class Learning {
   private current: CancellationTokenSource | undefined;
 
@@ -41,32 +59,32 @@ export class Learning {
     const settings = readSettings();
     const model = settings.model || this.opts.defaultModel;
     if (!model) {
-      const open = 'Open Settings';
+      const open = vscode.l10n.t('Open Settings');
       const choice = await vscode.window.showWarningMessage(
-        'Set "lift.model" to a Hugging Face model folder of the Llama family (config.json, *.safetensors, tokenizer.json) to learn: the bundled default model is missing from this installation.',
+        vscode.l10n.t('Set "lift.model" to a Hugging Face model folder of the Llama family (config.json, *.safetensors, tokenizer.json) to learn: the bundled default model is missing from this installation.'),
         open,
       );
       if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'lift.model');
       return undefined;
     }
     if (!this.storage) {
-      void vscode.window.showWarningMessage('Open a folder or workspace first: LIFT keeps the learned adapter in the workspace\'s storage.');
+      void vscode.window.showWarningMessage(vscode.l10n.t('Open a folder or workspace first: LIFT keeps the learned adapter in the workspace\'s storage.'));
       return undefined;
     }
     if (this.current) {
-      void vscode.window.showInformationMessage('LIFT is already learning; cancel it first ("LIFT: Cancel Learning").');
+      void vscode.window.showInformationMessage(vscode.l10n.t('LIFT is already learning; cancel it first ("LIFT: Cancel Learning").'));
       return undefined;
     }
     const store = path.join(this.storage.fsPath, 'adapters');
     fs.mkdirSync(store, { recursive: true });
     const source = new CancellationTokenSource();
     this.current = source;
-    this.opts.onBusy('starting');
+    this.opts.onBusy(vscode.l10n.t('starting'));
     const started = Date.now();
     let view: LearningView | undefined;
     try {
       return await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `LIFT: learning ${what}`, cancellable: true },
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('LIFT: learning {0}', what), cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => source.cancel());
           let reported = 0;
@@ -74,6 +92,7 @@ export class Learning {
           view = { state: 'running', what, losses: [] };
           this.opts.onView?.(view);
           let asked = false;
+          const stopLabel = vscode.l10n.t('Stop');
           const onProgress = (p: LearnProgress): void => {
             if (p.message && p.phase !== 'save') this.log.info(`${p.phase}: ${p.message}`); // the memory estimate, the budget, model-written QA
             if (p.estimateSeconds !== undefined) progress.report({ message: p.message });
@@ -82,8 +101,8 @@ export class Learning {
               asked = true;
               const minutes = (s: number): number => Math.max(1, Math.round(s / 60));
               void vscode.window
-                .showWarningMessage(`LIFT: learning ${what} takes about ${minutes(p.overBudget.estimateSeconds)} min on this machine, over your budget of ${minutes(p.overBudget.budgetSeconds)} min (lift.learnBudgetMinutes). Go on?`, 'Go On', 'Stop')
-                .then((c) => c === 'Stop' && source.cancel());
+                .showWarningMessage(vscode.l10n.t('LIFT: learning {0} takes about {1} min on this machine, over your budget of {2} min (lift.learnBudgetMinutes). Go on?', what, minutes(p.overBudget.estimateSeconds), minutes(p.overBudget.budgetSeconds)), vscode.l10n.t('Go On'), stopLabel)
+                .then((c) => c === stopLabel && source.cancel());
             }
             if (p.phase === 'train' && p.step === undefined) return; // a note on training (skipped steps): the log only
             view = { ...view!, phase: p.phase, step: p.step, totalSteps: p.totalSteps, etaSeconds: p.etaSeconds, losses: p.loss !== undefined ? [...view!.losses, p.loss] : view!.losses };
@@ -93,12 +112,13 @@ export class Learning {
             }
             if (p.phase === 'train' && p.step && p.totalSteps) {
               const pct = Math.floor((100 * p.step) / p.totalSteps);
-              progress.report({ increment: pct - reported, message: `training ${p.step}/${p.totalSteps}, loss ${p.loss?.toFixed(3)}, ${Math.ceil(p.etaSeconds ?? 0)} s left` });
+              progress.report({ increment: pct - reported, message: vscode.l10n.t('training {0}/{1}, loss {2}, {3} s left', p.step, p.totalSteps, p.loss?.toFixed(3) ?? '', Math.ceil(p.etaSeconds ?? 0)) });
               reported = pct;
               this.opts.onBusy(`${pct}%`);
             } else if (p.phase !== 'collect' || !p.step) {
-              progress.report({ message: p.phase === 'build' ? 'building the training graph' : p.phase === 'save' ? 'saving the adapter' : `${p.phase}…` });
-              this.opts.onBusy(p.phase);
+              const phase = phaseWords(p.phase);
+              progress.report({ message: p.phase === 'build' ? vscode.l10n.t('building the training graph') : p.phase === 'save' ? vscode.l10n.t('saving the adapter') : `${phase}…` });
+              this.opts.onBusy(phase);
             }
           };
           const result = await this.trainer.learn(
@@ -113,8 +133,8 @@ export class Learning {
           this.log.info(`Learned ${what}: ${result.files} files, ${result.tokens} tokens, ${result.steps} steps in ${seconds} s, loss ${result.firstLoss.toFixed(3)} → ${result.finalLoss.toFixed(3)}; skipped ${skipped || 'none'}; ${result.redactions} secrets redacted. Adapter: ${result.adapterDir}`);
           void vscode.window.showInformationMessage(
             incremental && result.steps === 0
-              ? `LIFT: nothing changed in ${what} since it was learned.`
-              : `LIFT learned ${what}: ${result.files} files (${result.tokens} tokens) in ${seconds} s.${result.selfCheck?.asked ? ` It answers ${result.selfCheck.direct} of ${result.selfCheck.asked} check questions${result.selfCheck.direct < 0.7 * result.selfCheck.asked && settings.preset !== 'thorough' ? '; the thorough preset (lift.preset) learns more' : ''}.` : ''}`,
+              ? vscode.l10n.t('LIFT: nothing changed in {0} since it was learned.', what)
+              : `${vscode.l10n.t('LIFT learned {0}: {1} files ({2} tokens) in {3} s.', what, result.files, result.tokens, seconds)}${result.selfCheck?.asked ? ` ${result.selfCheck.direct < 0.7 * result.selfCheck.asked && settings.preset !== 'thorough' ? vscode.l10n.t('It answers {0} of {1} check questions; the thorough preset (lift.preset) learns more.', result.selfCheck.direct, result.selfCheck.asked) : vscode.l10n.t('It answers {0} of {1} check questions.', result.selfCheck.direct, result.selfCheck.asked)}` : ''}`,
           );
           return result;
         },
@@ -123,12 +143,13 @@ export class Learning {
       if (view) this.opts.onView?.({ ...view, state: err instanceof TrainerError && err.kind === 'cancelled' ? 'cancelled' : 'failed', error: err instanceof Error ? err.message : String(err) });
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.log.info(`Learning ${what} was cancelled; the previous adapter is unchanged.`);
-        void vscode.window.showInformationMessage('LIFT: learning cancelled; the previous adapter is unchanged.');
+        void vscode.window.showInformationMessage(vscode.l10n.t('LIFT: learning cancelled; the previous adapter is unchanged.'));
         return undefined;
       }
       const message = err instanceof Error ? err.message : String(err);
       this.log.error(`Learning ${what} failed: ${message}`);
-      void vscode.window.showErrorMessage(`LIFT could not learn ${what}: ${message}`, 'Show Trainer Log').then((c) => c && this.log.show());
+      const show = vscode.l10n.t('Show Trainer Log');
+      void vscode.window.showErrorMessage(vscode.l10n.t('LIFT could not learn {0}: {1}', what, message), show).then((c) => c === show && this.log.show());
       return undefined;
     } finally {
       this.current = undefined;

@@ -51,27 +51,27 @@ export class LiftStatusBar implements vscode.Disposable {
     i.backgroundColor = undefined;
     if (this.trainer === 'failed') {
       i.text = '$(error) LIFT';
-      i.tooltip = 'LIFT trainer: unavailable after repeated crashes. Click to see the log.';
+      i.tooltip = vscode.l10n.t('LIFT trainer: unavailable after repeated crashes. Click to see the log.');
       i.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     } else if (this.trainer === 'crashed') {
       i.text = '$(warning) LIFT';
-      i.tooltip = 'LIFT trainer: stopped unexpectedly; restarts on the next request';
+      i.tooltip = vscode.l10n.t('LIFT trainer: stopped unexpectedly; restarts on the next request');
     } else if (this.busy) {
       i.text = `$(sync~spin) LIFT ${this.busy}`;
-      i.tooltip = 'LIFT is learning ("LIFT: Cancel Learning" stops it)';
+      i.tooltip = vscode.l10n.t('LIFT is learning ("LIFT: Cancel Learning" stops it)');
     } else if (this.trainer === 'starting') {
       i.text = '$(loading~spin) LIFT';
-      i.tooltip = 'LIFT trainer: starting';
+      i.tooltip = vscode.l10n.t('LIFT trainer: starting');
     } else if (!this.adapter?.learned) {
       i.text = '$(sparkle) LIFT';
-      i.tooltip = 'LIFT: this workspace is not learned yet ("LIFT: Learn This Workspace")';
+      i.tooltip = vscode.l10n.t('LIFT: this workspace is not learned yet ("LIFT: Learn This Workspace")');
     } else {
       const { changed, removed, added } = this.adapter.stale;
       const n = changed.length + removed.length + added.length;
-      i.text = n ? `$(warning) LIFT stale: ${n} file${n > 1 ? 's' : ''} changed` : `$(sparkle) LIFT learned ${timeAgo(this.adapter.createdAt)}`;
+      i.text = n ? `$(warning) ${n > 1 ? vscode.l10n.t('LIFT stale: {0} files changed', n) : vscode.l10n.t('LIFT stale: 1 file changed')}` : `$(sparkle) ${vscode.l10n.t('LIFT learned {0}', timeAgo(this.adapter.createdAt))}`;
       i.tooltip = n
-        ? `Changed since learning: ${[...changed, ...added.map((a) => `${a} (new)`), ...removed.map((r) => `${r} (removed)`)].slice(0, 10).join(', ')}. Run "LIFT: Relearn Changes".`
-        : `LIFT learned ${this.adapter.files} files (${this.adapter.tokens} tokens) ${timeAgo(this.adapter.createdAt)}`;
+        ? vscode.l10n.t('Changed since learning: {0}. Run "LIFT: Relearn Changes".', [...changed, ...added.map((a) => vscode.l10n.t('{0} (new)', a)), ...removed.map((r) => vscode.l10n.t('{0} (removed)', r))].slice(0, 10).join(', '))
+        : vscode.l10n.t('LIFT learned {0} files ({1} tokens) {2}', this.adapter.files, this.adapter.tokens, timeAgo(this.adapter.createdAt));
     }
   }
 

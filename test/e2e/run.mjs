@@ -240,8 +240,8 @@ async function drive(page) {
   const palette = async (command) => {
     await openPalette();
     await page.locator('.quick-input-widget input').fill(`>${command}`);
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter');
+    // the row of this command (Enter would run whichever row the palette ranks first)
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first().click({ timeout: 10_000 });
   };
   /** Whether the palette lists the command (its "when" clause holds); closes the palette. */
   const paletteOffers = async (command) => {
@@ -350,8 +350,7 @@ async function drive(page) {
     for (const theme of ['Light Modern', 'Dark Modern', 'Dark High Contrast', 'Light High Contrast']) {
       await palette('Preferences: Color Theme');
       await page.locator('.quick-input-widget input').fill(theme);
-      await page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first().waitFor({ timeout: 10_000 });
-      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget .monaco-list-row', { hasText: theme }).first().click({ timeout: 10_000 });
       await page.waitForTimeout(2000); // the webview receives the theme's colours
       let frame;
       for (const f of page.frames()) if (await f.locator('#messages').count().catch(() => 0)) frame = f;
