@@ -2,6 +2,7 @@
  * The host side of the sidebar chat, free of `vscode` so tests drive it directly: it takes the
  * webview's messages, asks the trainer, and streams the answers back.
  */
+import * as l10n from '@vscode/l10n';
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import { endsWithPath } from '../native/files';
@@ -24,13 +25,21 @@ export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store
  * What an answer drew on, for the note under it: learned knowledge or the base model, the active
  * editor's lines (`active`, when the request carried them), the other files, or why none were searched.
  */
-export function answerNote(result: AskResult, active: AskParams['active'], learning: boolean, activeLabel = 'the active editor'): string {
+export function answerNote(result: AskResult, active: AskParams['active'], learning: boolean, activeLabel = l10n.t('the active editor')): string {
   const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
-  const knowledge = result.usedAdapter ? `Learned knowledge${learning ? ' (the previous adapter: learning in progress)' : ''}` : `Base model (${learning ? 'learning in progress' : 'this workspace is not learned yet'})`;
+  const knowledge = result.usedAdapter
+    ? learning
+      ? l10n.t('Learned knowledge (the previous adapter: learning in progress)')
+      : l10n.t('Learned knowledge')
+    : learning
+      ? l10n.t('Base model (learning in progress)')
+      : l10n.t('Base model (this workspace is not learned yet)');
   const pinned = active && result.sources.find((x) => x.startLine === active.startLine && endsWithPath(active.file, x.path));
   const others = files.filter((f) => !pinned || f !== `${pinned.path}:${pinned.startLine}-${pinned.endLine}`);
-  const searched = result.retrievalOff ? ` (not searched: ${result.retrievalOff})` : '';
-  return `${result.notice ? `${result.notice} ` : ''}${knowledge}${pinned ? ` + ${activeLabel} (${pinned.path}:${pinned.startLine}-${pinned.endLine})` : ''}${others.length ? ` + context from ${others.join(', ')}` : pinned || searched ? '' : ', no matching files'}${searched}`;
+  const searched = result.retrievalOff ? l10n.t(' (not searched: {0})', result.retrievalOff) : '';
+  const pinnedPart = pinned ? l10n.t(' + {0} ({1})', activeLabel, `${pinned.path}:${pinned.startLine}-${pinned.endLine}`) : '';
+  const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : pinned || searched ? '' : l10n.t(', no matching files');
+  return `${result.notice ? `${result.notice} ` : ''}${knowledge}${pinnedPart}${context}${searched}`;
 }
 
 export interface ChatControllerOptions {

@@ -34,6 +34,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
       cspSource: view.webview.cspSource,
       scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js')).toString(),
       nonce: makeNonce(),
+      lang: vscode.env.language,
+      ...(vscode.l10n.bundle ? { l10n: vscode.l10n.bundle } : {}),
     });
     this.chat.attach((m) => view.webview.postMessage(m));
     view.webview.onDidReceiveMessage((m: unknown) => {

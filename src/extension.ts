@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as l10n from '@vscode/l10n';
 import * as vscode from 'vscode';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../native/client';
@@ -103,6 +104,8 @@ const editorActions = {
 };
 
 export function activate(context: vscode.ExtensionContext): LiftApi {
+  // the code shared with the webview and the tests (free of vscode) translates with @vscode/l10n
+  if (vscode.l10n.bundle) l10n.config({ contents: vscode.l10n.bundle });
   const log = vscode.window.createOutputChannel('LIFT Trainer', { log: true });
   const version = String(context.extension.packageJSON.version);
   const trainerScript = trainerPath(context);

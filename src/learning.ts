@@ -11,24 +11,7 @@ import { type TrainerClient, TrainerError } from '../native/client';
 import type { LearnProgress, LearnResult } from '../native/protocol';
 import { readSettings } from './config';
 import type { LearningView } from '../webview/messages';
-
-/** A phase of learning in the user's words (the status bar and the notification). */
-function phaseWords(phase: LearnProgress['phase']): string {
-  switch (phase) {
-    case 'collect':
-      return vscode.l10n.t('collecting files');
-    case 'tokenize':
-      return vscode.l10n.t('tokenizing');
-    case 'build':
-      return vscode.l10n.t('building');
-    case 'train':
-      return vscode.l10n.t('training');
-    case 'save':
-      return vscode.l10n.t('saving');
-    case 'check':
-      return vscode.l10n.t('checking what it learned');
-  }
-}
+import { phaseWords } from '../webview/words';
 
 export class Learning {
   private current: CancellationTokenSource | undefined;
@@ -79,7 +62,7 @@ export class Learning {
     fs.mkdirSync(store, { recursive: true });
     const source = new CancellationTokenSource();
     this.current = source;
-    this.opts.onBusy(vscode.l10n.t('starting'));
+    this.opts.onBusy(phaseWords(undefined));
     const started = Date.now();
     let view: LearningView | undefined;
     try {

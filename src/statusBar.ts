@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import type { TrainerState } from '../native/client';
 import type { AdapterStatus } from '../native/protocol';
-import { timeAgo } from '../webview/timeAgo';
+import { timeAgo } from '../webview/words';
 
 
 export class LiftStatusBar implements vscode.Disposable {

@@ -14,6 +14,9 @@ export interface ChatHtmlOptions {
   /** `webview.asWebviewUri(dist/webview.js)`. */
   scriptUri: string;
   nonce: string;
+  /** The extension's translations for the display language (`vscode.l10n.bundle`), and that language. */
+  l10n?: Record<string, string>;
+  lang?: string;
 }
 
 const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -33,14 +36,14 @@ export function contentSecurityPolicy({ cspSource, nonce }: Pick<ChatHtmlOptions
 
 export function renderChatHtml(o: ChatHtmlOptions): string {
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${escapeAttr(o.lang ?? 'en')}">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(o))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>LIFT</title>
 </head>
-<body>
+<body${o.l10n ? ` data-l10n="${escapeAttr(JSON.stringify(o.l10n))}"` : ''}>
 <script type="module" nonce="${escapeAttr(o.nonce)}" src="${escapeAttr(o.scriptUri)}"></script>
 </body>
 </html>`;

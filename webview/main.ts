@@ -7,8 +7,10 @@
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
+import * as l10n from '@vscode/l10n';
 import { linkFileRefs, renderMarkdown } from './markdown';
-import { timeAgo } from './timeAgo';
+import { phaseWords, timeAgo } from './words';
+import type { LearnPhase } from '../native/protocol';
 import type { HistoryItem, HostToWebview, LearningView, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
@@ -29,6 +31,9 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: 
   return e;
 }
 
+// the extension's translations for VS Code's display language, when there are any
+if (document.body.dataset.l10n) l10n.config({ contents: JSON.parse(document.body.dataset.l10n) as Record<string, string> });
+
 const style = el('style');
 style.textContent = css;
 style.nonce = document.querySelector<HTMLScriptElement>('script[nonce]')?.nonce ?? '';
@@ -44,8 +49,8 @@ function renderKnowledge(): void {
   const model = k.model.charAt(0).toUpperCase() + k.model.slice(1);
   header.dataset.learned = String(k.learned);
   header.textContent = k.learned
-    ? `${model} · learned ${k.learnedAt ? timeAgo(k.learnedAt) : ''}${k.selfCheck?.asked ? ` · answers ${k.selfCheck.direct} of ${k.selfCheck.asked} check questions` : ''}`
-    : `${model} · this workspace is not learned yet`;
+    ? `${model} · ${l10n.t('learned {0}', k.learnedAt ? timeAgo(k.learnedAt) : '')}${k.selfCheck?.asked ? ` · ${l10n.t('answers {0} of {1} check questions', k.selfCheck.direct, k.selfCheck.asked)}` : ''}`
+    : `${model} · ${l10n.t('this workspace is not learned yet')}`;
 }
 setInterval(renderKnowledge, 60_000); // "learned 3 min ago" stays true
 const trainer = el('div');
@@ -54,12 +59,12 @@ trainer.setAttribute('role', 'status');
 const learning = el('section');
 learning.id = 'learning';
 learning.hidden = true;
-learning.setAttribute('aria-label', 'Learning');
+learning.setAttribute('aria-label', l10n.t('Learning'));
 const messages = el('div');
 messages.id = 'messages';
 // a labelled region that the keyboard can reach and scroll
 messages.setAttribute('role', 'region');
-messages.setAttribute('aria-label', 'Conversation');
+messages.setAttribute('aria-label', l10n.t('Conversation'));
 messages.tabIndex = 0;
 // not a live region: a streamed answer re-renders on every chunk, and would be read again each time
 const announcer = el('div', { className: 'visually-hidden' });
@@ -67,42 +72,42 @@ announcer.id = 'announcer';
 announcer.setAttribute('aria-live', 'polite');
 announcer.setAttribute('aria-atomic', 'true');
 const empty = el('div', { className: 'empty' });
-const emptyText = el('p', { text: 'Ask about this workspace. Answers come from the local trainer; nothing leaves this machine.' });
+const emptyText = el('p', { text: l10n.t('Ask about this workspace. Answers come from the local trainer; nothing leaves this machine.') });
 const offer = el('p', { className: 'offer' });
 offer.hidden = true;
 const learnButton = document.createElement('vscode-button');
 learnButton.id = 'learn';
-learnButton.textContent = 'Learn this workspace';
+learnButton.textContent = l10n.t('Learn this workspace');
 learnButton.addEventListener('click', () => post({ type: 'learn' }));
-offer.append(el('span', { text: 'This workspace is not learned yet: answers come from the base model and the files that match. ' }), learnButton);
+offer.append(el('span', { text: `${l10n.t('This workspace is not learned yet: answers come from the base model and the files that match.')} ` }), learnButton);
 empty.append(emptyText, offer);
 messages.append(empty);
 
 const form = el('form');
 const input = document.createElement('vscode-textarea');
 input.id = 'question';
-input.setAttribute('placeholder', 'Ask a question (Enter to send, Shift+Enter for a new line)');
+input.setAttribute('placeholder', l10n.t('Ask a question (Enter to send, Shift+Enter for a new line)'));
 input.setAttribute('rows', '3');
-input.setAttribute('aria-label', 'Question');
+input.setAttribute('aria-label', l10n.t('Question'));
 const actions = el('div', { className: 'actions' });
 const stop = document.createElement('vscode-button');
 stop.id = 'stop';
-stop.textContent = 'Stop';
+stop.textContent = l10n.t('Stop');
 stop.setAttribute('secondary', '');
 stop.hidden = true;
 const send = document.createElement('vscode-button');
 send.id = 'send';
-send.textContent = 'Ask';
+send.textContent = l10n.t('Ask');
 const clear = document.createElement('vscode-button');
 clear.id = 'clear';
-clear.textContent = 'Clear';
+clear.textContent = l10n.t('Clear');
 clear.setAttribute('secondary', '');
-clear.title = 'Clear the conversation of this workspace';
+clear.title = l10n.t('Clear the conversation of this workspace');
 actions.append(clear, stop, send);
 form.append(input, actions);
 // landmarks: the header (what answers, the trainer) and the conversation
 const banner = el('header');
-banner.append(el('h1', { className: 'visually-hidden', text: 'LIFT chat' }), header, trainer);
+banner.append(el('h1', { className: 'visually-hidden', text: l10n.t('LIFT chat') }), header, trainer);
 const main = el('main');
 main.append(learning, messages, form, announcer);
 document.body.append(banner, main);
@@ -113,29 +118,29 @@ function renderTrainer(t: TrainerView): void {
   const state = el('span', { className: 'state' });
   switch (t.state) {
     case 'ready': {
-      state.textContent = `Trainer ready (pid ${t.pid})`;
+      state.textContent = l10n.t('Trainer ready (pid {0})', t.pid);
       const ort = document.createElement('vscode-badge');
-      ort.textContent = `ONNX Runtime ${t.onnxruntime}`;
+      ort.textContent = l10n.t('ONNX Runtime {0}', t.onnxruntime);
       trainer.append(state, ort);
       for (const p of t.providers.filter((p) => p.available)) {
         const b = document.createElement('vscode-badge');
         b.textContent = p.name.toUpperCase();
         trainer.append(b);
       }
-      if (!t.selfTestOk) trainer.append(el('span', { className: 'state', text: 'runtime self-test failed' }));
+      if (!t.selfTestOk) trainer.append(el('span', { className: 'state', text: l10n.t('runtime self-test failed') }));
       return;
     }
     case 'starting':
-      state.textContent = 'Trainer starting…';
+      state.textContent = l10n.t('Trainer starting…');
       break;
     case 'stopped':
-      state.textContent = 'Trainer stopped; it starts on the next question.';
+      state.textContent = l10n.t('Trainer stopped; it starts on the next question.');
       break;
     case 'crashed':
-      state.textContent = 'Trainer stopped unexpectedly; it restarts on the next question.';
+      state.textContent = l10n.t('Trainer stopped unexpectedly; it restarts on the next question.');
       break;
     case 'failed':
-      state.textContent = `Trainer unavailable: ${t.error}`;
+      state.textContent = l10n.t('Trainer unavailable: {0}', t.error);
       break;
   }
   trainer.append(state);
@@ -171,13 +176,13 @@ function setAnswer(a: AnswerView, text: string): void {
   for (const pre of a.body.querySelectorAll('pre')) {
     const code = pre.textContent ?? '';
     const bar = el('div', { className: 'code-actions' });
-    const copy = el('button', { className: 'copy', text: 'Copy' });
+    const copy = el('button', { className: 'copy', text: l10n.t('Copy') });
     copy.type = 'button';
-    copy.title = 'Copy the code';
+    copy.title = l10n.t('Copy the code');
     copy.addEventListener('click', () => post({ type: 'copy', text: code.replace(/\n$/, '') }));
-    const insert = el('button', { className: 'insert', text: 'Insert' });
+    const insert = el('button', { className: 'insert', text: l10n.t('Insert') });
     insert.type = 'button';
-    insert.title = 'Insert the code at the cursor of the active editor';
+    insert.title = l10n.t('Insert the code at the cursor of the active editor');
     insert.addEventListener('click', () => post({ type: 'insert', text: code.replace(/\n$/, '') }));
     bar.append(copy, insert);
     pre.before(bar);
@@ -199,8 +204,8 @@ function finish(a: AnswerView, end: { outcome: HistoryItem['outcome']; error?: s
   a.frame = undefined;
   setAnswer(a, a.text);
   a.root.dataset.outcome = end.outcome;
-  if (end.outcome === 'failed') a.root.append(el('span', { className: 'error', text: end.error ?? 'The answer failed.' }));
-  if (end.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ' (stopped)' }));
+  if (end.outcome === 'failed') a.root.append(el('span', { className: 'error', text: end.error ?? l10n.t('The answer failed.') }));
+  if (end.outcome === 'cancelled') a.root.append(el('span', { className: 'note', text: ` (${l10n.t('stopped')})` }));
   if (end.note) {
     // the files the answer drew on open at their lines, like references in the answer
     const note = el('span', { className: 'source', text: end.note });
@@ -237,7 +242,7 @@ function lossCurve(losses: number[]): SVGSVGElement {
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
   svg.setAttribute('class', 'curve');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `loss curve, ${losses.length} steps`);
+  svg.setAttribute('aria-label', l10n.t('loss curve, {0} steps', losses.length));
   const step = Math.max(1, Math.ceil(losses.length / 200));
   const pts = losses.filter((_, i) => i % step === 0 || i === losses.length - 1);
   const lo = Math.min(...pts);
@@ -255,23 +260,23 @@ function renderLearning(v: LearningView): void {
   const pct = v.step && v.totalSteps ? Math.floor((100 * v.step) / v.totalSteps) : undefined;
   const head =
     v.state === 'running'
-      ? `Learning ${v.what}: ${v.phase ?? 'starting'}${pct !== undefined ? ` ${pct}%` : ''}${v.etaSeconds !== undefined && v.phase === 'train' ? `, ${Math.ceil(v.etaSeconds)} s left` : ''}`
+      ? `${l10n.t('Learning {0}: {1}', v.what, phaseWords(v.phase as LearnPhase | undefined))}${pct !== undefined ? ` ${pct}%` : ''}${v.etaSeconds !== undefined && v.phase === 'train' ? `, ${l10n.t('{0} s left', Math.ceil(v.etaSeconds))}` : ''}`
       : v.state === 'done'
-        ? `Learned ${v.what} in ${v.report?.seconds ?? 0} s`
+        ? l10n.t('Learned {0} in {1} s', v.what, v.report?.seconds ?? 0)
         : v.state === 'cancelled'
-          ? `Learning ${v.what} was cancelled; the previous adapter is unchanged`
-          : `Learning ${v.what} failed: ${v.error ?? ''}`;
+          ? l10n.t('Learning {0} was cancelled; the previous adapter is unchanged', v.what)
+          : l10n.t('Learning {0} failed: {1}', v.what, v.error ?? '');
   learning.append(el('div', { className: 'head', text: head }));
   if (v.losses.length > 1) {
     const row = el('div', { className: 'loss' });
-    row.append(lossCurve(v.losses), el('span', { text: `loss ${v.losses[0]!.toFixed(2)} → ${v.losses.at(-1)!.toFixed(2)}` }));
+    row.append(lossCurve(v.losses), el('span', { text: l10n.t('loss {0} → {1}', v.losses[0]!.toFixed(2), v.losses.at(-1)!.toFixed(2)) }));
     learning.append(row);
   }
   if (v.report) {
     const r = v.report;
     const skipped = Object.entries(r.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
-    learning.append(el('div', { className: 'report', text: `${r.files} files, ${r.tokens} tokens, ${r.facts !== undefined ? `${r.facts} facts, ` : ''}${r.qaPairs} QA pairs; skipped: ${skipped || 'none'}; secrets redacted: ${r.redactions}` }));
-    if (r.selfCheck?.asked) learning.append(el('div', { className: 'report', text: `Self-check: answers ${r.selfCheck.direct} of ${r.selfCheck.asked} questions it never trained on with the fact first.` }));
+    learning.append(el('div', { className: 'report', text: r.facts === undefined ? l10n.t('{0} files, {1} tokens, {2} QA pairs; skipped: {3}; secrets redacted: {4}', r.files, r.tokens, r.qaPairs, skipped || l10n.t('none'), r.redactions) : l10n.t('{0} files, {1} tokens, {2} facts, {3} QA pairs; skipped: {4}; secrets redacted: {5}', r.files, r.tokens, r.facts, r.qaPairs, skipped || l10n.t('none'), r.redactions) }));
+    if (r.selfCheck?.asked) learning.append(el('div', { className: 'report', text: l10n.t('Self-check: answers {0} of {1} questions it never trained on with the fact first.', r.selfCheck.direct, r.selfCheck.asked) }));
   }
 }
 
@@ -284,7 +289,9 @@ function onHostMessage(m: HostToWebview): void {
       knowledge = m;
       renderKnowledge();
       offer.hidden = m.learned;
-      emptyText.textContent = `Ask about this workspace. ${m.learned ? 'Answers use what the model learned from it, ' : 'Answers come from '}${m.model}${m.learned ? '' : ' and matching files'}, on this machine; nothing leaves it.${m.learned && m.selfCheck?.asked ? ` After learning it answered ${m.selfCheck.direct} of ${m.selfCheck.asked} check questions.` : ''}`;
+      emptyText.textContent = m.learned
+        ? l10n.t('Ask about this workspace. Answers use what the model learned from it, {0}, on this machine; nothing leaves it.', m.model)
+        : l10n.t('Ask about this workspace. Answers come from {0} and matching files, on this machine; nothing leaves it.', m.model);
       break;
     case 'trainer':
       renderTrainer(m.trainer);
@@ -313,7 +320,7 @@ function onHostMessage(m: HostToWebview): void {
       if (!a) break;
       finish(a, m);
       // screen readers hear the answer once, complete, with what it drew on (or why it failed)
-      announcer.textContent = m.outcome === 'done' ? `LIFT answered: ${a.text}${m.note ? ` (${m.note})` : ''}` : m.outcome === 'failed' ? `LIFT's answer failed: ${m.error ?? ''}` : 'LIFT stopped answering.';
+      announcer.textContent = m.outcome === 'done' ? `${l10n.t('LIFT answered: {0}', a.text)}${m.note ? ` (${m.note})` : ''}` : m.outcome === 'failed' ? l10n.t("LIFT's answer failed: {0}", m.error ?? '') : l10n.t('LIFT stopped answering.');
       answers.delete(m.id);
       pending = Math.max(0, pending - 1);
       setBusy();

@@ -5,6 +5,7 @@
  * extension host carries out on click; every other link is reduced to its text. Nothing here
  * can load a resource or run script — and the webview's CSP forbids both anyway.
  */
+import * as l10n from '@vscode/l10n';
 import DOMPurify from 'dompurify';
 import MarkdownIt from 'markdown-it';
 
@@ -24,7 +25,7 @@ function fileLink(file: string, line: string, text: string): HTMLAnchorElement {
   a.dataset.line = line;
   a.textContent = text;
   a.href = '#';
-  a.title = `Open ${file} at line ${line}`;
+  a.title = l10n.t('Open {0} at line {1}', file, line);
   return a;
 }
 

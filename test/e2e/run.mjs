@@ -356,7 +356,7 @@ async function drive(page) {
       for (const f of page.frames()) if (await f.locator('#messages').count().catch(() => 0)) frame = f;
       if (!frame) throw new Error('the sidebar chat webview is not found');
       // DevTools evaluation is not bound by the webview's CSP (no script is added to the page)
-      if (!(await frame.evaluate('typeof axe'))) await frame.evaluate(axeSource);
+      if (await frame.evaluate('typeof axe === "undefined"')) await frame.evaluate(axeSource);
       const violations = await frame.evaluate('axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => `${v.id}: ${v.nodes.length} (${v.nodes.slice(0, 2).map((n) => n.target.join(" ")).join("; ")})`))');
       if (violations.length) found.push(`${theme}: ${violations.join(', ')}`);
       await page.screenshot({ path: path.join(shots, `drive-6-theme-${theme.toLowerCase().replace(/ /g, '-')}.png`) });

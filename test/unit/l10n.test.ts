@@ -1,29 +1,18 @@
 /**
- * The extension host's user-visible strings go through vscode.l10n.t: messages, input boxes,
- * quick picks, progress, the status bar, CodeLens and @lift's replies. Read with the TypeScript
- * compiler from src/, so a new raw string in one of those places fails here.
+ * User-visible strings are translatable: the extension host's through vscode.l10n.t (messages,
+ * input boxes, quick picks, progress, the status bar, CodeLens, @lift's replies), the sidebar's
+ * and the shared code's through @vscode/l10n's l10n.t (configured with the same bundle). Read
+ * with the TypeScript compiler from src/ and webview/, so a new raw string there fails here.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
-import { repoRoot } from '../helpers';
+import { isL10n, l10nCalls, sources } from '../l10nMessages';
 
 const UI_CALLS = /^(showInformationMessage|showWarningMessage|showErrorMessage|showInputBox|showQuickPick|showOpenDialog|withProgress|setStatusBarMessage|report|progress|button|createCommentController)$/;
-const UI_PROPERTIES = /^(title|prompt|placeHolder|label|description|detail|message|openLabel|tooltip)$/;
+const UI_PROPERTIES = /^(title|prompt|placeHolder|label|description|detail|message|openLabel|tooltip|text)$/;
 /** Words in a literal: two letters in a row outside a codicon such as $(sparkle), the brand (LIFT) and ids (lift.explanations). */
 const wordy = (text: string): boolean => !/^[a-z]+(\.[A-Za-z]+)+$/.test(text) && /[A-Za-z]{2}/.test(text.replace(/\$\([\w~-]+\)/g, '').replace(/\bLIFT\b/g, ''));
-
-function sources(): ts.SourceFile[] {
-  const dir = path.join(repoRoot, 'src');
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => ts.createSourceFile(`src/${f}`, fs.readFileSync(path.join(dir, f), 'utf8'), ts.ScriptTarget.ES2022, true));
-}
-
-const isL10n = (n: ts.Node): n is ts.CallExpression => ts.isCallExpression(n) && n.expression.getText() === 'vscode.l10n.t';
 
 /** The raw words a UI value would show: literals not inside vscode.l10n.t. */
 function rawText(n: ts.Expression, found: string[]): void {
@@ -48,7 +37,7 @@ function rawText(n: ts.Expression, found: string[]): void {
   }
 }
 
-test('every string the extension host shows goes through vscode.l10n.t', () => {
+test('every string the extension and its sidebar show goes through l10n.t', () => {
   const raw: string[] = [];
   let calls = 0;
   for (const file of sources()) {
@@ -60,8 +49,9 @@ test('every string the extension host shows goes through vscode.l10n.t', () => {
         if (UI_CALLS.test(name)) {
           calls++;
           for (const a of n.arguments) rawText(a, found);
-        }
-      } else if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isPropertyAccessExpression(n.left) && /^(text|tooltip)$/.test(n.left.name.text)) {
+        } else if (name === 'el' && n.arguments[1]) rawText(n.arguments[1], found);
+        else if (name === 'setAttribute' && /^'(placeholder|aria-label|title)'$/.test(n.arguments[0]?.getText() ?? '')) rawText(n.arguments[1]!, found);
+      } else if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isPropertyAccessExpression(n.left) && /^(text|tooltip|textContent|title)$/.test(n.left.name.text)) {
         rawText(n.right, found);
       } else if (ts.isPropertyAssignment(n) && /^(errorDetails|label)$/.test(n.name.getText())) {
         rawText(n.initializer, found);
@@ -75,25 +65,18 @@ test('every string the extension host shows goes through vscode.l10n.t', () => {
   assert.deepEqual(raw, []);
 });
 
-test('vscode.l10n.t takes a literal message (what bundles are keyed by), with its arguments as {n}', () => {
+test('l10n.t takes a literal message (what bundles are keyed by), with its arguments as {n}', () => {
   const bad: string[] = [];
   const messages = new Set<string>();
-  for (const file of sources()) {
-    const visit = (n: ts.Node): void => {
-      if (isL10n(n)) {
-        const [first, ...rest] = n.arguments;
-        const where = `${file.fileName}:${file.getLineAndCharacterOfPosition(n.getStart()).line + 1}`;
-        if (!first || !(ts.isStringLiteral(first) || ts.isNoSubstitutionTemplateLiteral(first))) bad.push(`${where}: not a literal`);
-        else {
-          messages.add(first.text);
-          const used = new Set([...first.text.matchAll(/\{(\d+)\}/g)].map((m) => Number(m[1])));
-          if (used.size !== rest.length || [...used].some((i) => i >= rest.length)) bad.push(`${where}: ${rest.length} argument(s) for ${JSON.stringify(first.text)}`);
-        }
-      }
-      ts.forEachChild(n, visit);
-    };
-    visit(file);
+  for (const { where, message, args } of l10nCalls()) {
+    if (message === undefined) {
+      bad.push(`${where}: not a literal`);
+      continue;
+    }
+    messages.add(message);
+    const used = new Set([...message.matchAll(/\{(\d+)\}/g)].map((m) => Number(m[1])));
+    if (used.size !== args || [...used].some((i) => i >= args)) bad.push(`${where}: ${args} argument(s) for ${JSON.stringify(message)}`);
   }
   assert.deepEqual(bad, []);
-  assert.ok(messages.size > 60, `${messages.size} messages`);
+  assert.ok(messages.size > 100, `${messages.size} messages`);
 });

@@ -15,6 +15,7 @@ import { ChatController, type ChatControllerOptions } from '../../src/chatContro
 import { makeNonce, renderChatHtml } from '../../src/webviewHtml';
 import type { HistoryItem, HostToWebview } from '../../webview/messages';
 import { launchChromium } from '../chromium';
+import { pseudoBundle } from '../l10nMessages';
 import { memoryLogger, repoRoot, trainerBundle } from '../helpers';
 
 let server: http.Server;
@@ -24,8 +25,10 @@ let trainer: TrainerClient;
 
 before(async () => {
   server = http.createServer((req, res) => {
-    if (req.url === '/') {
-      const html = renderChatHtml({ cspSource: origin, scriptUri: `${origin}/dist/webview.js`, nonce: makeNonce() });
+    if (req.url === '/' || req.url === '/qps-ploc') {
+      // /qps-ploc: as VS Code would serve it in a pseudo-locale, with the extension's bundle
+      const l10n = req.url === '/qps-ploc' ? { lang: 'qps-ploc', l10n: pseudoBundle() } : {};
+      const html = renderChatHtml({ cspSource: origin, scriptUri: `${origin}/dist/webview.js`, nonce: makeNonce(), ...l10n });
       res.writeHead(200, { 'content-type': 'text/html' }).end(html);
     } else if (req.url === '/dist/webview.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(fs.readFileSync(path.join(repoRoot, 'dist', 'webview.js')));
@@ -164,6 +167,27 @@ describe('sidebar webview in Chromium', () => {
     ]);
     await links.nth(1).click();
     assert.deepEqual(h.fromWebview.at(-1), { type: 'openFile', path: 'lib/util.ts', line: 10 });
+  });
+
+  test('in a pseudo-locale every string of the sidebar itself comes from the bundle', async () => {
+    h = await open();
+    await h.page.goto(`${origin}/qps-ploc`);
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    await post({ type: 'knowledge', learned: false, model: 'M' });
+    await post({ type: 'learning', learning: { state: 'done', what: 'W', losses: [2.5, 0.4], report: { files: 2, tokens: 56, facts: 1, qaPairs: 24, skipped: {}, redactions: 0, seconds: 39, selfCheck: { asked: 2, direct: 1 } } } });
+    await playAnswer(h, 4, 'Q', ['```ts\nx\n```']);
+    await post({ type: 'question', id: 5, text: 'Q' });
+    await post({ type: 'answerEnd', id: 5, outcome: 'cancelled' });
+    const texts = await h.page.evaluate(() => {
+      const own = ['#knowledge', '#trainer .state', '#trainer vscode-badge:first-of-type', '#learning .head', '#learning .loss span', '#learning .report', '.offer span', '#learn', '#send', '#clear', '#stop', 'h1', '.copy', '.insert', '.message.answer[data-id="5"] .note'];
+      const out: string[] = own.flatMap((s) => [...document.querySelectorAll(s)].map((e) => `${s}: ${e.textContent ?? ''}`));
+      for (const e of document.querySelectorAll('[placeholder], [title], [aria-label]')) for (const a of ['placeholder', 'title', 'aria-label']) if (e.hasAttribute(a)) out.push(`[${a}]: ${e.getAttribute(a)}`);
+      return out;
+    });
+    assert.ok(texts.length >= 20, texts.join('\n'));
+    assert.deepEqual(texts.filter((t) => !t.includes('⟦')), [], 'strings not from the bundle');
+    assert.equal(await h.page.getAttribute('html', 'lang'), 'qps-ploc');
   });
 
   test('screen readers hear an answer once, when it is complete, not on every streamed chunk', async () => {
@@ -382,7 +406,7 @@ describe('sidebar webview in Chromium', () => {
     const losses = Array.from({ length: 300 }, (_, i) => 5 * Math.exp(-i / 80) + 0.2);
     h.chat.showLearning({ state: 'running', what: 'this workspace', phase: 'train', step: 150, totalSteps: 300, etaSeconds: 12.2, losses: losses.slice(0, 150) });
     await h.page.locator('#learning[data-state="running"]').waitFor({ timeout: 5000 });
-    assert.equal(await h.page.locator('#learning .head').innerText(), 'Learning this workspace: train 50%, 13 s left');
+    assert.equal(await h.page.locator('#learning .head').innerText(), 'Learning this workspace: training 50%, 13 s left');
     const points = async (): Promise<number> => (await h.page.locator('#learning polyline').getAttribute('points'))!.split(' ').length;
     assert.equal(await points(), 150);
     h.chat.showLearning({ state: 'done', what: 'this workspace', phase: 'save', losses, report: { files: 12, tokens: 3400, qaPairs: 96, skipped: { binary: 2, secret: 1 }, redactions: 3, seconds: 41 } });
