@@ -110,6 +110,7 @@ export class ChatController {
         this.post({ type: 'history', items: this.opts.history?.load() ?? [] });
         if (this.learning) this.post({ type: 'learning', learning: this.learning });
         if (this.knowledge) this.post({ type: 'knowledge', ...this.knowledge });
+        this.post({ type: 'context', ...(this.active ? { active: this.active } : {}) });
         await this.refreshStatus();
         break;
       case 'refreshStatus':
@@ -134,7 +135,7 @@ export class ChatController {
         await this.opts.actions?.learn?.();
         break;
       case 'ask':
-        await this.ask(message.text);
+        await this.ask(message.text, undefined, message.withoutActive === true);
         break;
       case 'stop':
         this.stop();
@@ -161,14 +162,27 @@ export class ChatController {
   }
 
   /** Asks one question; the answer streams to the webview and the outcome is returned. */
-  ask(text: string, chunkDelayMs = this.opts.chunkDelayMs): Promise<AskOutcome> {
+  ask(text: string, chunkDelayMs = this.opts.chunkDelayMs, leaveOutActive = false): Promise<AskOutcome> {
     // the last few finished exchanges go with the question, for follow-ups
     const history = (this.opts.history?.load() ?? []).filter((h) => h.outcome === 'done').slice(-3).map(({ question, answer }) => ({ question, answer }));
-    return this.converse(text, (context, stream, token) =>
-      context
-        ? this.trainer.ask({ question: text, history, ...context }, stream, token)
-        : this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token),
+    return this.converse(
+      text,
+      (context, stream, token) =>
+        context
+          ? this.trainer.ask({ question: text, history, ...(leaveOutActive ? withoutActive(context) : context) }, stream, token)
+          : this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token),
+      undefined,
+      !leaveOutActive,
     );
+  }
+
+  private active: string | undefined;
+
+  /** Which of the active editor's lines go with a question ("src/a.ts:1-40"; undefined: none), for the view's chip. */
+  showContext(active: string | undefined): void {
+    if (active === this.active) return;
+    this.active = active;
+    this.post({ type: 'context', ...(active ? { active } : {}) });
   }
 
   /** Explains lines of a file (1-based, inclusive): the range is always in the model's context. */

@@ -140,6 +140,17 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     actions: { ...editorActions, learn: () => vscode.commands.executeCommand('lift.learnWorkspace') },
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
+  /** The sidebar's chip: which of the active editor's lines go with a question (debounced: selections change often). */
+  let contextTimer: NodeJS.Timeout | undefined;
+  const showActive = (): void => {
+    clearTimeout(contextTimer);
+    contextTimer = setTimeout(() => {
+      const r = activeRange();
+      chat.showContext(r ? `${vscode.workspace.asRelativePath(r.file)}:${r.startLine}-${r.endLine}` : undefined);
+    }, 200);
+  };
+  showActive();
+  context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor(showActive), vscode.window.onDidChangeTextEditorSelection(showActive), { dispose: () => clearTimeout(contextTimer) });
 
   const explanations = new ExplanationCache();
   const inlineExplanations = new InlineExplanations();

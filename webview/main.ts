@@ -104,7 +104,30 @@ clear.textContent = l10n.t('Clear');
 clear.setAttribute('secondary', '');
 clear.title = l10n.t('Clear the conversation of this workspace');
 actions.append(clear, stop, send);
-form.append(input, actions);
+// the active editor's lines go with each question; a chip shows which, and takes them out or back in
+const chip = el('div', { className: 'chip' });
+chip.id = 'context';
+chip.hidden = true;
+const chipLabel = el('span', { className: 'chip-label' });
+const chipToggle = el('button', { className: 'chip-toggle' });
+chipToggle.type = 'button';
+chip.append(chipLabel, chipToggle);
+let activeLines: string | undefined;
+let leaveOutActive = false;
+function renderChip(): void {
+  chip.hidden = !activeLines;
+  chip.dataset.included = String(!leaveOutActive);
+  chipLabel.textContent = leaveOutActive ? l10n.t('Active editor left out: {0}', activeLines ?? '') : l10n.t('With {0}', activeLines ?? '');
+  chipToggle.textContent = leaveOutActive ? '+' : '×';
+  const label = leaveOutActive ? l10n.t('Include the active editor again') : l10n.t('Leave the active editor out of questions');
+  chipToggle.setAttribute('aria-label', label);
+  chipToggle.title = label;
+}
+chipToggle.addEventListener('click', () => {
+  leaveOutActive = !leaveOutActive;
+  renderChip();
+});
+form.append(chip, input, actions);
 // landmarks: the header (what answers, the trainer) and the conversation
 const banner = el('header');
 banner.append(el('h1', { className: 'visually-hidden', text: l10n.t('LIFT chat') }), header, trainer);
@@ -293,6 +316,12 @@ function onHostMessage(m: HostToWebview): void {
         ? l10n.t('Ask about this workspace. Answers use what the model learned from it, {0}, on this machine; nothing leaves it.', m.model)
         : l10n.t('Ask about this workspace. Answers come from {0} and matching files, on this machine; nothing leaves it.', m.model);
       break;
+    case 'context':
+      // another file: its lines go with questions again
+      if (m.active?.replace(/:\d+-\d+$/, '') !== activeLines?.replace(/:\d+-\d+$/, '')) leaveOutActive = false;
+      activeLines = m.active;
+      renderChip();
+      break;
     case 'trainer':
       renderTrainer(m.trainer);
       break;
@@ -341,7 +370,7 @@ messages.addEventListener('click', (e) => {
 function submit(): void {
   const text = input.value.trim();
   if (!text) return;
-  post({ type: 'ask', text });
+  post({ type: 'ask', text, ...(leaveOutActive && activeLines ? { withoutActive: true } : {}) });
   input.value = '';
 }
 

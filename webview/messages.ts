@@ -44,6 +44,8 @@ export type HostToWebview =
   /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
   | { type: 'knowledge'; learned: boolean; model: string; selfCheck?: { asked: number; direct: number }; learnedAt?: string }
   | { type: 'trainer'; trainer: TrainerView }
+  /** The active editor's lines that go with a question ("src/a.ts:1-40"), or none. */
+  | { type: 'context'; active?: string }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }
   /** A question was accepted (typed in the view or sent by a command); an answer follows. */
@@ -53,7 +55,8 @@ export type HostToWebview =
 
 export type WebviewToHost =
   | { type: 'ready' }
-  | { type: 'ask'; text: string }
+  /** A question typed in the view; `withoutActive`: the user took the active editor out of the context. */
+  | { type: 'ask'; text: string; withoutActive?: boolean }
   | { type: 'stop' }
   | { type: 'refreshStatus' }
   | { type: 'clearHistory' }
@@ -68,7 +71,7 @@ export type WebviewToHost =
 
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
   if (typeof value !== 'object' || value === null) return false;
-  const m = value as { type?: unknown; text?: unknown; path?: unknown; line?: unknown; url?: unknown };
+  const m = value as { type?: unknown; text?: unknown; path?: unknown; line?: unknown; url?: unknown; withoutActive?: unknown };
   switch (m.type) {
     case 'ready':
     case 'stop':
@@ -77,6 +80,7 @@ export function isWebviewToHost(value: unknown): value is WebviewToHost {
     case 'learn':
       return true;
     case 'ask':
+      return typeof m.text === 'string' && (m.withoutActive === undefined || typeof m.withoutActive === 'boolean');
     case 'copy':
     case 'insert':
       return typeof m.text === 'string';

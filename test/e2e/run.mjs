@@ -300,10 +300,12 @@ async function drive(page) {
     await page.waitForTimeout(3000);
     await page.screenshot({ path: path.join(shots, 'drive-3-explain.png') });
   });
-  await step('the keybindings: Ctrl+Alt+L asks (its input box), Ctrl+Alt+E explains the selection in the chat', async () => {
+  await step('the keybindings: Ctrl+Alt+L asks (its input box), Ctrl+Alt+E explains the selection in the chat; the chip names the active editor', async () => {
     await page.keyboard.press('Control+Alt+L');
     await inputTitled('LIFT: Ask About This Workspace');
     await page.locator('.monaco-editor .view-lines').first().click();
+    // the sidebar's chip names the active editor's lines that go with a question
+    await webview.locator('#context .chip-label', { hasText: 'src/main.ts:' }).waitFor({ timeout: 10_000 });
     await page.keyboard.press('Control+A');
     const before = await webview.locator('.message.question', { hasText: 'Explain src/main.ts:1-' }).count();
     await page.keyboard.press('Control+Alt+E');

@@ -183,6 +183,9 @@ describe('learn over JSON-RPC', () => {
     await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, active: { file: path.join(docs, '.env'), startLine: 1, endLine: 1 } }), /holds credentials/);
     const chat = new ChatController(client, { answerContext: () => ({ model: modelDir, roots: [docs], active: { file, startLine: 1, endLine: 2 } }) });
     assert.match((await chat.ask('What is this?')).note ?? '', /^Base model \(this workspace is not learned yet\) \+ the active editor \(README\.md:1-2\)/);
+    // taken out with the sidebar's chip: the request goes without it
+    const without = await chat.ask('What is this?', undefined, true);
+    assert.doesNotMatch(without.note ?? '', /the active editor/);
     chat.dispose();
   });
 

@@ -190,6 +190,33 @@ describe('sidebar webview in Chromium', () => {
     assert.equal(await h.page.getAttribute('html', 'lang'), 'qps-ploc');
   });
 
+  test('a chip shows which lines of the active editor go with a question; it takes them out and back in', async () => {
+    h = await open();
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const chip = h.page.locator('#context');
+    assert.equal(await chip.isHidden(), true, 'no active editor: no chip');
+    h.chat.showContext('src/main.ts:1-40');
+    await h.page.locator('#context:not([hidden])').waitFor({ timeout: 5000 });
+    assert.equal(await chip.locator('.chip-label').innerText(), 'With src/main.ts:1-40');
+    await chip.locator('.chip-toggle').click();
+    assert.equal(await chip.locator('.chip-label').innerText(), 'Active editor left out: src/main.ts:1-40');
+    assert.equal(await chip.locator('.chip-toggle').getAttribute('aria-label'), 'Include the active editor again');
+    await ask(h, 'Without it?');
+    await h.page.locator('.message.answer[data-outcome="done"]').first().waitFor({ timeout: 15_000 });
+    // other lines of the same file: still left out; another file: included again
+    h.chat.showContext('src/main.ts:5-44');
+    await ask(h, 'Still without?');
+    h.chat.showContext('src/other.ts:1-10');
+    await h.page.locator('#context[data-included="true"]').waitFor({ timeout: 5000 });
+    await ask(h, 'With the other file?');
+    await h.page.locator('.message.answer[data-outcome="done"]').nth(2).waitFor({ timeout: 15_000 });
+    assert.deepEqual(h.fromWebview.filter((m) => (m as { type: string }).type === 'ask'), [
+      { type: 'ask', text: 'Without it?', withoutActive: true },
+      { type: 'ask', text: 'Still without?', withoutActive: true },
+      { type: 'ask', text: 'With the other file?' },
+    ]);
+  });
+
   test('screen readers hear an answer once, when it is complete, not on every streamed chunk', async () => {
     h = await open();
     await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
