@@ -6,8 +6,8 @@ import * as l10n from '@vscode/l10n';
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import { endsWithPath } from '../native/files';
-import type { AnswerContextParams, AskParams, AskResult, TrainerStatus } from '../native/protocol';
-import { type HistoryItem, type HostToWebview, isWebviewToHost, type LearningView, type TrainerView } from '../webview/messages';
+import type { AnswerContextParams, AskParams, AskResult, SelfCheckFigures, TrainerStatus } from '../native/protocol';
+import { type HistoryItem, type HostToWebview, isWebviewToHost, type KnowledgeView, type LearningView, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
   id: number;
@@ -63,7 +63,8 @@ export interface ChatControllerOptions {
 }
 
 /** Explanations pin their own range: the active editor is not added. */
-const withoutActive = ({ active: _, ...rest }: AnswerContext): Omit<AnswerContext, 'active'> => rest;
+/** The context without the active editor's lines (explain pins its own range; the chip can leave them out). */
+export const withoutActive = ({ active: _, ...rest }: AnswerContext): Omit<AnswerContext, 'active'> => rest;
 
 /** The most exchanges the history keeps (the oldest go first). */
 export const HISTORY_LIMIT = 100;
@@ -246,10 +247,10 @@ export class ChatController {
   }
 
   private learning: LearningView | undefined;
-  private knowledge: { learned: boolean; model: string; selfCheck?: { asked: number; direct: number }; learnedAt?: string } | undefined;
+  private knowledge: KnowledgeView | undefined;
 
   /** Whether the workspace is learned, with which model and what the self-check found (for the chat's empty state). */
-  showKnowledge(learned: boolean, model: string, selfCheck?: { asked: number; direct: number }, learnedAt?: string): void {
+  showKnowledge(learned: boolean, model: string, selfCheck?: SelfCheckFigures, learnedAt?: string): void {
     this.knowledge = { learned, model, ...(selfCheck ? { selfCheck } : {}), ...(learnedAt ? { learnedAt } : {}) };
     this.post({ type: 'knowledge', ...this.knowledge });
   }

@@ -10,7 +10,7 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError } from '../native/client';
 import { formatStatus } from '../native/statusText';
 import type { AskResult, LearnResult } from '../native/protocol';
-import { type AnswerContext, answerNote } from './chatController';
+import { type AnswerContext, answerNote, withoutActive } from './chatController';
 
 /** The parts of VS Code's ChatResponseStream that LIFT writes to. */
 export interface ResponseStream {
@@ -133,9 +133,8 @@ export function participantHandler(deps: ParticipantDeps) {
       if (command === 'explain') {
         const range = (await pinned(request.references)) ?? deps.activeRange();
         if (!range) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Open a file and select the code to explain (or mention it with #file).') } };
-        const { active: _, ...rest } = ctx;
         stream.progress(vscode.l10n.t('Explaining {0}…', `${vscode.workspace.asRelativePath(range.file)}:${range.startLine}-${range.endLine}`));
-        result = await deps.trainer.explain({ ...rest, file: range.file, startLine: range.startLine, endLine: range.endLine, code: range.code }, write, source.token);
+        result = await deps.trainer.explain({ ...withoutActive(ctx), file: range.file, startLine: range.startLine, endLine: range.endLine, code: range.code }, write, source.token);
       } else {
         if (!request.prompt.trim()) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Ask a question about this workspace, or use /learn, /explain or /status.') } };
         const mention = await pinned(request.references);

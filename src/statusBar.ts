@@ -7,7 +7,6 @@ import type { TrainerState } from '../native/client';
 import type { AdapterStatus } from '../native/protocol';
 import { timeAgo } from '../webview/words';
 
-
 export class LiftStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('lift.status', vscode.StatusBarAlignment.Right, 100);
   private trainer: TrainerState = 'stopped';

@@ -10,8 +10,7 @@ import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import * as l10n from '@vscode/l10n';
 import { linkFileRefs, renderMarkdown } from './markdown';
 import { phaseWords, timeAgo } from './words';
-import type { LearnPhase } from '../native/protocol';
-import type { HistoryItem, HostToWebview, LearningView, TrainerView, WebviewToHost } from './messages';
+import type { HistoryItem, HostToWebview, KnowledgeView, LearningView, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
 interface VsCodeApi {
@@ -42,7 +41,7 @@ document.head.append(style);
 // the header: which model answers, when this workspace was learned, what the self-check found
 const header = el('div');
 header.id = 'knowledge';
-let knowledge: Extract<HostToWebview, { type: 'knowledge' }> | undefined;
+let knowledge: KnowledgeView | undefined;
 function renderKnowledge(): void {
   if (!knowledge) return;
   const k = knowledge;
@@ -283,7 +282,7 @@ function renderLearning(v: LearningView): void {
   const pct = v.step && v.totalSteps ? Math.floor((100 * v.step) / v.totalSteps) : undefined;
   const head =
     v.state === 'running'
-      ? `${l10n.t('Learning {0}: {1}', v.what, phaseWords(v.phase as LearnPhase | undefined))}${pct !== undefined ? ` ${pct}%` : ''}${v.etaSeconds !== undefined && v.phase === 'train' ? `, ${l10n.t('{0} s left', Math.ceil(v.etaSeconds))}` : ''}`
+      ? `${l10n.t('Learning {0}: {1}', v.what, phaseWords(v.phase))}${pct !== undefined ? ` ${pct}%` : ''}${v.etaSeconds !== undefined && v.phase === 'train' ? `, ${l10n.t('{0} s left', Math.ceil(v.etaSeconds))}` : ''}`
       : v.state === 'done'
         ? l10n.t('Learned {0} in {1} s', v.what, v.report?.seconds ?? 0)
         : v.state === 'cancelled'

@@ -2,6 +2,7 @@
  * Messages between the sidebar webview and the extension host, declared once for both sides.
  * Types only: the webview bundle must not pull in host code.
  */
+import type { LearnPhase, SelfCheckFigures } from '../native/protocol';
 
 /** What the sidebar shows about the trainer. */
 export type TrainerView =
@@ -29,20 +30,28 @@ export interface HistoryItem {
 export interface LearningView {
   state: 'running' | 'done' | 'failed' | 'cancelled';
   what: string;
-  phase?: string;
+  phase?: LearnPhase;
   step?: number;
   totalSteps?: number;
   etaSeconds?: number;
   /** Every step's loss so far (at most a few thousand). */
   losses: number[];
-  report?: { files: number; tokens: number; qaPairs: number; skipped: Record<string, number>; redactions: number; seconds: number; facts?: number; selfCheck?: { asked: number; direct: number } };
+  report?: { files: number; tokens: number; qaPairs: number; skipped: Record<string, number>; redactions: number; seconds: number; facts?: number; selfCheck?: SelfCheckFigures };
   error?: string;
+}
+
+/** Whether the workspace is learned, with which model, when, and what its self-check found (the sidebar's header). */
+export interface KnowledgeView {
+  learned: boolean;
+  model: string;
+  selfCheck?: SelfCheckFigures;
+  learnedAt?: string;
 }
 
 export type HostToWebview =
   | { type: 'learning'; learning: LearningView }
   /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
-  | { type: 'knowledge'; learned: boolean; model: string; selfCheck?: { asked: number; direct: number }; learnedAt?: string }
+  | ({ type: 'knowledge' } & KnowledgeView)
   | { type: 'trainer'; trainer: TrainerView }
   /** The active editor's lines that go with a question ("src/a.ts:1-40"), or none. */
   | { type: 'context'; active?: string }
