@@ -11,6 +11,9 @@ export const PROTOCOL_VERSION = 2;
 /** JSON-RPC error code of a request that was cancelled (same value as LSP's RequestCancelled). */
 export const REQUEST_CANCELLED = -32800;
 
+/** The most files and symbols one question may mention (`AskParams.mentions`). */
+export const MAX_MENTIONS = 8;
+
 export interface InitializeParams {
   protocolVersion: number;
   client: { name: string; version: string };
@@ -188,6 +191,8 @@ export interface AskParams extends AnswerContextParams {
   history?: { question: string; answer: string }[];
   /** The active editor's selection, or the lines around its cursor: always in the context. */
   active?: CodeRange;
+  /** Files and symbols the user mentioned (`#file`, a symbol): always in the context, after `active` (at most 8). */
+  mentions?: CodeRange[];
 }
 
 export interface AskResult {

@@ -6,8 +6,8 @@ import * as l10n from '@vscode/l10n';
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import { endsWithPath } from '../native/files';
-import type { AnswerContextParams, AskParams, AskResult, SelfCheckFigures, TrainerStatus } from '../native/protocol';
-import { type HistoryItem, type HostToWebview, isWebviewToHost, type KnowledgeView, type LearningView, type TrainerView } from '../webview/messages';
+import { type AnswerContextParams, type AskParams, type AskResult, type CodeRange, MAX_MENTIONS, type SelfCheckFigures, type TrainerStatus } from '../native/protocol';
+import { type HistoryItem, type HostToWebview, isWebviewToHost, type KnowledgeView, type LearningView, type Mention, type MentionItem, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
   id: number;
@@ -21,12 +21,19 @@ export interface AskOutcome {
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
 export type AnswerContext = Pick<AnswerContextParams, 'model' | 'roots' | 'store' | 'include' | 'exclude'> & Pick<AskParams, 'active'>;
 
+/** Lines that went into the model's context whatever retrieval found, and how the note names them. */
+export interface Pin {
+  label: string;
+  range: Pick<CodeRange, 'file' | 'startLine'>;
+}
+
 /**
- * What an answer drew on, for the note under it: learned knowledge or the base model, the active
- * editor's lines (`active`, when the request carried them), the other files, or why none were searched.
+ * What an answer drew on, for the note under it: learned knowledge or the base model, the lines
+ * pinned by the request (the active editor's, mentions) as far as the prompt held them, the other
+ * files, or why none were searched.
  */
-export function answerNote(result: AskResult, active: AskParams['active'], learning: boolean, activeLabel = l10n.t('the active editor')): string {
-  const files = result.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`);
+export function answerNote(result: AskResult, pins: readonly Pin[], learning: boolean): string {
+  const at = (s: AskResult['sources'][number]): string => `${s.path}:${s.startLine}-${s.endLine}`;
   const knowledge = result.usedAdapter
     ? learning
       ? l10n.t('Learned knowledge (the previous adapter: learning in progress)')
@@ -34,12 +41,32 @@ export function answerNote(result: AskResult, active: AskParams['active'], learn
     : learning
       ? l10n.t('Base model (learning in progress)')
       : l10n.t('Base model (this workspace is not learned yet)');
-  const pinned = active && result.sources.find((x) => x.startLine === active.startLine && endsWithPath(active.file, x.path));
-  const others = files.filter((f) => !pinned || f !== `${pinned.path}:${pinned.startLine}-${pinned.endLine}`);
+  // each pin the prompt held, once (a mention of the active editor's own lines is the active editor)
+  const found: { label: string; source: AskResult['sources'][number] }[] = [];
+  for (const p of pins) {
+    const source = result.sources.find((x) => x.startLine === p.range.startLine && endsWithPath(p.range.file, x.path));
+    if (source && !found.some((f) => f.source === source)) found.push({ label: p.label, source });
+  }
+  const others = result.sources.filter((s) => !found.some((p) => p.source === s)).map(at);
   const searched = result.retrievalOff ? l10n.t(' (not searched: {0})', result.retrievalOff) : '';
-  const pinnedPart = pinned ? l10n.t(' + {0} ({1})', activeLabel, `${pinned.path}:${pinned.startLine}-${pinned.endLine}`) : '';
-  const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : pinned || searched ? '' : l10n.t(', no matching files');
+  const pinnedPart = found.map((p) => l10n.t(' + {0} ({1})', p.label, at(p.source))).join('');
+  const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : found.length || searched ? '' : l10n.t(', no matching files');
   return `${result.notice ? `${result.notice} ` : ''}${knowledge}${pinnedPart}${context}${searched}`;
+}
+
+/**
+ * The mentions a question carries: those chosen from the completions whose `#label` the text
+ * still has, then `#path` words typed by hand (the host keeps the ones that are files).
+ */
+export function mentionsIn(text: string, chosen: readonly Mention[] = []): Mention[] {
+  // a mention starts a word and ends at a space, punctuation, or a sentence's full stop
+  const END = String.raw`(?=$|[\s,;:!?)]|\.(?:\s|$))`;
+  const named = (label: string): boolean => new RegExp(String.raw`(?:^|\s)#${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${END}`).test(text);
+  const out = chosen.filter((m, i) => named(m.label) && chosen.findIndex((x) => x.label === m.label) === i);
+  for (const [, word] of text.matchAll(new RegExp(String.raw`(?:^|\s)#([\w@./-]+\.\w+)${END}`, 'g'))) {
+    if (!out.some((m) => m.label === word)) out.push({ label: word!, path: word! });
+  }
+  return out.slice(0, MAX_MENTIONS);
 }
 
 export interface ChatControllerOptions {
@@ -52,6 +79,11 @@ export interface ChatControllerOptions {
   onAnswering?: (count: number) => void;
   /** Where the conversation is kept between sessions (per workspace). */
   history?: { load(): HistoryItem[]; save(items: HistoryItem[]): void | Thenable<void> };
+  /** `#` mentions: the files and symbols that match what was typed, and a mention's lines (undefined: not a file here). */
+  mentions?: {
+    complete(query: string): Promise<MentionItem[]>;
+    resolve(mention: Mention): Promise<CodeRange | undefined>;
+  };
   /** What the webview's buttons and links ask the editor to do. */
   actions?: Partial<{
     copy(text: string): unknown;
@@ -136,8 +168,13 @@ export class ChatController {
         await this.opts.actions?.learn?.();
         break;
       case 'ask':
-        await this.ask(message.text, undefined, message.withoutActive === true);
+        await this.ask(message.text, undefined, message.withoutActive === true, message.mentions);
         break;
+      case 'complete': {
+        const items = (await this.opts.mentions?.complete(message.query).catch(() => [])) ?? [];
+        this.post({ type: 'completions', id: message.id, items });
+        break;
+      }
       case 'stop':
         this.stop();
         break;
@@ -162,19 +199,28 @@ export class ChatController {
     }
   }
 
-  /** Asks one question; the answer streams to the webview and the outcome is returned. */
-  ask(text: string, chunkDelayMs = this.opts.chunkDelayMs, leaveOutActive = false): Promise<AskOutcome> {
+  /**
+   * Asks one question; the answer streams to the webview and the outcome is returned.
+   * `mentions`: the ones chosen after `#` (with `#path` words in the text, they go with the question).
+   */
+  ask(text: string, chunkDelayMs = this.opts.chunkDelayMs, leaveOutActive = false, mentions: readonly Mention[] = []): Promise<AskOutcome> {
     // the last few finished exchanges go with the question, for follow-ups
     const history = (this.opts.history?.load() ?? []).filter((h) => h.outcome === 'done').slice(-3).map(({ question, answer }) => ({ question, answer }));
-    return this.converse(
-      text,
-      (context, stream, token) =>
-        context
-          ? this.trainer.ask({ question: text, history, ...(leaveOutActive ? withoutActive(context) : context) }, stream, token)
-          : this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token),
-      undefined,
-      !leaveOutActive,
-    );
+    return this.converse(text, async (context, stream, token) => {
+      if (!context) return this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token);
+      const ctx: AnswerContext = leaveOutActive ? withoutActive(context) : context;
+      const pins: Pin[] = ctx.active ? [{ label: l10n.t('the active editor'), range: ctx.active }] : [];
+      const resolved: CodeRange[] = [];
+      for (const m of this.opts.mentions ? mentionsIn(text, mentions) : []) {
+        const range = await this.opts.mentions!.resolve(m);
+        if (range) {
+          resolved.push(range);
+          pins.push({ label: `#${m.label}`, range });
+        }
+      }
+      const result = await this.trainer.ask({ question: text, history, ...ctx, ...(resolved.length ? { mentions: resolved } : {}) }, stream, token);
+      return { result, pins };
+    });
   }
 
   private active: string | undefined;
@@ -190,21 +236,19 @@ export class ChatController {
   explain(file: string, startLine: number, endLine: number, label: string, code?: string, onText?: (text: string) => void): Promise<AskOutcome> {
     return this.converse(
       label,
-      (context, stream, token) =>
-        context ? this.trainer.explain({ ...withoutActive(context), file, startLine, endLine, code }, stream, token) : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
+      async (context, stream, token) =>
+        context ? { result: await this.trainer.explain({ ...withoutActive(context), file, startLine, endLine, code }, stream, token), pins: [] } : this.trainer.echo({ text: label }, (chunk) => stream(chunk.text), token),
       onText,
-      false,
     );
   }
 
   /** One exchange in the chat: the question, a streamed answer, and its outcome. */
   private async converse(
     question: string,
-    produce: (context: AnswerContext | undefined, stream: (chunk: string) => void, token: CancellationToken) => Promise<AskResult | { text: string }>,
+    /** The trainer's answer with the lines the request pinned (for the note), or the echo's text. */
+    produce: (context: AnswerContext | undefined, stream: (chunk: string) => void, token: CancellationToken) => Promise<{ result: AskResult; pins: Pin[] } | { text: string }>,
     /** Also told the answer so far, on every chunk (e.g. an inline view in the editor). */
     onText?: (text: string) => void,
-    /** Whether the request carried the active editor (ask does; explain pins its own range). */
-    withActive = true,
   ): Promise<AskOutcome> {
     const id = this.nextId++;
     const cancel = new CancellationTokenSource();
@@ -218,16 +262,17 @@ export class ChatController {
       onText?.(answer);
     };
     try {
-      const context = this.opts.answerContext?.();
-      const result = await produce(context, stream, cancel.token);
+      const produced = await produce(this.opts.answerContext?.(), stream, cancel.token);
       let note: string | undefined;
-      if ('sources' in result) {
-        if (result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
-        note = answerNote(result, withActive ? context?.active : undefined, this.learning?.state === 'running');
-      }
+      let text: string;
+      if ('result' in produced) {
+        if (produced.result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
+        note = answerNote(produced.result, produced.pins, this.learning?.state === 'running');
+        text = produced.result.text;
+      } else text = produced.text;
       this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
-      await this.remember({ question, answer: result.text, outcome: 'done', ...(note ? { note } : {}) });
-      return { id, outcome: 'done', text: result.text, ...(note ? { note } : {}) };
+      await this.remember({ question, answer: text, outcome: 'done', ...(note ? { note } : {}) });
+      return { id, outcome: 'done', text, ...(note ? { note } : {}) };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.post({ type: 'answerEnd', id, outcome: 'cancelled' });

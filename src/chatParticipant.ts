@@ -9,8 +9,8 @@ import * as vscode from 'vscode';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError } from '../native/client';
 import { formatStatus } from '../native/statusText';
-import type { AskResult, LearnResult } from '../native/protocol';
-import { type AnswerContext, answerNote, withoutActive } from './chatController';
+import { type AskResult, type CodeRange, type LearnResult, MAX_MENTIONS } from '../native/protocol';
+import { type AnswerContext, answerNote, type Pin, withoutActive } from './chatController';
 
 /** The parts of VS Code's ChatResponseStream that LIFT writes to. */
 export interface ResponseStream {
@@ -72,18 +72,19 @@ function toUri(roots: string[], rel: string): vscode.Uri {
   return vscode.Uri.file(path.join(roots[0] ?? '', rel));
 }
 
-/** A mention (`#file`, a selection, a symbol) as the lines to pin in the model's context, if it is a file on disk. */
-async function pinned(references: ParticipantRequest['references']): Promise<AnswerContext['active']> {
+/** The mentions (`#file`, a selection, a symbol) that are files on disk, as the lines to pin in the model's context. */
+async function pinned(references: ParticipantRequest['references']): Promise<CodeRange[]> {
+  const out: CodeRange[] = [];
   for (const ref of references) {
     const v = ref.value;
     const uri = v instanceof vscode.Uri ? v : v instanceof vscode.Location ? v.uri : undefined;
-    if (!uri || uri.scheme !== 'file') continue;
+    if (!uri || uri.scheme !== 'file' || out.length === MAX_MENTIONS) continue;
     const doc = await vscode.workspace.openTextDocument(uri);
     const range = v instanceof vscode.Location ? v.range : new vscode.Range(0, 0, Math.min(doc.lineCount - 1, 39), Number.MAX_SAFE_INTEGER);
     const end = range.end.character === 0 && range.end.line > range.start.line ? range.end.line - 1 : range.end.line;
-    return { file: uri.fsPath, startLine: range.start.line + 1, endLine: end + 1, code: doc.getText(new vscode.Range(range.start.line, 0, end, Number.MAX_SAFE_INTEGER)) };
+    out.push({ file: uri.fsPath, startLine: range.start.line + 1, endLine: end + 1, code: doc.getText(new vscode.Range(range.start.line, 0, end, Number.MAX_SAFE_INTEGER)) });
   }
-  return undefined;
+  return out;
 }
 
 /** The last finished exchanges with @lift, for follow-up questions. */
@@ -127,20 +128,21 @@ export function participantHandler(deps: ParticipantDeps) {
       const ctx = deps.answerContext();
       if (!ctx) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('No model: set "lift.model" to a model folder (the bundled default model is missing from this installation).') } };
       let result: AskResult;
-      let pin: AnswerContext['active'];
-      let mentioned = false;
+      let pins: Pin[] = [];
       const write = (chunk: string): void => stream.markdown(chunk);
       if (command === 'explain') {
-        const range = (await pinned(request.references)) ?? deps.activeRange();
+        const range = (await pinned(request.references))[0] ?? deps.activeRange();
         if (!range) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Open a file and select the code to explain (or mention it with #file).') } };
         stream.progress(vscode.l10n.t('Explaining {0}…', `${vscode.workspace.asRelativePath(range.file)}:${range.startLine}-${range.endLine}`));
         result = await deps.trainer.explain({ ...withoutActive(ctx), file: range.file, startLine: range.startLine, endLine: range.endLine, code: range.code }, write, source.token);
       } else {
         if (!request.prompt.trim()) return { metadata: { command }, errorDetails: { message: vscode.l10n.t('Ask a question about this workspace, or use /learn, /explain or /status.') } };
-        const mention = await pinned(request.references);
-        mentioned = mention !== undefined;
-        pin = mention ?? ctx.active;
-        result = await deps.trainer.ask({ ...ctx, active: pin, question: request.prompt, history: historyOf(context) }, write, source.token);
+        // what the user mentioned stands in for the active editor
+        const mentions = await pinned(request.references);
+        const label = vscode.l10n.t('the lines you mentioned');
+        pins = mentions.length ? mentions.map((range) => ({ label, range })) : ctx.active ? [{ label: vscode.l10n.t('the active editor'), range: ctx.active }] : [];
+        const asked = mentions.length ? { ...withoutActive(ctx), mentions } : ctx;
+        result = await deps.trainer.ask({ ...asked, question: request.prompt, history: historyOf(context) }, write, source.token);
       }
       if (result.stop === 'cancelled') return { metadata: { command } };
       const roots = deps.roots();
@@ -148,7 +150,7 @@ export function participantHandler(deps: ParticipantDeps) {
         const uri = toUri(roots, s.path);
         stream.reference(new vscode.Location(uri, new vscode.Range(s.startLine - 1, 0, s.endLine - 1, 0)));
       }
-      stream.markdown(`\n\n*${answerNote(result, pin, deps.learning(), mentioned ? vscode.l10n.t('the lines you mentioned') : undefined)}*`);
+      stream.markdown(`\n\n*${answerNote(result, pins, deps.learning())}*`);
       return { metadata: { command, answered: true, learned: result.usedAdapter } };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') return { metadata: { command } };

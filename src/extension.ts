@@ -8,7 +8,6 @@ import * as l10n from '@vscode/l10n';
 import * as vscode from 'vscode';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../native/client';
-import { isInside } from '../native/files';
 import { defaultModelDir } from '../native/model/default';
 import type { AdaptersResult, EnableGpuResult, LearnResult, TrainerStatus } from '../native/protocol';
 import type { HistoryItem } from '../webview/messages';
@@ -21,6 +20,7 @@ import { ContextKeys } from './contextKeys';
 import { readSettings } from './config';
 import { Learning } from './learning';
 import { LiftStatusBar } from './statusBar';
+import { Mentions, workspaceFile } from './mentions';
 
 /** What `activate` returns: used by the extension tests, stable enough for other extensions. */
 export interface LiftApi {
@@ -33,6 +33,8 @@ export interface LiftApi {
   keys: ContextKeys;
   /** @lift in the Chat view: whether it is registered, its handler, the requests it got. */
   participant: ReturnType<typeof registerParticipant>;
+  /** The sidebar's `#` mentions: completions and their lines. */
+  mentions: Mentions;
 }
 
 /** The trainer bundle, or an override for development (rust-analyzer's pattern). */
@@ -86,19 +88,14 @@ const editorActions = {
   },
   /** A path relative to a workspace folder (or "folder/…" in a multi-root workspace); never outside one. */
   openFile: async (rel: string, line: number): Promise<void> => {
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      for (const candidate of [rel, rel.startsWith(`${folder.name}/`) ? rel.slice(folder.name.length + 1) : undefined]) {
-        if (!candidate) continue;
-        const file = path.resolve(folder.uri.fsPath, candidate);
-        // inside the folder by path.relative (a drive-root folder, another case of the drive letter), and a file
-        if (!isInside(file, folder.uri.fsPath) || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) continue;
-        const doc = await vscode.workspace.openTextDocument(file);
-        const at = new vscode.Position(Math.min(Math.max(0, line - 1), doc.lineCount - 1), 0);
-        await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, at), preview: true });
-        return;
-      }
+    const file = workspaceFile(rel);
+    if (!file) {
+      void vscode.window.showWarningMessage(vscode.l10n.t('LIFT: {0} is not a file of this workspace.', rel));
+      return;
     }
-    void vscode.window.showWarningMessage(vscode.l10n.t('LIFT: {0} is not a file of this workspace.', rel));
+    const doc = await vscode.workspace.openTextDocument(file);
+    const at = new vscode.Position(Math.min(Math.max(0, line - 1), doc.lineCount - 1), 0);
+    await vscode.window.showTextDocument(doc, { selection: new vscode.Range(at, at), preview: true });
   },
   openLink: (url: string): Thenable<boolean> => vscode.env.openExternal(vscode.Uri.parse(url, true)),
 };
@@ -128,6 +125,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     if (!model) return undefined;
     return { model, roots: fileRoots(), store, active: activeRange(), include: settings.include, exclude: settings.exclude };
   };
+  const mentions = new Mentions();
   const chat = new ChatController(trainer, {
     chunkDelayMs: 15,
     answerContext: chatAnswerContext,
@@ -137,6 +135,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       load: () => context.workspaceState.get<HistoryItem[]>(HISTORY_KEY, []),
       save: (items) => context.workspaceState.update(HISTORY_KEY, items),
     },
+    mentions,
     actions: { ...editorActions, learn: () => vscode.commands.executeCommand('lift.learnWorkspace') },
   });
   const chatView = new ChatViewProvider(context.extensionUri, chat);
@@ -453,7 +452,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
 
   refreshAdapter();
   log.info(`LIFT ${version} activated; trainer: ${trainerScript}`);
-  active = { trainer, chat, chatView, status, inline: inlineExplanations, keys, participant };
+  active = { trainer, chat, chatView, status, inline: inlineExplanations, keys, participant, mentions };
   return active;
 }
 

@@ -35,10 +35,15 @@ export function l10nCalls(): { where: string; message: string | undefined; args:
   return calls;
 }
 
-/** A pseudo-locale bundle: every message wrapped in ⟦ ⟧ with its vowels accented, its {n} kept. */
-export function pseudoBundle(): Record<string, string> {
+/** A message in the pseudo-locale: wrapped in ⟦ ⟧ with its vowels accented, its {n} kept. */
+export function pseudo(message: string): string {
   const accent: Record<string, string> = { a: 'á', e: 'é', i: 'í', o: 'ó', u: 'ú', A: 'Á', E: 'É', I: 'Í', O: 'Ó', U: 'Ú' };
+  return `⟦${message.replace(/\{\d+\}|[aeiouAEIOU]/g, (m) => accent[m] ?? m)}⟧`;
+}
+
+/** A pseudo-locale bundle of every message of src/ and webview/. */
+export function pseudoBundle(): Record<string, string> {
   const bundle: Record<string, string> = {};
-  for (const { message } of l10nCalls()) if (message) bundle[message] = `⟦${message.replace(/\{\d+\}|[aeiouAEIOU]/g, (m) => accent[m] ?? m)}⟧`;
+  for (const { message } of l10nCalls()) if (message) bundle[message] = pseudo(message);
   return bundle;
 }

@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import * as l10n from '@vscode/l10n';
 import { linkFileRefs, renderMarkdown } from './markdown';
 import { phaseWords, timeAgo } from './words';
-import type { HistoryItem, HostToWebview, KnowledgeView, LearningView, TrainerView, WebviewToHost } from './messages';
+import type { HistoryItem, HostToWebview, KnowledgeView, LearningView, Mention, MentionItem, TrainerView, WebviewToHost } from './messages';
 import css from './style.css';
 
 interface VsCodeApi {
@@ -45,7 +45,8 @@ let knowledge: KnowledgeView | undefined;
 function renderKnowledge(): void {
   if (!knowledge) return;
   const k = knowledge;
-  const model = k.model.charAt(0).toUpperCase() + k.model.slice(1);
+  // a sentence's start (after any marks a translation puts first)
+  const model = k.model.replace(/\p{L}/u, (c) => c.toUpperCase());
   header.dataset.learned = String(k.learned);
   header.textContent = k.learned
     ? `${model} · ${l10n.t('learned {0}', k.learnedAt ? timeAgo(k.learnedAt) : '')}${k.selfCheck?.asked ? ` · ${l10n.t('answers {0} of {1} check questions', k.selfCheck.direct, k.selfCheck.asked)}` : ''}`
@@ -126,7 +127,88 @@ chipToggle.addEventListener('click', () => {
   leaveOutActive = !leaveOutActive;
   renderChip();
 });
-form.append(chip, input, actions);
+// `#` mentions: files and symbols whose lines go with the question, offered as they are typed
+const suggest = el('ul', { className: 'mentions' });
+suggest.id = 'mentions';
+suggest.hidden = true;
+suggest.setAttribute('role', 'listbox');
+suggest.setAttribute('aria-label', l10n.t('Files and symbols to mention'));
+let chosen: Mention[] = [];
+let offered: MentionItem[] = [];
+let highlighted = 0;
+let completing: { id: number; start: number } | undefined;
+let nextCompletion = 1;
+
+function closeSuggest(): void {
+  completing = undefined;
+  suggest.hidden = true;
+  suggest.replaceChildren();
+  input.removeAttribute('aria-expanded');
+}
+
+function highlight(i: number): void {
+  highlighted = (i + offered.length) % offered.length;
+  suggest.querySelectorAll('li').forEach((li, j) => li.setAttribute('aria-selected', String(j === highlighted)));
+  const item = offered[highlighted];
+  suggest.children[highlighted]?.scrollIntoView({ block: 'nearest' });
+  // the list is outside the textarea's shadow root, where aria-activedescendant cannot point: say it
+  if (item) announcer.textContent = `${item.kind === 'file' ? l10n.t('file') : l10n.t('symbol')} ${item.label} ${item.detail}`;
+}
+
+function showSuggestions(items: MentionItem[]): void {
+  offered = items;
+  suggest.replaceChildren();
+  if (!items.length) {
+    suggest.hidden = true;
+    return;
+  }
+  items.forEach((item, i) => {
+    const li = el('li', { className: item.kind });
+    li.id = `mention-${i}`;
+    li.setAttribute('role', 'option');
+    li.append(el('span', { className: 'kind', text: item.kind === 'file' ? l10n.t('file') : l10n.t('symbol') }), el('span', { className: 'label', text: item.label }), el('span', { className: 'detail', text: item.detail }));
+    // mousedown, not click: the textarea keeps the focus
+    li.addEventListener('mousedown', (e) => {
+      e.preventDefault();
+      accept(i);
+    });
+    suggest.append(li);
+  });
+  suggest.hidden = false;
+  input.setAttribute('aria-expanded', 'true');
+  highlight(0);
+}
+
+/** Replaces the `#query` being typed with the chosen mention. */
+function accept(i: number): void {
+  const item = offered[i];
+  const area = input.wrappedElement;
+  if (!item || !completing || !area) return;
+  const caret = area.selectionStart;
+  const text = `#${item.label} `;
+  input.value = input.value.slice(0, completing.start) + text + input.value.slice(caret);
+  const at = completing.start + text.length;
+  area.setSelectionRange(at, at);
+  const { kind: _, detail: __, ...mention } = item;
+  chosen = [...chosen.filter((m) => m.label !== item.label), mention];
+  closeSuggest();
+  input.focus();
+}
+
+/** After each keystroke: a `#` word at the caret asks the host for what matches it. */
+function onTyped(): void {
+  const area = input.wrappedElement;
+  const before = area ? input.value.slice(0, area.selectionStart) : '';
+  const m = /(?:^|\s)#([^\s#]{0,100})$/.exec(before);
+  if (!m) {
+    closeSuggest();
+    return;
+  }
+  completing = { id: nextCompletion++, start: before.length - m[1]!.length - 1 };
+  post({ type: 'complete', id: completing.id, query: m[1]! });
+}
+
+form.append(chip, suggest, input, actions);
 // landmarks: the header (what answers, the trainer) and the conversation
 const banner = el('header');
 banner.append(el('h1', { className: 'visually-hidden', text: l10n.t('LIFT chat') }), header, trainer);
@@ -327,6 +409,10 @@ function onHostMessage(m: HostToWebview): void {
     case 'history':
       showHistory(m.items);
       break;
+    case 'completions':
+      // only the answer to the latest keystroke
+      if (completing?.id === m.id) showSuggestions(m.items);
+      break;
     case 'question': {
       const q = addMessage('question', 'You', m.text);
       q.root.dataset.id = String(m.id);
@@ -369,8 +455,10 @@ messages.addEventListener('click', (e) => {
 function submit(): void {
   const text = input.value.trim();
   if (!text) return;
-  post({ type: 'ask', text, ...(leaveOutActive && activeLines ? { withoutActive: true } : {}) });
+  post({ type: 'ask', text, ...(leaveOutActive && activeLines ? { withoutActive: true } : {}), ...(chosen.length ? { mentions: chosen } : {}) });
   input.value = '';
+  chosen = [];
+  closeSuggest();
 }
 
 form.addEventListener('submit', (e) => {
@@ -380,7 +468,25 @@ form.addEventListener('submit', (e) => {
 send.addEventListener('click', submit);
 stop.addEventListener('click', () => post({ type: 'stop' }));
 clear.addEventListener('click', () => post({ type: 'clearHistory' }));
+input.addEventListener('input', onTyped);
+input.addEventListener('blur', closeSuggest);
 input.addEventListener('keydown', (e: KeyboardEvent) => {
+  if (!suggest.hidden && !e.isComposing) {
+    const keys: Record<string, () => void> = {
+      ArrowDown: () => highlight(highlighted + 1),
+      ArrowUp: () => highlight(highlighted - 1),
+      Enter: () => accept(highlighted),
+      Tab: () => accept(highlighted),
+      Escape: closeSuggest,
+    };
+    const act = keys[e.key];
+    if (act && !e.shiftKey) {
+      e.preventDefault();
+      e.stopPropagation();
+      act();
+      return;
+    }
+  }
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     submit();

@@ -1,8 +1,8 @@
 /**
  * Messages between the sidebar webview and the extension host, declared once for both sides.
- * Types only: the webview bundle must not pull in host code.
+ * The webview imports types only: its bundle must not pull in host code (the checks here run in the host).
  */
-import type { LearnPhase, SelfCheckFigures } from '../native/protocol';
+import { type LearnPhase, MAX_MENTIONS, type SelfCheckFigures } from '../native/protocol';
 
 /** What the sidebar shows about the trainer. */
 export type TrainerView =
@@ -48,6 +48,33 @@ export interface KnowledgeView {
   learnedAt?: string;
 }
 
+/**
+ * A file or symbol mentioned in a question (`#src/a.ts`, `#parseConfig`): its lines go with the
+ * question. `path` is relative to a workspace folder ("folder/…" in a multi-root one); without
+ * lines, the file's start.
+ */
+export interface Mention {
+  /** The text after `#` in the question. */
+  label: string;
+  path: string;
+  startLine?: number;
+  endLine?: number;
+}
+
+/** A completion offered after `#`. */
+export interface MentionItem extends Mention {
+  kind: 'file' | 'symbol';
+  /** Where it is, shown beside the label (the folder, or a symbol's file and line). */
+  detail: string;
+}
+
+export function isMention(value: unknown): value is Mention {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  const line = (x: unknown): boolean => x === undefined || (Number.isSafeInteger(x) && (x as number) >= 1);
+  return typeof m.label === 'string' && typeof m.path === 'string' && line(m.startLine) && line(m.endLine) && (m.startLine === undefined) === (m.endLine === undefined) && ((m.endLine as number | undefined) ?? 0) >= ((m.startLine as number | undefined) ?? 0);
+}
+
 export type HostToWebview =
   | { type: 'learning'; learning: LearningView }
   /** Whether the workspace has a learned adapter (the empty chat offers to learn when not). */
@@ -57,6 +84,8 @@ export type HostToWebview =
   | { type: 'context'; active?: string }
   /** The conversation so far (sent when the view starts, and after it is cleared). */
   | { type: 'history'; items: HistoryItem[] }
+  /** The files and symbols that match what follows `#` (the answer to `complete` with the same id). */
+  | { type: 'completions'; id: number; items: MentionItem[] }
   /** A question was accepted (typed in the view or sent by a command); an answer follows. */
   | { type: 'question'; id: number; text: string }
   | { type: 'answerChunk'; id: number; text: string }
@@ -64,8 +93,13 @@ export type HostToWebview =
 
 export type WebviewToHost =
   | { type: 'ready' }
-  /** A question typed in the view; `withoutActive`: the user took the active editor out of the context. */
-  | { type: 'ask'; text: string; withoutActive?: boolean }
+  /**
+   * A question typed in the view; `withoutActive`: the user took the active editor out of the
+   * context; `mentions`: the files and symbols chosen after `#` that the text still names.
+   */
+  | { type: 'ask'; text: string; withoutActive?: boolean; mentions?: Mention[] }
+  /** What follows a `#` being typed: the host answers with `completions`. */
+  | { type: 'complete'; id: number; query: string }
   | { type: 'stop' }
   | { type: 'refreshStatus' }
   | { type: 'clearHistory' }
@@ -80,7 +114,7 @@ export type WebviewToHost =
 
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
   if (typeof value !== 'object' || value === null) return false;
-  const m = value as { type?: unknown; text?: unknown; path?: unknown; line?: unknown; url?: unknown; withoutActive?: unknown };
+  const m = value as { type?: unknown; text?: unknown; path?: unknown; line?: unknown; url?: unknown; withoutActive?: unknown; mentions?: unknown; id?: unknown; query?: unknown };
   switch (m.type) {
     case 'ready':
     case 'stop':
@@ -89,7 +123,13 @@ export function isWebviewToHost(value: unknown): value is WebviewToHost {
     case 'learn':
       return true;
     case 'ask':
-      return typeof m.text === 'string' && (m.withoutActive === undefined || typeof m.withoutActive === 'boolean');
+      return (
+        typeof m.text === 'string' &&
+        (m.withoutActive === undefined || typeof m.withoutActive === 'boolean') &&
+        (m.mentions === undefined || (Array.isArray(m.mentions) && m.mentions.length <= MAX_MENTIONS && m.mentions.every(isMention)))
+      );
+    case 'complete':
+      return Number.isSafeInteger(m.id) && typeof m.query === 'string' && m.query.length <= 200;
     case 'copy':
     case 'insert':
       return typeof m.text === 'string';

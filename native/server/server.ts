@@ -26,6 +26,7 @@ import {
   Learn,
   LearnProgressType,
   Log,
+  MAX_MENTIONS,
   type LogLevel,
   PROTOCOL_VERSION,
   REQUEST_CANCELLED,
@@ -340,8 +341,16 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     if (params.history !== undefined && !(Array.isArray(params.history) && params.history.every((t) => typeof t?.question === 'string' && typeof t?.answer === 'string'))) {
       throw new ResponseError(-32602, 'ask: "history" must be a list of { question, answer } strings.');
     }
-    // the active editor's selection (or the lines around its cursor) is always in the context
-    return answerWith(params, token, params.active ? [rangeChunk('ask', params.active, params.roots)] : []);
+    if (params.mentions !== undefined && !(Array.isArray(params.mentions) && params.mentions.length <= MAX_MENTIONS)) {
+      throw new ResponseError(-32602, `ask: "mentions" must be a list of at most ${MAX_MENTIONS} ranges.`);
+    }
+    // the active editor's selection (or the lines around its cursor) and what the user mentioned are always in the context
+    const pinned: Chunk[] = [];
+    for (const r of [...(params.active ? [params.active] : []), ...(params.mentions ?? [])]) {
+      const c = rangeChunk('ask', r, params.roots);
+      if (!pinned.some((x) => x.path === c.path && x.startLine === c.startLine && x.endLine === c.endLine)) pinned.push(c);
+    }
+    return answerWith(params, token, pinned);
   });
 
   connection.onRequest(Explain, (params, token) => {

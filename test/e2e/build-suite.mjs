@@ -12,7 +12,7 @@ export async function buildSuite() {
   execFileSync(process.execPath, [path.join(root, 'esbuild.mjs')], { cwd: root, stdio: 'inherit' });
   const outdir = path.join(root, 'out/e2e');
   await esbuild.build({
-    entryPoints: [path.join(here, 'suite/index.ts'), path.join(here, 'suite/extension.test.ts')],
+    entryPoints: [path.join(here, 'suite/index.ts'), path.join(here, 'suite/extension.test.ts'), path.join(here, 'suite/pseudo.test.ts')],
     outdir,
     bundle: true,
     platform: 'node',

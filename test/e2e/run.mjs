@@ -10,6 +10,10 @@
 //          builds the linux-x64 VSIX (package.mjs), installs it into code-server with
 //          --install-extension and runs the same suite against the installed extension: its
 //          minified bundles, its trainer and its ONNX Runtime binaries, not this checkout's.
+//        node test/e2e/run.mjs --pseudo-locale
+//          runs VS Code in the pseudo-locale qps-ploc (a minimal language pack installed for it)
+//          with the extension's strings pseudo-translated (test/e2e/pseudo-files.ts), and checks
+//          that every contributed string, host message and sidebar string is shown translated.
 // After the suite, the runner also clicks through as a user would (command palette → learning
 // with its progress notification, a question in the sidebar, an "Explain" CodeLens, the
 // keybindings, the walkthrough, "@lift" in VS Code's Chat view) and saves a screenshot of each
@@ -85,6 +89,28 @@ const sandboxEnv = {
   XDG_RUNTIME_DIR: sandboxTmp,
   NODE_DISABLE_COMPILE_CACHE: '1',
 };
+const pseudoLocale = process.argv.includes('--pseudo-locale');
+/** With --pseudo-locale: the extension, with its pseudo-translations, as VS Code loads it. */
+const pseudoExtension = path.join(tmp, 'pseudo-extension');
+if (pseudoLocale) {
+  log('writing the pseudo-locale translations and installing a language pack for qps-ploc');
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(here, 'pseudo-files.ts'), pseudoExtension], { cwd: root, stdio: 'inherit', env: { ...process.env, TSX_DISABLE_CACHE: '1' } });
+  const { createVSIX } = await import('@vscode/vsce');
+  const packVsix = path.join(tmp, 'pseudo-language-pack.vsix');
+  await createVSIX({ cwd: `${pseudoExtension}-pack`, packagePath: packVsix, dependencies: false, allowMissingRepository: true });
+  execFileSync(node24, [codeServer, '--extensions-dir', path.join(tmp, 'extensions'), '--user-data-dir', path.join(tmp, 'user-data'), '--install-extension', packVsix], {
+    stdio: 'inherit',
+    env: { ...process.env, ...sandboxEnv, PATH: `${path.dirname(node24)}:${process.env.PATH}` },
+  });
+  // the index of language packs that VS Code's server reads to resolve a locale: its running
+  // extension service writes it on an install, the command-line install above does not
+  const installed = path.join(tmp, 'extensions', 'lift-test.lift-test-pseudo-language-pack-0.0.1');
+  if (!fs.existsSync(installed)) throw new Error(`the language pack is not installed in ${installed}`);
+  fs.writeFileSync(
+    path.join(tmp, 'user-data', 'languagepacks.json'),
+    JSON.stringify({ 'qps-ploc': { hash: 'lift-test-0.0.1', extensions: [{ extensionIdentifier: { id: 'lift-test.lift-test-pseudo-language-pack' }, version: '0.0.1' }], translations: { vscode: path.join(installed, 'translations/main.i18n.json') }, label: 'Pseudo' } }),
+  );
+}
 const vsix = process.argv.includes('--vsix');
 if (vsix) {
   log('packaging the linux-x64 VSIX and installing it into code-server');
@@ -111,6 +137,7 @@ const server = spawn(
     '--disable-update-check',
     '--disable-workspace-trust',
     '--vscode-option', 'enable-smoke-test-driver',
+    ...(pseudoLocale ? ['--locale', 'qps-ploc'] : []),
   ],
   {
     detached: true,
@@ -124,6 +151,7 @@ const server = spawn(
       LIFT_E2E_SYNC_DIR: negativeControl ? '' : tmp,
       ...(vsix ? { LIFT_E2E_INSTALLED_IN: path.join(tmp, 'extensions') } : {}),
       ...(negativeControl ? { LIFT_TRAINER_PATH: brokenTrainer } : {}),
+      ...(pseudoLocale ? { LIFT_E2E_SUITE: 'pseudo' } : {}),
     },
   },
 );
@@ -144,6 +172,56 @@ async function checkNegativeControl(exited) {
 
 function readResults() {
   return fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
+}
+
+/** The pseudo-locale suite's results, then the sidebar and the command palette as the user sees them. */
+async function checkPseudoLocale(page, exited) {
+  const suiteDone = path.join(tmp, 'suite-done');
+  const deadline = Date.now() + 600_000;
+  let windowClosed = false;
+  exited.then(() => (windowClosed = true));
+  while (!fs.existsSync(suiteDone) && !windowClosed) {
+    if (Date.now() > deadline) throw new Error('the pseudo-locale suite did not finish within 10 minutes');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const summary = readResults();
+  for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.error ? `\n${r.error}` : ''}`);
+  const ui = [];
+  const shots = path.join(root, 'out/e2e');
+  fs.mkdirSync(shots, { recursive: true });
+  try {
+    // the sidebar: every string it shows of its own comes from the bundle (the model's answers and file names aside)
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>LIFT');
+    const rows = page.locator('.quick-input-widget .monaco-list-row');
+    await rows.first().waitFor({ timeout: 30_000 });
+    const titles = await rows.allInnerTexts();
+    const lift = titles.filter((t) => /^LIFT: /m.test(t));
+    ui.push([lift.length >= 5 && lift.every((t) => t.includes('⟦')), `the command palette shows LIFT's commands translated: ${JSON.stringify(lift.slice(0, 3))}…`]);
+    await page.screenshot({ path: path.join(shots, 'pseudo-palette.png') });
+    await page.keyboard.press('Escape');
+    const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+    await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
+    const texts = await webview.locator('body').evaluate(() => {
+      const own = ['#knowledge', '#trainer .state', '#trainer vscode-badge:first-of-type', '.offer span', '#learn', '#send', '#clear', 'h1'];
+      const out = own.flatMap((s) => [...document.querySelectorAll(s)].map((e) => `${s}: ${e.textContent ?? ''}`));
+      for (const e of document.querySelectorAll('[placeholder], [title], [aria-label]')) for (const a of ['placeholder', 'title', 'aria-label']) if (e.hasAttribute(a)) out.push(`[${a}]: ${e.getAttribute(a)}`);
+      return { out, lang: document.documentElement.lang };
+    });
+    const untranslated = texts.out.filter((t) => !t.includes('⟦'));
+    ui.push([texts.out.length >= 10 && untranslated.length === 0 && texts.lang === 'qps-ploc', `the sidebar's ${texts.out.length} strings are translated (lang ${texts.lang})${untranslated.length ? `; not: ${JSON.stringify(untranslated)}` : ''}`]);
+    await page.screenshot({ path: path.join(shots, 'pseudo-sidebar.png') });
+  } catch (err) {
+    ui.push([false, `pseudo-locale UI: ${err.message.split('\n')[0]}`]);
+  }
+  for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
+  fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
+  let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
+  if (!summary || ui.some(([ok]) => !ok)) code = code || 1;
+  const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
+  const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
+  log(`pseudo-locale qps-ploc: ${passed} passed, ${failed} failed (exit ${code})`);
+  return code;
 }
 
 /** The suite's results, then what the user sees, checked from outside. Returns the exit code. */
@@ -311,6 +389,19 @@ async function drive(page) {
     await page.keyboard.press('Control+Alt+E');
     await webview.locator('.message.question', { hasText: 'Explain src/main.ts:1-' }).nth(before).waitFor({ timeout: 30_000 });
   });
+  await step('typing # in the sidebar offers the workspace\'s files; Enter picks one, and the answer\'s note names it', async () => {
+    await webview.locator('vscode-textarea#question').click();
+    await page.keyboard.type('What is in #REA');
+    await webview.locator('#mentions li', { hasText: 'README.md' }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('?');
+    const before = await webview.locator('.message.answer').count();
+    await page.keyboard.press('Enter');
+    const answer = webview.locator('.message.answer').nth(before);
+    await answer.locator('.source').waitFor({ timeout: 120_000 });
+    const note = await answer.locator('.source').innerText();
+    if (!/\+ #README\.md \(README\.md:1-3\)/.test(note)) throw new Error(`the answer's note says ${JSON.stringify(note)}`);
+  });
   await step('the walkthrough lists its four steps, "Learn this workspace" done; its "Ask" button runs the command', async () => {
     await palette('Welcome: Open Walkthrough...');
     await page.locator('.quick-input-widget input').fill('Get Started with LIFT');
@@ -392,7 +483,7 @@ try {
   const remote = (p) => `vscode-remote://127.0.0.1:${port}${p}`;
   // with --vsix the extension is the installed one: the development path is an empty folder
   // (VS Code runs extension tests only with one; it adds no extension, so the installed one loads)
-  const devPath = vsix ? path.join(tmp, 'no-development-extension') : root;
+  const devPath = vsix ? path.join(tmp, 'no-development-extension') : pseudoLocale ? pseudoExtension : root;
   fs.mkdirSync(devPath, { recursive: true });
   const payload = JSON.stringify([
     ['extensionDevelopmentPath', remote(devPath)],
@@ -401,7 +492,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
-  exitCode = negativeControl ? await checkNegativeControl(exited) : await checkRun(page, exited);
+  exitCode = negativeControl ? await checkNegativeControl(exited) : pseudoLocale ? await checkPseudoLocale(page, exited) : await checkRun(page, exited);
 } catch (err) {
   log(`error: ${err.stack ?? err}`);
   exitCode = 1;

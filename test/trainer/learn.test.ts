@@ -189,6 +189,31 @@ describe('learn over JSON-RPC', () => {
     chat.dispose();
   });
 
+  test('ask pins what the user mentioned (#file, a symbol) after the active editor; the note names each', async () => {
+    const readme = path.join(docs, 'README.md');
+    const r = await client.ask({ question: 'What is this?', roots: [docs], model: modelDir, maxTokens: 2, retrieve: false, active: { file: readme, startLine: 1, endLine: 1 }, mentions: [{ file: readme, startLine: 3, endLine: 4 }, { file: readme, startLine: 1, endLine: 1 }] });
+    assert.deepEqual(r.sources, [{ path: 'README.md', startLine: 1, endLine: 1 }, { path: 'README.md', startLine: 3, endLine: 4 }], 'pinned in order, the same range once');
+    await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, mentions: [{ file: path.join(docs, '.env'), startLine: 1, endLine: 1 }] }), /holds credentials/);
+    await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, mentions: [{ file: path.join(tmp, 'outside.md'), startLine: 1, endLine: 1 }] }), /outside|not inside|workspace/i);
+    await assert.rejects(client.ask({ question: 'x?', roots: [docs], model: modelDir, mentions: Array(9).fill({ file: readme, startLine: 1, endLine: 1 }) }), /at most 8/);
+    // the chat resolves the mentions the text still names (chosen ones, and #path words typed by hand)
+    const resolved: string[] = [];
+    const chat = new ChatController(client, {
+      answerContext: () => ({ model: modelDir, roots: [docs], retrieve: false }),
+      mentions: {
+        complete: async () => [],
+        resolve: async (m) => {
+          resolved.push(m.label);
+          return m.path === 'README.md' ? { file: readme, startLine: m.startLine ?? 1, endLine: m.endLine ?? 2 } : undefined;
+        },
+      },
+    });
+    const outcome = await chat.ask('What do #Orbit and #README.md say? Not #gone.ts.', undefined, false, [{ label: 'Orbit', path: 'README.md', startLine: 3, endLine: 3 }, { label: 'deleted', path: 'README.md' }]);
+    assert.deepEqual(resolved, ['Orbit', 'README.md', 'gone.ts']);
+    assert.match(outcome.note ?? '', /^Base model \(this workspace is not learned yet\) \+ #Orbit \(README\.md:3-3\) \+ #README\.md \(README\.md:1-2\)/);
+    chat.dispose();
+  });
+
   test('the chat marks answers given while learning runs', async () => {
     const chat = new ChatController(client, { answerContext: () => ({ model: modelDir, roots: [docs] }) });
     chat.showLearning({ state: 'running', what: 'this workspace', losses: [] });

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers';
+import { visibleStrings } from '../manifestStrings';
 
 const read = (f: string): string => fs.readFileSync(path.join(repoRoot, f), 'utf8');
 /** package.json as written: its user-visible strings are %keys% of package.nls.json. */
@@ -155,21 +156,11 @@ test('the walkthrough: its steps\' media exist, its links run declared commands,
 });
 
 test('every user-visible string of the manifest is localizable: a %key% of package.nls.json, none unused', () => {
-  const visible = /^(title|name|displayName|description|markdownDescription|enumDescriptions|fullName)$/;
-  const literal: string[] = [];
-  const used = new Set<string>();
-  const walk = (v: unknown, where: string, key = ''): void => {
-    if (typeof v === 'string') {
-      const m = /^%([\w.-]+)%$/.exec(v);
-      if (m) used.add(m[1]!);
-      else if (visible.test(key)) literal.push(`${where}: ${v}`);
-    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`, key));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`, k);
-  };
-  walk({ displayName: raw.displayName, description: raw.description, contributes: raw.contributes }, 'package.json');
+  const keys = visibleStrings(raw).map((s) => ({ ...s, key: /^%([\w.-]+)%$/.exec(s.value)?.[1] }));
   // the brand stays as it is (the activity bar's container, the category, the participant's full
   // name), and so do what users type: @lift and its /commands
-  assert.deepEqual(literal.filter((l) => !/: LIFT$/.test(l) && !/\.chatParticipants\[0\](\.commands\[\d+\])?\.name: /.test(l)), []);
+  assert.deepEqual(keys.filter((s) => !s.key && !s.kept).map((s) => `${s.where}: ${s.value}`), []);
+  const used = new Set(keys.flatMap((s) => (s.key ? [s.key] : [])));
   assert.deepEqual([...used].filter((k) => !(k in nls)), [], 'keys missing from package.nls.json');
   assert.deepEqual(Object.keys(nls).filter((k) => !used.has(k)), [], 'keys nobody uses');
   assert.ok(read('.vscodeignore').includes('!package.nls.json'), 'the VSIX ships the strings');

@@ -27,7 +27,25 @@ test('nonces are fresh and URL-safe', () => {
 test('messages from the webview are validated before use', () => {
   assert.ok(isWebviewToHost({ type: 'ask', text: 'hi' }));
   assert.ok(isWebviewToHost({ type: 'stop' }));
-  for (const bad of [null, 'ask', {}, { type: 'ask' }, { type: 'ask', text: 1 }, { type: 'exec', cmd: 'rm' }]) {
+  assert.ok(isWebviewToHost({ type: 'ask', text: 'hi #a.ts', mentions: [{ label: 'a.ts', path: 'a.ts' }, { label: 'f', path: 'a.ts', startLine: 2, endLine: 5 }] }));
+  assert.ok(isWebviewToHost({ type: 'complete', id: 3, query: 'ma' }));
+  const mention = { label: 'a', path: 'a.ts' };
+  for (const bad of [
+    null,
+    'ask',
+    {},
+    { type: 'ask' },
+    { type: 'ask', text: 1 },
+    { type: 'exec', cmd: 'rm' },
+    { type: 'ask', text: 'x', mentions: 'a.ts' },
+    { type: 'ask', text: 'x', mentions: [{ label: 'a' }] },
+    { type: 'ask', text: 'x', mentions: [{ ...mention, startLine: 3 }] },
+    { type: 'ask', text: 'x', mentions: [{ ...mention, startLine: 5, endLine: 2 }] },
+    { type: 'ask', text: 'x', mentions: [{ ...mention, startLine: 0, endLine: 2 }] },
+    { type: 'ask', text: 'x', mentions: Array(9).fill(mention) },
+    { type: 'complete', id: 'x', query: 'a' },
+    { type: 'complete', id: 1, query: 'a'.repeat(201) },
+  ]) {
     assert.equal(isWebviewToHost(bad), false, JSON.stringify(bad));
   }
 });

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { TrainerClient } from '../../native/client';
 import { ChatController, type ChatControllerOptions } from '../../src/chatController';
 import { makeNonce, renderChatHtml } from '../../src/webviewHtml';
-import type { HistoryItem, HostToWebview } from '../../webview/messages';
+import type { HistoryItem, HostToWebview, MentionItem } from '../../webview/messages';
 import { launchChromium } from '../chromium';
 import { pseudoBundle } from '../l10nMessages';
 import { memoryLogger, repoRoot, trainerBundle } from '../helpers';
@@ -215,6 +215,63 @@ describe('sidebar webview in Chromium', () => {
       { type: 'ask', text: 'Still without?', withoutActive: true },
       { type: 'ask', text: 'With the other file?' },
     ]);
+  });
+
+  test('typing # offers files and symbols; the keyboard or the mouse picks one, and the question carries it', async () => {
+    const items: MentionItem[] = [
+      { kind: 'file', label: 'src/main.ts', path: 'src/main.ts', detail: 'src' },
+      { kind: 'file', label: 'src/math.ts', path: 'src/math.ts', detail: 'src' },
+      { kind: 'symbol', label: 'mainLoop', path: 'src/main.ts', startLine: 3, endLine: 9, detail: 'src/main.ts:3' },
+    ];
+    const queries: string[] = [];
+    const complete = async (query: string): Promise<MentionItem[]> => {
+      queries.push(query);
+      return items.filter((i) => i.label.includes(query));
+    };
+    h = await open(0, { mentions: { complete, resolve: async () => undefined } });
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const box = h.page.locator('vscode-textarea#question');
+    await box.click();
+    await h.page.keyboard.type('What calls #ma');
+    const list = h.page.locator('#mentions');
+    await list.locator('li').nth(2).waitFor({ timeout: 5000 });
+    assert.equal(queries.at(-1), 'ma');
+    assert.deepEqual(await list.locator('li .label').allInnerTexts(), ['src/main.ts', 'src/math.ts', 'mainLoop']);
+    assert.equal(await list.getAttribute('role'), 'listbox');
+    // the list passes axe while it is open
+    await h.page.evaluate(fs.readFileSync(path.join(repoRoot, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+    assert.deepEqual(await h.page.evaluate('axe.run(document).then((r) => r.violations.map((v) => v.id))'), []);
+    // arrows move, Enter picks (and does not send)
+    await h.page.keyboard.press('ArrowDown');
+    await h.page.keyboard.press('ArrowDown');
+    assert.equal(await list.locator('li[aria-selected="true"] .label').innerText(), 'mainLoop');
+    assert.match(await h.page.locator('#announcer').innerText(), /symbol mainLoop src\/main\.ts:3/);
+    await h.page.keyboard.press('Enter');
+    assert.equal(await list.isHidden(), true);
+    assert.equal(await box.evaluate((e) => (e as HTMLTextAreaElement).value), 'What calls #mainLoop ');
+    // Escape closes without picking; the mouse picks too
+    await h.page.keyboard.type('and #src/mat');
+    await list.locator('li').first().waitFor({ timeout: 5000 });
+    await h.page.keyboard.press('Escape');
+    assert.equal(await list.isHidden(), true);
+    await h.page.keyboard.press('Backspace');
+    await list.locator('li', { hasText: 'src/math.ts' }).waitFor({ timeout: 5000 });
+    await list.locator('li', { hasText: 'src/math.ts' }).click();
+    await h.page.keyboard.type('?');
+    assert.equal(await box.evaluate((e) => (e as HTMLTextAreaElement).value), 'What calls #mainLoop and #src/math.ts ?');
+    await h.page.keyboard.press('Enter');
+    await h.page.locator('.message.answer[data-outcome="done"]').waitFor({ timeout: 15_000 });
+    assert.deepEqual(h.fromWebview.filter((m) => (m as { type: string }).type === 'ask'), [
+      {
+        type: 'ask',
+        text: 'What calls #mainLoop and #src/math.ts ?',
+        mentions: [
+          { label: 'mainLoop', path: 'src/main.ts', startLine: 3, endLine: 9 },
+          { label: 'src/math.ts', path: 'src/math.ts' },
+        ],
+      },
+    ]);
+    assert.deepEqual(h.errors, []);
   });
 
   test('screen readers hear an answer once, when it is complete, not on every streamed chunk', async () => {

@@ -227,6 +227,33 @@ describe('LIFT in VS Code', () => {
     assert.match(empty.errorDetails?.message ?? '', /Ask a question/);
   });
 
+  it('# mentions: the workspace\'s files and symbols complete (never a secret file); a chosen one goes with the question and the note names it', async () => {
+    const root = vscode.workspace.workspaceFolders![0]!.uri;
+    const main = vscode.Uri.joinPath(root, 'src/main.ts');
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(main));
+    const secret = path.join(root.fsPath, '.env.local');
+    fs.writeFileSync(secret, 'TOKEN=mentions-must-not-offer-me\n');
+    try {
+      const files = await api.mentions.complete('mai');
+      assert.equal(files[0]?.label, 'src/main.ts', JSON.stringify(files));
+      assert.deepEqual((await api.mentions.complete('env')).filter((i) => i.label.includes('.env')), [], 'a secret file is never offered');
+      // symbols come from VS Code's workspace symbol providers (here, the built-in TypeScript one)
+      let items: Awaited<ReturnType<LiftApi['mentions']['complete']>> = [];
+      await until(() => items.some((i) => i.kind === 'symbol' && i.label === 'main'), 120_000, 'the symbol "main" among the completions', async () => {
+        items = await api.mentions.complete('main');
+      });
+      const symbol = items.find((i) => i.kind === 'symbol' && i.label === 'main')!;
+      assert.deepEqual([symbol.path, symbol.startLine, symbol.endLine], ['src/main.ts', 1, 3]);
+      assert.equal(await api.mentions.resolve({ label: 'x', path: '../outside.ts' }), undefined, 'nothing outside the workspace');
+      assert.deepEqual(await api.mentions.resolve({ label: 'README.md', path: 'README.md' }), { file: path.join(root.fsPath, 'README.md'), startLine: 1, endLine: 3, code: fs.readFileSync(path.join(root.fsPath, 'README.md'), 'utf8').trimEnd() });
+      const outcome = await within(api.chat.ask('What does #main return, and what is #README.md about?', undefined, true, [symbol]), 120_000, 'the answer with mentions');
+      assert.equal(outcome.outcome, 'done', outcome.error);
+      assert.match(outcome.note ?? '', /\+ #main \(src\/main\.ts:1-3\) \+ #README\.md \(README\.md:1-3\)/);
+    } finally {
+      fs.rmSync(secret, { force: true });
+    }
+  });
+
   it('chat actions: a file reference opens the file at its line; Insert puts code at the cursor; Copy fills the clipboard', async () => {
     await api.chat.handle({ type: 'openFile', path: 'src/main.ts', line: 2 });
     const editor = vscode.window.activeTextEditor!;

@@ -22,7 +22,8 @@ async function holdForUiChecks(): Promise<void> {
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 60_000, color: false, reporter: 'spec' });
-  mocha.addFile(path.join(__dirname, 'extension.test.js'));
+  // run.mjs --pseudo-locale runs the localization checks instead of the functional suite
+  mocha.addFile(path.join(__dirname, process.env.LIFT_E2E_SUITE === 'pseudo' ? 'pseudo.test.js' : 'extension.test.js'));
   const results: { title: string; state: string; ms?: number; error?: string }[] = [];
   return new Promise((resolve, reject) => {
     const runner = mocha.run(async (failures) => {
