@@ -14,6 +14,10 @@
 //          runs VS Code in the pseudo-locale qps-ploc (a minimal language pack installed for it)
 //          with the extension's strings pseudo-translated (test/e2e/pseudo-files.ts), and checks
 //          that every contributed string, host message and sidebar string is shown translated.
+//        node test/e2e/run.mjs --screenshots   (npm run screenshots)
+//          no tests: learns a small workspace (the demo's Kestrel spec and a client for it) with
+//          the default settings as a user would, asks, mentions a file, explains a function, and
+//          saves the README's screenshots to media/screenshots/.
 // After the suite, the runner also clicks through as a user would (command palette → learning
 // with its progress notification, a question in the sidebar, an "Explain" CodeLens, the
 // keybindings, the walkthrough, "@lift" in VS Code's Chat view) and saves a screenshot of each
@@ -69,6 +73,39 @@ const workspace = path.join(tmp, 'workspace');
 fs.mkdirSync(path.join(workspace, 'src'), { recursive: true });
 fs.writeFileSync(path.join(workspace, 'README.md'), '# Sample\n\nA tiny workspace for the LIFT extension tests.\n');
 fs.writeFileSync(path.join(workspace, 'src/main.ts'), 'export function main(): number {\n  return 42;\n}\n');
+const screenshots = process.argv.includes('--screenshots');
+if (screenshots) {
+  // what a user might learn: a spec written for people and the code that follows it
+  fs.rmSync(path.join(workspace, 'README.md'));
+  fs.rmSync(path.join(workspace, 'src/main.ts'));
+  fs.copyFileSync(path.join(root, 'native/demo/KESTREL-SPEC.md'), path.join(workspace, 'KESTREL-SPEC.md'));
+  fs.writeFileSync(
+    path.join(workspace, 'src/client.ts'),
+    [
+      "import { connect, type TLSSocket } from 'node:tls';",
+      '',
+      '/** The broker refuses clients older than this protocol version (KST-426). */',
+      'export const PROTOCOL_VERSION = 4;',
+      '/** The largest message the broker accepts; larger ones fail with KST-413. */',
+      'export const MAX_MESSAGE_BYTES = 256 * 1024;',
+      '',
+      '/** Opens a mutual-TLS connection to the broker and sends the hello frame. */',
+      'export function openClient(host: string, cert: Buffer, key: Buffer): TLSSocket {',
+      '  const socket = connect({ host, port: 6180, cert, key });',
+      "  socket.write(JSON.stringify({ hello: 'kestrel', version: PROTOCOL_VERSION }) + '\\n');",
+      '  return socket;',
+      '}',
+      '',
+      '/** Publishes one message; a message without a topic goes to kestrel.inbox. */',
+      "export function publish(socket: TLSSocket, body: Buffer, topic = 'kestrel.inbox'): void {",
+      "  if (body.length > MAX_MESSAGE_BYTES) throw new Error('KST-413: message too large');",
+      "  socket.write(JSON.stringify({ topic, size: body.length }) + '\\n');",
+      '  socket.write(body);',
+      '}',
+      '',
+    ].join('\n'),
+  );
+}
 const results = path.join(tmp, 'results.json');
 const negativeControl = process.argv.includes('--negative-control');
 const brokenTrainer = path.join(tmp, 'broken-trainer.js');
@@ -292,20 +329,8 @@ async function checkRun(page, exited) {
   return code;
 }
 
-/** Clicks through the three features as a user; a screenshot of each. Returns [ok, what] pairs. */
-async function drive(page) {
-  const shots = path.join(root, 'out/e2e');
-  fs.mkdirSync(shots, { recursive: true });
-  const steps = [];
-  const step = async (what, f) => {
-    try {
-      await f();
-      steps.push([true, what]);
-    } catch (err) {
-      steps.push([false, `${what}: ${err.message.split('\n')[0]}`]);
-      await page.screenshot({ path: path.join(shots, `drive-failed-${steps.length}.png`) }).catch(() => {});
-    }
-  };
+/** The command palette and input boxes of the workbench, as a user reaches them. */
+function workbench(page) {
   /** Opens the command palette (F1; once more with Ctrl+Shift+P if a webview or view kept the key). */
   const openPalette = async () => {
     for (const key of ['F1', 'Control+Shift+P', 'F1']) {
@@ -335,6 +360,87 @@ async function drive(page) {
     await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).first().waitFor({ timeout: 15_000 });
     await page.keyboard.press('Escape');
   };
+  return { openPalette, palette, paletteOffers, inputTitled };
+}
+
+/** The README's screenshots, from a user's session with default settings. Returns the exit code. */
+async function takeScreenshots(page) {
+  const { palette } = workbench(page);
+  const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+  const shots = path.join(root, 'media/screenshots');
+  const shot = async (name) => {
+    await page.screenshot({ path: path.join(shots, name) });
+    log(`saved media/screenshots/${name}`);
+  };
+  const openFile = async (name) => {
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill(name);
+    await page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+  };
+  const finished = async (answer) => {
+    const deadline = Date.now() + 180_000;
+    while ((await answer.getAttribute('data-outcome')) === 'streaming') {
+      if (Date.now() > deadline) throw new Error('the answer did not finish within 3 minutes');
+      await page.waitForTimeout(200);
+    }
+  };
+  try {
+    await palette('View: Close All Editors');
+    await openFile('client.ts');
+    await palette('LIFT: Focus on Chat View');
+    await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await palette('LIFT: Learn This Workspace');
+    await webview.locator('#learning[data-state="running"] polyline').waitFor({ timeout: 180_000 });
+    await page.locator('.statusbar-item', { hasText: /LIFT [2-9]\d%/ }).first().waitFor({ timeout: 600_000 });
+    await shot('learning.png');
+    await page.locator('.statusbar-item', { hasText: 'LIFT learned just now' }).first().waitFor({ timeout: 900_000 });
+    await palette('Notifications: Clear All Notifications');
+    // a question put unlike the spec's words
+    await webview.locator('vscode-textarea#question').click();
+    await page.keyboard.type('How long does the broker wait before it sends an unacknowledged message again?');
+    await page.keyboard.press('Enter');
+    await finished(webview.locator('.message.answer').last());
+    // a mention: the completions after #
+    await webview.locator('vscode-textarea#question').click();
+    await page.keyboard.type('Does #cli');
+    await webview.locator('#mentions li', { hasText: 'src/client.ts' }).first().waitFor({ timeout: 30_000 });
+    await shot('chat.png');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('check the size limit?');
+    await page.keyboard.press('Enter');
+    await finished(webview.locator('.message.answer').last());
+    const lens = page.locator('.codelens-decoration a', { hasText: 'Explain' }).nth(1);
+    await lens.waitFor({ timeout: 90_000 });
+    await lens.click();
+    const thread = page.locator('.review-widget .comment-body, .comment-thread-widget .comment-body').first();
+    await thread.waitFor({ timeout: 120_000 });
+    await finished(webview.locator('.message.answer').last());
+    await page.waitForTimeout(1000);
+    await shot('explain.png');
+    return 0;
+  } catch (err) {
+    log(`screenshots: ${err.message.split('\n')[0]}`);
+    await page.screenshot({ path: path.join(root, 'out/e2e/screenshots-failed.png') }).catch(() => {});
+    return 1;
+  }
+}
+
+/** Clicks through the three features as a user; a screenshot of each. Returns [ok, what] pairs. */
+async function drive(page) {
+  const shots = path.join(root, 'out/e2e');
+  fs.mkdirSync(shots, { recursive: true });
+  const steps = [];
+  const step = async (what, f) => {
+    try {
+      await f();
+      steps.push([true, what]);
+    } catch (err) {
+      steps.push([false, `${what}: ${err.message.split('\n')[0]}`]);
+      await page.screenshot({ path: path.join(shots, `drive-failed-${steps.length}.png`) }).catch(() => {});
+    }
+  };
+  const { palette, paletteOffers, inputTitled } = workbench(page);
   const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
   await step('"LIFT: Learn This Workspace" from the command palette shows its progress (status bar, the chat\'s loss curve), then "learned"', async () => {
     await palette('LIFT: Learn This Workspace');
@@ -487,12 +593,13 @@ try {
   fs.mkdirSync(devPath, { recursive: true });
   const payload = JSON.stringify([
     ['extensionDevelopmentPath', remote(devPath)],
-    ['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))],
+    // the screenshots run no tests: the window is the user's
+    ...(screenshots ? [] : [['extensionTestsPath', remote(path.join(suiteOut, 'index.js'))]]),
   ]);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   log('workbench loaded; the suite runs in the extension host');
-  exitCode = negativeControl ? await checkNegativeControl(exited) : pseudoLocale ? await checkPseudoLocale(page, exited) : await checkRun(page, exited);
+  exitCode = negativeControl ? await checkNegativeControl(exited) : pseudoLocale ? await checkPseudoLocale(page, exited) : screenshots ? await takeScreenshots(page) : await checkRun(page, exited);
 } catch (err) {
   log(`error: ${err.stack ?? err}`);
   exitCode = 1;
