@@ -94,7 +94,6 @@ export interface ChatControllerOptions {
   }>;
 }
 
-/** Explanations pin their own range: the active editor is not added. */
 /** The context without the active editor's lines (explain pins its own range; the chip can leave them out). */
 export const withoutActive = ({ active: _, ...rest }: AnswerContext): Omit<AnswerContext, 'active'> => rest;
 
@@ -208,17 +207,16 @@ export class ChatController {
     const history = (this.opts.history?.load() ?? []).filter((h) => h.outcome === 'done').slice(-3).map(({ question, answer }) => ({ question, answer }));
     return this.converse(text, async (context, stream, token) => {
       if (!context) return this.trainer.echo({ text, chunkDelayMs }, (chunk) => stream(chunk.text), token);
-      const ctx: AnswerContext = leaveOutActive ? withoutActive(context) : context;
-      const pins: Pin[] = ctx.active ? [{ label: l10n.t('the active editor'), range: ctx.active }] : [];
-      const resolved: CodeRange[] = [];
+      const mentioned: { label: string; range: CodeRange }[] = [];
       for (const m of this.opts.mentions ? mentionsIn(text, mentions) : []) {
         const range = await this.opts.mentions!.resolve(m);
-        if (range) {
-          resolved.push(range);
-          pins.push({ label: `#${m.label}`, range });
-        }
+        if (range) mentioned.push({ label: `#${m.label}`, range });
       }
-      const result = await this.trainer.ask({ question: text, history, ...ctx, ...(resolved.length ? { mentions: resolved } : {}) }, stream, token);
+      // a mention of the active editor's file stands in for the active editor's lines
+      const active = leaveOutActive || mentioned.some((p) => p.range.file === context.active?.file) ? undefined : context.active;
+      const pins: Pin[] = [...(active ? [{ label: l10n.t('the active editor'), range: active }] : []), ...mentioned];
+      const asked = { ...withoutActive(context), ...(active ? { active } : {}), ...(mentioned.length ? { mentions: mentioned.map((p) => p.range) } : {}) };
+      const result = await this.trainer.ask({ question: text, history, ...asked }, stream, token);
       return { result, pins };
     });
   }

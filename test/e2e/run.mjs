@@ -82,22 +82,24 @@ if (screenshots) {
   fs.writeFileSync(
     path.join(workspace, 'src/client.ts'),
     [
-      "import { connect, type TLSSocket } from 'node:tls';",
+      '/** What the client needs of a TLS connection to the broker (node:tls sockets have it). */',
+      'export interface BrokerSocket {',
+      '  write(data: string | Uint8Array): void;',
+      '}',
       '',
+      'export const BROKER_PORT = 6180;',
       '/** The broker refuses clients older than this protocol version (KST-426). */',
       'export const PROTOCOL_VERSION = 4;',
       '/** The largest message the broker accepts; larger ones fail with KST-413. */',
       'export const MAX_MESSAGE_BYTES = 256 * 1024;',
       '',
-      '/** Opens a mutual-TLS connection to the broker and sends the hello frame. */',
-      'export function openClient(host: string, cert: Buffer, key: Buffer): TLSSocket {',
-      '  const socket = connect({ host, port: 6180, cert, key });',
-      "  socket.write(JSON.stringify({ hello: 'kestrel', version: PROTOCOL_VERSION }) + '\\n');",
-      '  return socket;',
+      '/** Opens a session: the hello frame names the protocol version. */',
+      'export function hello(socket: BrokerSocket, clientId: string): void {',
+      "  socket.write(JSON.stringify({ hello: 'kestrel', version: PROTOCOL_VERSION, clientId }) + '\\n');",
       '}',
       '',
       '/** Publishes one message; a message without a topic goes to kestrel.inbox. */',
-      "export function publish(socket: TLSSocket, body: Buffer, topic = 'kestrel.inbox'): void {",
+      "export function publish(socket: BrokerSocket, body: Uint8Array, topic = 'kestrel.inbox'): void {",
       "  if (body.length > MAX_MESSAGE_BYTES) throw new Error('KST-413: message too large');",
       "  socket.write(JSON.stringify({ topic, size: body.length }) + '\\n');",
       '  socket.write(body);',
@@ -105,6 +107,9 @@ if (screenshots) {
       '',
     ].join('\n'),
   );
+  // a window as a user keeps it: no welcome page, no empty Chat view beside the editor
+  fs.mkdirSync(path.join(tmp, 'user-data/User'), { recursive: true });
+  fs.writeFileSync(path.join(tmp, 'user-data/User/settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.tips.enabled': false }));
 }
 const results = path.join(tmp, 'results.json');
 const negativeControl = process.argv.includes('--negative-control');
@@ -211,18 +216,40 @@ function readResults() {
   return fs.existsSync(results) ? JSON.parse(fs.readFileSync(results, 'utf8')) : undefined;
 }
 
-/** The pseudo-locale suite's results, then the sidebar and the command palette as the user sees them. */
-async function checkPseudoLocale(page, exited) {
+/**
+ * Waits for the suite to say it is done (it then holds the window open while the runner looks,
+ * see suite/index.ts), and prints its results.
+ */
+async function suiteResults(exited, minutes) {
   const suiteDone = path.join(tmp, 'suite-done');
-  const deadline = Date.now() + 600_000;
+  const deadline = Date.now() + minutes * 60_000;
   let windowClosed = false;
   exited.then(() => (windowClosed = true));
   while (!fs.existsSync(suiteDone) && !windowClosed) {
-    if (Date.now() > deadline) throw new Error('the pseudo-locale suite did not finish within 10 minutes');
+    if (Date.now() > deadline) throw new Error(`the suite did not finish within ${minutes} minutes`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const summary = readResults();
-  for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.error ? `\n${r.error}` : ''}`);
+  for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${r.error ? `\n${r.error}` : ''}`);
+  return summary;
+}
+
+/** Prints the UI checks, lets the suite's window close, and returns the exit code. */
+async function finishRun(summary, ui, exited, what) {
+  for (const [ok, line] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${line}`);
+  fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
+  let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
+  if (!summary) log('the suite wrote no results: it did not run in the extension host');
+  if (!summary || ui.some(([ok]) => !ok)) code = code || 1;
+  const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
+  const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
+  log(`${what}: ${passed} passed, ${failed} failed (exit ${code})`);
+  return code;
+}
+
+/** The pseudo-locale suite's results, then the sidebar and the command palette as the user sees them. */
+async function checkPseudoLocale(page, exited) {
+  const summary = await suiteResults(exited, 10);
   const ui = [];
   const shots = path.join(root, 'out/e2e');
   fs.mkdirSync(shots, { recursive: true });
@@ -251,30 +278,13 @@ async function checkPseudoLocale(page, exited) {
   } catch (err) {
     ui.push([false, `pseudo-locale UI: ${err.message.split('\n')[0]}`]);
   }
-  for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
-  fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
-  let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
-  if (!summary || ui.some(([ok]) => !ok)) code = code || 1;
-  const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
-  const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
-  log(`pseudo-locale qps-ploc: ${passed} passed, ${failed} failed (exit ${code})`);
-  return code;
+  return finishRun(summary, ui, exited, 'pseudo-locale qps-ploc');
 }
 
 /** The suite's results, then what the user sees, checked from outside. Returns the exit code. */
 async function checkRun(page, exited) {
-  // The suite holds the window open after its tests (see suite/index.ts) while we look at it.
-  const suiteDone = path.join(tmp, 'suite-done');
   // each test has its own limit (learning is fitted to a budget of minutes; the machine may be busy)
-  const deadline = Date.now() + 900_000;
-  let windowClosed = false;
-  exited.then(() => (windowClosed = true));
-  while (!fs.existsSync(suiteDone) && !windowClosed) {
-    if (Date.now() > deadline) throw new Error('the suite did not finish within 15 minutes');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const summary = readResults();
-  for (const r of summary?.results ?? []) console.log(`  ${r.state === 'passed' ? '✔' : '✖'} ${r.title}${r.ms !== undefined ? ` (${r.ms} ms)` : ''}${r.error ? `\n${r.error}` : ''}`);
+  const summary = await suiteResults(exited, 15);
 
   // What the user sees, checked from the outside.
   const ui = [];
@@ -318,15 +328,7 @@ async function checkRun(page, exited) {
   await page.locator('.quick-input-widget input').fill('>Notifications: Hide Notifications');
   await page.keyboard.press('Enter');
   ui.push(...(await drive(page)));
-  for (const [ok, what] of ui) console.log(`  ${ok ? '✔' : '✖'} UI: ${what}`);
-  fs.writeFileSync(path.join(tmp, 'ui-checked'), '');
-  let code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(summary ? summary.failures : 1), 90_000))]);
-  if (!summary) log('the suite wrote no results: it did not run in the extension host');
-  const passed = (summary?.results.filter((r) => r.state === 'passed').length ?? 0) + ui.filter(([ok]) => ok).length;
-  const failed = (summary?.results.filter((r) => r.state !== 'passed').length ?? 0) + ui.filter(([ok]) => !ok).length;
-  if (!summary || ui.some(([ok]) => !ok)) code = code || 1;
-  log(`code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}: ${passed} passed, ${failed} failed (exit ${code})`);
-  return code;
+  return finishRun(summary, ui, exited, `code-server ${JSON.parse(fs.readFileSync(path.join(here, 'node_modules/code-server/package.json'), 'utf8')).version}`);
 }
 
 /** The command palette and input boxes of the workbench, as a user reaches them. */
@@ -386,9 +388,8 @@ async function takeScreenshots(page) {
     }
   };
   try {
-    await palette('View: Close All Editors');
     await openFile('client.ts');
-    await palette('LIFT: Focus on Chat View');
+    await page.locator('.activitybar .action-item a[aria-label^="LIFT"]').first().click({ timeout: 30_000 });
     await webview.locator('#trainer[data-state="ready"]').waitFor({ timeout: 60_000 });
     await palette('LIFT: Learn This Workspace');
     await webview.locator('#learning[data-state="running"] polyline').waitFor({ timeout: 180_000 });

@@ -212,6 +212,14 @@ describe('learn over JSON-RPC', () => {
     assert.deepEqual(resolved, ['Orbit', 'README.md', 'gone.ts']);
     assert.match(outcome.note ?? '', /^Base model \(this workspace is not learned yet\) \+ #Orbit \(README\.md:3-3\) \+ #README\.md \(README\.md:1-2\)/);
     chat.dispose();
+    // a mention of the active editor's file stands in for the active editor's lines
+    const withActive = new ChatController(client, {
+      answerContext: () => ({ model: modelDir, roots: [docs], retrieve: false, active: { file: readme, startLine: 4, endLine: 5 } }),
+      mentions: { complete: async () => [], resolve: async () => ({ file: readme, startLine: 1, endLine: 2 }) },
+    });
+    const both = await withActive.ask('What does #README.md say?');
+    assert.match(both.note ?? '', /^Base model \(this workspace is not learned yet\) \+ #README\.md \(README\.md:1-2\)$/);
+    withActive.dispose();
   });
 
   test('the chat marks answers given while learning runs', async () => {
