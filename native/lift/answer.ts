@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { LlamaConfig } from '../model/config';
 import { buildLlamaGenerate } from '../model/llama';
 import { ADAPTER_WEIGHTS, loadAdapter } from '../model/peft';
+import { type ChatMessage, type ChatTemplate, ChatTemplateError, type PromptPiece, renderChat } from '../model/chatTemplate';
 import { TextTokenizer } from '../model/tokenizer';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
@@ -29,17 +30,109 @@ export interface Answer {
 
 const SYSTEM = "Answer questions about the user's code. Cite file paths; say when you do not know.";
 
-/** Whether the tokenizer has the ChatML tokens of instruct models (Qwen and others). */
-export const chatFormat = (tok: TextTokenizer): boolean => tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined;
+/** Whether the model is an instruct model: it has its own chat template, or the ChatML tokens (Qwen and others). */
+export const chatFormat = (tok: TextTokenizer): boolean => tok.chatTemplate !== undefined || (tok.tokenId('<|im_start|>') !== undefined && tok.tokenId('<|im_end|>') !== undefined);
 
-/** Tokens that close an answer in this tokenizer's format (what QA training samples end with). */
+/** Tokens that close an answer in this tokenizer's format (the first is what QA training samples end with). */
 export function answerEndTokens(tok: TextTokenizer): number[] {
-  return ['<|im_end|>', '<|endoftext|>'].map((t) => tok.tokenId(t)).filter((x): x is number => x !== undefined);
+  const own = tok.chatTemplate?.tokens.eos_token;
+  const ids = [own, '<|im_end|>', '<|endoftext|>'].map((t) => (t === undefined ? undefined : tok.tokenId(t))).filter((x): x is number => x !== undefined);
+  return [...new Set(ids)];
+}
+
+/**
+ * The chunks that fit in `budget` tokens, in order, as the prompt's context: the first that does
+ * not fit whole gives what fits of it (whole lines when it has several, else words).
+ */
+function fitChunks(tok: TextTokenizer, chunks: readonly Chunk[], budget: number): { used: Chunk[]; ids: number[] } {
+  const used: Chunk[] = [];
+  const ids: number[] = [];
+  for (const c of chunks) {
+    let chunkIds = tok.encodeText(`${chunkHeader(c.path, c.startLine, c.endLine)}${c.text}\n\n`);
+    let chunk = c;
+    if (chunkIds.length > budget) {
+      // (a chunk cut to the model's size only meets this at the end)
+      const body = tok.encodeText(c.text);
+      const keep = budget - (chunkIds.length - body.length);
+      if (keep < 24) continue;
+      let text = tok.decode(body.slice(0, keep)).replace(/\uFFFD+$/, '');
+      const cut = text.lastIndexOf('\n') > text.length / 2 ? text.lastIndexOf('\n') : text.search(/\s\S*$/) > text.length / 2 ? text.search(/\s\S*$/) : text.length;
+      text = text.slice(0, cut).trimEnd();
+      chunk = { ...c, endLine: c.startLine + (text.match(/\n/g)?.length ?? 0), text };
+      chunkIds = tok.encodeText(`${chunkHeader(c.path, chunk.startLine, chunk.endLine)}${text}\n\n`);
+      if (!text || chunkIds.length > budget) continue;
+    }
+    budget -= chunkIds.length;
+    ids.push(...chunkIds);
+    used.push(chunk);
+  }
+  return { used, ids: used.length ? [...tok.encodeText('Context:\n'), ...ids] : [] };
+}
+
+/**
+ * The prompt in the model's own chat template: the system line, the earlier turns, then the
+ * question, with the context chunks at the start of the question's turn. The template's text is
+ * encoded with its control tokens; every message's text as text.
+ */
+function templatedPrompt(
+  tok: TextTokenizer,
+  template: ChatTemplate,
+  maxPositions: number,
+  question: string,
+  chunks: readonly Chunk[],
+  maxNewTokens: number,
+  history: readonly { question: string; answer: string }[],
+): { ids: number[]; used: Chunk[] } {
+  let systemRole = true;
+  const render = (turns: readonly { question: string; answer: string }[]): { ids: number[][]; at: number } => {
+    const asked = turns.flatMap((t): ChatMessage[] => [
+      { role: 'user', content: `Question: ${t.question}` },
+      { role: 'assistant', content: t.answer },
+    ]);
+    const last: ChatMessage = { role: 'user', content: `Question: ${question}` };
+    const withSystem = (): ChatMessage[] => [{ role: 'system', content: SYSTEM }, ...asked, last];
+    // for a template without a system role (older Mistral and Llama 2 ones refuse it), the system
+    // line opens the first user message
+    const withoutSystem = (): ChatMessage[] => {
+      const [first, ...rest] = [...asked, last];
+      return [{ ...first!, content: `${SYSTEM}\n\n${first!.content}` }, ...rest];
+    };
+    let messages = systemRole ? withSystem() : withoutSystem();
+    let pieces: PromptPiece[];
+    try {
+      pieces = renderChat(template, messages, true).pieces;
+    } catch (err) {
+      if (!systemRole || !(err instanceof ChatTemplateError)) throw err;
+      systemRole = false;
+      messages = withoutSystem();
+      pieces = renderChat(template, messages, true).pieces;
+    }
+    const ids = pieces.map((p) => (p.control ? tok.encodePrompt(p.text) : tok.encodeText(p.text)));
+    const at = pieces.findIndex((p) => !p.control && p.message === messages.length - 1);
+    if (at < 0) throw new ChatTemplateError(`the chat template (${template.source}) leaves out the question`);
+    return { ids, at };
+  };
+  const length = (r: { ids: number[][] }): number => r.ids.reduce((n, x) => n + x.length, 0);
+  const base = render([]);
+  let budget = maxPositions - maxNewTokens - length(base) - 8;
+  if (budget < 0) throw new Error(`the question is too long for the model's ${maxPositions} positions`);
+  // earlier turns, newest kept first, within a third of what is left
+  let kept = base;
+  for (let k = 1; k <= history.length; k++) {
+    const r = render(history.slice(-k));
+    if (length(r) - length(base) > Math.floor(budget / 3)) break;
+    kept = r;
+  }
+  budget -= length(kept) - length(base);
+  const context = fitChunks(tok, chunks, budget);
+  return { ids: [...kept.ids.slice(0, kept.at).flat(), ...context.ids, ...kept.ids.slice(kept.at).flat()], used: context.used };
 }
 
 /**
  * The answering prompt — shared by `ask` and by the QA training samples, so that training sees
- * exactly the format answering uses: system line, context chunks that fit, the question.
+ * exactly the format answering uses: system line, context chunks that fit, the question. In the
+ * model's own chat template when it has one; else ChatML when the tokenizer has its tokens, else
+ * plain text.
  */
 export function formatPrompt(
   tok: TextTokenizer,
@@ -49,6 +142,7 @@ export function formatPrompt(
   maxNewTokens: number,
   history: readonly { question: string; answer: string }[] = [],
 ): { ids: number[]; used: Chunk[] } {
+  if (tok.chatTemplate) return templatedPrompt(tok, tok.chatTemplate, maxPositions, question, chunks, maxNewTokens, history);
   const chat = chatFormat(tok);
   const head = chat ? `<|im_start|>system\n${SYSTEM}<|im_end|>\n<|im_start|>user\n` : `${SYSTEM}\n\n`;
   const tail = chat ? `Question: ${question}<|im_end|>\n<|im_start|>assistant\n` : `Question: ${question}\nAnswer:`;
@@ -69,29 +163,8 @@ export function formatPrompt(
     budget -= ids.length;
     turns.unshift(ids);
   }
-  const used: Chunk[] = [];
-  const context: number[] = [];
-  for (const c of chunks) {
-    let ids = tok.encodeText(`${chunkHeader(c.path, c.startLine, c.endLine)}${c.text}\n\n`);
-    let chunk = c;
-    if (ids.length > budget) {
-      // the first chunk that does not fit whole gives what fits of it: whole lines when it has
-      // several, else words (a chunk cut to the model's size only meets this at the end)
-      const body = tok.encodeText(c.text);
-      const keep = budget - (ids.length - body.length);
-      if (keep < 24) continue;
-      let text = tok.decode(body.slice(0, keep)).replace(/\uFFFD+$/, '');
-      const cut = text.lastIndexOf('\n') > text.length / 2 ? text.lastIndexOf('\n') : text.search(/\s\S*$/) > text.length / 2 ? text.search(/\s\S*$/) : text.length;
-      text = text.slice(0, cut).trimEnd();
-      chunk = { ...c, endLine: c.startLine + (text.match(/\n/g)?.length ?? 0), text };
-      ids = tok.encodeText(`${chunkHeader(c.path, chunk.startLine, chunk.endLine)}${text}\n\n`);
-      if (!text || ids.length > budget) continue;
-    }
-    budget -= ids.length;
-    context.push(...ids);
-    used.push(chunk);
-  }
-  return { ids: [...headIds, ...(used.length ? tok.encodeText('Context:\n') : []), ...context, ...turns.flat(), ...tailIds], used };
+  const context = fitChunks(tok, chunks, budget);
+  return { ids: [...headIds, ...context.ids, ...turns.flat(), ...tailIds], used: context.used };
 }
 
 /** A loaded model ready to answer; the generation graph is built once and reused. */

@@ -13,11 +13,8 @@ export interface ChatMessage {
   content: string;
 }
 
-/** A piece of a rendered prompt: the template's own text (`control`), or a message's text. */
-export interface PromptPiece {
-  text: string;
-  control: boolean;
-}
+/** A piece of a rendered prompt: the template's own text (`control`), or the text of `messages[message]`. */
+export type PromptPiece = { text: string; control: true } | { text: string; control: false; message: number };
 
 export class ChatTemplateError extends Error {}
 
@@ -33,9 +30,9 @@ export interface ChatTemplate {
 const tokenText = (v: unknown): string | undefined => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined);
 
 /** The model folder's chat template: `chat_template.jinja`, else tokenizer_config.json's (the "default" one of a list); undefined for a base model. */
-export function loadChatTemplate(dir: string): ChatTemplate | undefined {
+export function loadChatTemplate(dir: string, config?: unknown): ChatTemplate | undefined {
   const cfgFile = path.join(dir, 'tokenizer_config.json');
-  const cfg = fs.existsSync(cfgFile) ? (JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Record<string, unknown>) : {};
+  const cfg = (config ?? (fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) : {})) as Record<string, unknown>;
   const jinjaFile = path.join(dir, 'chat_template.jinja');
   let source: string;
   let text: unknown;
@@ -94,11 +91,12 @@ export function renderChat(t: ChatTemplate, messages: readonly ChatMessage[], ad
       continue;
     }
     // a message's content, as the template wrote it (Llama's `| trim`, Qwen's `.strip()`)
-    const content = messages[Number(parts[k])]!.content;
+    const message = Number(parts[k]);
+    const content = messages[message]!.content;
     const next = parts[k + 1] ?? '';
     const written = [content, content.trim(), content.trimStart(), content.trimEnd()].find((c) => text.startsWith(c + next, at));
     if (written === undefined) throw new ChatTemplateError(`the chat template (${t.source}) changes message text in a way LIFT cannot keep apart from its own`);
-    if (written) pieces.push({ text: written, control: false });
+    if (written) pieces.push({ text: written, control: false, message });
     at += written.length;
   }
   if (at !== text.length) throw new ChatTemplateError(`the chat template (${t.source}) renders differently from one call to the next`);

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { type ChatTemplate, loadChatTemplate } from './chatTemplate';
 import { FileReadError, readText } from '../files';
 
 /** The largest tokenizer.json read (real ones are 2–35 MB). */
@@ -58,8 +59,18 @@ export class TextTokenizer {
       throw new TokenizerError(`${file}: ${(err as FileReadError).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
     }
     const cfgFile = path.join(dir, 'tokenizer_config.json');
-    return TextTokenizer.fromJson(json, fs.existsSync(cfgFile) ? read(cfgFile) : {}, file);
+    const config = fs.existsSync(cfgFile) ? read(cfgFile) : {};
+    const tok = TextTokenizer.fromJson(json, config, file);
+    try {
+      tok.chatTemplate = loadChatTemplate(dir, config);
+    } catch (err) {
+      throw new TokenizerError((err as Error).message);
+    }
+    return tok;
   }
+
+  /** The model's own chat template, when it has one (instruct models); prompts are rendered with it. */
+  chatTemplate: ChatTemplate | undefined;
 
   /** Corpus text: added tokens are plain text here, never control tokens. */
   encodeText(text: string): number[] {
