@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
+import { modelFile } from './modelFile';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -31,9 +32,9 @@ const tokenText = (v: unknown): string | undefined => (typeof v === 'string' ? v
 
 /** The model folder's chat template: `chat_template.jinja`, else tokenizer_config.json's (the "default" one of a list); undefined for a base model. */
 export function loadChatTemplate(dir: string, config?: unknown): ChatTemplate | undefined {
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
+  const cfgFile = modelFile(dir, 'tokenizer_config.json');
   const cfg = (config ?? (fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) : {})) as Record<string, unknown>;
-  const jinjaFile = path.join(dir, 'chat_template.jinja');
+  const jinjaFile = modelFile(dir, 'chat_template.jinja');
   let source: string;
   let text: unknown;
   if (fs.existsSync(jinjaFile)) {

@@ -5,8 +5,8 @@
  * prompts built by the product (chat templates) use the real special tokens.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { type ChatTemplate, loadChatTemplate } from './chatTemplate';
+import { modelFile } from './modelFile';
 import { FileReadError, readText } from '../files';
 
 /** The largest tokenizer.json read (real ones are 2–35 MB). */
@@ -50,7 +50,7 @@ export class TextTokenizer {
   }
 
   static fromFolder(dir: string): TextTokenizer {
-    const file = path.join(dir, 'tokenizer.json');
+    const file = modelFile(dir, 'tokenizer.json');
     const read = (f: string): unknown => JSON.parse(readText(f, TOKENIZER_FILE_LIMIT));
     let json: unknown;
     try {
@@ -58,7 +58,7 @@ export class TextTokenizer {
     } catch (err) {
       throw new TokenizerError(`${file}: ${(err as FileReadError).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
     }
-    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    const cfgFile = modelFile(dir, 'tokenizer_config.json');
     const config = fs.existsSync(cfgFile) ? read(cfgFile) : {};
     const tok = TextTokenizer.fromJson(json, config, file);
     try {

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FileReadError, JSON_FILE_LIMIT, readText } from '../files';
+import { modelFile } from './modelFile';
 import { ConfigError, type LlamaConfig, parseConfig } from './config';
 import { SafetensorsError, SafetensorsFile, writeSafetensors } from './safetensors';
 
@@ -71,8 +72,8 @@ function readJson(file: string): unknown {
 
 /** Maps each tensor name to the safetensors file holding it. */
 function openShards(dir: string): Map<string, SafetensorsFile> {
-  const index = path.join(dir, 'model.safetensors.index.json');
-  const single = path.join(dir, 'model.safetensors');
+  const index = modelFile(dir, 'model.safetensors.index.json');
+  const single = modelFile(dir, 'model.safetensors');
   const byName = new Map<string, SafetensorsFile>();
   if (fs.existsSync(index)) {
     const map = (readJson(index) as { weight_map?: Record<string, string> }).weight_map;
@@ -83,7 +84,7 @@ function openShards(dir: string): Map<string, SafetensorsFile> {
       let f = files.get(shard);
       if (!f) {
         if (!fs.existsSync(path.join(dir, shard))) throw new ModelLoadError(`shard ${shard} (listed for ${name}) is missing from ${dir}`);
-        f = SafetensorsFile.open(path.join(dir, shard));
+        f = SafetensorsFile.open(modelFile(dir, shard));
         files.set(shard, f);
       }
       if (!f.tensors.has(name)) throw new ModelLoadError(`${shard}: the index lists "${name}" here, but the file does not contain it`);
@@ -99,7 +100,7 @@ function openShards(dir: string): Map<string, SafetensorsFile> {
 
 export function loadConfig(dir: string): LlamaConfig {
   if (!fs.existsSync(dir)) throw new ModelLoadError(`the model folder ${dir} does not exist (was it deleted or moved?)`);
-  return parseConfig(readJson(path.join(dir, 'config.json')));
+  return parseConfig(readJson(modelFile(dir, 'config.json')));
 }
 
 /**
