@@ -22,6 +22,7 @@ import { trainerVersion } from './server/server';
 import { serveProcess } from './server/process';
 import { formatStatus } from './statusText';
 import { runDemo } from './demo';
+import { HubCancelled, hubCacheDir, listCached, parseRepoId, pullModel, removeCached } from './model/hub';
 import { learnProgressPrinter } from './terminal';
 
 const USAGE = `lift ${trainerVersion}: the LIFT trainer
@@ -45,6 +46,11 @@ Usage:
                          the root (default: the current folder) as context; streams the text
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
+  lift models [list | pull <org/name[@revision]> | rm <org/name>]
+                         models in the Hugging Face cache (HF_HUB_CACHE, HF_HOME; HF_ENDPOINT,
+                         HF_TOKEN, HF_HUB_OFFLINE): list them, download one (only the files a
+                         model folder needs, resumed and checked), or remove one; --model takes
+                         an id pulled here as well as a folder
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
   lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
@@ -158,7 +164,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
         const r = await client.learn(
           {
             roots: paths.map((p) => path.resolve(p)),
-            model: options.model ? path.resolve(options.model) : '',
+            model: modelOption(options.model),
             adapterDir: options.out ? path.resolve(options.out) : undefined,
             store: options.store ? path.resolve(options.store) : undefined,
             incremental,
@@ -210,7 +216,7 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
   }
   const common = {
     roots: [path.resolve(options.root ?? '.')],
-    model: options.model ? path.resolve(options.model) : '',
+    model: modelOption(options.model),
     adapterDir: options.adapter ? path.resolve(options.adapter) : undefined,
     store: options.store ? path.resolve(options.store) : undefined,
     maxTokens,
@@ -261,6 +267,67 @@ async function adaptersCommand(args: string[], verbose: boolean): Promise<number
   });
 }
 
+/** --model: a folder (made absolute), or a Hub id pulled into the cache (the trainer finds its snapshot). */
+function modelOption(model: string | undefined): string {
+  if (!model) return '';
+  return !fs.existsSync(model) && parseRepoId(model) ? model : path.resolve(model);
+}
+
+async function modelsCommand(args: string[]): Promise<number> {
+  const [sub = 'list', spec, ...rest] = args;
+  const fail = (message: string, code = 1): number => {
+    process.stderr.write(`lift models: ${message}\n`);
+    return code;
+  };
+  const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  try {
+    switch (sub) {
+      case 'list': {
+        const models = listCached();
+        if (!models.length) console.log(`no models in ${hubCacheDir()}`);
+        for (const m of models) console.log(`${m.id}  ${m.commit.slice(0, 12)}  ${mb(m.bytes)}  ${m.dir}`);
+        return 0;
+      }
+      case 'pull': {
+        if (!spec || rest.length) return fail('give one model id, e.g. lift models pull Qwen/Qwen2.5-Coder-0.5B-Instruct', 2);
+        let cancelled = false;
+        const stop = (): void => {
+          cancelled = true;
+        };
+        process.once('SIGINT', stop);
+        let shown = '';
+        try {
+          const r = await pullModel(spec, {
+            isCancelled: () => cancelled,
+            onProgress: (p) => {
+              const line = p.file ? `${p.done + 1}/${p.files} ${p.file}: ${mb(p.received)}${p.total ? ` of ${mb(p.total)}` : ''}` : '';
+              if (line && line !== shown && process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+              shown = line;
+            },
+          });
+          if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+          console.log(`${spec} at ${r.commit.slice(0, 12)}: ${r.fetchedBytes ? `${mb(r.fetchedBytes)} downloaded` : 'already in the cache'}; model folder ${r.dir}`);
+          return 0;
+        } catch (err) {
+          if (err instanceof HubCancelled) return fail('cancelled; pull again to resume', 130);
+          throw err;
+        } finally {
+          process.removeListener('SIGINT', stop);
+        }
+      }
+      case 'rm':
+        if (!spec || rest.length) return fail('give one model id', 2);
+        if (!removeCached(spec)) return fail(`${spec} is not in ${hubCacheDir()}`);
+        console.log(`removed ${spec}`);
+        return 0;
+      default:
+        return fail(`unknown subcommand "${sub}" (list, pull, rm)\n\n${USAGE}`, 2);
+    }
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   const args = argv.filter((a) => a !== '--verbose');
@@ -291,6 +358,8 @@ export async function main(argv: string[]): Promise<number> {
       return learnCommand(args.slice(1), verbose);
     case 'adapters':
       return adaptersCommand(args.slice(1), verbose);
+    case 'models':
+      return modelsCommand(args.slice(1));
     case 'ask':
     case 'explain':
       return answerCommand(command, args.slice(1), verbose);
@@ -302,7 +371,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!status.onnxruntime.loaded || !status.onnxruntime.selfTest.ok) return 1;
         const printer = learnProgressPrinter();
         try {
-          const r = await runDemo(client, { model: options.model ? path.resolve(options.model) : '', print: (l) => console.log(l), ...printer });
+          const r = await runDemo(client, { model: modelOption(options.model), print: (l) => console.log(l), ...printer });
           return r.after > r.before ? 0 : 1;
         } catch (err) {
           process.stderr.write(`lift demo: ${err instanceof Error ? err.message : String(err)}\n`);

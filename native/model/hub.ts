@@ -234,3 +234,40 @@ async function fetchBlob(
   fs.renameSync(partial, blob);
   return fetched;
 }
+
+/** A model given as a folder, or as a Hub id already pulled into the cache: the folder to load. */
+export function resolveModel(model: string, o: Pick<HubOptions, 'cacheDir'> = {}): string {
+  if (fs.existsSync(model) || path.isAbsolute(model)) return model;
+  const id = parseRepoId(model);
+  if (!id) return model;
+  const dir = cachedSnapshot(id.repo, id.revision, o);
+  if (!dir) throw new HubError(`${model} is not downloaded yet: run "LIFT: Choose Model…" or \`lift models pull ${model}\` (learning and answering never download)`);
+  return dir;
+}
+
+/** The models in the cache that can be loaded, with their revision and size on disk. */
+export function listCached(o: Pick<HubOptions, 'cacheDir'> = {}): { id: string; commit: string; dir: string; bytes: number }[] {
+  const cacheDir = o.cacheDir ?? hubCacheDir();
+  const out: { id: string; commit: string; dir: string; bytes: number }[] = [];
+  for (const name of fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).sort() : []) {
+    const m = /^models--([^-].*?)--(.+)$/.exec(name);
+    if (!m) continue;
+    const id = `${m[1]}/${m[2]}`;
+    const dir = cachedSnapshot(id, 'main', { cacheDir });
+    if (!dir) continue;
+    const blobs = path.join(cacheDir, name, 'blobs');
+    const bytes = fs.readdirSync(blobs).reduce((n, f) => n + fs.statSync(path.join(blobs, f)).size, 0);
+    out.push({ id, commit: path.basename(dir), dir, bytes });
+  }
+  return out;
+}
+
+/** Removes a model from the cache (every revision of it); false when it was not there. */
+export function removeCached(spec: string, o: Pick<HubOptions, 'cacheDir'> = {}): boolean {
+  const id = parseRepoId(spec);
+  if (!id) throw new HubError(`"${spec}" is not a Hugging Face model id (org/name)`);
+  const root = repoFolder(o.cacheDir ?? hubCacheDir(), id.repo);
+  if (!fs.existsSync(root)) return false;
+  fs.rmSync(root, { recursive: true, force: true });
+  return true;
+}

@@ -45,6 +45,7 @@ import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, figures, readManifest, staleness, summarize, weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
+import { resolveModel } from '../model/hub';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
 import { LearnCancelled } from '../lift/learn';
@@ -236,7 +237,12 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   const modelOf = (model: string): string => {
     const dir = model || defaultModelDir();
     if (!dir) throw new ResponseError(LEARN_FAILED, 'No model is set and the default model is not installed: point "lift.model" at a Hugging Face model folder.');
-    return dir;
+    // a Hub id (org/name) means its snapshot in the Hugging Face cache
+    try {
+      return resolveModel(dir);
+    } catch (err) {
+      throw new ResponseError(LEARN_FAILED, (err as Error).message);
+    }
   };
 
   /** The adapter folder a request means: the one given, or its store's active one. */
@@ -376,7 +382,14 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   });
 
   /** The model folder named, else the default model's; undefined when neither is there. */
-  const modelOfOptional = (model: string): string | undefined => model || defaultModelDir();
+  const modelOfOptional = (model: string): string | undefined => {
+    if (!model) return defaultModelDir();
+    try {
+      return resolveModel(model);
+    } catch {
+      return undefined; // a Hub id not downloaded yet: nothing to index with
+    }
+  };
 
   connection.onNotification(FilesChanged, (params) => {
     const strings = (x: unknown): boolean => Array.isArray(x) && x.every((s) => typeof s === 'string');

@@ -3,12 +3,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Answerer } from '../../native/lift/answer';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { cachedSnapshot, HubCancelled, HubError, hubCacheDir, neededFile, parseRepoId, pullModel } from '../../native/model/hub';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { saveModelFolder } from '../../native/model/weights';
+import { trainerBundle } from '../helpers';
 import { startHub, type StandInHub } from '../hubServer';
 
 const COMMIT = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef';
@@ -123,5 +126,21 @@ describe('the Hugging Face Hub', () => {
     assert.equal(found.dir, path.join(other, 'snapshots', commit));
     const answerer = await Answerer.load(found.dir);
     await answerer.release();
+  });
+
+  test('the command line: lift models pull, list and rm; --model takes a pulled id, and an id not pulled is a clear error (no download)', async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache('cli'), HF_HUB_OFFLINE: '' };
+    const lift = (...args: string[]) => run(process.execPath, [trainerBundle, ...args], { env, cwd: tmp });
+    const pulled = await lift('models', 'pull', 'lift-test/tiny-llama');
+    assert.match(pulled.stdout, /^lift-test\/tiny-llama at aaaaaaaa0123: [\d.]+ MB downloaded; model folder /);
+    assert.match((await lift('models', 'list')).stdout, /^lift-test\/tiny-llama {2}aaaaaaaa0123 {2}[\d.]+ MB {2}/);
+    const requests = hub.requests.length;
+    const asked = await lift('ask', 'What is this?', '--model', 'lift-test/tiny-llama', '--root', path.join(tmp, 'repo'), '--max-tokens', '2');
+    assert.equal(hub.requests.length, requests, 'answering downloads nothing');
+    assert.ok(asked.stdout.length > 0);
+    await assert.rejects(lift('ask', 'What is this?', '--model', 'lift-test/not-pulled', '--root', path.join(tmp, 'repo')), (e: { stderr?: string }) => /lift-test\/not-pulled is not downloaded yet: run "LIFT: Choose Model…" or `lift models pull lift-test\/not-pulled`/.test(e.stderr ?? ''));
+    assert.match((await lift('models', 'rm', 'lift-test/tiny-llama')).stdout, /removed lift-test\/tiny-llama/);
+    assert.match((await lift('models', 'list')).stdout, /^no models in /);
   });
 });
