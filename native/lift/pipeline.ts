@@ -19,6 +19,7 @@ import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
 import { type Chunk, chunkFiles, chunkTokensFor, tokenSizing } from './retrieve';
 import { SearchIndex } from './searchindex';
+import { hubSnapshotOf } from '../model/hub';
 import { generateQA, type Phrasings, type QAPair, type QAReport } from './qa';
 import { statesDirectly } from './facts';
 import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples';
@@ -461,6 +462,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   if (stages.every((st) => st.samples.length === 0)) {
     return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, facts: facts.facts, notes: facts.notes, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
   }
+  const hub = hubSnapshotOf(req.modelDir);
   const { losses } = await learnToFolder(config, weights, stages, adapterDir, {
     lora,
     initial,
@@ -474,6 +476,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       engine: trainerVersion,
       createdAt: new Date().toISOString(),
       baseModel: req.modelDir,
+      ...(hub ? { baseModelHub: hub } : {}),
       inputHash: input.hash,
       tokens: input.ids.length,
       qaPairs: fits.length,

@@ -27,6 +27,8 @@ export interface Manifest {
   engine: string;
   createdAt: string;
   baseModel: string;
+  /** The Hub model and the commit it was learned on, when the base model is a Hugging Face cache snapshot. */
+  baseModelHub?: { repo: string; commit: string };
   inputHash: string;
   tokens: number;
   qaPairs: number;

@@ -271,3 +271,12 @@ export function removeCached(spec: string, o: Pick<HubOptions, 'cacheDir'> = {})
   fs.rmSync(root, { recursive: true, force: true });
   return true;
 }
+
+/** The Hub model and commit a cache snapshot folder holds (`…/models--org--name/snapshots/<commit>`), if it is one. */
+export function hubSnapshotOf(dir: string): { repo: string; commit: string } | undefined {
+  const abs = path.resolve(dir);
+  const commit = path.basename(abs);
+  const snapshots = path.dirname(abs);
+  const m = /^models--([^-].*?)--(.+)$/.exec(path.basename(path.dirname(snapshots)));
+  return m && path.basename(snapshots) === 'snapshots' && /^[0-9a-f]{40}$/.test(commit) ? { repo: `${m[1]}/${m[2]}`, commit } : undefined;
+}

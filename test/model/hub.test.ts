@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Answerer } from '../../native/lift/answer';
+import { MANIFEST } from '../../native/lift/learn';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { cachedSnapshot, HubCancelled, HubError, hubCacheDir, neededFile, parseRepoId, pullModel } from '../../native/model/hub';
 import { randomWeights, smallConfig } from '../../native/model/init';
@@ -135,6 +136,15 @@ describe('the Hugging Face Hub', () => {
     const pulled = await lift('models', 'pull', 'lift-test/tiny-llama');
     assert.match(pulled.stdout, /^lift-test\/tiny-llama at aaaaaaaa0123: [\d.]+ MB downloaded; model folder /);
     assert.match((await lift('models', 'list')).stdout, /^lift-test\/tiny-llama {2}aaaaaaaa0123 {2}[\d.]+ MB {2}/);
+    // learning with the id records the model and the commit in the adapter's manifest
+    const docs = path.join(tmp, 'docs');
+    fs.mkdirSync(docs, { recursive: true });
+    fs.writeFileSync(path.join(docs, 'NOTES.md'), '# Notes\n\nThe broker listens on port 6180.\n');
+    const adapter = path.join(tmp, 'adapter');
+    await lift('learn', docs, '--model', 'lift-test/tiny-llama', '--out', adapter, '--minutes', '0', '--epochs', '1', '--no-memory-check');
+    const manifest = JSON.parse(fs.readFileSync(path.join(adapter, MANIFEST), 'utf8')) as { baseModel: string; baseModelHub?: unknown };
+    assert.deepEqual(manifest.baseModelHub, { repo: 'lift-test/tiny-llama', commit: COMMIT });
+    assert.equal(manifest.baseModel, path.join(cache('cli'), 'models--lift-test--tiny-llama', 'snapshots', COMMIT));
     const requests = hub.requests.length;
     const asked = await lift('ask', 'What is this?', '--model', 'lift-test/tiny-llama', '--root', path.join(tmp, 'repo'), '--max-tokens', '2');
     assert.equal(hub.requests.length, requests, 'answering downloads nothing');
