@@ -24,8 +24,8 @@ export interface StandInHub {
   requests: string[];
   /** Bytes of file content sent. */
   sentBytes: () => number;
-  /** Faults: cut a CDN download after this many bytes (once); serve one file's bytes altered. */
-  faults: { cutAfter?: number; corrupt?: string };
+  /** Faults: cut a CDN download after this many bytes (once); serve one file's bytes altered; send slowly (4 KiB each 20 ms). */
+  faults: { cutAfter?: number; corrupt?: string; slow?: boolean };
   close(): Promise<void>;
 }
 
@@ -58,6 +58,18 @@ export async function startHub(repos: Record<string, HubRepo>): Promise<StandInH
       faults.cutAfter = undefined;
       sent += body.length;
       res.write(body, () => res.destroy());
+      return;
+    }
+    if (faults.slow) {
+      let at = 0;
+      const next = (): void => {
+        const piece = body.subarray(at, at + 4096);
+        at += piece.length;
+        sent += piece.length;
+        if (at >= body.length) res.end(piece);
+        else res.write(piece, () => setTimeout(next, 20));
+      };
+      next();
       return;
     }
     sent += body.length;

@@ -1,16 +1,18 @@
 /**
  * No network: while the real trainer learns, answers and reports its status, none of its
  * sockets is a TCP or UDP socket (listening or connected) — only the IPC channel to its client,
- * a Unix socket. Read from /proc (Linux), sampled throughout the work.
+ * a Unix socket. Read from /proc (Linux), sampled throughout the work. The two downloads a user
+ * starts (GPU support, a model from the Hub) connect only where they were told to.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { TrainerClient } from '../../native/client';
 import { startFeed } from '../gpuFeed';
+import { startHub } from '../hubServer';
 import { memoryLogger, trainerBundle, tinyWorkspace } from '../helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-net-'));
@@ -106,5 +108,35 @@ test('the explicit GPU download connects only to the feed it was given, and list
   } finally {
     await gpu.dispose();
     feed.close();
+  }
+});
+
+test('a model pull (lift models pull) connects only to the Hub it was given (HF_ENDPOINT), and listens on nothing', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const { model } = tinyWorkspace(path.join(tmp, 'hub-model'), '# Orbit\n');
+  const hub = await startHub({ 'lift-test/tiny': { dir: model, commit: 'c'.repeat(40) } });
+  hub.faults.slow = true; // long enough to be sampled many times
+  try {
+    const pull = execFile(process.execPath, [trainerBundle, 'models', 'pull', 'lift-test/tiny'], { env: { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(tmp, 'hf-cache'), HF_HUB_OFFLINE: '' } });
+    const done = new Promise<number | null>((r) => pull.on('exit', r));
+    const seen = new Set<string>();
+    let samples = 0;
+    const timer = setInterval(() => {
+      try {
+        samples++;
+        for (const s of sockets(pull.pid!).internet) seen.add(s);
+      } catch {
+        // the process has ended
+      }
+    }, 10);
+    const code = await done;
+    clearInterval(timer);
+    assert.equal(code, 0);
+    const hubAddress = `0100007F:${Number(new URL(hub.url).port).toString(16).toUpperCase().padStart(4, '0')}`;
+    const elsewhere = [...seen].filter((s) => !s.startsWith('tcp ') || !s.includes(`→ ${hubAddress} `));
+    t.diagnostic(`${samples} samples during the pull: ${seen.size} distinct connections, all to the Hub (${hubAddress}); ${elsewhere.length} elsewhere or listening`);
+    assert.ok(seen.size >= 1, 'the download connection was seen: the sampling works');
+    assert.deepEqual(elsewhere, []);
+  } finally {
+    await hub.close();
   }
 });
