@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
+import { JSON_FILE_LIMIT, readText } from '../files';
 import { modelFile } from './modelFile';
 
 export interface ChatMessage {
@@ -33,13 +34,14 @@ const tokenText = (v: unknown): string | undefined => (typeof v === 'string' ? v
 /** The model folder's chat template: `chat_template.jinja`, else tokenizer_config.json's (the "default" one of a list); undefined for a base model. */
 export function loadChatTemplate(dir: string, config?: unknown): ChatTemplate | undefined {
   const cfgFile = modelFile(dir, 'tokenizer_config.json');
-  const cfg = (config ?? (fs.existsSync(cfgFile) ? JSON.parse(fs.readFileSync(cfgFile, 'utf8')) : {})) as Record<string, unknown>;
+  const cfg = (config ?? (fs.existsSync(cfgFile) ? JSON.parse(readText(cfgFile, JSON_FILE_LIMIT)) : {})) as Record<string, unknown>;
   const jinjaFile = modelFile(dir, 'chat_template.jinja');
   let source: string;
   let text: unknown;
   if (fs.existsSync(jinjaFile)) {
     source = 'chat_template.jinja';
-    text = fs.readFileSync(jinjaFile, 'utf8');
+    // like every model file: a regular file, not followed through a link, and bounded
+    text = readText(jinjaFile, JSON_FILE_LIMIT);
   } else {
     source = 'tokenizer_config.json';
     text = cfg.chat_template;

@@ -104,6 +104,11 @@ describe('chat templates', () => {
       fs.writeFileSync(path.join(dir, 'chat_template.jinja'), '[{{ messages[0].content }}]');
       assert.equal(renderChat(loadChatTemplate(dir)!, [{ role: 'user', content: 'hi' }]).text, '[hi]', 'chat_template.jinja comes first');
       fs.rmSync(path.join(dir, 'chat_template.jinja'));
+      // a model file is never read through a link that leads elsewhere
+      fs.writeFileSync(path.join(dir, 'elsewhere.txt'), '{{ 1 }}');
+      fs.symlinkSync(path.join(dir, 'elsewhere.txt'), path.join(dir, 'chat_template.jinja'));
+      assert.throws(() => loadChatTemplate(dir), /link/);
+      fs.rmSync(path.join(dir, 'chat_template.jinja'));
       write(undefined);
       assert.equal(loadChatTemplate(dir), undefined, 'a base model has none');
     } finally {
