@@ -362,7 +362,7 @@ function workbench(page) {
     await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).first().waitFor({ timeout: 15_000 });
     await page.keyboard.press('Escape');
   };
-  return { openPalette, palette, paletteOffers, inputTitled };
+  return { palette, paletteOffers, inputTitled };
 }
 
 /** The README's screenshots, from a user's session with default settings. Returns the exit code. */

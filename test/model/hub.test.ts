@@ -95,7 +95,7 @@ describe('the Hugging Face Hub', () => {
     }
   });
 
-  test('a gated model without a token, an unknown model, no Hub: clear messages; a cancel leaves a partial file to resume', async () => {
+  test('a gated model without a token, an unknown model, no Hub: clear messages; a cancel stops the pull', async () => {
     await assert.rejects(pullModel('lift-test/gated', { endpoint: hub.url, cacheDir: cache('d'), token: '' }), /is gated: accept its conditions on the Hub, then give an access token/);
     const ok = await pullModel('lift-test/gated', { endpoint: hub.url, cacheDir: cache('d'), token: 'hf_secret' });
     assert.ok(fs.existsSync(path.join(ok.dir, 'config.json')));

@@ -44,6 +44,30 @@ function sockets(pid: number): { all: number; internet: string[] } {
   return { all: inodes.size, internet };
 }
 
+/**
+ * The internet sockets a download process had while `work` ran (sampled every 10 ms), and those
+ * that were not a TCP connection to 127.0.0.1:`port` (/proc/net/tcp writes it as 0100007F:PORT, hex).
+ */
+async function connectionsDuring(pid: number, work: Promise<unknown>, port: number): Promise<{ samples: number; seen: Set<string>; address: string; elsewhere: string[] }> {
+  const seen = new Set<string>();
+  let samples = 0;
+  const timer = setInterval(() => {
+    try {
+      samples++;
+      for (const s of sockets(pid).internet) seen.add(s);
+    } catch {
+      // the process has ended
+    }
+  }, 10);
+  try {
+    await work;
+  } finally {
+    clearInterval(timer);
+  }
+  const address = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return { samples, seen, address, elsewhere: [...seen].filter((s) => !s.startsWith('tcp ') || !s.includes(`→ ${address} `)) };
+}
+
 test('the trainer opens no TCP or UDP socket while it learns and answers', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
   const { model, docs } = tinyWorkspace(tmp, '# Orbit\n\nOrbit schedules jobs on port 7431.\n'.repeat(4));
   client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'net', version: '0' } });
@@ -87,22 +111,8 @@ test('the explicit GPU download connects only to the feed it was given, and list
   const gpu = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'net-gpu', version: '0' } });
   try {
     await gpu.status();
-    const pid = gpu.pid!;
-    const seen = new Set<string>();
-    let samples = 0;
-    const timer = setInterval(() => {
-      samples++;
-      for (const s of sockets(pid).internet) seen.add(s);
-    }, 10);
-    try {
-      await gpu.enableGpu({ storageDir: path.join(tmp, 'gpu-storage'), feed: feed.index });
-    } finally {
-      clearInterval(timer);
-    }
-    // /proc/net/tcp writes 127.0.0.1:port as 0100007F:PORT (hex)
-    const feedAddress = `0100007F:${feed.port.toString(16).toUpperCase().padStart(4, '0')}`;
-    const elsewhere = [...seen].filter((s) => !s.startsWith('tcp ') || !s.includes(`→ ${feedAddress} `));
-    t.diagnostic(`${samples} samples during the download: ${seen.size} distinct connections, all to the feed (${feedAddress}); ${elsewhere.length} elsewhere or listening`);
+    const { samples, seen, address, elsewhere } = await connectionsDuring(gpu.pid!, gpu.enableGpu({ storageDir: path.join(tmp, 'gpu-storage'), feed: feed.index }), feed.port);
+    t.diagnostic(`${samples} samples during the download: ${seen.size} distinct connections, all to the feed (${address}); ${elsewhere.length} elsewhere or listening`);
     assert.ok(seen.size >= 1, 'the download connection was seen: the sampling works');
     assert.deepEqual(elsewhere, []);
   } finally {
@@ -117,23 +127,10 @@ test('a model pull (lift models pull) connects only to the Hub it was given (HF_
   hub.faults.slow = true; // long enough to be sampled many times
   try {
     const pull = execFile(process.execPath, [trainerBundle, 'models', 'pull', 'lift-test/tiny'], { env: { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: path.join(tmp, 'hf-cache'), HF_HUB_OFFLINE: '' } });
-    const done = new Promise<number | null>((r) => pull.on('exit', r));
-    const seen = new Set<string>();
-    let samples = 0;
-    const timer = setInterval(() => {
-      try {
-        samples++;
-        for (const s of sockets(pull.pid!).internet) seen.add(s);
-      } catch {
-        // the process has ended
-      }
-    }, 10);
-    const code = await done;
-    clearInterval(timer);
-    assert.equal(code, 0);
-    const hubAddress = `0100007F:${Number(new URL(hub.url).port).toString(16).toUpperCase().padStart(4, '0')}`;
-    const elsewhere = [...seen].filter((s) => !s.startsWith('tcp ') || !s.includes(`→ ${hubAddress} `));
-    t.diagnostic(`${samples} samples during the pull: ${seen.size} distinct connections, all to the Hub (${hubAddress}); ${elsewhere.length} elsewhere or listening`);
+    const exited = new Promise<number | null>((r) => pull.on('exit', r));
+    const { samples, seen, address, elsewhere } = await connectionsDuring(pull.pid!, exited, Number(new URL(hub.url).port));
+    assert.equal(await exited, 0);
+    t.diagnostic(`${samples} samples during the pull: ${seen.size} distinct connections, all to the Hub (${address}); ${elsewhere.length} elsewhere or listening`);
     assert.ok(seen.size >= 1, 'the download connection was seen: the sampling works');
     assert.deepEqual(elsewhere, []);
   } finally {
