@@ -41,6 +41,14 @@ import {
   Initialize,
   type InitializeResult,
   EnableGpu,
+  Models,
+  type ModelsParams,
+  type ModelsResult,
+  PullModel,
+  type PullModelParams,
+  type PullModelProgress,
+  PullModelProgressType,
+  type PullModelResult,
   type EnableGpuParams,
   type EnableGpuProgress,
   EnableGpuProgressType,
@@ -391,6 +399,16 @@ export class TrainerClient {
 
   learn(params: Omit<LearnParams, 'progressToken'>, onProgress?: (p: LearnProgress) => void, token?: CancellationToken): Promise<LearnResult> {
     return this.streamed(Learn, LearnProgressType, params, onProgress, token);
+  }
+
+  /** The models "Choose Model" offers, with this machine's figures for learning the workspace. */
+  models(params: ModelsParams, token?: CancellationToken): Promise<ModelsResult> {
+    return this.call(Models.method, (conn) => conn.sendRequest(Models, params, token));
+  }
+
+  /** Downloads a Hugging Face model into the Hub cache; progress reports the files. A refusal for want of a token fails with code NEEDS_TOKEN. */
+  pullModel(params: Omit<PullModelParams, 'progressToken'>, onProgress?: (p: PullModelProgress) => void, token?: CancellationToken): Promise<PullModelResult> {
+    return this.streamed(PullModel, PullModelProgressType, params, onProgress, token);
   }
 
   /** Sets up GPU support; progress reports the download. */

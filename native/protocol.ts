@@ -10,6 +10,8 @@ export const PROTOCOL_VERSION = 2;
 
 /** JSON-RPC error code of a request that was cancelled (same value as LSP's RequestCancelled). */
 export const REQUEST_CANCELLED = -32800;
+/** Error code of a `pullModel` the Hub refused for want of an access token (a gated or private model). */
+export const NEEDS_TOKEN = -32002;
 
 /** The most files and symbols one question may mention (`AskParams.mentions`). */
 export const MAX_MENTIONS = 8;
@@ -321,6 +323,85 @@ export interface EnableGpuProgress {
 
 export const EnableGpu = new RequestType<EnableGpuParams, EnableGpuResult, void>('lift/enableGpu');
 export const EnableGpuProgressType = new ProgressType<EnableGpuProgress>();
+export interface DeviceEstimate {
+  /** Learning's peak memory, by the estimate learning checks (with activation recomputation if that is what fits). */
+  needBytes: number;
+  availableBytes: number;
+  fits: boolean;
+  recompute: boolean;
+  /** Seconds a `fast` learn of the workspace would take here; absent when the speed is unknown. */
+  learnSeconds?: number;
+}
+
+export interface ModelChoice {
+  id: string;
+  note: string;
+  gated: boolean;
+  parameters: number;
+  /** bf16 weights: two bytes a parameter. */
+  downloadBytes: number;
+  cpu: DeviceEstimate;
+  gpu?: DeviceEstimate;
+}
+
+export interface Machine {
+  /** Memory learning may use (what `availableMemory` reports). */
+  availableBytes: number;
+  /** The probe's speed on the CPU (flops). */
+  cpuFlops?: number;
+  /** A GPU nvidia-smi reports, and the probe's speed on it when CUDA runs here. */
+  gpu?: { name: string; freeBytes: number; flops?: number };
+}
+
+/**
+ * The models "Choose Model" offers: what the Hugging Face cache holds, and the curated list with
+ * this machine's figures for learning the workspace (roots/include/exclude as `learn` takes them).
+ */
+export interface ModelsParams {
+  roots?: string[];
+  include?: string[];
+  exclude?: string[];
+  /** The learn's token budget ("lift.tokenBudget"): estimates cover no more than it reads. */
+  tokenBudget?: number;
+}
+
+export interface ModelsResult {
+  cacheDir: string;
+  cached: { id: string; commit: string; bytes: number }[];
+  choices: ModelChoice[];
+  /** Characters learning would read from the workspace (0 without roots). */
+  workspaceChars: number;
+  machine: Machine;
+}
+
+export const Models = new RequestType<ModelsParams, ModelsResult, void>('lift/models');
+
+/** Downloads a Hugging Face model (`org/name`, optionally `@revision`) into the Hub cache. */
+export interface PullModelParams {
+  model: string;
+  /** For gated and private models (else HF_TOKEN). */
+  token?: string;
+  progressToken?: string;
+}
+
+export interface PullModelResult {
+  dir: string;
+  commit: string;
+  /** Bytes downloaded now (0: everything was in the cache). */
+  fetchedBytes: number;
+}
+
+export interface PullModelProgress {
+  file: string;
+  received: number;
+  total: number;
+  /** Files finished, of `files`. */
+  done: number;
+  files: number;
+}
+
+export const PullModel = new RequestType<PullModelParams, PullModelResult, void>('lift/pullModel');
+export const PullModelProgressType = new ProgressType<PullModelProgress>();
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');
 

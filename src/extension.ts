@@ -15,6 +15,7 @@ import { codeHash, ExplainCodeLensProvider, ExplanationCache, ExplanationHoverPr
 import { formatStatus } from '../native/statusText';
 import { type AnswerContext, type AskOutcome, ChatController } from './chatController';
 import { registerParticipant } from './chatParticipant';
+import { registerChooseModel } from './chooseModel';
 import { ChatViewProvider } from './chatView';
 import { ContextKeys } from './contextKeys';
 import { readSettings } from './config';
@@ -374,6 +375,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
         return undefined;
       }
     }),
+    registerChooseModel({ context, trainer, log, roots: fileRoots }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();
       const n = chat.stop();

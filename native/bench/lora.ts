@@ -6,13 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Tensor } from 'onnxruntime-node';
-import type { LlamaConfig } from '../model/config';
 import { buildLlamaTrainStep } from '../model/llama';
 import { randomWeights, smallConfig } from '../model/init';
-import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
+import type { LinearTarget } from '../model/weights';
 import { GraphBuilder } from '../onnx/graph';
 import { matmul } from '../onnx/ops';
+import { loraStepFlops } from '../lift/choices';
 import { loadOrt } from '../runtime/ort';
+import { matmulSpeed } from '../runtime/speed';
 import { pythonPeer } from './peer';
 import { createSession, TrainStepRunner } from '../runtime/session';
 
@@ -34,15 +35,6 @@ const SEQ = 512;
 const RANK = 16;
 const TARGETS: LinearTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 const THREADS = 2;
-
-/** Matmul FLOPs of one LoRA step over T tokens: forward, input gradients through every layer, LoRA weight gradients. */
-export function loraStepFlops(cfg: LlamaConfig, T: number, lora: { rank: number; targets: readonly LinearTarget[] }): number {
-  const linear = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);
-  const fwdLinear = 2 * T * (cfg.numLayers * linear + cfg.hiddenSize * cfg.vocabSize);
-  const attn = 2 * 2 * T * T * cfg.headDim * cfg.numHeads * cfg.numLayers; // QKᵀ and PV
-  const adapter = lora.targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0), 0) * lora.rank * cfg.numLayers * 2 * T;
-  return fwdLinear * 2 + attn * 3 + adapter * 3;
-}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -81,6 +73,8 @@ export async function benchLora(log: (line: string) => void = console.log, only?
   const results: Record<string, unknown>[] = [];
   const peak = await matmulGflops();
   log(`best plain MatMul (4 shapes like the step's) on ${THREADS} threads: ${peak.toFixed(1)} GFLOP/s: the machine's reference throughput`);
+  const probe = (await matmulSpeed('cpu')).flops / 1e9;
+  log(`the speed probe "Choose Model" estimates from (runtime/speed.ts): ${probe.toFixed(1)} GFLOP/s`);
   for (const s of SHAPES.filter((x) => !only || x.name.startsWith(only))) {
     const cfg = smallConfig({ hidden: s.hidden, layers: s.layers, heads: s.heads, kvHeads: s.kvHeads, intermediate: s.intermediate, vocab: s.vocab, tie: true });
     const steps = s.layers > 10 ? 3 : 8;
@@ -109,6 +103,8 @@ export async function benchLora(log: (line: string) => void = console.log, only?
       lift_tokens_per_s: SEQ / ours,
       achieved_gflops: gflops,
       fraction_of_matmul: gflops / peak,
+      // what lift/choices.ts's TRAIN_EFFICIENCY is set from
+      fraction_of_probe: gflops / probe,
       torch_step_s: typeof peer === 'string' ? null : peer.median_s,
       torch_tokens_per_s: typeof peer === 'string' ? null : SEQ / peer.median_s,
       speedup_vs_torch: typeof peer === 'string' ? null : peer.median_s / ours,
@@ -116,7 +112,7 @@ export async function benchLora(log: (line: string) => void = console.log, only?
     };
     results.push(row);
     log(
-      `${s.name}: LIFT ${row.lift_tokens_per_s.toFixed(0)} tokens/s (${ours.toFixed(2)} s/step, ${gflops.toFixed(1)} GFLOP/s = ${(100 * row.fraction_of_matmul).toFixed(0)}% of MatMul)` +
+      `${s.name}: LIFT ${row.lift_tokens_per_s.toFixed(0)} tokens/s (${ours.toFixed(2)} s/step, ${gflops.toFixed(1)} GFLOP/s = ${(100 * row.fraction_of_matmul).toFixed(0)}% of MatMul, ${(100 * row.fraction_of_probe).toFixed(0)}% of the probe)` +
         (typeof peer === 'string' ? `; PyTorch ${peer}` : `; PyTorch ${row.torch_tokens_per_s!.toFixed(0)} tokens/s → ${row.speedup_vs_torch!.toFixed(2)}× PyTorch`),
     );
     await session.release();

@@ -14,7 +14,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export class HubError extends Error {}
+export class HubError extends Error {
+  constructor(
+    message: string,
+    /** The Hub refused for want of an access token (a gated or private model). */
+    readonly needsToken = false,
+  ) {
+    super(message);
+  }
+}
 export class HubCancelled extends Error {}
 
 export interface HubOptions {
@@ -178,6 +186,7 @@ async function request(url: string, init: RequestInit, spec: string): Promise<Re
       code === 'GatedRepo' || res.status === 403
         ? `${spec} is gated: accept its conditions on the Hub, then give an access token (LIFT: Choose Model asks for one; or set HF_TOKEN)`
         : `${spec} needs an access token (a private or gated model, or a wrong name): give one, or set HF_TOKEN`,
+      true,
     );
   }
   if (res.status === 404) throw new HubError(`${spec}: not found on the Hub (${code === 'RevisionNotFound' ? 'no such revision' : code === 'EntryNotFound' ? 'no such file' : 'no such model'})`);

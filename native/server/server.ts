@@ -27,6 +27,11 @@ import {
   LearnProgressType,
   Log,
   MAX_MENTIONS,
+  Models,
+  NEEDS_TOKEN,
+  type ModelsResult,
+  PullModel,
+  PullModelProgressType,
   type LogLevel,
   PROTOCOL_VERSION,
   REQUEST_CANCELLED,
@@ -45,14 +50,17 @@ import { RetrievalIndexes } from './indexes';
 import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, figures, readManifest, staleness, summarize, weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
-import { resolveModel } from '../model/hub';
+import { HubCancelled, HubError, hubCacheDir, listCached, pullModel, resolveModel } from '../model/hub';
+import { modelChoices } from '../lift/choices';
+import { availableMemory } from '../lift/resources';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
-import { GpuInstallCancelled, installGpu } from '../runtime/cuda';
+import { GpuInstallCancelled, gpuMemory, installGpu } from '../runtime/cuda';
+import { matmulSpeed } from '../runtime/speed';
 import { executionProviders, loadOrt, ortSource, runtimeSelfTest } from '../runtime/ort';
-import { onDeviceFallback } from '../runtime/session';
+import { defaultDevice, onDeviceFallback, precisionFor } from '../runtime/session';
 
 /** JSON-RPC error code of a learn or ask request that failed (bad model, nothing to learn, …). */
 export const LEARN_FAILED = -32001;
@@ -433,6 +441,50 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       return r;
     } catch (err) {
       if (err instanceof GpuInstallCancelled) throw cancelled();
+      throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
+    }
+  });
+
+  connection.onRequest(Models, async (params): Promise<ModelsResult> => {
+    const strings = (x: unknown): boolean => x === undefined || (Array.isArray(x) && x.every((s) => typeof s === 'string'));
+    if (!params || !strings(params.roots) || !strings(params.include) || !strings(params.exclude) || (params.tokenBudget !== undefined && !(params.tokenBudget > 0))) {
+      throw new ResponseError(-32602, 'models: "roots", "include" and "exclude" are lists of strings; "tokenBudget" a positive number.');
+    }
+    const files = params.roots?.length ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : [];
+    const workspaceChars = files.reduce((n, f) => n + f.text.length, 0);
+    const gpu = gpuMemory();
+    // a GPU's speed only where CUDA runs here; the probe's failure leaves the figure out
+    const gpuFlops = gpu && precisionFor(defaultDevice()) === 'float16' ? await matmulSpeed('cuda').then((s) => (s.provider === 'cuda' ? s.flops : undefined), () => undefined) : undefined;
+    const cpuFlops = await matmulSpeed('cpu').then((s) => s.flops, () => undefined);
+    const machine = {
+      availableBytes: availableMemory(),
+      ...(cpuFlops ? { cpuFlops } : {}),
+      ...(gpu ? { gpu: { name: gpu.name, freeBytes: gpu.freeBytes, ...(gpuFlops ? { flops: gpuFlops } : {}) } } : {}),
+    };
+    return {
+      cacheDir: hubCacheDir(),
+      cached: listCached().map(({ id, commit, bytes }) => ({ id, commit, bytes })),
+      choices: modelChoices(machine, workspaceChars, params.tokenBudget),
+      workspaceChars,
+      machine,
+    };
+  });
+
+  connection.onRequest(PullModel, async (params, token) => {
+    if (typeof params?.model !== 'string' || (params.token !== undefined && typeof params.token !== 'string')) {
+      throw new ResponseError(-32602, 'pullModel: "model" (org/name, optionally @revision) is required; "token" is a string.');
+    }
+    try {
+      const r = await pullModel(params.model, {
+        token: params.token || undefined,
+        isCancelled: () => token.isCancellationRequested,
+        onProgress: (p) => void (params.progressToken !== undefined && connection.sendProgress(PullModelProgressType, params.progressToken, p)),
+      });
+      log('info', `${params.model}: ${r.fetchedBytes ? `downloaded ${r.fetchedBytes} bytes into` : 'already in'} ${r.dir}`);
+      return r;
+    } catch (err) {
+      if (err instanceof HubCancelled) throw cancelled();
+      if (err instanceof HubError && err.needsToken) throw new ResponseError(NEEDS_TOKEN, err.message);
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
     }
   });

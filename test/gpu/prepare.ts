@@ -17,7 +17,7 @@ import { randomWeights, smallConfig } from '../../native/model/init';
 import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llama';
 import { buildRecomputeStep } from '../../native/model/recompute';
 import { DYNAMIC_LOSS_SCALE } from '../../native/runtime/session';
-import { loraStepFlops } from '../../native/bench/lora';
+import { loraStepFlops } from '../../native/lift/choices';
 import type { LinearTarget } from '../../native/model/weights';
 import { onnx } from 'onnx-proto';
 

@@ -12,7 +12,10 @@ import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { cachedSnapshot, HubCancelled, HubError, hubCacheDir, neededFile, parseRepoId, pullModel } from '../../native/model/hub';
 import { randomWeights, smallConfig } from '../../native/model/init';
 import { saveModelFolder } from '../../native/model/weights';
-import { trainerBundle } from '../helpers';
+import { memoryLogger, trainerBundle } from '../helpers';
+import { TrainerClient, TrainerError } from '../../native/client';
+import { NEEDS_TOKEN } from '../../native/protocol';
+import { CancellationTokenSource } from 'vscode-jsonrpc';
 import { startHub, type StandInHub } from '../hubServer';
 
 const COMMIT = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef';
@@ -152,5 +155,43 @@ describe('the Hugging Face Hub', () => {
     await assert.rejects(lift('ask', 'What is this?', '--model', 'lift-test/not-pulled', '--root', path.join(tmp, 'repo')), (e: { stderr?: string }) => /lift-test\/not-pulled is not downloaded yet: run "LIFT: Choose Model…" or `lift models pull lift-test\/not-pulled`/.test(e.stderr ?? ''));
     assert.match((await lift('models', 'rm', 'lift-test/tiny-llama')).stdout, /removed lift-test\/tiny-llama/);
     assert.match((await lift('models', 'list')).stdout, /^no models in /);
+  });
+
+  test('through the trainer: lift/models lists the cache and the curated choices with figures; lift/pullModel streams progress, cancels, asks for a token, then pulls', async () => {
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache('rpc'), HF_HUB_OFFLINE: '', HF_TOKEN: '' };
+    const client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'hub-test', version: '0' }, env });
+    try {
+      const docs = path.join(tmp, 'rpc-docs');
+      fs.mkdirSync(docs, { recursive: true });
+      const notes = Array.from({ length: 200 }, (_, i) => `Relay ${i} forwards to port ${6000 + i}.\n`).join('');
+      fs.writeFileSync(path.join(docs, 'NOTES.md'), notes);
+      const before = await client.models({ roots: [docs] });
+      assert.equal(before.cacheDir, cache('rpc'));
+      assert.deepEqual(before.cached, []);
+      assert.equal(before.workspaceChars, notes.length);
+      assert.ok(before.machine.availableBytes > 0 && before.machine.cpuFlops! > 0);
+      assert.equal(before.choices.length, 9);
+      for (const c of before.choices) assert.ok(c.downloadBytes > 0 && c.cpu.needBytes > 0 && c.cpu.learnSeconds! > 0, JSON.stringify(c));
+      // cancel in the middle of a slow download: nothing complete lands in the cache
+      hub.faults.slow = true;
+      const source = new CancellationTokenSource();
+      await assert.rejects(
+        client.pullModel({ model: 'lift-test/tiny-llama' }, (p) => p.file === 'model.safetensors' && p.received > 8192 && source.cancel(), source.token),
+        (e: unknown) => e instanceof TrainerError && e.kind === 'cancelled',
+      );
+      hub.faults.slow = false;
+      assert.equal(cachedSnapshot('lift-test/tiny-llama', 'main', { cacheDir: cache('rpc') }), undefined);
+      // a gated model: the refusal says so, with its own code; the token opens it
+      await assert.rejects(client.pullModel({ model: 'lift-test/gated' }), (e: unknown) => e instanceof TrainerError && e.code === NEEDS_TOKEN && /is gated: accept its conditions on the Hub, then give an access token/.test(e.message));
+      const files: string[] = [];
+      const pulled = await client.pullModel({ model: 'lift-test/gated', token: 'hf_secret' }, (p) => files.push(p.file));
+      assert.equal(pulled.dir, path.join(cache('rpc'), 'models--lift-test--gated', 'snapshots', COMMIT));
+      assert.ok(files.includes('model.safetensors') && pulled.fetchedBytes > 0);
+      const after = await client.models({});
+      assert.deepEqual(after.cached.map((c) => [c.id, c.commit]), [['lift-test/gated', COMMIT]]);
+      assert.equal(after.workspaceChars, 0);
+    } finally {
+      await client.dispose();
+    }
   });
 });
