@@ -13,6 +13,7 @@ import { benchGenerate } from './bench/generate';
 import { benchLearn, benchLearnLibrary } from './bench/learn';
 import { benchFacts } from './bench/facts';
 import { benchLora } from './bench/lora';
+import { benchEstimate } from './bench/estimate';
 import { benchQuality } from './bench/quality';
 import { benchRecompute, recomputeChild } from './bench/recompute';
 import { benchRetrieval } from './bench/retrieval';
@@ -22,6 +23,11 @@ import { trainerVersion } from './server/server';
 import { serveProcess } from './server/process';
 import { formatStatus } from './statusText';
 import { runDemo } from './demo';
+import { measureMachine, modelChoices } from './lift/choices';
+import { collect } from './lift/corpus';
+import { formatMinutes } from './lift/pipeline';
+import { formatBytes } from './lift/resources';
+import type { DeviceEstimate } from './protocol';
 import { HubCancelled, hubCacheDir, listCached, parseRepoId, pullModel, removeCached } from './model/hub';
 import { learnProgressPrinter } from './terminal';
 
@@ -46,13 +52,15 @@ Usage:
                          the root (default: the current folder) as context; streams the text
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
-  lift models [list | pull <org/name[@revision]> | rm <org/name>]
+  lift models [list | pull <org/name[@revision]> | rm <org/name> | suggest [<folder>...]]
                          models in the Hugging Face cache (HF_HUB_CACHE, HF_HOME; HF_ENDPOINT,
                          HF_TOKEN, HF_HUB_OFFLINE): list them, download one (only the files a
                          model folder needs, resumed and checked), or remove one; --model takes
-                         an id pulled here as well as a folder
+                         an id pulled here as well as a folder. suggest: the curated list with
+                         whether learning the folders (default: the current one) fits this
+                         machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -315,13 +323,25 @@ async function modelsCommand(args: string[]): Promise<number> {
           process.removeListener('SIGINT', stop);
         }
       }
+      case 'suggest': {
+        const roots = (spec ? [spec, ...rest] : ['.']).map((r) => path.resolve(r));
+        const chars = (await collect(roots)).files.reduce((n, f) => n + f.text.length, 0);
+        const machine = await measureMachine();
+        const gpu = machine.gpu ? `${machine.gpu.name}, ${formatBytes(machine.gpu.freeBytes)} free${machine.gpu.flops ? `, ${(machine.gpu.flops / 1e12).toFixed(1)} TFLOP/s` : ' (CUDA not set up: no speed)'}` : 'no GPU';
+        console.log(`This machine: ${formatBytes(machine.availableBytes)} memory available, CPU ${((machine.cpuFlops ?? 0) / 1e9).toFixed(0)} GFLOP/s (MatMul probe); ${gpu}.`);
+        console.log(`Learning ${chars} characters (${roots.join(', ')}) with the fast preset:`);
+        const line = (where: string, e: DeviceEstimate): string =>
+          `${where} ${e.fits ? `fits (${formatBytes(e.needBytes)} of ${formatBytes(e.availableBytes)})${e.learnSeconds === undefined ? '' : `, about ${formatMinutes(e.learnSeconds)}`}` : `does not fit (needs ${formatBytes(e.needBytes)})`}`;
+        for (const c of modelChoices(machine, chars)) console.log(`  ${c.id.padEnd(42)} ${formatBytes(c.downloadBytes).padStart(7)}  ${line('CPU:', c.cpu)}${c.gpu ? `; ${line('GPU:', c.gpu)}` : ''}${c.gated ? '  (gated)' : ''}`);
+        return 0;
+      }
       case 'rm':
         if (!spec || rest.length) return fail('give one model id', 2);
         if (!removeCached(spec)) return fail(`${spec} is not in ${hubCacheDir()}`);
         console.log(`removed ${spec}`);
         return 0;
       default:
-        return fail(`unknown subcommand "${sub}" (list, pull, rm)\n\n${USAGE}`, 2);
+        return fail(`unknown subcommand "${sub}" (list, pull, rm, suggest)\n\n${USAGE}`, 2);
     }
   } catch (err) {
     return fail(err instanceof Error ? err.message : String(err));
@@ -395,6 +415,8 @@ export async function main(argv: string[]): Promise<number> {
         // learn: the demo sample, then a real library at three sizes; learn demo | learn library: one of them
         learn: async () => ({ ...(args[2] !== 'library' ? { demo: await benchLearn(console.log) } : {}), ...(args[2] !== 'demo' ? { library: await benchLearnLibrary(console.log) } : {}) }),
         retrieval: () => benchRetrieval(console.log),
+        // estimate [org/name] [file or folder]: "Choose Model"'s learn estimate against a whole learn
+        estimate: () => benchEstimate(console.log, args[2], args[3] && path.resolve(args[3])),
         // quality: the fact questions (documents and code); quality symbols [repo] [--seed N]: the symbol questions on a repository
         quality: () => {
           const seedAt = args.indexOf('--seed');

@@ -49,8 +49,9 @@ function choiceItem(c: ModelChoice, current: string, cached: boolean, gpuName?: 
 export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
   const { context, trainer, log } = d;
 
-  /** Downloads `model` (asking for a token once if the Hub wants one); undefined when cancelled or failed (said). */
-  const pull = async (model: string, token?: string): Promise<string | undefined> => {
+  /** Downloads `model` (asking for a token once if the Hub wants one, unless scripted); undefined when cancelled or failed (said). */
+  const pull = async (model: string, o: { token?: string; scripted?: boolean } = {}): Promise<string | undefined> => {
+    const { token, scripted } = o;
     let secret = token ?? (await context.secrets.get(TOKEN_KEY));
     for (let attempt = 0; ; attempt++) {
       try {
@@ -77,7 +78,7 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
           return undefined;
         }
         const message = err instanceof Error ? err.message.replace(/^The LIFT trainer could not complete "[^"]+": /, '') : String(err);
-        if (err instanceof TrainerError && err.code === NEEDS_TOKEN && attempt === 0 && token === undefined) {
+        if (err instanceof TrainerError && err.code === NEEDS_TOKEN && attempt === 0 && token === undefined && !scripted) {
           const entered = await vscode.window.showInputBox({
             title: vscode.l10n.t('LIFT: a Hugging Face access token for {0}', model),
             prompt: vscode.l10n.t('{0}. The token is kept in VS Code\'s secret storage and sent only to the Hugging Face Hub.', message),
@@ -158,7 +159,7 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
     if (scripted) {
       if (typeof scripted.model !== 'string') return undefined;
       if (!HUB_ID.test(scripted.model)) return use(scripted.model, undefined, true);
-      const dir = await pull(scripted.model, scripted.token);
+      const dir = await pull(scripted.model, { token: scripted.token, scripted: true });
       return dir ? use(scripted.model, dir, true) : undefined;
     }
     const picked = await pick();

@@ -8,7 +8,10 @@
 import { type LlamaConfig, parseConfig } from '../model/config';
 import type { DeviceEstimate, Machine, ModelChoice } from '../protocol';
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
-import { chooseRecompute, estimateGpuMemory, parameterCount } from './resources';
+import { gpuMemory } from '../runtime/cuda';
+import { defaultDevice, precisionFor } from '../runtime/session';
+import { matmulSpeed } from '../runtime/speed';
+import { availableMemory, chooseRecompute, estimateGpuMemory, parameterCount } from './resources';
 
 export interface CatalogModel {
   id: string;
@@ -116,4 +119,20 @@ export function modelChoices(machine: Machine, workspaceChars: number, tokenBudg
     const parameters = parameterCount(cfg);
     return { id: m.id, note: m.note, gated: !!m.gated, parameters, downloadBytes: 2 * parameters, cpu, ...(gpu ? { gpu } : {}) };
   });
+}
+
+/**
+ * This machine as the list needs it: available memory, the probe's CPU speed, and a GPU that
+ * nvidia-smi reports with the probe's speed on it where CUDA runs here (a probe that fails leaves
+ * its figure out).
+ */
+export async function measureMachine(): Promise<Machine> {
+  const gpu = gpuMemory();
+  const gpuFlops = gpu && precisionFor(defaultDevice()) === 'float16' ? await matmulSpeed('cuda').then((s) => (s.provider === 'cuda' ? s.flops : undefined), () => undefined) : undefined;
+  const cpuFlops = await matmulSpeed('cpu').then((s) => s.flops, () => undefined);
+  return {
+    availableBytes: availableMemory(),
+    ...(cpuFlops ? { cpuFlops } : {}),
+    ...(gpu ? { gpu: { name: gpu.name, freeBytes: gpu.freeBytes, ...(gpuFlops ? { flops: gpuFlops } : {}) } } : {}),
+  };
 }

@@ -51,16 +51,14 @@ import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, figures, readManifest, staleness, summarize, weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { HubCancelled, HubError, hubCacheDir, listCached, pullModel, resolveModel } from '../model/hub';
-import { modelChoices } from '../lift/choices';
-import { availableMemory } from '../lift/resources';
+import { measureMachine, modelChoices } from '../lift/choices';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
 import { LearnCancelled } from '../lift/learn';
 import { learnWorkspace } from '../lift/pipeline';
-import { GpuInstallCancelled, gpuMemory, installGpu } from '../runtime/cuda';
-import { matmulSpeed } from '../runtime/speed';
+import { GpuInstallCancelled, installGpu } from '../runtime/cuda';
 import { executionProviders, loadOrt, ortSource, runtimeSelfTest } from '../runtime/ort';
-import { defaultDevice, onDeviceFallback, precisionFor } from '../runtime/session';
+import { onDeviceFallback } from '../runtime/session';
 
 /** JSON-RPC error code of a learn or ask request that failed (bad model, nothing to learn, …). */
 export const LEARN_FAILED = -32001;
@@ -452,15 +450,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     }
     const files = params.roots?.length ? (await collect(params.roots, { include: params.include, exclude: params.exclude })).files : [];
     const workspaceChars = files.reduce((n, f) => n + f.text.length, 0);
-    const gpu = gpuMemory();
-    // a GPU's speed only where CUDA runs here; the probe's failure leaves the figure out
-    const gpuFlops = gpu && precisionFor(defaultDevice()) === 'float16' ? await matmulSpeed('cuda').then((s) => (s.provider === 'cuda' ? s.flops : undefined), () => undefined) : undefined;
-    const cpuFlops = await matmulSpeed('cpu').then((s) => s.flops, () => undefined);
-    const machine = {
-      availableBytes: availableMemory(),
-      ...(cpuFlops ? { cpuFlops } : {}),
-      ...(gpu ? { gpu: { name: gpu.name, freeBytes: gpu.freeBytes, ...(gpuFlops ? { flops: gpuFlops } : {}) } } : {}),
-    };
+    const machine = await measureMachine();
     return {
       cacheDir: hubCacheDir(),
       cached: listCached().map(({ id, commit, bytes }) => ({ id, commit, bytes })),

@@ -523,6 +523,16 @@ async function drive(page) {
     await page.locator('.getting-started-step', { hasText: 'Ask and explain' }).locator('a, .monaco-button', { hasText: 'Ask a Question' }).first().click();
     await inputTitled('LIFT: Ask About This Workspace');
   });
+  await step('"LIFT: Choose Model…" lists the curated models with their download size and this machine\'s figures for this workspace', async () => {
+    await palette('LIFT: Choose Model');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: 'LIFT: Choose Model' }).first().waitFor({ timeout: 15_000 });
+    const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Qwen/Qwen2.5-Coder-0.5B-Instruct' }).first();
+    await row.waitFor({ timeout: 60_000 });
+    const text = await row.innerText();
+    if (!/≈ 942 MB download/.test(text) || !/CPU: (fits \(needs [\d.]+ GB of [\d.]+ GB\) · learning this workspace ≈ \d|does not fit)/.test(text)) throw new Error(`its row says ${JSON.stringify(text)}`);
+    await page.screenshot({ path: path.join(shots, 'drive-choose-model.png') });
+    await page.keyboard.press('Escape');
+  });
   let participantNote = '';
   await step('"@lift /status" typed in VS Code\'s Chat view reaches the LIFT participant', async () => {
     // the Chat view is open beside the editor (VS Code shows it by default); its input box

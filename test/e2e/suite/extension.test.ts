@@ -1,10 +1,16 @@
 /** The extension inside a real VS Code, talking to the real trainer. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AdaptersResult, EnableGpuResult, LearnResult } from '../../../native/protocol';
 import { startFeed } from '../../gpuFeed';
+import { startHub } from '../../hubServer';
+import { byteLevelTokenizerJson } from '../../../native/model/bytelevel';
+import { randomWeights, smallConfig } from '../../../native/model/init';
+import { saveModelFolder } from '../../../native/model/weights';
+import type { ChosenModel } from '../../../src/chooseModel';
 import type { AskOutcome } from '../../../src/chatController';
 import type { LiftApi } from '../../../src/extension';
 import type { TrainerStatus } from '../../../native/protocol';
@@ -304,6 +310,49 @@ describe('LIFT in VS Code', () => {
       assert.equal(outcome.outcome, 'done', outcome.error);
     } finally {
       feed.close();
+    }
+  });
+
+  it('"LIFT: Choose Model…" downloads a model from a (stand-in) Hugging Face Hub with progress, sets lift.model, and answers with it', async function () {
+    this.timeout(240_000);
+    // a seeded model of a real architecture with its own chat template, served as the Hub serves it
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-hub-'));
+    const repo = path.join(tmp, 'repo');
+    const cfg = smallConfig({ hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64, vocab: 259 });
+    saveModelFolder(repo, cfg, randomWeights(cfg, 11), byteLevelTokenizerJson());
+    fs.writeFileSync(
+      path.join(repo, 'tokenizer_config.json'),
+      JSON.stringify({ eos_token: '<|im_end|>', chat_template: "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}" }),
+    );
+    const commit = 'c'.repeat(40);
+    const hub = await startHub({ 'lift-test/tiny-chat': { dir: repo, commit } });
+    const saved = { HF_ENDPOINT: process.env.HF_ENDPOINT, HF_HUB_CACHE: process.env.HF_HUB_CACHE };
+    const lift = vscode.workspace.getConfiguration('lift');
+    try {
+      // the trainer reads the Hub's address and cache from its environment at start
+      process.env.HF_ENDPOINT = hub.url;
+      process.env.HF_HUB_CACHE = path.join(tmp, 'hub-cache');
+      await api.trainer.restart();
+      const chosen = await within(vscode.commands.executeCommand<ChosenModel | undefined>('lift.chooseModel', { model: 'lift-test/tiny-chat' }), 120_000, 'the download');
+      assert.ok(chosen, 'a model was chosen');
+      assert.equal(chosen.dir, path.join(tmp, 'hub-cache', 'models--lift-test--tiny-chat', 'snapshots', commit));
+      assert.ok(hub.requests.some((r) => r.startsWith('GET /cdn/')), 'the weights came from the Hub');
+      assert.equal(vscode.workspace.getConfiguration('lift').get('model'), 'lift-test/tiny-chat');
+      const requests = hub.requests.length;
+      const outcome = await within(vscode.commands.executeCommand<AskOutcome>('lift.ask', 'Where is main defined?'), 120_000, 'an answer from the chosen model');
+      assert.equal(outcome.outcome, 'done', outcome.error);
+      assert.match(outcome.note ?? '', /^Base model \(this workspace is not learned yet\)/);
+      assert.equal(hub.requests.length, requests, 'answering downloads nothing');
+      // a model id the Hub does not have: a clear error, lift.model unchanged
+      assert.equal(await within(vscode.commands.executeCommand<ChosenModel | undefined>('lift.chooseModel', { model: 'lift-test/missing' }), 60_000, 'the refusal'), undefined);
+      assert.equal(vscode.workspace.getConfiguration('lift').get('model'), 'lift-test/tiny-chat');
+    } finally {
+      await lift.update('model', undefined, vscode.ConfigurationTarget.Global);
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+      await api.trainer.restart();
+      await hub.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
 });
