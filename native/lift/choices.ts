@@ -79,12 +79,21 @@ export function loraStepFlops(cfg: LlamaConfig, T: number, lora: { rank: number;
   return fwdLinear * 2 + attn * 3 + adapter * 3;
 }
 
-/** Seconds to learn `chars` characters with `cfg` at `flops`. */
+/**
+ * What a learn spends besides its training steps (loading the model, building the graphs, the
+ * speed measurement, the self-check's answers), in training positions: `npm run bench --
+ * estimate` (a Qwen2.5-Coder-0.5B-shaped model learning picomatch's lib/constants.js, 4,552
+ * characters) trained in 0.98× the estimate of its steps and took 269 s more, 0.83× the steps'
+ * time: 14,000 positions' worth. One measurement; on a large workspace it is a small share.
+ */
+export const LEARN_OVERHEAD_POSITIONS = 14_000;
+
+/** Seconds a whole `fast` learn of `chars` characters takes with `cfg` at `flops`. */
 export function learnSeconds(cfg: LlamaConfig, chars: number, flops: number, recompute: boolean): number {
   const seqLen = seqLenOf(cfg);
   // recomputation runs each layer's forward pass twice
   const work = (loraStepFlops(cfg, seqLen, DEFAULT_LORA) / seqLen) * (recompute ? 1.3 : 1);
-  return (chars * FAST_POSITIONS_PER_CHAR * work) / (flops * TRAIN_EFFICIENCY);
+  return ((chars * FAST_POSITIONS_PER_CHAR + LEARN_OVERHEAD_POSITIONS) * work) / (flops * TRAIN_EFFICIENCY);
 }
 
 /**

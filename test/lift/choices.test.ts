@@ -60,7 +60,8 @@ test('the learn estimate grows with the workspace, with the model, and stops at 
   const large = time(500_000);
   for (const [id, s] of small) {
     assert.ok(s > 0 && Number.isFinite(s), `${id}: ${s}`);
-    assert.ok(Math.abs(large.get(id)! / s - 10) < 1e-6, `${id}: ten times the text, ten times the time`);
+    const ratio = large.get(id)! / s;
+    assert.ok(ratio > 7 && ratio < 10, `${id}: ten times the text, nearly ten times the time (a learn's fixed part aside): ${ratio}`);
   }
   assert.ok(small.get('Qwen/Qwen2.5-Coder-7B-Instruct')! > 10 * small.get('HuggingFaceTB/SmolLM2-360M-Instruct')!);
   const capped = time(10_000_000, 100_000);
