@@ -84,7 +84,7 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
             prompt: vscode.l10n.t('{0}. The token is kept in VS Code\'s secret storage and sent only to the Hugging Face Hub.', message),
             password: true,
             ignoreFocusOut: true,
-            placeHolder: 'hf_…',
+            placeHolder: vscode.l10n.t('hf_… (made at huggingface.co/settings/tokens)'),
           });
           if (!entered) return undefined;
           await context.secrets.store(TOKEN_KEY, entered.trim());
@@ -111,9 +111,9 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
   };
 
   /** The picker: shown at once, filled when the trainer has measured this machine. */
-  const pick = async (): Promise<{ action: 'model' | 'id' | 'folder' | 'forget'; model?: string } | undefined> => {
+  const pick = async (): Promise<{ action: 'model' | 'id' | 'folder' | 'forget'; model?: string; cached?: boolean } | undefined> => {
     const settings = readSettings();
-    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { action?: 'model' | 'id' | 'folder' | 'forget'; model?: string }>();
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { action?: 'model' | 'id' | 'folder' | 'forget'; model?: string; cached?: boolean }>();
     qp.title = vscode.l10n.t('LIFT: Choose Model');
     qp.placeholder = vscode.l10n.t('The model LIFT learns with and answers with');
     qp.matchOnDescription = true;
@@ -127,7 +127,7 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
     qp.items = [bundled, ...(await actions())];
     qp.busy = true;
     qp.show();
-    const figures = trainer
+    void trainer
       .models({ roots: d.roots(), include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget })
       .then(async (r: ModelsResult) => {
         const curated = new Set(r.choices.map((c) => c.id));
@@ -136,22 +136,24 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
         qp.items = [
           bundled,
           ...(others.length ? [{ label: vscode.l10n.t('Downloaded'), kind: vscode.QuickPickItemKind.Separator }] : []),
-          ...others.map((c) => ({ label: `${c.id === settings.model ? '$(check) ' : ''}${c.id}`, description: vscode.l10n.t('downloaded · {0} · {1}', gb(c.bytes), c.commit.slice(0, 7)), action: 'model' as const, model: c.id })),
+          ...others.map((c) => ({ label: `${c.id === settings.model ? '$(check) ' : ''}${c.id}`, description: vscode.l10n.t('downloaded · {0} · {1}', gb(c.bytes), c.commit.slice(0, 7)), action: 'model' as const, model: c.id, cached: true })),
           { label: vscode.l10n.t('Suggested (estimates for this workspace on this machine)'), kind: vscode.QuickPickItemKind.Separator },
-          ...r.choices.map((c) => ({ ...choiceItem(c, settings.model, cachedIds.has(c.id), r.machine.gpu?.name), action: 'model' as const })),
+          ...r.choices.map((c) => ({ ...choiceItem(c, settings.model, cachedIds.has(c.id), r.machine.gpu?.name), action: 'model' as const, cached: cachedIds.has(c.id) })),
           { label: '', kind: vscode.QuickPickItemKind.Separator },
           ...(await actions()),
         ];
       })
-      .catch((err: unknown) => log.warn(`Model figures unavailable: ${err instanceof Error ? err.message : String(err)}`))
+      .catch((err: unknown) => {
+        log.warn(`Model figures unavailable: ${err instanceof Error ? err.message : String(err)}`);
+        qp.placeholder = vscode.l10n.t('The list of models is unavailable (see "LIFT: Show Trainer Log"); a Hub id or a folder still works');
+      })
       .finally(() => (qp.busy = false));
     const picked = await new Promise<(typeof qp.items)[number] | undefined>((resolve) => {
       qp.onDidAccept(() => resolve(qp.selectedItems[0]));
       qp.onDidHide(() => resolve(undefined));
     });
     qp.dispose();
-    void figures;
-    return picked?.action ? { action: picked.action, model: picked.model } : undefined;
+    return picked?.action ? { action: picked.action, model: picked.model, cached: picked.cached } : undefined;
   };
 
   return vscode.commands.registerCommand('lift.chooseModel', async (scripted?: { model: string; token?: string }): Promise<ChosenModel | undefined> => {
@@ -184,6 +186,8 @@ export function registerChooseModel(d: ChooseModelDeps): vscode.Disposable {
       model = typed.trim();
     }
     if (!model) return use('', undefined, false);
+    // in the cache already: nothing to ask the Hub (learning and answering read the snapshot)
+    if (picked.cached) return use(model, undefined, false);
     const dir = await pull(model);
     return dir ? use(model, dir, false) : undefined;
   });

@@ -24,8 +24,8 @@ export interface StandInHub {
   requests: string[];
   /** Bytes of file content sent. */
   sentBytes: () => number;
-  /** Faults: cut a CDN download after this many bytes (once); serve one file's bytes altered; send slowly (4 KiB each 20 ms). */
-  faults: { cutAfter?: number; corrupt?: string; slow?: boolean };
+  /** Faults: cut a CDN download after this many bytes (once); serve one file's bytes altered; send slowly (4 KiB each 20 ms); announce the weights this many bytes large (a model bigger than the disk). */
+  faults: { cutAfter?: number; corrupt?: string; slow?: boolean; announce?: number };
   close(): Promise<void>;
 }
 
@@ -90,7 +90,8 @@ export async function startHub(repos: Record<string, HubRepo>): Promise<StandInH
       if (!authorized(repo)) return error(401, 'GatedRepo', 'Access to this model is restricted');
       const rev = decodeURIComponent(m[2]!);
       if (rev !== 'main' && rev !== repo.commit) return error(404, 'RevisionNotFound', 'Invalid rev id');
-      const siblings = files(repo).map((f) => ({ rfilename: f.name, size: f.bytes.length, blobId: f.blobId, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.bytes.length, pointerSize: 134 } } : {}) }));
+      const sizeOf = (f: { name: string; bytes: Buffer }): number => (faults.announce !== undefined && f.name.endsWith('.safetensors') ? faults.announce : f.bytes.length);
+      const siblings = files(repo).map((f) => ({ rfilename: f.name, size: sizeOf(f), blobId: f.blobId, ...(f.lfs ? { lfs: { sha256: f.sha256, size: sizeOf(f), pointerSize: 134 } } : {}) }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: m[1], modelId: m[1], sha: repo.commit, private: false, gated: repo.gatedToken ? 'manual' : false, siblings }));
       return;
     }

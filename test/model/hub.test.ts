@@ -109,6 +109,19 @@ describe('the Hugging Face Hub', () => {
     await assert.rejects(pullModel('lift-test/tiny-llama', { endpoint: hub.url, cacheDir: cache('e'), isCancelled: () => ++calls > 2 }), HubCancelled);
   });
 
+  test('a model larger than the free disk is refused before a byte of it is fetched, and leaves no snapshot', async () => {
+    const s = fs.statfsSync(tmp);
+    hub.faults.announce = s.bavail * s.bsize + 2 ** 30;
+    try {
+      const sent = hub.sentBytes();
+      await assert.rejects(pullModel('lift-test/tiny-llama', { endpoint: hub.url, cacheDir: cache('full') }), (e: unknown) => e instanceof HubError && /^the disk holding .* has \d+ MB free; lift-test\/tiny-llama needs \d+ MB more$/.test(e.message));
+      assert.equal(hub.sentBytes(), sent, 'nothing downloaded');
+      assert.ok(!fs.existsSync(path.join(cache('full'), 'models--lift-test--tiny-llama', 'snapshots')));
+    } finally {
+      hub.faults.announce = undefined;
+    }
+  });
+
   test('offline (HF_HUB_OFFLINE): the cache alone answers, with no request; a cache another tool filled is used as it is', async () => {
     const requests = hub.requests.length;
     const offline = await pullModel('lift-test/tiny-llama', { endpoint: hub.url, cacheDir: cache('a'), offline: true });
@@ -153,6 +166,11 @@ describe('the Hugging Face Hub', () => {
     assert.equal(hub.requests.length, requests, 'answering downloads nothing');
     assert.ok(asked.stdout.length > 0);
     await assert.rejects(lift('ask', 'What is this?', '--model', 'lift-test/not-pulled', '--root', path.join(tmp, 'repo')), (e: { stderr?: string }) => /lift-test\/not-pulled is not downloaded yet: run "LIFT: Choose Model…" or `lift models pull lift-test\/not-pulled`/.test(e.stderr ?? ''));
+    const suggested = (await lift('models', 'suggest', docs)).stdout.split('\n');
+    assert.match(suggested[0]!, /^This machine: [\d.]+ GB memory available, CPU \d+ GFLOP\/s \(MatMul probe\); /);
+    assert.match(suggested[1]!, /^Learning 4\d characters \(.*docs\) with the fast preset:$/);
+    assert.match(suggested.find((l) => l.includes('Qwen/Qwen2.5-Coder-0.5B-Instruct')) ?? '', /942 MB {2}CPU: (fits \([\d.]+ GB of [\d.]+ GB\), about \d|does not fit)/);
+    assert.equal(suggested.filter((l) => /^ {2}\S+\/\S+ /.test(l)).length, 9);
     assert.match((await lift('models', 'rm', 'lift-test/tiny-llama')).stdout, /removed lift-test\/tiny-llama/);
     assert.match((await lift('models', 'list')).stdout, /^no models in /);
   });

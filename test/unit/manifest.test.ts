@@ -38,7 +38,8 @@ test('declares the product commands under the LIFT category', () => {
 
 test('every command the code registers is declared, and every declared one is registered', () => {
   const declared = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
-  const registered = new Set([...read('src/extension.ts').matchAll(/registerCommand\('([^']+)'/g)].map((m) => m[1]!));
+  const sources = fs.readdirSync(path.join(repoRoot, 'src')).filter((f) => f.endsWith('.ts')).map((f) => read(`src/${f}`));
+  const registered = new Set(sources.flatMap((text) => [...text.matchAll(/registerCommand\('([^']+)'/g)].map((m) => m[1]!)));
   assert.deepEqual([...registered].sort(), [...declared].sort());
 });
 
