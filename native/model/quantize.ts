@@ -1,0 +1,86 @@
+/**
+ * Block-wise 4- and 8-bit weights in the layout of ONNX Runtime's `MatMulNBits` (com.microsoft):
+ * for each output column, blocks of `blockSize` weights along K, each with one float scale and
+ * the op's default zero point 2^(bits−1). The first piece of quantized answering (issue 21).
+ */
+
+export interface BlockQuantized {
+  bits: 4 | 8;
+  blockSize: number;
+  /** Rows of the float weight [K, N] (the MatMul's inner dimension). */
+  K: number;
+  N: number;
+  /** [N, ceil(K / blockSize), blockSize · bits / 8]; in 4 bits the even element is the low nibble. */
+  data: Uint8Array;
+  /** [N · ceil(K / blockSize)], one a block. */
+  scales: Float32Array;
+}
+
+/**
+ * Quantizes a row-major float weight [K, N]. Each block gets the scale that errs less of two: its
+ * largest-magnitude value, sign included, on the lowest level (−2^(bits−1)), or that magnitude on
+ * the top level (2^(bits−1)−1), which fits every value. K is padded with zeros to whole blocks.
+ */
+export function quantizeBlockwise(w: Float32Array, K: number, N: number, bits: 4 | 8, blockSize = 32): BlockQuantized {
+  if (bits !== 4 && bits !== 8) throw new RangeError(`quantizeBlockwise: ${bits} bits (4 or 8)`);
+  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new RangeError(`quantizeBlockwise: block size ${blockSize} (a power of two, at least 16)`);
+  if (w.length !== K * N) throw new RangeError(`quantizeBlockwise: ${w.length} weights for [${K}, ${N}]`);
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const zero = 2 ** (bits - 1);
+  const top = 2 ** bits - 1;
+  const level = (x: number, scale: number): number => (scale === 0 ? zero : Math.max(0, Math.min(top, Math.round(x / scale) + zero)));
+  const data = new Uint8Array(N * blocks * blob);
+  const scales = new Float32Array(N * blocks);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < blocks; b++) {
+      const k0 = b * blockSize;
+      const k1 = Math.min(K, k0 + blockSize);
+      let extreme = 0;
+      for (let k = k0; k < k1; k++) if (Math.abs(w[k * N + n]!) > Math.abs(extreme)) extreme = w[k * N + n]!;
+      // the finer scale puts the largest value on the lowest level, which may clip values of the
+      // other sign; the coarser one fits every value: keep whichever errs less on this block
+      const worst = (scale: number): number => {
+        let e = 0;
+        for (let k = k0; k < k1; k++) e = Math.max(e, Math.abs(w[k * N + n]! - (level(w[k * N + n]!, scale) - zero) * scale));
+        return e;
+      };
+      const fine = Math.fround(extreme / -zero);
+      const coarse = Math.fround(Math.abs(extreme) / (zero - 1));
+      const scale = worst(fine) <= worst(coarse) ? fine : coarse;
+      scales[n * blocks + b] = scale;
+      const at = (n * blocks + b) * blob;
+      for (let k = k0; k < k1; k++) {
+        const q = level(w[k * N + n]!, scale);
+        const i = k - k0;
+        if (bits === 8) data[at + i] = q;
+        else data[at + (i >> 1)]! |= i & 1 ? q << 4 : q;
+      }
+      // padding past K: the zero point, i.e. weight 0
+      for (let i = k1 - k0; i < blockSize; i++) {
+        if (bits === 8) data[at + i] = zero;
+        else data[at + (i >> 1)]! |= i & 1 ? zero << 4 : zero;
+      }
+    }
+  }
+  return { bits, blockSize, K, N, data, scales };
+}
+
+/** The float weight [K, N] a quantized one stands for. */
+export function dequantizeBlockwise(q: BlockQuantized): Float32Array {
+  const { bits, blockSize, K, N, data, scales } = q;
+  const blocks = Math.ceil(K / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const zero = 2 ** (bits - 1);
+  const w = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const b = Math.floor(k / blockSize);
+      const i = k - b * blockSize;
+      const at = (n * blocks + b) * blob;
+      const level = bits === 8 ? data[at + i]! : (data[at + (i >> 1)]! >> (i & 1 ? 4 : 0)) & 15;
+      w[k * N + n] = (level - zero) * scales[n * blocks + b]!;
+    }
+  }
+  return w;
+}

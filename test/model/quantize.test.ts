@@ -1,0 +1,85 @@
+/**
+ * Block-wise 4- and 8-bit weights: each weight within half a step of its block's scale, and the
+ * layout exactly what ONNX Runtime's MatMulNBits reads (its output equals x · the dequantized
+ * weight), K a whole number of blocks or not.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DataType, encodeModel, floatTensor } from '../../native/onnx/model';
+import { dequantizeBlockwise, quantizeBlockwise } from '../../native/model/quantize';
+import { loadOrt } from '../../native/runtime/ort';
+import { createSession } from '../../native/runtime/session';
+
+function random(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32 - 0.5) * 0.2;
+  });
+}
+
+test("every weight is within half a step of its block's coarser scale (largest magnitude ÷ (2^(bits−1)−1)); the largest is exact or nearly", () => {
+  for (const bits of [4, 8] as const) {
+    for (const [K, N] of [[64, 3], [80, 5]] as const) {
+      const w = random(K * N, K + bits);
+      const q = quantizeBlockwise(w, K, N, bits, 32);
+      const blocks = Math.ceil(K / 32);
+      assert.equal(q.data.length, N * blocks * (32 * bits) / 8);
+      const d = dequantizeBlockwise(q);
+      for (let n = 0; n < N; n++) {
+        for (let k = 0; k < K; k++) {
+          const b = Math.floor(k / 32);
+          let amax = 0;
+          for (let j = b * 32; j < Math.min(K, b * 32 + 32); j++) amax = Math.max(amax, Math.abs(w[j * N + n]!));
+          const step = amax / (2 ** (bits - 1) - 1);
+          assert.ok(Math.abs(d[k * N + n]! - w[k * N + n]!) <= step / 2 + 1e-7, `${bits} bits [${k}, ${n}]: ${d[k * N + n]} for ${w[k * N + n]}`);
+        }
+      }
+      const largest = w.reduce((a, x) => (Math.abs(x) > Math.abs(a) ? x : a), 0);
+      assert.ok(d.some((x) => Math.abs(x - largest) < 1e-6), 'the largest magnitude is a level');
+    }
+  }
+  assert.throws(() => quantizeBlockwise(new Float32Array(4), 2, 2, 3 as 4), /3 bits/);
+  assert.throws(() => quantizeBlockwise(new Float32Array(4), 2, 3, 4), /4 weights for \[2, 3\]/);
+});
+
+test("ONNX Runtime's MatMulNBits on the CPU reads the layout: x · W equals x · the dequantized weight", async () => {
+  const { Tensor } = loadOrt();
+  for (const bits of [4, 8] as const) {
+    for (const [M, K, N] of [[1, 256, 48], [5, 80, 24]] as const) {
+      const q = quantizeBlockwise(random(K * N, 3 * K + N), K, N, bits, 32);
+      const blocks = Math.ceil(K / 32);
+      const model = encodeModel({
+        graph: {
+          name: 'nbits',
+          nodes: [{
+            opType: 'MatMulNBits',
+            domain: 'com.microsoft',
+            inputs: ['x', 'B', 'scales'],
+            outputs: ['y'],
+            attributes: { K: { kind: 'int', value: K }, N: { kind: 'int', value: N }, bits: { kind: 'int', value: bits }, block_size: { kind: 'int', value: 32 } },
+          }],
+          inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [M, K] }],
+          outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [M, N] }],
+          initializers: [{ name: 'B', dataType: DataType.UINT8, dims: [N, blocks, (32 * bits) / 8], raw: q.data }, floatTensor('scales', [N * blocks], q.scales)],
+        },
+        opsets: { '': 18, 'com.microsoft': 1 },
+      });
+      const { session } = await createSession(model, 'cpu', { threads: 1 });
+      try {
+        const x = random(M * K, 7 * M + K);
+        const y = (await session.run({ x: new Tensor('float32', x, [M, K]) })).y!.data as Float32Array;
+        const w = dequantizeBlockwise(q);
+        for (let m = 0; m < M; m++) {
+          for (let n = 0; n < N; n++) {
+            let want = 0;
+            for (let k = 0; k < K; k++) want += x[m * K + k]! * w[k * N + n]!;
+            assert.ok(Math.abs(y[m * N + n]! - want) <= 1e-5, `${bits} bits, [${M}×${K}]·[${K}×${N}] at (${m}, ${n}): ${y[m * N + n]} against ${want}`);
+          }
+        }
+      } finally {
+        await session.release();
+      }
+    }
+  }
+});
