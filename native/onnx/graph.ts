@@ -6,7 +6,7 @@
 import type * as ops from './ops';
 import { type AttributeValue, type DataType, DataType as DT, DEFAULT_OPSET, type Dim, type EncodedModel, encodeModel, encodeModelSplit, type Graph, type Model, type Node, type Tensor, type ValueInfo } from './model';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
 export const ONNX_DTYPE: Record<DType, DataType> = {
   float32: DT.FLOAT,
@@ -14,6 +14,7 @@ export const ONNX_DTYPE: Record<DType, DataType> = {
   float16: DT.FLOAT16,
   int64: DT.INT64,
   int32: DT.INT32,
+  uint8: DT.UINT8,
   bool: DT.BOOL,
 };
 
@@ -96,6 +97,7 @@ function rawBytes(dtype: DType, data: ArrayLike<number> | TypedArray): Uint8Arra
     case 'int64': arr = data instanceof BigInt64Array ? data : BigInt64Array.from(Array.from(data as ArrayLike<number>, (v) => BigInt(v))); break;
     case 'int32': arr = data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>); break;
     case 'bool': arr = data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>, (v) => (v ? 1 : 0)); break;
+    case 'uint8': arr = data instanceof Uint8Array ? data : Uint8Array.from(data as ArrayLike<number>); break;
     case 'float16':
       if (!(data instanceof Uint16Array)) throw new GraphError('float16 initializers take raw IEEE half bits as a Uint16Array');
       arr = data;
@@ -261,7 +263,10 @@ export class GraphBuilder {
   }
 
   toModel(opset = DEFAULT_OPSET): Model {
-    return { graph: this.toGraph(), opsets: { '': opset } };
+    const graph = this.toGraph();
+    // ONNX Runtime's contrib ops (MatMulNBits) live in their own domain, version 1
+    const domains = new Set(graph.nodes.map((n) => n.domain).filter((d): d is string => !!d));
+    return { graph, opsets: { '': opset, ...Object.fromEntries([...domains].map((d) => [d, 1])) } };
   }
 
   encode(): Uint8Array {

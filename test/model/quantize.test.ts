@@ -1,11 +1,12 @@
 /**
  * Block-wise 4- and 8-bit weights: each weight within half a step of its block's scale, and the
- * layout exactly what ONNX Runtime's MatMulNBits reads (its output equals x · the dequantized
- * weight), K a whole number of blocks or not.
+ * layout exactly what ONNX Runtime's MatMulNBits reads through the engine's op (its output equals
+ * x · the dequantized weight), K a whole number of blocks or not.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DataType, encodeModel, floatTensor } from '../../native/onnx/model';
+import { GraphBuilder } from '../../native/onnx/graph';
+import { matmulNBits } from '../../native/onnx/ops';
 import { dequantizeBlockwise, quantizeBlockwise } from '../../native/model/quantize';
 import { loadOrt } from '../../native/runtime/ort';
 import { createSession } from '../../native/runtime/session';
@@ -41,6 +42,12 @@ test("every weight is within half a step of its block's coarser scale (largest m
   }
   assert.throws(() => quantizeBlockwise(new Float32Array(4), 2, 2, 3 as 4), /3 bits/);
   assert.throws(() => quantizeBlockwise(new Float32Array(4), 2, 3, 4), /4 weights for \[2, 3\]/);
+  // the op checks what it is given when the graph is built
+  const g = new GraphBuilder('bad');
+  const q = quantizeBlockwise(random(64 * 8, 1), 64, 8, 4);
+  const x = g.input('x', 'float32', [1, 64]);
+  assert.throws(() => matmulNBits(x, g.initializer('B', 'uint8', [8, 2, 16], q.data), g.initializer('s', 'float32', [16], q.scales), { K: 32, N: 8, bits: 4, blockSize: 32 }), /last dimension is 64, K is 32/);
+  assert.throws(() => matmulNBits(x, g.initializer('B', 'uint8', [8, 4, 8], q.data), g.initializer('s', 'float32', [16], q.scales), { K: 64, N: 8, bits: 4, blockSize: 32 }), /must be uint8 \[8, 2, 16\]/);
 });
 
 test("ONNX Runtime's MatMulNBits on the CPU reads the layout: x · W equals x · the dequantized weight", async () => {
@@ -49,22 +56,13 @@ test("ONNX Runtime's MatMulNBits on the CPU reads the layout: x · W equals x ·
     for (const [M, K, N] of [[1, 256, 48], [5, 80, 24]] as const) {
       const q = quantizeBlockwise(random(K * N, 3 * K + N), K, N, bits, 32);
       const blocks = Math.ceil(K / 32);
-      const model = encodeModel({
-        graph: {
-          name: 'nbits',
-          nodes: [{
-            opType: 'MatMulNBits',
-            domain: 'com.microsoft',
-            inputs: ['x', 'B', 'scales'],
-            outputs: ['y'],
-            attributes: { K: { kind: 'int', value: K }, N: { kind: 'int', value: N }, bits: { kind: 'int', value: bits }, block_size: { kind: 'int', value: 32 } },
-          }],
-          inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [M, K] }],
-          outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [M, N] }],
-          initializers: [{ name: 'B', dataType: DataType.UINT8, dims: [N, blocks, (32 * bits) / 8], raw: q.data }, floatTensor('scales', [N * blocks], q.scales)],
-        },
-        opsets: { '': 18, 'com.microsoft': 1 },
-      });
+      // through the engine's own op, as the decoding graph will use it
+      const g = new GraphBuilder('nbits');
+      const packed = g.initializer('B', 'uint8', [N, blocks, (32 * bits) / 8], q.data);
+      const scales = g.initializer('scales', 'float32', [N * blocks], q.scales);
+      g.output(matmulNBits(g.input('x', 'float32', [M, K]), packed, scales, { K, N, bits, blockSize: 32 }), 'y');
+      assert.deepEqual(g.toModel().opsets, { '': 18, 'com.microsoft': 1 });
+      const model = g.encode();
       const { session } = await createSession(model, 'cpu', { threads: 1 });
       try {
         const x = random(M * K, 7 * M + K);
