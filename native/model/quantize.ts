@@ -22,9 +22,19 @@ export interface BlockQuantized {
  * the top level (2^(bits−1)−1), which fits every value. K is padded with zeros to whole blocks.
  */
 export function quantizeBlockwise(w: Float32Array, K: number, N: number, bits: 4 | 8, blockSize = 32): BlockQuantized {
-  if (bits !== 4 && bits !== 8) throw new RangeError(`quantizeBlockwise: ${bits} bits (4 or 8)`);
-  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new RangeError(`quantizeBlockwise: block size ${blockSize} (a power of two, at least 16)`);
   if (w.length !== K * N) throw new RangeError(`quantizeBlockwise: ${w.length} weights for [${K}, ${N}]`);
+  return quantize((k, n) => w[k * N + n]!, K, N, bits, blockSize);
+}
+
+/** The same for a linear layer's weight in Hugging Face's [out, in] layout (x·Wᵀ): K = in, N = out. */
+export function quantizeLinear(w: Float32Array, out: number, inF: number, bits: 4 | 8, blockSize = 32): BlockQuantized {
+  if (w.length !== out * inF) throw new RangeError(`quantizeLinear: ${w.length} weights for [${out}, ${inF}]`);
+  return quantize((k, n) => w[n * inF + k]!, inF, out, bits, blockSize);
+}
+
+function quantize(get: (k: number, n: number) => number, K: number, N: number, bits: 4 | 8, blockSize: number): BlockQuantized {
+  if (bits !== 4 && bits !== 8) throw new RangeError(`quantize: ${bits} bits (4 or 8)`);
+  if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new RangeError(`quantize: block size ${blockSize} (a power of two, at least 16)`);
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const zero = 2 ** (bits - 1);
@@ -37,12 +47,12 @@ export function quantizeBlockwise(w: Float32Array, K: number, N: number, bits: 4
       const k0 = b * blockSize;
       const k1 = Math.min(K, k0 + blockSize);
       let extreme = 0;
-      for (let k = k0; k < k1; k++) if (Math.abs(w[k * N + n]!) > Math.abs(extreme)) extreme = w[k * N + n]!;
+      for (let k = k0; k < k1; k++) if (Math.abs(get(k, n)) > Math.abs(extreme)) extreme = get(k, n);
       // the finer scale puts the largest value on the lowest level, which may clip values of the
       // other sign; the coarser one fits every value: keep whichever errs less on this block
       const worst = (scale: number): number => {
         let e = 0;
-        for (let k = k0; k < k1; k++) e = Math.max(e, Math.abs(w[k * N + n]! - (level(w[k * N + n]!, scale) - zero) * scale));
+        for (let k = k0; k < k1; k++) e = Math.max(e, Math.abs(get(k, n) - (level(get(k, n), scale) - zero) * scale));
         return e;
       };
       const fine = Math.fround(extreme / -zero);
@@ -51,7 +61,7 @@ export function quantizeBlockwise(w: Float32Array, K: number, N: number, bits: 4
       scales[n * blocks + b] = scale;
       const at = (n * blocks + b) * blob;
       for (let k = k0; k < k1; k++) {
-        const q = level(w[k * N + n]!, scale);
+        const q = level(get(k, n), scale);
         const i = k - k0;
         if (bits === 8) data[at + i] = q;
         else data[at + (i >> 1)]! |= i & 1 ? q << 4 : q;
