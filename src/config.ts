@@ -6,6 +6,7 @@ export type Device = 'auto' | 'cuda' | 'cpu';
 export interface LiftSettings {
   model: string;
   device: Device;
+  answerPrecision: 'auto' | 'fp32' | 'int8' | 'int4';
   include: string[];
   exclude: string[];
   tokenBudget: number;
@@ -26,6 +27,7 @@ export function readSettings(): LiftSettings {
   return {
     model: c.get<string>('model', ''),
     device: c.get<Device>('device', 'auto'),
+    answerPrecision: c.get<'auto' | 'fp32' | 'int8' | 'int4'>('answerPrecision', 'auto'),
     include: c.get<string[]>('include', []),
     exclude: c.get<string[]>('exclude', []),
     tokenBudget: c.get<number>('tokenBudget', 200_000),

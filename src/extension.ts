@@ -111,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
   const GPU_KEY = 'lift.gpuInstall';
   const trainerEnv = (): NodeJS.ProcessEnv => {
     const gpu = context.globalState.get<string>(GPU_KEY);
-    return { LIFT_DEVICE: readSettings().device, ...(gpu ? { LIFT_ORT_DIR: gpu } : {}) };
+    return { LIFT_DEVICE: readSettings().device, LIFT_ANSWER_PRECISION: readSettings().answerPrecision, ...(gpu ? { LIFT_ORT_DIR: gpu } : {}) };
   };
   const trainer = new TrainerClient({ trainerPath: trainerScript, logger: log, client: { name: 'vscode', version }, env: trainerEnv });
   /** The bundled default model (native/default-model beside dist/), for an empty "lift.model". */
@@ -312,10 +312,11 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('lift.codeLens')) lenses.refresh();
       if (e.affectsConfiguration('lift.model')) refreshAdapter(0, true);
-      if (e.affectsConfiguration('lift.device')) {
-        // a restart would end a learning run: then the new device applies at the next start
-        if (learning.running) log.info(`lift.device is now "${readSettings().device}"; it applies when the trainer next starts (learning is running).`);
-        else void trainer.restart().then(() => log.info(`lift.device is now "${readSettings().device}": the trainer restarted.`), () => undefined);
+      for (const key of ['device', 'answerPrecision'] as const) {
+        if (!e.affectsConfiguration(`lift.${key}`)) continue;
+        // a restart would end a learning run: then the new value applies at the next start
+        if (learning.running) log.info(`lift.${key} is now "${readSettings()[key]}"; it applies when the trainer next starts (learning is running).`);
+        else void trainer.restart().then(() => log.info(`lift.${key} is now "${readSettings()[key]}": the trainer restarted.`), () => undefined);
       }
     }),
     vscode.commands.registerCommand('lift.enableGpu', async (choice?: { folder?: string; feed?: string }): Promise<EnableGpuResult | undefined> => {

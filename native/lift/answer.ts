@@ -14,6 +14,7 @@ import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
 import { createSession, defaultDevice, precisionFor } from '../runtime/session';
 import { answerReserve, type Chunk, chunkHeader } from './retrieve';
+import { parameterCount } from './resources';
 
 export interface AnswerSource {
   path: string;
@@ -167,6 +168,21 @@ export function formatPrompt(
   return { ids: [...headIds, ...context.ids, ...turns.flat(), ...tailIds], used: context.used };
 }
 
+/** What answering reads the weights as: the "lift.answerPrecision" setting (LIFT_ANSWER_PRECISION) for a model of `parameters` on a device computing in `precision`. */
+export type AnswerWeights = 'float32' | 'float16' | 'int8' | 'int4';
+
+/**
+ * `auto`: 8 bits on the CPU for models of 100M parameters or more (answering there is bound by
+ * the bytes of weights each token reads), float32 below; a GPU keeps its half precision whatever
+ * the setting (quantized kernels are not checked there yet).
+ */
+export function answerWeights(parameters: number, precision: 'float16' | 'float32', setting = process.env.LIFT_ANSWER_PRECISION): AnswerWeights {
+  if (precision === 'float16') return 'float16';
+  if (setting === 'int8' || setting === 'int4') return setting;
+  if (setting === 'fp32') return 'float32';
+  return parameters >= 100e6 ? 'int8' : 'float32';
+}
+
 /** A loaded model ready to answer; the generation graph is built once and reused. */
 export class Answerer {
   private adapterKey: string | undefined;
@@ -176,6 +192,8 @@ export class Answerer {
     readonly cfg: LlamaConfig,
     private readonly tok: TextTokenizer,
     private readonly generator: Generator,
+    /** What the weights are read as. */
+    readonly weights: AnswerWeights,
   ) {}
 
   /** Loads the model in `modelDir`, or uses `loaded` (already read: the folder may be gone by now). */
@@ -183,9 +201,11 @@ export class Answerer {
     const { config, weights } = loaded ?? loadModel(modelDir);
     const tok = loaded?.tok ?? TextTokenizer.fromFolder(modelDir);
     const device = defaultDevice();
-    const graph = buildLlamaGenerate(config, weights, undefined, precisionFor(device));
+    const precision = precisionFor(device);
+    const as = answerWeights(parameterCount(config), precision);
+    const graph = buildLlamaGenerate(config, weights, undefined, precision, as === 'int8' ? 8 : as === 'int4' ? 4 : undefined);
     const { session } = await createSession(graph.model, device);
-    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets));
+    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets), as);
   }
 
   /** Which adapter answers now (its file, time and size), undefined for the base model. */

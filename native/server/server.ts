@@ -283,7 +283,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       if (answerer?.dir !== p.model || answerer.stamp !== stamp) {
         if (answerer) void answerer.ready.then((a) => a.release()).catch(() => undefined);
         answerer = { dir: p.model, stamp, ready: Answerer.load(p.model) };
-        answerer.ready.catch(() => (answerer = undefined));
+        answerer.ready.then((a) => log('info', `answering with ${p.model} in ${a.weights} weights (lift.answerPrecision ${process.env.LIFT_ANSWER_PRECISION || 'auto'})`), () => (answerer = undefined));
       }
       const model = await answerer.ready;
       // an adapter learned on another base model does not fit this one: answer without it

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { onnx } from 'onnx-proto';
@@ -13,7 +14,9 @@ import { buildLlamaGenerate } from '../../native/model/llama';
 import { TextTokenizer } from '../../native/model/tokenizer';
 import { loadModel } from '../../native/model/weights';
 import { Generator } from '../../native/runtime/generate';
-import { repoRoot } from '../helpers';
+import { memoryLogger, repoRoot, trainerBundle, until } from '../helpers';
+import { TrainerClient } from '../../native/client';
+import { answerWeights } from '../../native/lift/answer';
 import { GraphBuilder } from '../../native/onnx/graph';
 import { matmulNBits } from '../../native/onnx/ops';
 import { dequantizeBlockwise, quantizeBlockwise } from '../../native/model/quantize';
@@ -122,4 +125,26 @@ test('the decoding graph in 8 and 4 bits: every layer linear through MatMulNBits
   assert.ok(perplexity[32]! > 1 && perplexity[32]! < config.vocabSize / 4, JSON.stringify(perplexity));
   assert.ok(perplexity[8]! / perplexity[32]! - 1 < 0.01, `int8: ${JSON.stringify(perplexity)}`);
   assert.ok(perplexity[4]! / perplexity[32]! - 1 < 0.05, `int4: ${JSON.stringify(perplexity)}`);
+});
+
+test('lift.answerPrecision: auto quantizes models of 100M parameters or more on the CPU; a GPU keeps half precision; the trainer answers in the chosen weights', async () => {
+  assert.equal(answerWeights(4.2e6, 'float32', undefined), 'float32');
+  assert.equal(answerWeights(4.2e6, 'float32', 'auto'), 'float32');
+  assert.equal(answerWeights(494e6, 'float32', 'auto'), 'int8');
+  assert.equal(answerWeights(494e6, 'float32', 'fp32'), 'float32');
+  assert.equal(answerWeights(4.2e6, 'float32', 'int4'), 'int4');
+  assert.equal(answerWeights(494e6, 'float16', 'int4'), 'float16');
+  // through a trainer process, as the extension starts it with the setting
+  const logger = memoryLogger();
+  const client = new TrainerClient({ trainerPath: trainerBundle, logger, client: { name: 'quantize-test', version: '0' }, env: { LIFT_ANSWER_PRECISION: 'int4', LIFT_DEVICE: 'cpu' } });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-quantize-'));
+  try {
+    fs.writeFileSync(path.join(tmp, 'NOTES.md'), '# Notes\n\nThe broker listens on port 6180.\n');
+    const r = await client.ask({ question: 'Which port?', roots: [tmp], model: '', store: path.join(tmp, 'no-store'), maxTokens: 4 });
+    assert.ok(typeof r.text === 'string');
+    await until(() => logger.has('info', /answering with .* in int4 weights \(lift\.answerPrecision int4\)/), 10_000, 'the log line');
+  } finally {
+    await client.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
