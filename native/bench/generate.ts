@@ -54,9 +54,9 @@ interface Model {
  * an input, `loraTargets` [] leaves them out), on CPU with THREADS threads, generating through
  * `Generator.generate` (greedy, no stop tokens: always NEW_TOKENS), timed per token.
  */
-async function ours(m: Model, loraTargets?: readonly LinearTarget[]): Promise<Runner & { build_s: number }> {
+async function ours(m: Model, loraTargets?: readonly LinearTarget[], bits?: 4 | 8): Promise<Runner & { build_s: number }> {
   const t0 = performance.now();
-  const graph = buildLlamaGenerate(m.cfg, m.weights, loraTargets);
+  const graph = buildLlamaGenerate(m.cfg, m.weights, loraTargets, 'float32', bits);
   const { session } = await createSession(graph.model, 'cpu', { threads: THREADS });
   const build_s = (performance.now() - t0) / 1000;
   const gen = new Generator(session, m.cfg, graph.loraTargets);
@@ -148,9 +148,12 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
     const lift = await ours(m);
     // The product always feeds every layer's LoRA pairs (rank-1 zeros without an adapter): the same graph without them shows their cost.
     const bare = await ours(m, []);
+    // what "lift.answerPrecision" int8 and int4 answer with (the layers' linears through MatMulNBits)
+    const int8 = await ours(m, undefined, 8);
+    const int4 = await ours(m, undefined, 4);
     const peer = await torchPeer(m);
-    const runners: [string, Runner][] = [['lift', lift], ['bare', bare], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
-    const runs: Record<string, Run[]> = { lift: [], bare: [], torch: [] };
+    const runners: [string, Runner][] = [['lift', lift], ['bare', bare], ['int8', int8], ['int4', int4], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
+    const runs: Record<string, Run[]> = { lift: [], bare: [], int8: [], int4: [], torch: [] };
     try {
       for (let r = 0; r < m.rounds; r++) for (const [name, runner] of runners) runs[name]!.push(await runner.once());
     } finally {
@@ -170,6 +173,14 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       lift_decode_ms_per_token: 1000 * decodeS('lift'),
       lift_no_lora_inputs_prefill_tokens_per_s: prefillRate('bare'),
       lift_no_lora_inputs_decode_tokens_per_s: 1 / decodeS('bare'),
+      lift_int8_prefill_tokens_per_s: prefillRate('int8'),
+      lift_int8_decode_tokens_per_s: 1 / decodeS('int8'),
+      lift_int4_prefill_tokens_per_s: prefillRate('int4'),
+      lift_int4_decode_tokens_per_s: 1 / decodeS('int4'),
+      int8_decode_vs_fp32: decodeS('lift') / decodeS('int8'),
+      int4_decode_vs_fp32: decodeS('lift') / decodeS('int4'),
+      int8_same_greedy_tokens: `${samePrefix(runs.lift!.at(-1)!.tokens, runs.int8!.at(-1)!.tokens)}/${NEW_TOKENS}`,
+      int4_same_greedy_tokens: `${samePrefix(runs.lift!.at(-1)!.tokens, runs.int4!.at(-1)!.tokens)}/${NEW_TOKENS}`,
       // per round, to show how much the machine moved during the run
       prefill_s_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => x.prefill)])),
       decode_ms_median_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => 1000 * median(x.decode))])),
@@ -191,6 +202,10 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
     log(
       `${m.name}: LIFT prefill ${f(row.lift_prefill_tokens_per_s)} tokens/s, decode ${f(row.lift_decode_tokens_per_s)} tokens/s ` +
         `(${(row.lift_decode_ms_per_token as number).toFixed(1)} ms/token; the same graph without LoRA inputs: prefill ${f(row.lift_no_lora_inputs_prefill_tokens_per_s)}, decode ${f(row.lift_no_lora_inputs_decode_tokens_per_s)})`,
+    );
+    log(
+      `  int8 weights: prefill ${f(row.lift_int8_prefill_tokens_per_s)}, decode ${f(row.lift_int8_decode_tokens_per_s)} tokens/s (${(row.int8_decode_vs_fp32 as number).toFixed(2)}× float32, ${row.int8_same_greedy_tokens} greedy tokens alike); ` +
+        `int4: prefill ${f(row.lift_int4_prefill_tokens_per_s)}, decode ${f(row.lift_int4_decode_tokens_per_s)} tokens/s (${(row.int4_decode_vs_fp32 as number).toFixed(2)}×, ${row.int4_same_greedy_tokens})`,
     );
     if (typeof peer === 'string') log(`  PyTorch ${peer}`);
     else {
