@@ -23,54 +23,61 @@ export interface BlockQuantized {
  */
 export function quantizeBlockwise(w: Float32Array, K: number, N: number, bits: 4 | 8, blockSize = 32): BlockQuantized {
   if (w.length !== K * N) throw new RangeError(`quantizeBlockwise: ${w.length} weights for [${K}, ${N}]`);
-  return quantize((k, n) => w[k * N + n]!, K, N, bits, blockSize);
+  return quantize(w, N, 1, K, N, bits, blockSize);
 }
 
 /** The same for a linear layer's weight in Hugging Face's [out, in] layout (x·Wᵀ): K = in, N = out. */
 export function quantizeLinear(w: Float32Array, out: number, inF: number, bits: 4 | 8, blockSize = 32): BlockQuantized {
   if (w.length !== out * inF) throw new RangeError(`quantizeLinear: ${w.length} weights for [${out}, ${inF}]`);
-  return quantize((k, n) => w[n * inF + k]!, inF, out, bits, blockSize);
+  return quantize(w, 1, inF, inF, out, bits, blockSize);
 }
 
-function quantize(get: (k: number, n: number) => number, K: number, N: number, bits: 4 | 8, blockSize: number): BlockQuantized {
+/** Weight (k, n) is w[k·kStride + n·nStride]. */
+function quantize(w: Float32Array, kStride: number, nStride: number, K: number, N: number, bits: 4 | 8, blockSize: number): BlockQuantized {
   if (bits !== 4 && bits !== 8) throw new RangeError(`quantize: ${bits} bits (4 or 8)`);
   if (!(blockSize >= 16 && (blockSize & (blockSize - 1)) === 0)) throw new RangeError(`quantize: block size ${blockSize} (a power of two, at least 16)`);
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
   const zero = 2 ** (bits - 1);
   const top = 2 ** bits - 1;
-  const level = (x: number, scale: number): number => (scale === 0 ? zero : Math.max(0, Math.min(top, Math.round(x / scale) + zero)));
   const data = new Uint8Array(N * blocks * blob);
   const scales = new Float32Array(N * blocks);
+  // one block at a time, copied out (padding past K is 0, which every scale stores exactly)
+  const block = new Float32Array(blockSize);
+  const levels = new Uint8Array(blockSize);
+  /** Quantizes `block` with `scale` into `levels`; returns the largest error. */
+  const place = (scale: number): number => {
+    const inv = scale === 0 ? 0 : 1 / scale;
+    let worst = 0;
+    for (let i = 0; i < blockSize; i++) {
+      const x = block[i]!;
+      const q = Math.max(0, Math.min(top, Math.round(x * inv) + zero));
+      levels[i] = q;
+      worst = Math.max(worst, Math.abs(x - (q - zero) * scale));
+    }
+    return worst;
+  };
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < blocks; b++) {
       const k0 = b * blockSize;
       const k1 = Math.min(K, k0 + blockSize);
+      block.fill(0);
       let extreme = 0;
-      for (let k = k0; k < k1; k++) if (Math.abs(get(k, n)) > Math.abs(extreme)) extreme = get(k, n);
+      for (let k = k0; k < k1; k++) {
+        const x = w[k * kStride + n * nStride]!;
+        block[k - k0] = x;
+        if (Math.abs(x) > Math.abs(extreme)) extreme = x;
+      }
       // the finer scale puts the largest value on the lowest level, which may clip values of the
       // other sign; the coarser one fits every value: keep whichever errs less on this block
-      const worst = (scale: number): number => {
-        let e = 0;
-        for (let k = k0; k < k1; k++) e = Math.max(e, Math.abs(get(k, n) - (level(get(k, n), scale) - zero) * scale));
-        return e;
-      };
       const fine = Math.fround(extreme / -zero);
       const coarse = Math.fround(Math.abs(extreme) / (zero - 1));
-      const scale = worst(fine) <= worst(coarse) ? fine : coarse;
+      const scale = place(fine) <= place(coarse) ? fine : coarse;
+      if (scale === fine) place(fine);
       scales[n * blocks + b] = scale;
       const at = (n * blocks + b) * blob;
-      for (let k = k0; k < k1; k++) {
-        const q = level(get(k, n), scale);
-        const i = k - k0;
-        if (bits === 8) data[at + i] = q;
-        else data[at + (i >> 1)]! |= i & 1 ? q << 4 : q;
-      }
-      // padding past K: the zero point, i.e. weight 0
-      for (let i = k1 - k0; i < blockSize; i++) {
-        if (bits === 8) data[at + i] = zero;
-        else data[at + (i >> 1)]! |= i & 1 ? zero << 4 : zero;
-      }
+      if (bits === 8) data.set(levels, at);
+      else for (let i = 0; i < blockSize; i += 2) data[at + (i >> 1)] = levels[i]! | (levels[i + 1]! << 4);
     }
   }
   return { bits, blockSize, K, N, data, scales };
