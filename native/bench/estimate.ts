@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerClient } from '../client';
 import { CATALOG, learnSeconds, seqLenOf } from '../lift/choices';
-import { availableMemory, chooseRecompute } from '../lift/resources';
+import { availableMemory, chooseRecompute, DEFAULT_LORA } from '../lift/resources';
 import { collect } from '../lift/corpus';
 import { parseConfig } from '../model/config';
 import { randomWeights } from '../model/init';
@@ -42,7 +42,7 @@ export async function benchEstimate(log: (line: string) => void = console.log, i
     // the estimate, as the list makes it
     const chars = (await collect([ws])).files.reduce((n, f) => n + f.text.length, 0);
     const probe = await matmulSpeed('cpu');
-    const recompute = chooseRecompute(cfg, { seqLen: seqLenOf(cfg), rank: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] }, 'auto', availableMemory()).recompute;
+    const recompute = chooseRecompute(cfg, { seqLen: seqLenOf(cfg), ...DEFAULT_LORA }, 'auto', availableMemory()).recompute;
     const estimate = learnSeconds(cfg, chars, probe.flops, recompute);
     // the training steps' share: the whole estimate less its fixed part (a learn of nothing)
     const stepsEstimate = estimate - learnSeconds(cfg, 0, probe.flops, recompute);

@@ -168,11 +168,12 @@ export function formatPrompt(
   return { ids: [...headIds, ...context.ids, ...turns.flat(), ...tailIds], used: context.used };
 }
 
-/** What answering reads the weights as: the "lift.answerPrecision" setting (LIFT_ANSWER_PRECISION) for a model of `parameters` on a device computing in `precision`. */
+/** What answering reads the frozen weights as. */
 export type AnswerWeights = 'float32' | 'float16' | 'int8' | 'int4';
 
 /**
- * `auto`: 8 bits on the CPU for models of 100M parameters or more (answering there is bound by
+ * The weights for a model of `parameters` on a device computing in `precision`, by the
+ * "lift.answerPrecision" setting (LIFT_ANSWER_PRECISION). `auto`: 8 bits on the CPU for models of 100M parameters or more (answering there is bound by
  * the bytes of weights each token reads), float32 below; a GPU keeps its half precision whatever
  * the setting (quantized kernels are not checked there yet).
  */

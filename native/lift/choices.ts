@@ -11,7 +11,7 @@ import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
 import { matmulSpeed } from '../runtime/speed';
-import { availableMemory, chooseRecompute, estimateGpuMemory, parameterCount } from './resources';
+import { availableMemory, chooseRecompute, DEFAULT_LORA, estimateGpuMemory, parameterCount, preferredSegment, rowLength } from './resources';
 
 export interface CatalogModel {
   id: string;
@@ -59,16 +59,13 @@ export const CHARS_PER_TOKEN = 3.6;
 /**
  * The share of the speed probe's FLOP rate (runtime/speed.ts) that a LoRA training step reaches
  * by `loraStepFlops`: 0.83 on a SmolLM-135M-shaped model (`npm run bench -- lora SmolLM`, its
- * `fraction_of_probe`) and 0.82 on a 29M-parameter shape at 832 positions, on a quiet 2-core
+ * `fraction_of_probe`) and 0.82 on a 29M-parameter shape at 832 positions (a one-off script, not kept), on a quiet 2-core
  * machine; 0.54 while another build ran beside it, so busy machines learn slower than estimated.
  */
 export const TRAIN_EFFICIENCY = 0.8;
 
-/** The adapter learning makes unless the model folder says otherwise (pipeline.ts). */
-const DEFAULT_LORA: { rank: number; targets: readonly LinearTarget[] } = { rank: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
-
-/** The longest row a learn computes: a 512-token segment, its 256-token context and the prompt. */
-export const seqLenOf = (cfg: LlamaConfig): number => Math.min(cfg.maxPositions, 512 + 256 + 64);
+/** The longest row a default learn computes (a 512-token segment, its 256-token context and the prompt, where the positions allow). */
+export const seqLenOf = (cfg: LlamaConfig): number => rowLength(cfg, preferredSegment(cfg));
 
 /** Matmul FLOPs of one LoRA step over T tokens: forward, input gradients through every layer, LoRA weight gradients. */
 export function loraStepFlops(cfg: LlamaConfig, T: number, lora: { rank: number; targets: readonly LinearTarget[] }): number {

@@ -26,7 +26,7 @@ import { qaSample, type Sample, segmentSamples, segmentStarts } from './samples'
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
 import { JSON_FILE_LIMIT, readText } from '../files';
-import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, type RecomputeMode } from './resources';
+import { adapterBytes, availableMemory, checkMemory, checkStorage, chooseRecompute, DEFAULT_LORA, estimateLearnMemory, formatBytes, type MemoryEstimate, planGpuSegments, preferredSegment, type RecomputeMode, rowLength } from './resources';
 import { gpuMemory } from '../runtime/cuda';
 import { defaultDevice, precisionFor } from '../runtime/session';
 import { AdapterStore, downsample, type Manifest, readManifest, recordSelfCheck, textHash, weightsAlone } from './store';
@@ -328,11 +328,11 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const modelConfig = loadConfig(req.modelDir);
   const own = modelLiftConfig(req.modelDir);
   const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];
-  const rank = req.rank ?? own.rank ?? 16;
-  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? (['q_proj', 'k_proj', 'v_proj', 'o_proj'] as LinearTarget[]) };
+  const rank = req.rank ?? own.rank ?? DEFAULT_LORA.rank;
+  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? [...DEFAULT_LORA.targets] };
   // refuse before anything heavy: memory for the training step, a writable folder with room
-  const preferred = req.segmentLength ?? Math.min(512, Math.floor(modelConfig.maxPositions / 1.5));
-  const seqLenFor = (segment: number): number => Math.min(modelConfig.maxPositions, segment + (req.prefixBudget ?? Math.floor(segment / 2)) + 64);
+  const preferred = req.segmentLength ?? preferredSegment(modelConfig);
+  const seqLenFor = (segment: number): number => rowLength(modelConfig, segment, req.prefixBudget);
   let segmentLength = req.segmentLength;
   const mode = req.recompute ?? 'auto';
   if (req.batch !== undefined && !(Number.isInteger(req.batch) && req.batch >= 1)) throw new Error(`the batch size must be a whole number of at least 1, not ${req.batch}`);

@@ -20,6 +20,15 @@ export function formatBytes(n: number): string {
   return n >= GB ? `${(n / GB).toFixed(1)} GB` : `${Math.max(1, Math.round(n / MB))} MB`;
 }
 
+/** The adapter learning makes unless the request or the model folder says otherwise. */
+export const DEFAULT_LORA: { rank: number; targets: readonly LinearTarget[] } = { rank: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+
+/** The segment length learning prefers: 512 tokens, or less where a model's positions are few. */
+export const preferredSegment = (cfg: LlamaConfig): number => Math.min(512, Math.floor(cfg.maxPositions / 1.5));
+
+/** The longest row a learn computes for `segment`: the segment, its context prefix (half as long unless given) and 64 for the prompt, within the model's positions. */
+export const rowLength = (cfg: LlamaConfig, segment: number, prefixBudget?: number): number => Math.min(cfg.maxPositions, segment + (prefixBudget ?? Math.floor(segment / 2)) + 64);
+
 /** Parameters of the base model. */
 export function parameterCount(cfg: LlamaConfig): number {
   const linears = LINEAR_TARGETS.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x * y, 1), 0);

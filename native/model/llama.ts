@@ -50,13 +50,12 @@ export function matmulT(x: Value, w: Value): Value {
   return o.cast(o.matmul(o.cast(x, 'float16'), o.transpose(w, [1, 0])), 'float32');
 }
 
-/** y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ): weights stay in Hugging Face's [out, in] layout. */
-export function linear(x: Value, w: Value, bias?: Value, lora?: Lora): Value {
-  return addToLinear(matmulT(x, w), x, bias, lora);
-}
-
-/** x·Wᵀ given as `y`, plus the bias and the LoRA branch (always float32). */
-function addToLinear(y: Value, x: Value, bias?: Value, lora?: Lora): Value {
+/**
+ * y = x·Wᵀ (+ b) (+ scale·(x·Aᵀ)·Bᵀ), with x·Wᵀ given as `product` (a float matmul, `matmulT`, or
+ * a quantized one); weights stay in Hugging Face's [out, in] layout, the LoRA branch in float32.
+ */
+export function linear(x: Value, product: Value, bias?: Value, lora?: Lora): Value {
+  let y = product;
   if (bias) y = o.add(y, bias);
   if (lora) y = o.add(y, o.mul(o.matmul(o.matmul(x, o.transpose(lora.A, [1, 0])), o.transpose(lora.B, [1, 0])), lora.scale));
   return y;
@@ -148,8 +147,7 @@ export function decoderLayer(
   const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
   const lin = (x: Value, t: LinearTarget, bias?: Weight): Value => {
     const w = layer.linear[t];
-    const quantized = src.product?.(x, w);
-    return quantized ? addToLinear(quantized, x, bias && src.weight(bias), src.lora(i, t)) : linear(x, src.weight(w), bias && src.weight(bias), src.lora(i, t));
+    return linear(x, src.product?.(x, w) ?? matmulT(x, src.weight(w)), bias && src.weight(bias), src.lora(i, t));
   };
   const x = rmsNorm(h, src.weight(layer.inputNorm), cfg.rmsEps);
   const heads = (t: Value, n: number): Value => o.transpose(o.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
