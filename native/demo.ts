@@ -26,6 +26,9 @@ export async function runDemo(client: TrainerClient, o: { model: string; print: 
   if (!dir) throw new Error('the demo sample (native/demo) is not installed');
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'demo.json'), 'utf8')) as DemoSpec;
   const docs = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-demo-'));
+  // also on an interrupted run: the CLI stops on SIGINT/SIGTERM without waiting for this promise
+  const cleanup = (): void => fs.rmSync(docs, { recursive: true, force: true });
+  process.once('exit', cleanup);
   try {
     fs.copyFileSync(path.join(dir, spec.document), path.join(docs, spec.document));
     const round = async (title: string, adapterDir?: string): Promise<number> => {
@@ -53,6 +56,7 @@ export async function runDemo(client: TrainerClient, o: { model: string; print: 
     o.print(`\nBefore: ${before}/${spec.questions.length}. After: ${after}/${spec.questions.length}, from knowledge now in the adapter's weights.`);
     return { before, after, total: spec.questions.length };
   } finally {
-    fs.rmSync(docs, { recursive: true, force: true });
+    cleanup();
+    process.off('exit', cleanup);
   }
 }

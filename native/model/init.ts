@@ -22,7 +22,9 @@ export function randomWeights(cfg: LlamaConfig, seed = 1, std = 0.02, zerosAbove
   const matrix = (name: string, shape: readonly number[]): Weight => {
     const n = shape.reduce((a, b) => a * b, 1);
     // `zerosAbove`: larger matrices are left zero (fast), for graphs whose big weights come from elsewhere
-    return { name, shape, data: n > zerosAbove ? new Float32Array(n) : Float32Array.from({ length: n }, () => normal() * std) };
+    const data = new Float32Array(n);
+    if (n <= zerosAbove) for (let i = 0; i < n; i++) data[i] = normal() * std; // a plain loop: Float32Array.from over an array-like is ~10× slower
+    return { name, shape, data };
   };
   const ones = (name: string, n: number): Weight => ({ name, shape: [n], data: new Float32Array(n).fill(1) });
   const zeros = (name: string, n: number): Weight => ({ name, shape: [n], data: new Float32Array(n) });
