@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { benchCollect } from './bench/collect';
 import { benchEngine } from './bench/engine';
 import { benchGenerate } from './bench/generate';
+import { benchGpu } from './bench/gpu';
 import { benchLearn, benchLearnLibrary } from './bench/learn';
 import { benchFacts } from './bench/facts';
 import { benchLora } from './bench/lora';
@@ -60,7 +61,7 @@ Usage:
                          whether learning the folders (default: the current one) fits this
                          machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -411,6 +412,8 @@ export async function main(argv: string[]): Promise<number> {
         recompute: () => benchRecompute(console.log),
         generate: () => benchGenerate(console.log, args[2]),
         tokenizer: () => benchTokenizer(console.log),
+        // gpu [--out FILE] [--budget S] [--quick] [--device cpu]: the engine on WebGPU beside PyTorch on CUDA (not part of all)
+        gpu: () => benchGpu(console.log, args.slice(2)),
         collect: () => benchCollect(console.log),
         // learn: the demo sample, then a real library at three sizes; learn demo | learn library: one of them
         learn: async () => ({ ...(args[2] !== 'library' ? { demo: await benchLearn(console.log) } : {}), ...(args[2] !== 'demo' ? { library: await benchLearnLibrary(console.log) } : {}) }),
@@ -433,7 +436,7 @@ export async function main(argv: string[]): Promise<number> {
       const dir = path.join(process.cwd(), 'out', 'bench');
       fs.mkdirSync(dir, { recursive: true });
       const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGB: Math.round(os.totalmem() / 2 ** 30), platform: `${process.platform} ${process.arch}`, node: process.version };
-      for (const name of suite === 'all' ? Object.keys(suites) : [suite]) {
+      for (const name of suite === 'all' ? Object.keys(suites).filter((k) => k !== 'gpu') : [suite]) {
         console.log(`\n== ${name}`);
         const results = await suites[name]!();
         const file = path.join(dir, `${name}.json`);

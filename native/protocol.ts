@@ -31,7 +31,7 @@ export interface ExecutionProviderInfo {
   name: string;
   /** Shipped inside onnxruntime-node itself (CPU); others need extra libraries. */
   bundled: boolean;
-  /** Can run here: CPU always; CUDA when its provider library is installed (not yet probed with a session). */
+  /** Can run here: CPU always; CUDA when its provider library is installed; WebGPU when the build has it (neither is probed with a session yet). */
   available: boolean;
   /** Why it is not available, in plain words. */
   reason?: string;

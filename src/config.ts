@@ -1,7 +1,7 @@
 /** The `lift.*` settings, read in one place: for the window, never per folder (package.json declares no folder scope). */
 import * as vscode from 'vscode';
 
-export type Device = 'auto' | 'cuda' | 'cpu';
+export type Device = 'auto' | 'cuda' | 'webgpu' | 'cpu';
 
 export interface LiftSettings {
   model: string;

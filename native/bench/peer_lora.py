@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch peer for `lift bench lora`: the same LoRA training step (random Llama-shaped model,
-LoRA on the given targets, masked cross-entropy, AdamW, clipping) timed the same way.
+"""PyTorch peer for `lift bench lora` and `lift bench gpu`: the same LoRA training step (random
+Llama-shaped model, LoRA on the given targets, masked cross-entropy, AdamW, clipping) timed the
+same way. The spec's optional "device" ("cpu", "cuda") and "dtype" ("float32"; "bfloat16": the
+forward under autocast, as mixed-precision training runs it) choose where and how.
 Prints one JSON line: {"median_s": ..., "steps": n}. Usage: peer_lora.py '<json spec>'"""
 import json
 import math
@@ -12,6 +14,9 @@ import torch
 spec = json.loads(sys.argv[1])
 torch.manual_seed(0)
 torch.set_num_threads(spec.get("threads", 2))
+dev = torch.device(spec.get("device", "cpu"))
+autocast = spec.get("dtype", "float32") == "bfloat16"
+torch.set_default_device(dev)
 D, L, H, KV, F, V, T = (spec[k] for k in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "seq"))
 hd = D // H
 r, alpha, targets = spec["rank"], spec["alpha"], spec["targets"]
@@ -55,6 +60,15 @@ def lin(x, layer, lo, t):
 
 
 def step():
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+        loss = forward()
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
+def forward():
     h = W["embed"][ids]
     for layer, lo in zip(layers, lora):
         x = rms(h, layer["n1"])
@@ -69,18 +83,22 @@ def step():
         y = rms(h, layer["n2"])
         h = h + lin(torch.nn.functional.silu(lin(y, layer, lo, "gate_proj")) * lin(y, layer, lo, "up_proj"), layer, lo, "down_proj")
     logits = rms(h, W["norm"]) @ W["embed"].T
-    loss = torch.nn.functional.cross_entropy(logits.view(T, V), labels.view(T))
-    opt.zero_grad()
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
+    return torch.nn.functional.cross_entropy(logits.view(T, V).float(), labels.view(T))
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 step()
+sync()
 times = []
 for _ in range(spec["steps"]):
     t0 = time.perf_counter()
     step()
+    sync()
     times.append(time.perf_counter() - t0)
 times.sort()
-print(json.dumps({"median_s": times[len(times) // 2], "steps": len(times), "torch": torch.__version__}))
+memory = torch.cuda.max_memory_allocated() if dev.type == "cuda" else None
+print(json.dumps({"median_s": times[len(times) // 2], "steps": len(times), "torch": torch.__version__, "max_memory_bytes": memory}))

@@ -9,7 +9,7 @@ import { type LlamaConfig, parseConfig } from '../model/config';
 import type { DeviceEstimate, Machine, ModelChoice } from '../protocol';
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 import { gpuMemory } from '../runtime/cuda';
-import { defaultDevice, precisionFor } from '../runtime/session';
+import { defaultDevice, gpuLikely } from '../runtime/session';
 import { matmulSpeed } from '../runtime/speed';
 import { availableMemory, chooseRecompute, DEFAULT_LORA, estimateGpuMemory, parameterCount, preferredSegment, rowLength } from './resources';
 
@@ -129,12 +129,13 @@ export function modelChoices(machine: Machine, workspaceChars: number, tokenBudg
 
 /**
  * This machine as the list needs it: available memory, the probe's CPU speed, and a GPU that
- * nvidia-smi reports with the probe's speed on it where CUDA runs here (a probe that fails leaves
- * its figure out).
+ * nvidia-smi reports with the probe's speed on it where CUDA or WebGPU runs here (a probe that
+ * fails leaves its figure out).
  */
 export async function measureMachine(): Promise<Machine> {
   const gpu = gpuMemory();
-  const gpuFlops = gpu && precisionFor(defaultDevice()) === 'float16' ? await matmulSpeed('cuda').then((s) => (s.provider === 'cuda' ? s.flops : undefined), () => undefined) : undefined;
+  const device = defaultDevice();
+  const gpuFlops = gpu && gpuLikely(device) ? await matmulSpeed(device).then((s) => (s.provider !== 'cpu' ? s.flops : undefined), () => undefined) : undefined;
   const cpuFlops = await matmulSpeed('cpu').then((s) => s.flops, () => undefined);
   return {
     availableBytes: availableMemory(),

@@ -16,7 +16,7 @@ import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
 import { buildRecomputeStep } from '../model/recompute';
 import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
-import { createSession, defaultDevice, type Device, precisionFor, type StepRunner, TrainStepRunner } from '../runtime/session';
+import { createSession, defaultDevice, type Device, precisionFor, PROVIDER_NAMES, type Provider, resolveProvider, type StepRunner, TrainStepRunner } from '../runtime/session';
 import type { LearnProgress } from '../protocol';
 import { describeFsError } from '../fsError';
 import { packRows, type Sample } from './samples';
@@ -168,6 +168,21 @@ export function packedFeeds(rows: readonly (readonly Sample[])[], T = Math.max(1
 
 const rowLength = (row: readonly Sample[]): number => row.reduce((a, s) => a + s.input.length, 0);
 
+/** Rows on WebGPU are padded to a multiple of this many positions (at most the plan's longest). */
+export const WEBGPU_ROW_QUANTUM = 64;
+
+/**
+ * The row length a step of rows up to `T` positions runs at on WebGPU: ONNX Runtime's WebGPU
+ * provider prepares its kernels per tensor shape, so a new row length costs a round of
+ * preparation. On the H200 a fixed-length 1,024-token step of the default model took 85 ms, while
+ * the demo, whose 1,572 packed steps come in 109 row lengths, had not finished in 336 s (the
+ * likely cause; not yet measured with this padding). Padding (segment 0, no loss) to a multiple
+ * of WEBGPU_ROW_QUANTUM leaves at most longest/64 shapes.
+ */
+export function webgpuRowLength(T: number, longest: number): number {
+  return Math.min(Math.max(T, longest), Math.ceil(T / WEBGPU_ROW_QUANTUM) * WEBGPU_ROW_QUANTUM);
+}
+
 /** What learning will compute: every step's rows (samples in order), and the positions that costs. */
 export interface StepPlan {
   /** Per step, its rows; per row, its samples. */
@@ -240,7 +255,7 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   report({
     phase: 'build',
     message:
-      `packed ${plan.samples} samples into ${plan.steps.length} steps (${(plan.samples / Math.max(1, plan.steps.length)).toFixed(1)} samples a step): ` +
+      `packed ${plan.samples} samples into ${plan.steps.length} steps (${(plan.samples / Math.max(1, plan.steps.length)).toFixed(1)} samples a step, ${new Set(plan.steps.map((rows) => Math.max(...rows.map(rowLength)))).size} row lengths): ` +
       `${percent(plan.tokens / Math.max(1, plan.positions))} of the positions computed are tokens (${percent(plan.tokens / Math.max(1, plan.paddedPositions))} with one padded sample a step)`,
   });
   const device = o.device ?? defaultDevice();
@@ -248,23 +263,27 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   if (init && (init.rank !== o.lora.rank || init.targets.join() !== o.lora.targets.join())) {
     throw new Error(`the current adapter (rank ${init.rank}, ${init.targets.join('/')}) does not match the settings (rank ${o.lora.rank}, ${o.lora.targets.join('/')}): learn from scratch`);
   }
-  const built = { seqLen: plan.longest, lora: o.lora, seed: o.seed, precision: precisionFor(device) };
+  // a graph for WebGPU is written with the ops it has kernels for
+  const built = { seqLen: plan.longest, lora: o.lora, seed: o.seed, precision: precisionFor(device), portable: (await resolveProvider(device)) === 'webgpu' };
   const start = (fresh: Record<string, Float32Array>): Record<string, Float32Array> => (init ? Object.fromEntries(Object.keys(fresh).map((k) => [k, init.tensors[k] ?? fresh[k]!])) : fresh);
   let runner: StepRunner;
   let release: () => Promise<void>;
   let names: string[];
+  let provider: Provider;
   if (o.recompute) {
     const graphs = buildRecomputeStep(cfg, weights, { ...built, packed: true });
     cancelled();
     const r = await RecomputeRunner.create(recomputeModels(graphs, weights), device, { threads: o.threads, initial: start(graphs.params) });
-    [runner, release, names] = [r, () => r.release(), Object.keys(graphs.params)];
+    [runner, release, names, provider] = [r, () => r.release(), Object.keys(graphs.params), r.provider];
   } else {
     // rows as long as each step's longest: the sequence length is a symbolic dimension
     const graph = buildLlamaTrainStep(cfg, weights, { ...built, seqLen: 'T', batch: B > 1 ? 'batch' : 1, packed: true });
     cancelled();
-    const { session } = await createSession(graph.model, device, { threads: o.threads });
-    [runner, release, names] = [new TrainStepRunner(session, graph.spec, start(graph.params)), () => session.release(), Object.keys(graph.params)];
+    const created = await createSession(graph.model, device, { threads: o.threads });
+    const { session } = created;
+    [runner, release, names, provider] = [new TrainStepRunner(session, graph.spec, start(graph.params)), () => session.release(), Object.keys(graph.params), created.provider];
   }
+  report({ phase: 'build', message: `training on ${PROVIDER_NAMES[provider]}${built.precision === 'float16' ? ' in mixed precision' : ''}` });
   // the sessions are released however training ends (a cancel, an error)
   const losses: number[] = [];
   const ck = o.checkpoint;
@@ -305,7 +324,8 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
     for (const rows of plan.steps.slice(resumedAt)) {
       cancelled();
       for (const row of rows) tokens += rowLength(row);
-      const { loss } = await runner.step(packedFeeds(rows, undefined, { weighting }), learningRate(o.lr, losses.length, totalSteps));
+      const feeds = provider === 'webgpu' ? packedFeeds(rows, webgpuRowLength(Math.max(...rows.map(rowLength)), plan.longest), { weighting, count: B }) : packedFeeds(rows, undefined, { weighting });
+      const { loss } = await runner.step(feeds, learningRate(o.lr, losses.length, totalSteps));
       losses.push(loss);
       const now = performance.now();
       const seconds = (now - started) / 1000;

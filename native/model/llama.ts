@@ -278,10 +278,11 @@ export function initialLora(cfg: LlamaConfig, lora: LoraConfig, seed = 1): { lay
 export function buildLlamaTrainStep(
   cfg: LlamaConfig,
   weights: LlamaWeights,
-  o_: { seqLen: number | string; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; packed?: boolean },
+  o_: { seqLen: number | string; batch?: number | string; lora?: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; packed?: boolean; portable?: boolean },
 ): TrainGraph {
   if (o_.precision === 'float16' && !o_.lora) throw new Error('float16 precision is for LoRA training: full-parameter training keeps float32 weights');
   const g = new GraphBuilder('llama_train');
+  g.portable = !!o_.portable;
   const B = o_.batch ?? 'batch';
   const T = o_.seqLen;
   const ids = g.input('input_ids', 'int64', [B, T]);

@@ -92,7 +92,7 @@ function stackedLayers(g: GraphBuilder, weights: LlamaWeights, precision: Precis
 export function buildRecomputeStep(
   cfg: LlamaConfig,
   weights: LlamaWeights,
-  opts: { seqLen: number; lora: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; chunk?: number; packed?: boolean },
+  opts: { seqLen: number; lora: LoraConfig; seed?: number; optimizer?: Partial<TrainStepOptions>; precision?: Precision; chunk?: number; packed?: boolean; portable?: boolean },
 ): RecomputeGraphs {
   const T = opts.seqLen;
   const D = cfg.hiddenSize;
@@ -104,6 +104,7 @@ export function buildRecomputeStep(
 
   // the layer: forward always, the vector-Jacobian product only when asked
   const g = new GraphBuilder('llama_layer');
+  g.portable = !!opts.portable;
   const packed = !!opts.packed;
   const rowLength = packed ? 'T' : T;
   const hidden = g.input('hidden', 'float32', [1, rowLength, D]);
@@ -139,6 +140,7 @@ export function buildRecomputeStep(
 
   // the head over a chunk: −Σ log p(label) on masked positions, and its gradient × loss_weight
   const hg = new GraphBuilder('llama_head');
+  hg.portable = !!opts.portable;
   const hh = hg.input('hidden', 'float32', [1, 'chunk', D]);
   const labels = hg.input('labels', 'int64', [1, 'chunk']);
   const mask = hg.input('loss_mask', 'float32', [1, 'chunk']);
@@ -151,6 +153,7 @@ export function buildRecomputeStep(
 
   // the update, from the gradients of every layer
   const ug = new GraphBuilder('lora_update');
+  ug.portable = !!opts.portable;
   const params: Record<string, Float32Array> = {};
   const shapes: Record<string, readonly number[]> = {};
   const trainable = initialLora(cfg, opts.lora, opts.seed).map((p) => {

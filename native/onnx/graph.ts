@@ -123,6 +123,12 @@ export class GraphBuilder {
   /** Names are unique across a graph and all its subgraphs (ONNX scoping reads outer names). */
   private readonly names: Set<string>;
   private readonly counters: Map<string, number>;
+  /**
+   * Build for ONNX Runtime's WebGPU provider: ops it has no kernel for (LogSoftmax, seen placed on
+   * the CPU on an H200) are written as ops it has, so that no large tensor crosses to the CPU
+   * mid-graph. Off, the fused ops stay (less memory on the CPU). Subgraphs inherit it.
+   */
+  portable: boolean;
 
   constructor(
     readonly name = 'graph',
@@ -130,6 +136,7 @@ export class GraphBuilder {
   ) {
     this.names = parent?.names ?? new Set();
     this.counters = parent?.counters ?? new Map();
+    this.portable = parent?.portable ?? false;
   }
 
   /** A branch body for `If`: it may read this graph's values. */

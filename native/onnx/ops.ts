@@ -287,6 +287,16 @@ export const LogSoftmax: OpDef = {
   },
 };
 
+/**
+ * The row maximum as log-softmax's stabilizing shift. Its gradient is left out on purpose: the
+ * log-softmax does not change with the shift, so the exact gradient through it is zero.
+ */
+const ShiftMax: OpDef = {
+  type: 'ReduceMax',
+  infer: ([x, axes], attrs) => reduceInfer(x!, axes, attrs),
+  backward: () => [undefined, undefined],
+};
+
 function reduceInfer(x: Value, axesValue: Value | undefined, attrs: Readonly<Record<string, AttributeValue>>): OutputInfo[] {
   const keep = intAttr(attrs, 'keepdims', 1);
   const axes = axesValue ? constInts(axesValue, 'axes').map((a) => normAxis(a, x.rank)) : x.shape.map((_, i) => i);
@@ -586,7 +596,12 @@ export const gemm = (a: Value, b: Value, c?: Value, o: { alpha?: number; beta?: 
     transB: attr.int(o.transB ? 1 : 0),
   });
 export const softmax = (x: Value, axis = -1): Value => one(x, Softmax, [x], { axis: attr.int(axis) });
-export const logSoftmax = (x: Value, axis = -1): Value => one(x, LogSoftmax, [x], { axis: attr.int(axis) });
+/** log softmax(x) along `axis`; in a portable graph as x − m − log Σ exp(x − m), m the row maximum. */
+export function logSoftmax(x: Value, axis = -1): Value {
+  if (!x.graph.portable) return one(x, LogSoftmax, [x], { axis: attr.int(axis) });
+  const shifted = sub(x, one(x, ShiftMax, [x, x.graph.ints([axis])], { keepdims: attr.int(1) }));
+  return sub(shifted, log(reduceSum(exp(shifted), [axis], true)));
+}
 export const reduceSum = (x: Value, axes?: readonly number[], keepdims = false): Value =>
   one(x, ReduceSum, axes ? [x, x.graph.ints(axes)] : [x], { keepdims: attr.int(keepdims ? 1 : 0) });
 export const reduceMean = (x: Value, axes?: readonly number[], keepdims = false): Value =>

@@ -61,7 +61,11 @@ export function ortBinaryDir(): string {
 /** The providers this product uses: CPU (bundled) and CUDA (a separate install of its libraries). */
 const CUDA_LIB = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
 
-/** CPU and CUDA as this ONNX Runtime build knows them, and whether each can run here now. */
+/**
+ * CPU, CUDA and WebGPU as this ONNX Runtime build knows them, and whether each can run here now.
+ * WebGPU ships inside the build (Dawn: Vulkan on Linux, D3D12 on Windows, Metal on macOS); whether
+ * a GPU adapter answers is only known when a session is created.
+ */
 export function executionProviders(): ExecutionProviderInfo[] {
   const known = new Map(loadOrt().listSupportedBackends().map((b) => [b.name, b.bundled]));
   const providers: ExecutionProviderInfo[] = [{ name: 'cpu', bundled: true, available: known.has('cpu') }];
@@ -72,6 +76,11 @@ export function executionProviders(): ExecutionProviderInfo[] {
   } else {
     providers.push({ name: 'cuda', bundled: false, available: false, reason: `${CUDA_LIB} is not installed next to the ONNX Runtime library (GPU support is a separate install)` });
   }
+  providers.push(
+    known.has('webgpu')
+      ? { name: 'webgpu', bundled: true, available: true }
+      : { name: 'webgpu', bundled: false, available: false, reason: `this ONNX Runtime build has no WebGPU provider on ${process.platform}-${process.arch}` },
+  );
   return providers;
 }
 

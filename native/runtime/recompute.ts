@@ -12,7 +12,7 @@ import type { Weight } from '../model/weights';
 import type { EncodedModel } from '../onnx/model';
 import { gradInput } from '../onnx/train';
 import { loadOrt } from './ort';
-import { createSession, type Device, type RunnerState, type StepRunner, TrainStepRunner } from './session';
+import { createSession, type Device, type Provider, type RunnerState, type StepRunner, TrainStepRunner } from './session';
 
 /** What the runner needs: the three graphs (built, or ONNX files by path) and how to read them. */
 export type RecomputeModels = Pick<RecomputeGraphs, 'params' | 'shapes' | 'seqLen' | 'chunk' | 'precision' | 'lora'> & {
@@ -36,6 +36,8 @@ export class RecomputeRunner implements StepRunner {
     private readonly update: TrainStepRunner,
     private readonly sessions: InferenceSession[],
     private readonly graphs: RecomputeModels,
+    /** Where the three sessions run. */
+    readonly provider: Provider,
   ) {}
 
   /** Creates the three sessions (the head and update on whatever provider the layer session got). */
@@ -50,7 +52,7 @@ export class RecomputeRunner implements StepRunner {
       const update = await createSession(graphs.update.model, layer.provider, { threads: o.threads, ...spin });
       sessions.push(update.session);
       const runner = new TrainStepRunner(update.session, graphs.update.spec, o.initial ?? graphs.params);
-      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs);
+      return new RecomputeRunner(layer.session, head.session, runner, sessions, graphs, layer.provider);
     } catch (err) {
       await Promise.all(sessions.map((s) => s.release()));
       throw err;

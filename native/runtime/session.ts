@@ -1,24 +1,27 @@
 /**
- * ONNX Runtime sessions for the engine: provider choice with CUDA → CPU fallback (creation
- * throws when the CUDA provider is missing, so the reason is caught and reported), and a
+ * ONNX Runtime sessions for the engine: provider choice with CUDA → WebGPU → CPU fallback
+ * (creation throws when a provider cannot run here, so the reason is caught and reported), and a
  * stateful runner for training steps whose parameters and optimizer state pass in and out.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { EncodedModel } from '../onnx/model';
+import { DataType, type EncodedModel, encodeModel } from '../onnx/model';
 import type { TrainStepSpec } from '../onnx/train';
 import { executionProviders, loadOrt } from './ort';
 
-export type Device = 'auto' | 'cuda' | 'cpu';
+export type Device = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+/** Where a session runs. */
+export type Provider = Exclude<Device, 'auto'>;
+export const PROVIDER_NAMES: Record<Provider, string> = { cuda: 'CUDA', webgpu: 'WebGPU', cpu: 'the CPU' };
 
 /** The device the trainer was started for (`LIFT_DEVICE`, from the "lift.device" setting): `auto` by default. */
 export function defaultDevice(): Device {
   const d = process.env.LIFT_DEVICE;
-  return d === 'cuda' || d === 'cpu' ? d : 'auto';
+  return d === 'cuda' || d === 'webgpu' || d === 'cpu' ? d : 'auto';
 }
 
 /**
  * The arithmetic a graph for `device` should use: half-precision weight matmuls where CUDA will
- * be tried (its tensor cores; half the weight memory), float32 on the CPU.
+ * be tried (its tensor cores; half the weight memory), float32 on WebGPU and the CPU.
  */
 export function precisionFor(device: Device): 'float16' | 'float32' {
   return device !== 'cpu' && executionProviders().find((p) => p.name === 'cuda')?.available ? 'float16' : 'float32';
@@ -32,15 +35,67 @@ export function onDeviceFallback(log: (message: string) => void): void {
 
 export interface CreatedSession {
   session: InferenceSession;
-  provider: 'cuda' | 'cpu';
-  /** Why CUDA was not used when `auto` asked for it. */
+  provider: Provider;
+  /** Why no GPU provider was used when `auto` asked for one. */
   fallbackReason?: string;
 }
 
+/** Why WebGPU could not start in this process (no adapter, no Vulkan loader): asked once, not per session. */
+let webgpuProblem: string | undefined;
+
+let webgpuProbe: Promise<boolean> | undefined;
+
+/** Whether a WebGPU adapter answers here: one tiny session, once per process (the reason is kept). */
+function webgpuAnswers(): Promise<boolean> {
+  webgpuProbe ??= (async () => {
+    if (webgpuProblem !== undefined) return false;
+    if (!executionProviders().find((p) => p.name === 'webgpu')?.available) return false;
+    const { InferenceSession } = loadOrt();
+    const probe = encodeModel({
+      graph: {
+        name: 'lift_webgpu_probe',
+        nodes: [{ opType: 'Add', inputs: ['x', 'x'], outputs: ['y'] }],
+        inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: [1] }],
+        outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: [1] }],
+      },
+    });
+    try {
+      await (await InferenceSession.create(probe, { executionProviders: ['webgpu'] })).release();
+      return true;
+    } catch (err) {
+      webgpuProblem = `WebGPU is not usable: ${firstLine(err)}`;
+      return false;
+    }
+  })();
+  return webgpuProbe;
+}
+
 /**
- * Creates a session on the requested device. `cuda` fails with the reason; `auto` tries CUDA
- * (with CPU fallback of single nodes disabled, so nothing runs on CPU silently) and falls back to
- * CPU, reporting why.
+ * Where sessions for `device` will run, decided before a graph is built (a graph for WebGPU is
+ * built portable): `auto` is CUDA where it is installed, else WebGPU where an adapter answers,
+ * else the CPU. A graph the chosen provider then rejects still falls back in createSession.
+ */
+export async function resolveProvider(device: Device): Promise<Provider> {
+  if (device !== 'auto') return device;
+  if (executionProviders().find((p) => p.name === 'cuda')?.available) return 'cuda';
+  return (await webgpuAnswers()) ? 'webgpu' : 'cpu';
+}
+
+/** Whether a GPU provider is worth trying for `device` (CUDA installed, or WebGPU not yet failed here). */
+export function gpuLikely(device: Device): boolean {
+  if (device === 'cpu') return false;
+  const providers = executionProviders();
+  const cuda = device !== 'webgpu' && providers.find((p) => p.name === 'cuda')?.available;
+  const webgpu = device !== 'cuda' && providers.find((p) => p.name === 'webgpu')?.available && webgpuProblem === undefined;
+  return !!(cuda || webgpu);
+}
+
+/**
+ * Creates a session on the requested device. `cuda` and `webgpu` fail with the reason; `auto`
+ * tries CUDA (with CPU fallback of single nodes disabled, so nothing runs on the CPU silently),
+ * then WebGPU, then runs on the CPU, reporting why. On WebGPU, ONNX Runtime keeps shape
+ * arithmetic (Shape, Size, int64 index math) on the CPU by design, so single-node fallback stays
+ * allowed there; the heavy nodes (MatMul, attention, the optimizer) are WebGPU kernels.
  */
 export async function createSession(
   model: Uint8Array | string | EncodedModel,
@@ -62,28 +117,55 @@ export async function createSession(
   });
   if (device === 'cpu') return onCpu();
 
-  let reason: string;
-  const cuda = executionProviders().find((p) => p.name === 'cuda');
-  if (!cuda?.available) {
-    // Known missing: say why without asking ONNX Runtime to fail loading it. Under `auto` with
-    // GPU support never set up, the CPU is simply the device: nothing to warn about.
-    reason = `CUDA is not usable: ${cuda?.reason ?? 'no CUDA provider in this build'}`;
-    if (device === 'auto') return onCpu(reason);
+  const reasons: string[] = [];
+  const providers = executionProviders();
+  const cuda = providers.find((p) => p.name === 'cuda');
+  if (device !== 'webgpu') {
+    if (!cuda?.available) {
+      // Known missing: say why without asking ONNX Runtime to fail loading it.
+      reasons.push(`CUDA is not usable: ${cuda?.reason ?? 'no CUDA provider in this build'}`);
+    } else {
+      try {
+        const session = await InferenceSession.create(source, {
+          ...common,
+          executionProviders: ['cuda'],
+          extra: { ...options.extra, session: { ...options.extra?.session, disable_cpu_ep_fallback: '1' } },
+        });
+        return { session, provider: 'cuda' };
+      } catch (err) {
+        reasons.push(`CUDA is not usable: ${firstLine(err)}`);
+      }
+    }
+    if (device === 'cuda') throw new Error(`${reasons[0]}. Set "lift.device" to "auto" or "cpu" to run on the CPU.`);
+  }
+  const webgpu = providers.find((p) => p.name === 'webgpu');
+  if (!webgpu?.available) {
+    reasons.push(`WebGPU is not usable: ${webgpu?.reason ?? 'no WebGPU provider in this build'}`);
+  } else if (webgpuProblem !== undefined || (device === 'auto' && !(await webgpuAnswers()))) {
+    reasons.push(webgpuProblem!);
   } else {
     try {
-      const session = await InferenceSession.create(source, {
-        ...common,
-        executionProviders: ['cuda'],
-        extra: { ...options.extra, session: { ...options.extra?.session, disable_cpu_ep_fallback: '1' } },
-      });
-      return { session, provider: 'cuda' };
+      const session = await InferenceSession.create(source, { ...common, executionProviders: ['webgpu'] });
+      return { session, provider: 'webgpu' };
     } catch (err) {
-      reason = `CUDA is not usable: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      const reason = `WebGPU is not usable: ${firstLine(err)}`;
+      // no adapter or no Vulkan loader stays so for the process; a graph the provider rejects does not
+      if (/adapter|vulkan|device|dawn/i.test(reason)) webgpuProblem = reason;
+      reasons.push(reason);
     }
   }
-  if (device === 'cuda') throw new Error(`${reason}. Set "lift.device" to "auto" or "cpu" to run on the CPU.`);
-  (options.log ?? fallbackLog)(`${reason}; running on the CPU.`);
+  const reason = reasons.join('; ');
+  if (device === 'webgpu') throw new Error(`${reasons[reasons.length - 1]}. Set "lift.device" to "auto" or "cpu" to run on the CPU.`);
+  // under `auto` with no GPU at all, the CPU is simply the device: nothing to warn about
+  if (cuda?.available || !/adapter|vulkan|no WebGPU provider/i.test(reason)) (options.log ?? fallbackLog)(`${reason}; running on the CPU.`);
   return onCpu(reason);
+}
+
+/** The first line of an error's message (ONNX Runtime's carry a source path and a stack after it). */
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // "<source>.cc:136 <function> <condition> was false. Failed to get a WebGPU adapter: …" → the plain part
+  return message.trim().split('\n')[0]!.replace(/^\S*onnxruntime\S*:\d+ /, '').replace(/^.* was false\. (?=\S)/, '');
 }
 
 type Float = Float32Array | Float64Array;

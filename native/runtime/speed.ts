@@ -5,12 +5,12 @@
  */
 import { DataType, encodeModel, floatTensor } from '../onnx/model';
 import { loadOrt } from './ort';
-import { createSession, type Device } from './session';
+import { createSession, type Device, type Provider } from './session';
 
 export interface MatMulSpeed {
   /** Multiply-adds × 2 per second, the median of the timed runs. */
   flops: number;
-  provider: 'cuda' | 'cpu';
+  provider: Provider;
 }
 
 const measured = new Map<Device, Promise<MatMulSpeed>>();

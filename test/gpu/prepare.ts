@@ -18,13 +18,13 @@ import { buildLlamaGenerate, buildLlamaTrainStep } from '../../native/model/llam
 import { buildRecomputeStep } from '../../native/model/recompute';
 import { DYNAMIC_LOSS_SCALE } from '../../native/runtime/session';
 import { loraStepFlops } from '../../native/lift/choices';
+import { QWEN_05B } from '../../native/bench/gpu';
 import type { LinearTarget } from '../../native/model/weights';
 import { onnx } from 'onnx-proto';
 
 export const SHAPES: Record<string, { cfg: LlamaConfig; seqLen: number; longSeqLen: number }> = {
-  // Qwen2.5-Coder-0.5B: 24 layers, 896 wide, 14 query / 2 key-value heads, SwiGLU 4864, vocab 151936, tied, q/k/v biases
   'qwen0.5b': {
-    cfg: { ...smallConfig({ hidden: 896, layers: 24, heads: 14, kvHeads: 2, intermediate: 4864, vocab: 151_936, maxPositions: 32_768, tie: true }), modelType: 'qwen2', attentionBias: true, ropeTheta: 1_000_000, rmsEps: 1e-6 },
+    cfg: QWEN_05B,
     seqLen: 1024,
     longSeqLen: 4096,
   },

@@ -57,7 +57,7 @@ const settings: Record<string, Setting> = Object.assign({}, ...groups.map((g) =>
 
 test('settings cover model, device, globs, budget, rank and epochs with sane defaults', () => {
   const p = (key: string): Setting => settings[key] ?? assert.fail(`no setting ${key}`);
-  assert.deepEqual(p('lift.device').enum, ['auto', 'cuda', 'cpu']);
+  assert.deepEqual(p('lift.device').enum, ['auto', 'cuda', 'webgpu', 'cpu']);
   assert.equal(p('lift.device').default, 'auto');
   assert.equal(p('lift.model').default, '');
   assert.ok(Array.isArray(p('lift.include').default) && Array.isArray(p('lift.exclude').default));
