@@ -37,8 +37,9 @@ const bundles = [
     platform: 'node',
     format: 'cjs',
     target: 'node18',
-    // native addon / wasm grammars: loaded from node_modules at run time
-    external: ['onnxruntime-node', 'onnxruntime-node/*', '@vscode/tree-sitter-wasm'],
+    // native addon / wasm grammars: loaded from node_modules at run time; node-llama-cpp: the
+    // benches' llama.cpp peer, a dev dependency (absent from the VSIX: the bench says so)
+    external: ['onnxruntime-node', 'onnxruntime-node/*', '@vscode/tree-sitter-wasm', 'node-llama-cpp'],
   },
   {
     ...common,

@@ -29,7 +29,10 @@ import { collect } from './lift/corpus';
 import { formatMinutes } from './lift/pipeline';
 import { formatBytes } from './lift/resources';
 import type { DeviceEstimate } from './protocol';
-import { HubCancelled, hubCacheDir, listCached, parseRepoId, pullModel, removeCached } from './model/hub';
+import { HubCancelled, hubCacheDir, listCached, parseRepoId, pullModel, removeCached, resolveModel } from './model/hub';
+import { defaultModelDir } from './model/default';
+import { exportGguf, GGUF_QUANTS, type GgufQuant } from './model/gguf';
+import { AdapterStore } from './lift/store';
 import { learnProgressPrinter } from './terminal';
 
 const USAGE = `lift ${trainerVersion}: the LIFT trainer
@@ -51,6 +54,10 @@ Usage:
   lift explain <file>:<line>[-<line>] [--model <dir>] [--adapter <dir> | --store <dir>] [--root <dir>]
                          answer from the model (and adapter) with the best-matching files of
                          the root (default: the current folder) as context; streams the text
+  lift export --gguf <dir> [--model <dir>] [--adapter <dir> | --store <dir>] [--quant f32|f16|q8_0|q4_0] [--merge]
+                         the model as GGUF for llama.cpp and Ollama (default q8_0), the adapter
+                         as a GGUF LoRA adapter (or merged into the weights with --merge), and
+                         an Ollama Modelfile; files appear only once complete
   lift adapters <store> [--select <key> | --delete <key>]
                          list a store's adapters (the active one marked), select or delete one
   lift models [list | pull <org/name[@revision]> | rm <org/name> | suggest [<folder>...]]
@@ -276,6 +283,35 @@ async function adaptersCommand(args: string[], verbose: boolean): Promise<number
   });
 }
 
+/** `lift export --gguf`: file work only (no trainer): the model folder, the adapter, written as GGUF. */
+function exportCommand(args: string[]): number {
+  const merge = args.includes('--merge');
+  const { positional, options } = parseOptions(args.filter((a) => a !== '--merge'));
+  const quant = (options.quant ?? 'q8_0') as GgufQuant;
+  if (!options.gguf || positional.length || (options.adapter !== undefined && options.store !== undefined) || !GGUF_QUANTS.includes(quant) || (merge && options.adapter === undefined && options.store === undefined)) {
+    process.stderr.write(`lift export: give --gguf <dir>, at most one of --adapter or --store (--merge needs one), and --quant among ${GGUF_QUANTS.join(', ')}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const modelDir = options.model ? resolveModel(modelOption(options.model)) : defaultModelDir();
+    if (!modelDir) throw new Error('the bundled default model is not installed: give --model');
+    let adapterDir = options.adapter ? path.resolve(options.adapter) : undefined;
+    if (options.store) {
+      adapterDir = new AdapterStore(path.resolve(options.store)).activeDir();
+      if (!adapterDir) throw new Error(`${options.store} has no active adapter: learn first, or give --adapter`);
+    }
+    const r = exportGguf({ modelDir, adapterDir, outDir: path.resolve(options.gguf), quant, merge });
+    console.log(`model: ${r.model}${r.keptF16.length ? ` (${r.keptF16.length} tensors kept at f16: rows not whole blocks of 32)` : ''}`);
+    if (r.adapter) console.log(`adapter: ${r.adapter}`);
+    console.log(`Ollama: cd ${path.dirname(r.modelfile)} && ollama create <name> -f Modelfile`);
+    console.log(`llama.cpp: llama-cli -m ${r.model}${r.adapter ? ` --lora ${r.adapter}` : ''}`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`lift export: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
 /** --model: a folder (made absolute), or a Hub id pulled into the cache (the trainer finds its snapshot). */
 function modelOption(model: string | undefined): string {
   if (!model) return '';
@@ -381,6 +417,8 @@ export async function main(argv: string[]): Promise<number> {
       return adaptersCommand(args.slice(1), verbose);
     case 'models':
       return modelsCommand(args.slice(1));
+    case 'export':
+      return exportCommand(args.slice(1));
     case 'ask':
     case 'explain':
       return answerCommand(command, args.slice(1), verbose);

@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { LlamaConfig } from '../model/config';
@@ -15,7 +16,8 @@ import { defaultModelDir } from '../model/default';
 import { randomWeights, smallConfig } from '../model/init';
 import { buildLlamaGenerate } from '../model/llama';
 import { TextTokenizer } from '../model/tokenizer';
-import { type LinearTarget, type LlamaWeights, loadModel } from '../model/weights';
+import { exportGguf } from '../model/gguf';
+import { type LinearTarget, type LlamaWeights, loadModel, saveModelFolder } from '../model/weights';
 import { Generator } from '../runtime/generate';
 import { pythonPeer } from './peer';
 import { createSession } from '../runtime/session';
@@ -108,6 +110,78 @@ async function torchPeer(m: Model): Promise<(Runner & { weights: string; torch: 
   };
 }
 
+/**
+ * llama.cpp (node-llama-cpp, a dev dependency) on GGUF files this project exported from the same
+ * weights (f32, q8_0, q4_0), CPU only, THREADS threads, greedy: the peer for quantized answering.
+ * One runner per file; each run clears the sequence's KV cache first. Or why not.
+ */
+async function llamaCppPeers(m: Model, dir: string): Promise<{ runners: [string, Runner][]; sizes: Record<string, number>; close: () => Promise<void> } | string> {
+  let mod: typeof import('node-llama-cpp');
+  try {
+    mod = await import('node-llama-cpp');
+  } catch {
+    return 'skipped: node-llama-cpp is not installed (a dev dependency: npm install)';
+  }
+  let modelDir = m.file ? path.dirname(m.file) : undefined;
+  if (!modelDir) {
+    // random weights: a model folder of them, with the default model's tokenizer (the export pads its vocabulary)
+    modelDir = path.join(dir, 'model');
+    const tokenizer = JSON.parse(fs.readFileSync(path.join(defaultModelDir()!, 'tokenizer.json'), 'utf8')) as object;
+    saveModelFolder(modelDir, m.cfg, m.weights, tokenizer);
+  }
+  const llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error });
+  const runners: [string, Runner][] = [];
+  const sizes: Record<string, number> = {};
+  const closers: (() => Promise<void>)[] = [];
+  for (const quant of ['f32', 'q8_0', 'q4_0'] as const) {
+    const { model: file } = exportGguf({ modelDir, outDir: path.join(dir, quant), quant });
+    sizes[quant] = fs.statSync(file).size;
+    const model = await llama.loadModel({ modelPath: file });
+    const ctx = await model.createContext({ contextSize: PROMPT + NEW_TOKENS + 16, threads: THREADS, batchSize: PROMPT });
+    const seq = ctx.getSequence();
+    closers.push(async () => {
+      await ctx.dispose();
+      await model.dispose();
+    });
+    const once = async (): Promise<Run> => {
+      await seq.clearHistory();
+      const stamps = [performance.now()];
+      const tokens: number[] = [];
+      for await (const t of seq.evaluate(m.prompt as never, { temperature: 0 })) {
+        stamps.push(performance.now());
+        tokens.push(Number(t));
+        if (tokens.length >= NEW_TOKENS) break;
+      }
+      const s = stamps.map((t) => t / 1000);
+      return { prefill: s[1]! - s[0]!, decode: s.slice(2).map((t, i) => t - s[i + 1]!), tokens };
+    };
+    await once();
+    runners.push([`llama.cpp ${quant}`, { once, close: async () => {} }]);
+  }
+  return {
+    runners,
+    sizes,
+    close: async () => {
+      for (const c of closers) await c();
+      await llama.dispose();
+    },
+  };
+}
+
+/** Memory copy bandwidth of this machine (bytes/s): a 256 MiB buffer copied, the median of 5. */
+function copyBandwidth(): number {
+  const a = Buffer.alloc(256 * 2 ** 20, 1);
+  const b = Buffer.alloc(a.length);
+  const times: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t = performance.now();
+    a.copy(b);
+    times.push((performance.now() - t) / 1000);
+  }
+  // a copy reads and writes every byte
+  return (2 * a.length) / median(times.slice(1));
+}
+
 /** The bundled default model with its real weights, prompted with the start of its own README (tokenized). */
 function defaultModel(): Model | string {
   const dir = defaultModelDir();
@@ -152,12 +226,19 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
     const int8 = await ours(m, undefined, 8);
     const int4 = await ours(m, undefined, 4);
     const peer = await torchPeer(m);
+    const ggufDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-gguf-'));
+    let cpp: Awaited<ReturnType<typeof llamaCppPeers>> = 'skipped';
     const runners: [string, Runner][] = [['lift', lift], ['bare', bare], ['int8', int8], ['int4', int4], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
     const runs: Record<string, Run[]> = { lift: [], bare: [], int8: [], int4: [], torch: [] };
     try {
+      cpp = await llamaCppPeers(m, ggufDir);
+      if (typeof cpp !== 'string') runners.push(...cpp.runners);
+      for (const [name] of runners) runs[name] ??= [];
       for (let r = 0; r < m.rounds; r++) for (const [name, runner] of runners) runs[name]!.push(await runner.once());
     } finally {
       for (const [, runner] of runners) await runner.close();
+      if (typeof cpp !== 'string') await cpp.close();
+      fs.rmSync(ggufDir, { recursive: true, force: true });
     }
     const prefillRate = (name: string): number => PROMPT / median(runs[name]!.map((x) => x.prefill));
     const decodeS = (name: string): number => median(runs[name]!.flatMap((x) => x.decode));
@@ -185,6 +266,26 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       prefill_s_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => x.prefill)])),
       decode_ms_median_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => 1000 * median(x.decode))])),
     };
+    if (typeof cpp === 'string') row.llama_cpp_note = cpp;
+    else {
+      // decode bound by memory: every weight byte is read once per token (the GGUF file's size, near enough)
+      const bandwidth = copyBandwidth();
+      row.copy_bandwidth_gb_per_s = bandwidth / 1e9;
+      row.llama_cpp = Object.fromEntries(
+        (['f32', 'q8_0', 'q4_0'] as const).map((q) => [
+          q,
+          {
+            prefill_tokens_per_s: prefillRate(`llama.cpp ${q}`),
+            decode_tokens_per_s: 1 / decodeS(`llama.cpp ${q}`),
+            file_bytes: cpp.sizes[q],
+            decode_bound_tokens_per_s: bandwidth / cpp.sizes[q]!,
+            same_greedy_tokens_as_lift: `${samePrefix(runs[{ f32: 'lift', q8_0: 'int8', q4_0: 'int4' }[q]]!.at(-1)!.tokens, runs[`llama.cpp ${q}`]!.at(-1)!.tokens)}/${NEW_TOKENS}`,
+          },
+        ]),
+      );
+      row.decode_vs_llama_cpp = { fp32_vs_f32: decodeS('llama.cpp f32') / decodeS('lift'), int8_vs_q8_0: decodeS('llama.cpp q8_0') / decodeS('int8'), int4_vs_q4_0: decodeS('llama.cpp q4_0') / decodeS('int4') };
+      row.prefill_vs_llama_cpp = { fp32_vs_f32: prefillRate('lift') / prefillRate('llama.cpp f32'), int8_vs_q8_0: prefillRate('int8') / prefillRate('llama.cpp q8_0'), int4_vs_q4_0: prefillRate('int4') / prefillRate('llama.cpp q4_0') };
+    }
     if (typeof peer === 'string') row.note = peer;
     else {
       row.torch_prefill_tokens_per_s = prefillRate('torch');
@@ -207,6 +308,16 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       `  int8 weights: prefill ${f(row.lift_int8_prefill_tokens_per_s)}, decode ${f(row.lift_int8_decode_tokens_per_s)} tokens/s (${(row.int8_decode_vs_fp32 as number).toFixed(2)}× float32, ${row.int8_same_greedy_tokens} greedy tokens alike); ` +
         `int4: prefill ${f(row.lift_int4_prefill_tokens_per_s)}, decode ${f(row.lift_int4_decode_tokens_per_s)} tokens/s (${(row.int4_decode_vs_fp32 as number).toFixed(2)}×, ${row.int4_same_greedy_tokens})`,
     );
+    if (typeof cpp === 'string') log(`  llama.cpp ${cpp}`);
+    else {
+      const lc = row.llama_cpp as Record<string, { prefill_tokens_per_s: number; decode_tokens_per_s: number; decode_bound_tokens_per_s: number; same_greedy_tokens_as_lift: string }>;
+      const v = row.decode_vs_llama_cpp as Record<string, number>;
+      log(
+        `  llama.cpp (${(row.copy_bandwidth_gb_per_s as number).toFixed(1)} GB/s copy bandwidth): ` +
+          (['f32', 'q8_0', 'q4_0'] as const).map((q) => `${q} prefill ${f(lc[q]!.prefill_tokens_per_s)}, decode ${f(lc[q]!.decode_tokens_per_s)} (bound ${f(lc[q]!.decode_bound_tokens_per_s)}), ${lc[q]!.same_greedy_tokens_as_lift} tokens as LIFT`).join('; '),
+      );
+      log(`  LIFT decode ÷ llama.cpp: fp32/f32 ${v.fp32_vs_f32!.toFixed(2)}×, int8/q8_0 ${v.int8_vs_q8_0!.toFixed(2)}×, int4/q4_0 ${v.int4_vs_q4_0!.toFixed(2)}×`);
+    }
     if (typeof peer === 'string') log(`  PyTorch ${peer}`);
     else {
       log(
