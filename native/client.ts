@@ -43,6 +43,9 @@ import {
   EnableGpu,
   Models,
   type ModelsParams,
+  ExportGguf,
+  type ExportGgufParams,
+  type ExportGgufResult,
   type ModelsResult,
   PullModel,
   type PullModelParams,
@@ -409,6 +412,11 @@ export class TrainerClient {
   /** Downloads a Hugging Face model into the Hub cache; progress reports the files. A refusal for want of a token fails with code NEEDS_TOKEN. */
   pullModel(params: Omit<PullModelParams, 'progressToken'>, onProgress?: (p: PullModelProgress) => void, token?: CancellationToken): Promise<PullModelResult> {
     return this.streamed(PullModel, PullModelProgressType, params, onProgress, token);
+  }
+
+  /** Writes the model and adapter as GGUF files and an Ollama Modelfile (for llama.cpp and Ollama). */
+  exportGguf(params: ExportGgufParams, token?: CancellationToken): Promise<ExportGgufResult> {
+    return this.call(ExportGguf.method, (conn) => conn.sendRequest(ExportGguf, params, token));
   }
 
   /** Sets up GPU support; progress reports the download. */

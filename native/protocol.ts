@@ -402,6 +402,28 @@ export interface PullModelProgress {
 
 export const PullModel = new RequestType<PullModelParams, PullModelResult, void>('lift/pullModel');
 export const PullModelProgressType = new ProgressType<PullModelProgress>();
+/** Exports the model (and the adapter: the one given, or the store's active one) as GGUF files and an Ollama Modelfile. */
+export interface ExportGgufParams {
+  model: string;
+  adapterDir?: string;
+  store?: string;
+  outDir: string;
+  /** Default q8_0. */
+  quant?: 'f32' | 'f16' | 'q8_0' | 'q4_0';
+  /** Merge the adapter into the weights instead of writing adapter.gguf. */
+  merge?: boolean;
+}
+
+export interface ExportGgufResult {
+  model: string;
+  adapter?: string;
+  modelfile: string;
+  quant: string;
+  /** Tensors kept at f16 (rows not whole blocks of 32). */
+  keptF16: string[];
+}
+
+export const ExportGguf = new RequestType<ExportGgufParams, ExportGgufResult, void>('lift/exportGguf');
 export const Shutdown = new RequestType0<void, void>('lift/shutdown');
 export const Log = new NotificationType<LogParams>('lift/log');
 

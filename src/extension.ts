@@ -16,6 +16,7 @@ import { formatStatus } from '../native/statusText';
 import { type AnswerContext, type AskOutcome, ChatController } from './chatController';
 import { registerParticipant } from './chatParticipant';
 import { registerChooseModel } from './chooseModel';
+import { registerExportGguf } from './exportGguf';
 import { ChatViewProvider } from './chatView';
 import { ContextKeys } from './contextKeys';
 import { readSettings } from './config';
@@ -377,6 +378,7 @@ export function activate(context: vscode.ExtensionContext): LiftApi {
       }
     }),
     registerChooseModel({ context, trainer, log, roots: fileRoots }),
+    registerExportGguf({ trainer, store, defaultModel }),
     vscode.commands.registerCommand('lift.cancelLearning', () => {
       const learn = learning.cancel();
       const n = chat.stop();

@@ -10,9 +10,12 @@ import { buildLlamaGenerate } from '../model/llama';
 import { ADAPTER_WEIGHTS, loadAdapter } from '../model/peft';
 import { type ChatMessage, type ChatTemplate, ChatTemplateError, type PromptPiece, renderChat } from '../model/chatTemplate';
 import { TextTokenizer } from '../model/tokenizer';
+import { defaultModelDir } from '../model/default';
 import { loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
 import { createSession, defaultDevice, precisionFor } from '../runtime/session';
+import { quantCacheFile, readQuantCache, writeQuantCache } from '../model/quantCache';
+import type { BlockQuantized } from '../model/quantize';
 import { answerReserve, type Chunk, chunkHeader } from './retrieve';
 import { parameterCount } from './resources';
 
@@ -195,6 +198,8 @@ export class Answerer {
     private readonly generator: Generator,
     /** What the weights are read as. */
     readonly weights: AnswerWeights,
+    /** Where quantized weights came from (the cache beside the model, or quantized now). */
+    readonly quantCache?: string,
   ) {}
 
   /** Loads the model in `modelDir`, or uses `loaded` (already read: the folder may be gone by now). */
@@ -204,9 +209,21 @@ export class Answerer {
     const device = defaultDevice();
     const precision = precisionFor(device);
     const as = answerWeights(parameterCount(config), precision);
-    const graph = buildLlamaGenerate(config, weights, undefined, precision, as === 'int8' ? 8 : as === 'int4' ? 4 : undefined);
+    const bits = as === 'int8' ? 8 : as === 'int4' ? 4 : undefined;
+    // quantized once per model: read from the cache beside it, else quantized now and kept there
+    // (not for the bundled model: its folder ships with the extension, and it quantizes at once)
+    const bundled = defaultModelDir();
+    const cacheFile = bits && !loaded && !(bundled && path.resolve(bundled) === path.resolve(modelDir)) ? quantCacheFile(modelDir, bits) : undefined;
+    const cached = cacheFile ? readQuantCache(cacheFile) : undefined;
+    const quantized = bits ? (cached ?? new Map<string, BlockQuantized>()) : undefined;
+    const graph = buildLlamaGenerate(config, weights, undefined, precision, bits, quantized);
+    let cacheNote: string | undefined;
+    if (cacheFile && quantized) {
+      const problem = cached ? undefined : writeQuantCache(cacheFile, quantized);
+      cacheNote = cached ? `read from ${cacheFile}` : problem ? `not cached (${problem})` : `quantized and cached in ${cacheFile}`;
+    }
     const { session } = await createSession(graph.model, device);
-    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets), as);
+    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets), as, cacheNote);
   }
 
   /** Which adapter answers now (its file, time and size), undefined for the base model. */

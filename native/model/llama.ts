@@ -9,7 +9,7 @@ import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildTrainStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import { type LlamaConfig, ropeInvFreq } from './config';
-import { quantizeLinear } from './quantize';
+import { type BlockQuantized, quantizeLinear } from './quantize';
 import { toHalfBits } from './safetensors';
 import { type LayerWeights, LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
@@ -67,7 +67,7 @@ export function linear(x: Value, product: Value, bias?: Value, lora?: Lora): Val
  * it. `accuracyLevel` 4 lets the kernel quantize activations to int8 (about 3× a float32 MatMul
  * at decoding shapes on 2 CPU cores; ≈ 0.4% error).
  */
-export function quantizedProducts(g: GraphBuilder, weights: LlamaWeights, bits: 4 | 8, accuracyLevel: 0 | 4 = 4, blockSize = 32): (x: Value, w: Weight) => Value | undefined {
+export function quantizedProducts(g: GraphBuilder, weights: LlamaWeights, bits: 4 | 8, accuracyLevel: 0 | 4 = 4, blockSize = 32, cache?: Map<string, BlockQuantized>): (x: Value, w: Weight) => Value | undefined {
   const linears = new Set<Weight>(weights.layers.flatMap((l) => LINEAR_TARGETS.map((t) => l.linear[t])));
   const packed = new Map<Weight, { data: Value; scales: Value; K: number; N: number }>();
   return (x, w) => {
@@ -75,7 +75,10 @@ export function quantizedProducts(g: GraphBuilder, weights: LlamaWeights, bits: 
     let p = packed.get(w);
     if (!p) {
       const [N, K] = w.shape as [number, number];
-      const q = quantizeLinear(w.data, N, K, bits, blockSize);
+      // a cached copy (quantCache.ts) of this very shape and width, else quantized now (and kept in the cache map)
+      const hit = cache?.get(w.name);
+      const q = hit && hit.bits === bits && hit.blockSize === blockSize && hit.K === K && hit.N === N ? hit : quantizeLinear(w.data, N, K, bits, blockSize);
+      cache?.set(w.name, q);
       const blocks = Math.ceil(K / blockSize);
       p = { data: g.initializer(`${w.name}.q${bits}`, 'uint8', [N, blocks, (blockSize * bits) / 8], q.data), scales: g.initializer(`${w.name}.scales`, 'float32', [N * blocks], q.scales), K, N };
       packed.set(w, p);
@@ -343,7 +346,15 @@ export interface GenerateGraph {
  * last position and `present_key_i`/`present_value_i`. One graph serves prefill (P = 0) and
  * each decode step (T = 1).
  */
-export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, loraTargets: readonly LinearTarget[] = LINEAR_TARGETS, precision: Precision = 'float32', weightBits?: 4 | 8): GenerateGraph {
+export function buildLlamaGenerate(
+  cfg: LlamaConfig,
+  weights: LlamaWeights,
+  loraTargets: readonly LinearTarget[] = LINEAR_TARGETS,
+  precision: Precision = 'float32',
+  weightBits?: 4 | 8,
+  /** Quantized weights by name, used where they fit and filled with what had to be quantized (quantCache.ts). */
+  quantized?: Map<string, BlockQuantized>,
+): GenerateGraph {
   const g = new GraphBuilder('llama_generate');
   const ids = g.input('input_ids', 'int64', [1, 'T']);
   const positions = g.input('positions', 'int64', ['T']);
@@ -363,7 +374,7 @@ export function buildLlamaGenerate(cfg: LlamaConfig, weights: LlamaWeights, lora
       });
     }),
   );
-  const src: WeightSource = { weight: frozen(g, precision), lora: (i, t) => pairs.get(`${i}.${t}`), ...(weightBits ? { product: quantizedProducts(g, weights, weightBits) } : {}) };
+  const src: WeightSource = { weight: frozen(g, precision), lora: (i, t) => pairs.get(`${i}.${t}`), ...(weightBits ? { product: quantizedProducts(g, weights, weightBits, 4, 32, quantized) } : {}) };
   const { logits, present } = llamaForward(cfg, weights, src, ids, positions, { past, lastOnly: true });
   g.output(logits, 'logits');
   present.forEach((p, i) => {

@@ -28,6 +28,7 @@ import {
   Log,
   MAX_MENTIONS,
   Models,
+  ExportGguf,
   NEEDS_TOKEN,
   type ModelsResult,
   PullModel,
@@ -51,6 +52,7 @@ import { isSecretFile, redactSecrets } from '../lift/secrets';
 import { AdapterStore, figures, readManifest, staleness, summarize, weightsAlone } from '../lift/store';
 import { defaultModelDir } from '../model/default';
 import { HubCancelled, HubError, hubCacheDir, listCached, pullModel, resolveModel } from '../model/hub';
+import { exportGguf, GGUF_QUANTS } from '../model/gguf';
 import { measureMachine, modelChoices } from '../lift/choices';
 import { modelStamp } from '../model/weights';
 import { ADAPTER_WEIGHTS, AdapterError, hasAdapterWeights } from '../model/peft';
@@ -283,7 +285,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       if (answerer?.dir !== p.model || answerer.stamp !== stamp) {
         if (answerer) void answerer.ready.then((a) => a.release()).catch(() => undefined);
         answerer = { dir: p.model, stamp, ready: Answerer.load(p.model) };
-        answerer.ready.then((a) => log('info', `answering with ${p.model} in ${a.weights} weights (lift.answerPrecision ${process.env.LIFT_ANSWER_PRECISION || 'auto'})`), () => (answerer = undefined));
+        answerer.ready.then((a) => log('info', `answering with ${p.model} in ${a.weights} weights (lift.answerPrecision ${process.env.LIFT_ANSWER_PRECISION || 'auto'})${a.quantCache ? `; ${a.quantCache}` : ''}`), () => (answerer = undefined));
       }
       const model = await answerer.ready;
       // an adapter learned on another base model does not fit this one: answer without it
@@ -475,6 +477,22 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
     } catch (err) {
       if (err instanceof HubCancelled) throw cancelled();
       if (err instanceof HubError && err.needsToken) throw new ResponseError(NEEDS_TOKEN, err.message);
+      throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
+    }
+  });
+
+  connection.onRequest(ExportGguf, (params) => {
+    const quants: readonly string[] = GGUF_QUANTS;
+    if (!params || typeof params.model !== 'string' || typeof params.outDir !== 'string' || (params.quant !== undefined && !quants.includes(params.quant)) || (params.adapterDir !== undefined && typeof params.adapterDir !== 'string') || (params.store !== undefined && typeof params.store !== 'string')) {
+      throw new ResponseError(-32602, `exportGguf: "model" and "outDir" (strings) are required; "quant" is one of ${GGUF_QUANTS.join(', ')}.`);
+    }
+    const adapterDir = adapterOf(params);
+    if (params.merge && !adapterDir) throw new ResponseError(LEARN_FAILED, 'There is no adapter to merge: learn first.');
+    try {
+      const r = exportGguf({ modelDir: modelOf(params.model), adapterDir, outDir: params.outDir, quant: params.quant, merge: params.merge });
+      log('info', `exported ${r.model}${r.adapter ? ` and ${r.adapter}` : ''}`);
+      return r;
+    } catch (err) {
       throw new ResponseError(LEARN_FAILED, err instanceof Error ? err.message : String(err));
     }
   });

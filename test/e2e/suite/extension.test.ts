@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { AdaptersResult, EnableGpuResult, LearnResult } from '../../../native/protocol';
+import type { AdaptersResult, EnableGpuResult, ExportGgufResult, LearnResult } from '../../../native/protocol';
 import { startFeed } from '../../gpuFeed';
 import { startHub } from '../../hubServer';
 import { byteLevelTokenizerJson } from '../../../native/model/bytelevel';
@@ -148,6 +148,20 @@ describe('LIFT in VS Code', () => {
     const after = await vscode.commands.executeCommand<AdaptersResult | undefined>('lift.manageAdapters', {});
     assert.deepEqual(after?.adapters.map((a) => [a.key, a.active]), before!.adapters.map((a) => [a.key, a.active]));
     assert.deepEqual(fs.readFileSync(path.join(active.dir, 'adapter_model.safetensors')), weights, 'the adapter is byte for byte the same');
+  });
+
+  it('"LIFT: Export for Ollama / llama.cpp…" writes the model, the active adapter and a Modelfile', async function () {
+    this.timeout(120_000);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-e2e-export-'));
+    try {
+      const r = await within(vscode.commands.executeCommand<ExportGgufResult | undefined>('lift.exportGguf', { outDir: out, quant: 'q4_0' }), 90_000, 'the export');
+      assert.ok(r, 'exported');
+      assert.deepEqual(fs.readdirSync(out).sort(), ['Modelfile', 'adapter.gguf', 'model-q4_0.gguf']);
+      assert.equal(fs.readFileSync(r.model).subarray(0, 4).toString('latin1'), 'GGUF');
+      assert.match(fs.readFileSync(r.modelfile, 'utf8'), /^FROM \.\/model-q4_0\.gguf\nADAPTER \.\/adapter\.gguf$/m);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('the walkthrough opens, and a question streaming sets lift.answering until it ends', async () => {
