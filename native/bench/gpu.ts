@@ -31,7 +31,7 @@ import type { EncodedModel } from '../onnx/model';
 import { Generator } from '../runtime/generate';
 import { executionProviders, loadOrt } from '../runtime/ort';
 import { RecomputeRunner, recomputeModels } from '../runtime/recompute';
-import { createSession, type Provider, type StepRunner, TrainStepRunner } from '../runtime/session';
+import { createSession, firstLine, type Provider, type StepRunner, TrainStepRunner } from '../runtime/session';
 import { matmulSpeed } from '../runtime/speed';
 import { pythonPeer } from './peer';
 
@@ -69,7 +69,6 @@ export function quickWeights(cfg: LlamaConfig): LlamaWeights {
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const firstLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).trim().split('\n')[0]!;
 
 /** Peak GPU memory in use as nvidia-smi reports it (polled every 100 ms), between marks. */
 class MemoryWatch {

@@ -23,6 +23,8 @@ export class ChatTemplateError extends Error {}
 export interface ChatTemplate {
   /** Where it came from (a file name), for messages. */
   source: string;
+  /** The template's Jinja text, as the file holds it (GGUF export writes it out). */
+  text: string;
   template: Template;
   /** The special tokens the template may name (`bos_token`, `eos_token`). */
   tokens: { bos_token?: string; eos_token?: string };
@@ -54,7 +56,7 @@ export function loadChatTemplate(dir: string, config?: unknown): ChatTemplate | 
   } catch (err) {
     throw new ChatTemplateError(`the chat template in ${path.join(dir, source)} does not parse: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { source, template, tokens: { bos_token: tokenText(cfg.bos_token), eos_token: tokenText(cfg.eos_token) } };
+  return { source, text, template, tokens: { bos_token: tokenText(cfg.bos_token), eos_token: tokenText(cfg.eos_token) } };
 }
 
 function render(t: ChatTemplate, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {

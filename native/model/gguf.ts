@@ -350,18 +350,9 @@ function tokenizerKv(modelDir: string, cfg: LlamaConfig): { kv: [string, Kv][]; 
   ];
   if (cfg.bosTokenId !== undefined) kv.push(['tokenizer.ggml.bos_token_id', { t: 'u32', v: cfg.bosTokenId }]);
   if (cfg.eosTokenIds[0] !== undefined) kv.push(['tokenizer.ggml.eos_token_id', { t: 'u32', v: cfg.eosTokenIds[0] }]);
-  const template = loadChatTemplate(modelDir) ? readTemplateText(modelDir) : undefined;
+  const template = loadChatTemplate(modelDir)?.text;
   if (template) kv.push(['tokenizer.chat_template', { t: 'str', v: template }]);
   return { kv, tokens, ...(template ? { template } : {}) };
-}
-
-/** The chat template's own text (loadChatTemplate parses it; GGUF stores the source). */
-function readTemplateText(modelDir: string): string {
-  const jinja = modelFile(modelDir, 'chat_template.jinja');
-  if (fs.existsSync(jinja)) return readText(jinja, JSON_FILE_LIMIT);
-  const cfg = JSON.parse(readText(modelFile(modelDir, 'tokenizer_config.json'), JSON_FILE_LIMIT)) as { chat_template?: unknown };
-  const t = Array.isArray(cfg.chat_template) ? (cfg.chat_template as { name?: string; template?: string }[]).find((x) => x.name === 'default')?.template : cfg.chat_template;
-  return String(t);
 }
 
 /** `layers.{i}.{t}` → W + (alpha/r)·B·A, for merging an adapter into the weights. */

@@ -162,7 +162,7 @@ export async function createSession(
 }
 
 /** The first line of an error's message (ONNX Runtime's carry a source path and a stack after it). */
-function firstLine(err: unknown): string {
+export function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   // "<source>.cc:136 <function> <condition> was false. Failed to get a WebGPU adapter: …" → the plain part
   return message.trim().split('\n')[0]!.replace(/^\S*onnxruntime\S*:\d+ /, '').replace(/^.* was false\. (?=\S)/, '');
