@@ -1,7 +1,7 @@
 /**
  * The Llama-family network as engine ops, written once and used three ways: the training step
- * (LoRA or full-parameter, through the autodiff), and the generation graph (prefill and decode
- * with a KV cache, LoRA weights as inputs so a fresh adapter applies without a rebuild).
+ * (LoRA, Gated Memory or full-parameter, through the autodiff), and the generation graph (prefill
+ * and decode with a KV cache, adapter weights as inputs so a fresh adapter applies without a rebuild).
  * Semantics follow Hugging Face transformers' LlamaForCausalLM / Qwen2ForCausalLM.
  */
 import { GraphBuilder, type Value } from '../onnx/graph';
@@ -13,11 +13,19 @@ import { type BlockQuantized, quantizeLinear } from './quantize';
 import { toHalfBits } from './safetensors';
 import { type LayerWeights, LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
 
+/** What learning trains: LoRA pairs on linear layers, or LIFT v3's Gated Memory in every attention head. */
+export type AdapterKind = 'lora' | 'gated-memory';
+export const ADAPTER_KINDS: readonly AdapterKind[] = ['lora', 'gated-memory'];
+
+/** The adapter's settings: its kind (default LoRA) and, for LoRA, rank, alpha and targets (Gated Memory has none). */
 export interface LoraConfig {
   rank: number;
   alpha: number;
   targets: readonly LinearTarget[];
+  kind?: AdapterKind;
 }
+
+export const adapterKind = (a: { kind?: AdapterKind }): AdapterKind => a.kind ?? 'lora';
 
 /** Graph input names of a LoRA pair, and PEFT's layout: A [r, in], B [out, r]. */
 export const loraName = (layer: number, target: LinearTarget, ab: 'A' | 'B'): string => `layers.${layer}.${target}.lora_${ab}`;
@@ -28,10 +36,58 @@ export interface Lora {
   scale: Value;
 }
 
-/** Where the network reads a weight and its LoRA pair from (initializers or inputs). */
+/**
+ * A layer's Gated Memory (LIFT v3, ../shared/LIFT.md §6), one per attention head, read from the
+ * head's pre-RoPE query q [B, H, T, d] (d = head size, r = ⌊√d⌋):
+ *   memory m(q) = SiLU(q·W1)·W2          W1 [H, d, 2d], W2 [H, 2d, d]
+ *   gate   g(q) = σ(3·(SiLU(q·U)·w − 1))  U [H, d, r], w [H, r, 1]
+ * Row-vector layout (x·W), so each head's matrices are the transposes of the paper's column form.
+ */
+export interface Memory {
+  W1: Value;
+  W2: Value;
+  U: Value;
+  w: Value;
+}
+export const MEMORY_PARTS = ['W1', 'W2', 'U', 'w'] as const;
+export type MemoryPart = (typeof MEMORY_PARTS)[number];
+export const memoryName = (layer: number, part: MemoryPart): string => `layers.${layer}.memory.${part}`;
+
+export function memoryShapes(cfg: LlamaConfig): Record<MemoryPart, readonly number[]> {
+  const { numHeads: H, headDim: d } = cfg;
+  const r = Math.floor(Math.sqrt(d));
+  return { W1: [H, d, 2 * d], W2: [H, 2 * d, d], U: [H, d, r], w: [H, r, 1] };
+}
+
+/** The gate with w = 0 (as initialised): σ(−3) ≈ 0.0474. */
+export const GATE_AT_INIT = 1 / (1 + Math.exp(3));
+
+const silu = (x: Value): Value => o.mul(x, o.sigmoid(x));
+
+/**
+ * Mixes a layer's attention output `attn` [B, H, T, d] with its memory: the paper's
+ * (1 − g)·attn + g·m(q), with the attention term divided by (1 − g₀), g₀ = σ(−3) the gate at
+ * initialisation, so that the initial adapter (W2 = 0, w = 0) is the base model exactly (the
+ * official code leaves attn scaled by 1 − g₀ ≈ 0.953 at step 0). Written as
+ * attn + g·m − (g − g₀)/(1 − g₀)·attn with g₀ computed by the same kernel from the same tensor,
+ * so at initialisation both added terms are exactly zero. Returns the mix and the gate [B, H, T, 1].
+ */
+export function gatedMemory(q: Value, attn: Value, m: Memory): { out: Value; gate: Value } {
+  const memory = o.matmul(silu(o.matmul(q, m.W1)), m.W2);
+  const z = o.matmul(silu(o.matmul(q, m.U)), m.w);
+  const three = o.scalar(z, 3);
+  const gate = o.sigmoid(o.mul(o.sub(z, o.scalar(z, 1)), three));
+  const atInit = o.sigmoid(o.mul(o.sub(o.mul(z, o.scalar(z, 0)), o.scalar(z, 1)), three));
+  const excess = o.mul(o.sub(gate, atInit), o.scalar(z, 1 / (1 - GATE_AT_INIT)));
+  return { out: o.sub(o.add(attn, o.mul(gate, memory)), o.mul(excess, attn)), gate };
+}
+
+/** Where the network reads a weight and its adapter from (initializers or inputs). */
 export interface WeightSource {
   weight(w: Weight): Value;
   lora(layer: number, target: LinearTarget): Lora | undefined;
+  /** Layer i's Gated Memory; with `on`, used only where that bool scalar is true (an If: else the base layer, gate 0). */
+  memory?(layer: number): { memory: Memory; on?: Value } | undefined;
   /** x·Wᵀ computed another way (quantized weights); undefined: from `weight(w)`. */
   product?(x: Value, w: Weight): Value | undefined;
 }
@@ -144,7 +200,7 @@ export function decoderLayer(
   { cos, sin }: Rope,
   past?: { key: Value; value: Value },
   mask?: Value,
-): { h: Value; present: { key: Value; value: Value } } {
+): { h: Value; present: { key: Value; value: Value }; gate?: Value } {
   const { numHeads: H, numKvHeads: KV, headDim: hd } = cfg;
   const groups = H / KV;
   const rope = (x: Value): Value => o.add(o.mul(x, cos), o.mul(rotateHalf(x, hd), sin));
@@ -154,7 +210,8 @@ export function decoderLayer(
   };
   const x = rmsNorm(h, src.weight(layer.inputNorm), cfg.rmsEps);
   const heads = (t: Value, n: number): Value => o.transpose(o.reshape(t, [0, 0, n, hd]), [0, 2, 1, 3]); // [B, n, T, hd]
-  const q = rope(heads(lin(x, 'q_proj', layer.bias?.q_proj), H));
+  const q0 = heads(lin(x, 'q_proj', layer.bias?.q_proj), H); // pre-RoPE: what Gated Memory reads
+  const q = rope(q0);
   let k = rope(heads(lin(x, 'k_proj', layer.bias?.k_proj), KV));
   let v = heads(lin(x, 'v_proj', layer.bias?.v_proj), KV);
   if (past) {
@@ -172,19 +229,35 @@ export function decoderLayer(
   // causal: a query at position p sees keys at positions ≤ p (the cache holds positions 0…S−1)
   const allowed = mask ?? o.lessOrEqual(o.unsqueeze(o.positionsAlong(k, 2), [0]), o.unsqueeze(positions, [1])); // [T, S]
   const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
-  const attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
+  let attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
+  let gate: Value | undefined;
+  const mem = src.memory?.(i);
+  if (mem?.on) {
+    // the mean gate over heads and positions comes out too (0 when off)
+    const a = attn;
+    [attn, gate] = o.ifElse(
+      mem.on,
+      () => {
+        const mixed = gatedMemory(q0, a, mem.memory);
+        return [mixed.out, o.reduceMean(mixed.gate)];
+      },
+      (sg) => [a, sg.const(0)],
+    ) as [Value, Value];
+  } else if (mem) ({ out: attn, gate } = gatedMemory(q0, attn, mem.memory));
   const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
   h = o.add(h, lin(merged, 'o_proj'));
   const y = rmsNorm(h, src.weight(layer.postNorm), cfg.rmsEps);
-  const gate = lin(y, 'gate_proj');
-  h = o.add(h, lin(o.mul(o.mul(gate, o.sigmoid(gate)), lin(y, 'up_proj')), 'down_proj'));
-  return { h, present };
+  const up = lin(y, 'gate_proj');
+  h = o.add(h, lin(o.mul(o.mul(up, o.sigmoid(up)), lin(y, 'up_proj')), 'down_proj'));
+  return { h, present, gate };
 }
 
 export interface ForwardResult {
   /** [batch, T, vocab], or [batch, vocab] for the last position when `lastOnly`. */
   logits: Value;
   present: { key: Value; value: Value }[];
+  /** Each layer's gate, where the layers have Gated Memory: [B, H, T, 1], or its mean when switched by an If. */
+  gates: Value[];
 }
 
 /**
@@ -209,14 +282,16 @@ export function llamaForward(
   let h = o.gather(embed, ids); // [B, T, D]
   if (embed.dtype === 'float16') h = o.cast(h, 'float32');
   const present: ForwardResult['present'] = [];
+  const gates: Value[] = [];
   weights.layers.forEach((layer, i) => {
     const out = decoderLayer(cfg, layer, i, src, h, positions, rope, opts.past?.[i], mask);
     present.push(out.present);
+    if (out.gate) gates.push(out.gate);
     h = out.h;
   });
   let last = rmsNorm(h, src.weight(weights.norm), cfg.rmsEps);
   if (opts.lastOnly) last = o.gather(last, g.initializer('last', 'int64', [], [-1]), 1); // [B, D]
-  return { logits: matmulT(last, src.weight(weights.lmHead ?? weights.embed)), present };
+  return { logits: matmulT(last, src.weight(weights.lmHead ?? weights.embed)), present, gates };
 }
 
 /** Frozen weights as initializers (each stored once, however often it is read); in `float16`, the matrices in half precision. */
@@ -242,9 +317,13 @@ export interface TrainGraph {
 
 /** Kaiming-uniform-like initial A (as PEFT), seeded; B = 0 so step 0 is the base model exactly. */
 function initLoraA(rows: number, cols: number, seed: number): Float32Array {
+  return uniformInit(rows * cols, 1 / Math.sqrt(cols), seed);
+}
+
+/** `length` seeded values uniform in (−bound, bound). */
+function uniformInit(length: number, bound: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
-  const bound = 1 / Math.sqrt(cols);
-  return Float32Array.from({ length: rows * cols }, () => {
+  return Float32Array.from({ length }, () => {
     s ^= s << 13;
     s ^= s >>> 17;
     s ^= s << 5;
@@ -266,10 +345,58 @@ export function initialLora(cfg: LlamaConfig, lora: LoraConfig, seed = 1): { lay
   ).flat();
 }
 
+/** One trainable adapter tensor: its layer, its part (`q_proj.A`, `memory.W1`, …), engine name, shape and initial value. */
+export interface AdapterTensor {
+  layer: number;
+  part: string;
+  name: string;
+  shape: readonly number[];
+  init: Float32Array;
+}
+
+/**
+ * Every Gated Memory tensor, layer by layer: W1 and U seeded uniform in ±1/√d (as a linear
+ * layer's default), W2 = 0 and w = 0, so that m(q) = 0 and g(q) = g₀ and the layer is the base
+ * model's exactly (gatedMemory).
+ */
+export function initialMemory(cfg: LlamaConfig, seed = 1): AdapterTensor[] {
+  const shapes = memoryShapes(cfg);
+  const bound = 1 / Math.sqrt(cfg.headDim);
+  return Array.from({ length: cfg.numLayers }, (_, i) =>
+    MEMORY_PARTS.map((p, j) => {
+      const shape = shapes[p];
+      const n = shape.reduce((a, b) => a * b, 1);
+      return { layer: i, part: `memory.${p}`, name: memoryName(i, p), shape, init: p === 'W1' || p === 'U' ? uniformInit(n, bound, seed * 1000 + i * 16 + j) : new Float32Array(n) };
+    }),
+  ).flat();
+}
+
+/** The trainable tensors of an adapter of either kind. */
+export function initialAdapter(cfg: LlamaConfig, adapter: LoraConfig, seed = 1): AdapterTensor[] {
+  if (adapterKind(adapter) === 'gated-memory') return initialMemory(cfg, seed);
+  return initialLora(cfg, adapter, seed).map((p) => ({ ...p, part: `${p.target}.${p.name.endsWith('lora_A') ? 'A' : 'B'}` }));
+}
+
+/** A WeightSource's adapter half: the adapter's `tensors` (initialAdapter's, or some layers' of them) as the graph values `values` gives. */
+export function adapterSource(adapter: LoraConfig, tensors: readonly AdapterTensor[], values: (p: AdapterTensor) => Value, scale: () => Value): Pick<WeightSource, 'lora' | 'memory'> {
+  if (adapterKind(adapter) === 'gated-memory') {
+    const layers = new Map<number, Partial<Memory>>();
+    for (const p of tensors) layers.set(p.layer, { ...layers.get(p.layer), [p.part.slice('memory.'.length)]: values(p) });
+    return { lora: () => undefined, memory: (i) => (layers.has(i) ? { memory: layers.get(i) as Memory } : undefined) };
+  }
+  const s = scale();
+  const pairs = new Map<string, Partial<Lora>>();
+  for (const p of tensors) {
+    const key = `${p.layer}.${p.part.slice(0, -2)}`;
+    pairs.set(key, { ...pairs.get(key), [p.part.slice(-1)]: values(p), scale: s });
+  }
+  return { lora: (i, t) => pairs.get(`${i}.${t}`) as Lora | undefined };
+}
+
 /**
  * A training step over [batch, seqLen] token ids with a loss on masked positions: inputs
  * `input_ids`, `labels` (the next tokens) and `loss_mask` (where the loss counts, and how much:
- * the loss is Σ mask·(−log p) / max(1, Σ mask)). LoRA when `lora` is given, else every weight
+ * the loss is Σ mask·(−log p) / max(1, Σ mask)). An adapter when `lora` is given (LoRA, or Gated Memory by its `kind`), else every weight
  * (embeddings included) trains.
  *
  * `packed`: rows hold several samples each (lift/samples.ts packRows, lift/learn.ts packedFeeds), with two more inputs,
@@ -312,13 +439,8 @@ export function buildLlamaTrainStep(
   };
   let src: WeightSource;
   if (o_.lora) {
-    const scale = g.const(o_.lora.alpha / o_.lora.rank);
-    const pairs = new Map<string, Partial<Lora>>();
-    for (const p of initialLora(cfg, o_.lora, o_.seed)) {
-      const key = `${p.layer}.${p.target}`;
-      pairs.set(key, { ...pairs.get(key), [p.name.endsWith('lora_A') ? 'A' : 'B']: addParam(p.name, p.shape, p.init), scale });
-    }
-    src = { weight: frozen(g, o_.precision), lora: (i, t) => pairs.get(`${i}.${t}`) as Lora | undefined };
+    const lora = o_.lora;
+    src = { weight: frozen(g, o_.precision), ...adapterSource(lora, initialAdapter(cfg, lora, o_.seed), (p) => addParam(p.name, p.shape, p.init), () => g.const(lora.alpha / lora.rank)) };
   } else {
     const seen = new Map<Weight, Value>();
     src = {
@@ -338,13 +460,17 @@ export interface GenerateGraph {
   model: EncodedModel;
   /** Targets whose LoRA pairs are inputs (rank is a symbolic dimension: any adapter fits). */
   loraTargets: readonly LinearTarget[];
+  /** Whether Gated Memory tensors are inputs too (with `memory_on`). */
+  memory: boolean;
 }
 
 /**
  * The decoding graph: inputs `input_ids` [1, T], `positions` [T], `past_key_i`/`past_value_i`
  * [1, KV, P, hd], `lora_scale` and each target's LoRA pair; outputs `logits` [1, vocab] for the
  * last position and `present_key_i`/`present_value_i`. One graph serves prefill (P = 0) and
- * each decode step (T = 1).
+ * each decode step (T = 1). With `memory`, every layer's Gated Memory tensors are inputs as well,
+ * used only when the bool `memory_on` is true (If nodes: the base or LoRA path is unchanged
+ * otherwise), and `gate_i` gives layer i's mean gate over heads and new positions (0 when off).
  */
 export function buildLlamaGenerate(
   cfg: LlamaConfig,
@@ -354,6 +480,7 @@ export function buildLlamaGenerate(
   weightBits?: 4 | 8,
   /** Quantized weights by name, used where they fit and filled with what had to be quantized (quantCache.ts). */
   quantized?: Map<string, BlockQuantized>,
+  memory = false,
 ): GenerateGraph {
   const g = new GraphBuilder('llama_generate');
   const ids = g.input('input_ids', 'int64', [1, 'T']);
@@ -375,11 +502,18 @@ export function buildLlamaGenerate(
     }),
   );
   const src: WeightSource = { weight: frozen(g, precision), lora: (i, t) => pairs.get(`${i}.${t}`), ...(weightBits ? { product: quantizedProducts(g, weights, weightBits, 4, 32, quantized) } : {}) };
-  const { logits, present } = llamaForward(cfg, weights, src, ids, positions, { past, lastOnly: true });
+  if (memory) {
+    const on = g.input('memory_on', 'bool', []);
+    const shapes = memoryShapes(cfg);
+    const layers = weights.layers.map((_, i) => Object.fromEntries(MEMORY_PARTS.map((p) => [p, g.input(memoryName(i, p), 'float32', shapes[p])])) as unknown as Memory);
+    src.memory = (i) => ({ memory: layers[i]!, on });
+  }
+  const { logits, present, gates } = llamaForward(cfg, weights, src, ids, positions, { past, lastOnly: true });
   g.output(logits, 'logits');
   present.forEach((p, i) => {
     g.output(p.key, `present_key_${i}`);
     g.output(p.value, `present_value_${i}`);
   });
-  return { model: g.encodeSplit(), loraTargets };
+  gates.forEach((v, i) => g.output(v, `gate_${i}`));
+  return { model: g.encodeSplit(), loraTargets, memory };
 }

@@ -25,9 +25,9 @@ import type { EncodedModel } from '../onnx/model';
 import * as o from '../onnx/ops';
 import { buildUpdateStep, type TrainStepOptions, type TrainStepSpec } from '../onnx/train';
 import type { LlamaConfig } from './config';
-import { decoderLayer, frozen, initialLora, type Lora, type LoraConfig, matmulT, packedMask, type Precision, rmsNorm, ropeTables } from './llama';
+import { adapterKind, adapterSource, decoderLayer, frozen, initialAdapter, type LoraConfig, loraName, matmulT, MEMORY_PARTS, memoryName, packedMask, type Precision, rmsNorm, ropeTables } from './llama';
 import { toHalfBits } from './safetensors';
-import { LINEAR_TARGETS, type LinearTarget, linearShape, type LlamaWeights, type Weight } from './weights';
+import { LINEAR_TARGETS, type LinearTarget, type LlamaWeights, type Weight } from './weights';
 
 export interface RecomputeGraphs {
   layer: EncodedModel;
@@ -46,9 +46,15 @@ export interface RecomputeGraphs {
   lora: LoraConfig;
 }
 
-/** Layer graph input names of a target's LoRA pair, and output names of its gradients. */
-export const layerLoraInput = (t: LinearTarget, ab: 'A' | 'B'): string => `lora.${t}.${ab}`;
-export const layerLoraGrad = (t: LinearTarget, ab: 'A' | 'B'): string => `grad.${t}.${ab}`;
+/**
+ * The adapter tensors the layer graph takes, one entry per part (a LoRA target's A or B, a Gated
+ * Memory matrix): the layer graph's input name, the name of its gradient output, and the engine
+ * name of layer i's tensor (what the update graph holds).
+ */
+export function layerParts(adapter: LoraConfig): { input: string; grad: string; name: (layer: number) => string }[] {
+  if (adapterKind(adapter) === 'gated-memory') return MEMORY_PARTS.map((p) => ({ input: `adapter.memory.${p}`, grad: `grad.memory.${p}`, name: (i) => memoryName(i, p) }));
+  return adapter.targets.flatMap((t) => (['A', 'B'] as const).map((ab) => ({ input: `adapter.${t}.${ab}`, grad: `grad.${t}.${ab}`, name: (i: number) => loraName(i, t, ab) })));
+}
 
 /**
  * Positions per head run: the chunk's logits (chunk × vocab) are kept no larger than a layer's
@@ -100,7 +106,7 @@ export function buildRecomputeStep(
   // as buildLlamaTrainStep: half-precision backward passes need the loss scaled up (dynamically:
   // the runner passes the scale to the head through loss_weight and to the update)
   const lossScale = precision === 'float16' ? ('dynamic' as const) : undefined;
-  const { rank, alpha, targets } = opts.lora;
+  const { rank, alpha } = opts.lora;
 
   // the layer: forward always, the vector-Jacobian product only when asked
   const g = new GraphBuilder('llama_layer');
@@ -111,31 +117,23 @@ export function buildRecomputeStep(
   const index = g.input('layer', 'int64', []);
   const backward = g.input('backward', 'bool', []);
   const gradOut = g.input('grad_out', 'float32', [1, rowLength, D]);
-  const scale = g.const(alpha / rank);
-  const pairs = new Map<LinearTarget, Lora>();
-  const loraInputs: Value[] = [];
-  for (const t of targets) {
-    const [out, inF] = linearShape(cfg, t);
-    const A = g.input(layerLoraInput(t, 'A'), 'float32', [rank, inF]);
-    const B = g.input(layerLoraInput(t, 'B'), 'float32', [out, rank]);
-    pairs.set(t, { A, B, scale });
-    loraInputs.push(A, B);
-  }
+  // layer 0's adapter tensors stand for every layer's: the runner feeds layer i's
+  const parts = layerParts(opts.lora);
+  const layer0 = initialAdapter(cfg, opts.lora).filter((p) => p.layer === 0);
+  const adapterInputs = parts.map((x) => g.input(x.input, 'float32', layer0.find((p) => p.name === x.name(0))!.shape));
+  const adapter = adapterSource(opts.lora, layer0, (p) => adapterInputs[parts.findIndex((x) => x.name(0) === p.name)]!, () => g.const(alpha / rank));
   const positions = packed ? g.input('position_ids', 'int64', [1, 'T']) : g.initializer('positions', 'int64', [T], Array.from({ length: T }, (_, i) => i));
   const attend = packed ? packedMask(g.input('segment_ids', 'int64', [1, 'T'])) : undefined;
-  const src = { weight: stackedLayers(g, weights, precision, index), lora: (_: number, t: LinearTarget) => pairs.get(t) };
+  const src = { weight: stackedLayers(g, weights, precision, index), lora: (_: number, t: LinearTarget) => adapter.lora(0, t), memory: () => adapter.memory?.(0) };
   const next = decoderLayer(cfg, weights.layers[0]!, 0, src, hidden, positions, ropeTables(cfg, positions), undefined, attend).h;
   g.output(next, 'hidden_out');
-  const wrt = [...loraInputs, hidden];
+  const wrt = [...adapterInputs, hidden];
   const vjp = o.ifElse(
     backward,
     () => gradients(o.reduceSum(o.mul(next, gradOut)), wrt),
     () => wrt.map((v) => o.zerosLike(v)),
   );
-  targets.forEach((t, k) => {
-    g.output(vjp[2 * k]!, layerLoraGrad(t, 'A'));
-    g.output(vjp[2 * k + 1]!, layerLoraGrad(t, 'B'));
-  });
+  parts.forEach((p, k) => g.output(vjp[k]!, p.grad));
   g.output(vjp.at(-1)!, 'grad_in');
 
   // the head over a chunk: −Σ log p(label) on masked positions, and its gradient × loss_weight
@@ -156,7 +154,7 @@ export function buildRecomputeStep(
   ug.portable = !!opts.portable;
   const params: Record<string, Float32Array> = {};
   const shapes: Record<string, readonly number[]> = {};
-  const trainable = initialLora(cfg, opts.lora, opts.seed).map((p) => {
+  const trainable = initialAdapter(cfg, opts.lora, opts.seed).map((p) => {
     params[p.name] = p.init;
     shapes[p.name] = p.shape;
     return ug.input(p.name, 'float32', p.shape);

@@ -1,19 +1,21 @@
 /**
  * Text generation on a Llama-family decoding graph (model/llama.ts): prefill, then one token per
  * step with the KV cache; greedy or temperature/top-p sampling, stop tokens, a token limit,
- * streaming and cancellation between steps. A LoRA adapter is passed as inputs, so a freshly
- * trained one answers at once without rebuilding the graph.
+ * streaming and cancellation between steps. The adapter (LoRA or, where the graph has it, Gated
+ * Memory) is passed as inputs, so a freshly trained one answers at once without rebuilding the graph.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
-import { loraName } from '../model/llama';
+import { type AdapterKind, adapterKind, loraName, MEMORY_PARTS, memoryName, memoryShapes } from '../model/llama';
 import { linearShape, type LinearTarget } from '../model/weights';
 import { loadOrt } from './ort';
 
 export interface Adapter {
+  /** Default LoRA. */
+  kind?: AdapterKind;
   rank: number;
   alpha: number;
-  /** `layers.{i}.{target}.lora_A` [r, in] and `…lora_B` [out, r] (PEFT's layout). */
+  /** LoRA: `layers.{i}.{target}.lora_A` [r, in] and `…lora_B` [out, r] (PEFT's layout); Gated Memory: `layers.{i}.memory.{W1,W2,U,w}`. */
   tensors: Record<string, Float32Array>;
 }
 
@@ -36,33 +38,67 @@ export interface GenerateResult {
 
 export class Generator {
   private loraFeeds: Record<string, Tensor> = {};
+  /** Σ over positions of each layer's mean gate, and the positions counted (Gated Memory adapters only). */
+  private gateSums: number[] = [];
+  private gatePositions = 0;
 
   constructor(
     private readonly session: InferenceSession,
     private readonly cfg: LlamaConfig,
     private readonly loraTargets: readonly LinearTarget[],
+    /** Whether the graph takes Gated Memory tensors (buildLlamaGenerate's `memory`). */
+    private readonly memory = false,
   ) {
     this.setAdapter(undefined);
   }
 
-  /** Uses `adapter` from the next call on; undefined: the base model (rank-1 zero pairs). */
+  /** Uses `adapter` from the next call on; undefined: the base model (rank-1 zero pairs, memory off). */
   setAdapter(adapter: Adapter | undefined): void {
     const { Tensor } = loadOrt();
     const feeds: Record<string, Tensor> = {};
-    const r = adapter?.rank ?? 1;
-    feeds.lora_scale = new Tensor('float32', Float32Array.of(adapter ? adapter.alpha / adapter.rank : 0), []);
+    const gated = adapter !== undefined && adapterKind(adapter) === 'gated-memory';
+    if (gated && !this.memory) throw new Error('this model was loaded without Gated Memory inputs: it cannot answer with a Gated Memory adapter');
+    const lora = adapter && !gated ? adapter : undefined;
+    const r = lora?.rank ?? 1;
+    feeds.lora_scale = new Tensor('float32', Float32Array.of(lora ? lora.alpha / lora.rank : 0), []);
     for (let i = 0; i < this.cfg.numLayers; i++) {
       for (const t of this.loraTargets) {
         const [out, inF] = linearShape(this.cfg, t);
         const [a, b] = [loraName(i, t, 'A'), loraName(i, t, 'B')];
-        const A = adapter?.tensors[a] ?? new Float32Array(r * inF);
-        const B = adapter?.tensors[b] ?? new Float32Array(out * r);
+        const A = lora?.tensors[a] ?? new Float32Array(r * inF);
+        const B = lora?.tensors[b] ?? new Float32Array(out * r);
         if (A.length !== r * inF || B.length !== out * r) throw new Error(`adapter tensor ${a}/${b} does not fit rank ${r} and this model`);
         feeds[a] = new Tensor('float32', A, [r, inF]);
         feeds[b] = new Tensor('float32', B, [out, r]);
       }
     }
+    if (this.memory) {
+      feeds.memory_on = new Tensor('bool', Uint8Array.of(gated ? 1 : 0), []);
+      const shapes = memoryShapes(this.cfg);
+      for (let i = 0; i < this.cfg.numLayers; i++) {
+        for (const p of MEMORY_PARTS) {
+          const shape = shapes[p];
+          const n = shape.reduce((a, b) => a * b, 1);
+          const data = gated ? adapter.tensors[memoryName(i, p)] : new Float32Array(n);
+          if (data?.length !== n) throw new Error(`adapter tensor ${memoryName(i, p)} is missing or does not fit this model`);
+          feeds[memoryName(i, p)] = new Tensor('float32', data, [...shape]);
+        }
+      }
+    }
     this.loraFeeds = feeds;
+    this.resetGates();
+  }
+
+  /** Starts counting gates afresh. */
+  resetGates(): void {
+    this.gateSums = Array.from({ length: this.cfg.numLayers }, () => 0);
+    this.gatePositions = 0;
+  }
+
+  /** Each layer's mean gate over every position run since resetGates/setAdapter (how much the answers drew on memory); undefined without a Gated Memory adapter or positions. */
+  gateAverages(): number[] | undefined {
+    if (!this.memory || this.gatePositions === 0 || (this.loraFeeds.memory_on?.data as Uint8Array | undefined)?.[0] !== 1) return undefined;
+    return this.gateSums.map((s) => s / this.gatePositions);
   }
 
   /** Logits of the last position after running `ids` at `start…` on top of `cache` (empty: prefill). */
@@ -79,6 +115,10 @@ export class Generator {
       feeds[`past_value_${i}`] = cache?.[`present_value_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
     }
     const out = await this.session.run(feeds);
+    if (this.memory) {
+      for (let i = 0; i < numLayers; i++) this.gateSums[i]! += (out[`gate_${i}`]!.data as Float32Array)[0]! * ids.length;
+      this.gatePositions += ids.length;
+    }
     return { logits: out.logits!.data as Float32Array, cache: out };
   }
 

@@ -5,8 +5,7 @@
  * update. Same interface as TrainStepRunner, so learning can use either.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { loraName } from '../model/llama';
-import { layerLoraGrad, layerLoraInput, type RecomputeGraphs } from '../model/recompute';
+import { layerParts, type RecomputeGraphs } from '../model/recompute';
 import { fromHalfBits, toHalfBits } from '../model/safetensors';
 import type { Weight } from '../model/weights';
 import type { EncodedModel } from '../onnx/model';
@@ -106,10 +105,9 @@ export class RecomputeRunner implements StepRunner {
     const hiddenTensor = (data: Float32Array, len = T): Tensor => new Tensor('float32', data, [1, len, D]);
     const index = (i: number): Tensor => new Tensor('int64', BigInt64Array.of(BigInt(i)), []);
     const flag = (b: boolean): Tensor => new Tensor('bool', Uint8Array.of(b ? 1 : 0), []);
+    const parts = layerParts(lora);
     const loraFeeds = (i: number): Record<string, Tensor> =>
-      Object.fromEntries(
-        lora.targets.flatMap((t) => (['A', 'B'] as const).map((ab) => [layerLoraInput(t, ab), new Tensor('float32', this.update.get(loraName(i, t, ab)) as Float32Array, this.graphs.shapes[loraName(i, t, ab)]!)])),
-      );
+      Object.fromEntries(parts.map((p) => [p.input, new Tensor('float32', this.update.get(p.name(i)) as Float32Array, this.graphs.shapes[p.name(i)]!)]));
 
     // forward: keep each layer's input (the embeddings first)
     const inputs: Float32Array[] = [this.embed(ids)];
@@ -142,7 +140,7 @@ export class RecomputeRunner implements StepRunner {
     const grads: Record<string, Tensor> = {};
     for (let i = N - 1; i >= 0; i--) {
       const out = await this.layer.run({ hidden: hiddenTensor(inputs[i]!), layer: index(i), backward: flag(true), grad_out: hiddenTensor(grad), ...row, ...loraFeeds(i) });
-      for (const t of lora.targets) for (const ab of ['A', 'B'] as const) grads[gradInput(loraName(i, t, ab))] = out[layerLoraGrad(t, ab)]!;
+      for (const p of parts) grads[gradInput(p.name(i))] = out[p.grad]!;
       grad = out.grad_in!.data as Float32Array;
     }
     const { gradNorm } = await this.update.step(grads, lr);

@@ -24,7 +24,7 @@ import { relL2 } from '../helpers';
 
 const { Tensor: T_ } = loadOrt();
 const SEQ = 40;
-const lora: LoraConfig = { rank: 4, alpha: 8, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] };
+const LORA: LoraConfig = { rank: 4, alpha: 8, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] };
 
 function batch(cfg: LlamaConfig, step: number, maskFrom = 0): Record<string, Tensor> {
   const ids = Array.from({ length: SEQ + 1 }, (_, i) => (i * 37 + step * 11 + 5) % cfg.vocabSize);
@@ -45,7 +45,8 @@ function packedRow(cfg: LlamaConfig, step: number): Record<string, Tensor> {
   return packedFeeds([row], undefined, { weighting: 'sample' });
 }
 
-async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: Precision; chunk?: number; steps: number; maskFrom?: number; tol: number; packed?: boolean }): Promise<void> {
+async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: Precision; chunk?: number; steps: number; maskFrom?: number; tol: number; packed?: boolean; adapter?: LoraConfig }): Promise<void> {
+  const lora = o.adapter ?? LORA;
   const one = buildLlamaTrainStep(cfg, weights, { seqLen: o.packed ? 'T' : SEQ, batch: 1, lora, seed: 3, precision: o.precision, packed: o.packed });
   const oneRunner = new TrainStepRunner((await createSession(one.model, 'cpu')).session, one.spec, one.params);
   const split = buildRecomputeStep(cfg, weights, { seqLen: SEQ, lora, seed: 3, precision: o.precision, chunk: o.chunk, packed: o.packed });
@@ -68,8 +69,8 @@ async function compare(cfg: LlamaConfig, weights: LlamaWeights, o: { precision: 
       assert.ok(err <= o.tol * 100, `${k}: relative L2 ${err.toExponential(2)} from the one-graph step`);
     }
     // the step changed the adapter (a comparison of two untrained adapters would prove nothing)
-    const b0 = Object.keys(one.params).find((k) => k.endsWith('lora_B'))!;
-    assert.ok(runner.get(b0).some((v) => v !== 0), 'LoRA B moved away from zero');
+    const b0 = Object.keys(one.params).find((k) => k.endsWith('lora_B') || k.endsWith('memory.W2'))!;
+    assert.ok(runner.get(b0).some((v) => v !== 0), `${b0} moved away from zero`);
   } finally {
     await runner.release();
   }
@@ -104,6 +105,14 @@ describe('activation recomputation', () => {
   test('packed rows in mixed precision', async () => {
     const cfg = smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 256, vocab: 512, tie: true });
     await compare(cfg, randomWeights(cfg, 3, 0.05), { precision: 'float16', steps: 4, tol: 1e-4, packed: true });
+  });
+
+  test('Gated Memory: packed rows in float32 and in mixed precision, as the one-graph step', async () => {
+    const memory: LoraConfig = { ...LORA, kind: 'gated-memory' };
+    const cfg = smallConfig({ hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, vocab: 300, tie: false });
+    await compare(cfg, randomWeights(cfg, 11), { precision: 'float32', chunk: 8, steps: 5, tol: 1e-5, packed: true, adapter: memory });
+    const half = smallConfig({ hidden: 128, layers: 2, heads: 4, kvHeads: 2, intermediate: 256, vocab: 512, tie: true });
+    await compare(half, randomWeights(half, 3, 0.05), { precision: 'float16', steps: 4, tol: 1e-4, packed: true, adapter: memory });
   });
 
   test('the head chunk keeps its logits no larger than a layer\'s MLP activations', () => {
