@@ -43,8 +43,9 @@ Usage:
   lift demo              the quick-start job: the default model answers questions about a spec it
                          never saw, learns the spec (LIFT), and answers again from its weights
   lift learn <path...> [--model <dir>] (--out <adapter dir> | --store <adapters dir>)
-             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--minutes M] [--epochs N] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
-                         learn folders (or one document) into a LoRA adapter; with --store,
+             [--incremental] [--no-memory-check] [--recompute auto|on|off] [--batch N] [--model-qa N] [--preset fast|thorough] [--minutes M] [--epochs N] [--adapter-kind lora|gated-memory] [--rank R] [--lr X] [--seed N] [--segment L] [--tokens N]
+                         learn folders (or one document) into an adapter (LoRA, or
+                         --adapter-kind gated-memory: LIFT v3's Gated Memory); with --store,
                          into its own folder of that store (keyed by model + corpus), made active;
                          --minutes M: how long it may take (default 10; 0: the preset's passes),
                          the passes are fitted to it from this machine's measured speed
@@ -68,7 +69,7 @@ Usage:
                          whether learning the folders (default: the current one) fits this
                          machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -167,6 +168,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
   const bad = ['epochs', 'rank', 'lr', 'seed', 'segment', 'tokens', 'model-qa', 'batch', 'minutes'].filter((k) => options[k] !== undefined && !(Number(num(k)) > 0 || ((k === 'seed' || k === 'minutes') && Number(num(k)) >= 0)));
   if (options.preset !== undefined && options.preset !== 'fast' && options.preset !== 'thorough') bad.push('preset');
   if (options.recompute !== undefined && !['auto', 'on', 'off'].includes(options.recompute)) bad.push('recompute');
+  if (options['adapter-kind'] !== undefined && !['lora', 'gated-memory'].includes(options['adapter-kind'])) bad.push('adapter-kind');
   if (!paths.length || !options.out === !options.store || bad.length) {
     process.stderr.write(`lift learn: ${bad.length ? `bad value for --${bad.join(', --')}` : 'give the paths to learn and one of --out <adapter dir> or --store <adapters dir>'}\n\n${USAGE}`);
     return 2;
@@ -185,6 +187,7 @@ async function learnCommand(args: string[], verbose: boolean): Promise<number> {
             store: options.store ? path.resolve(options.store) : undefined,
             incremental,
             epochs: num('epochs'),
+            adapterKind: options['adapter-kind'] as 'lora' | 'gated-memory' | undefined,
             rank: num('rank'),
             lr: num('lr'),
             seed: num('seed'),
@@ -463,8 +466,12 @@ export async function main(argv: string[]): Promise<number> {
           const seedAt = args.indexOf('--seed');
           const seed = seedAt > 0 ? Number(args[seedAt + 1]) : undefined;
           if (seed !== undefined && !(Number.isInteger(seed) && seed > 0)) throw new Error(`--seed takes a whole number above 0, not ${args[seedAt + 1]}`);
-          const repo = args[3] && args[3] !== '--seed' ? { repo: path.resolve(args[3]) } : {};
-          return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}) }) : benchFacts(console.log, args[2] ? { only: args[2] } : {});
+          const kindAt = args.indexOf('--adapter-kind');
+          const adapterKind = kindAt > 0 ? args[kindAt + 1] : undefined;
+          if (adapterKind !== undefined && adapterKind !== 'lora' && adapterKind !== 'gated-memory') throw new Error(`--adapter-kind takes lora or gated-memory, not ${adapterKind}`);
+          const learn = adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {};
+          const repo = args[3] && !args[3].startsWith('--') ? { repo: path.resolve(args[3]) } : {};
+          return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}), learn }) : benchFacts(console.log, { ...(args[2] && !args[2].startsWith('--') ? { only: args[2] } : {}), learn });
         },
       };
       if (suite !== 'all' && !suites[suite]) {

@@ -102,6 +102,8 @@ export interface WorkspaceParams {
 
 export interface LearnParams extends WorkspaceParams {
   tokenBudget?: number;
+  /** `lora` (default) or `gated-memory` (LIFT v3's per-head memory and gate; rank does not apply). */
+  adapterKind?: 'lora' | 'gated-memory';
   rank?: number;
   epochs?: number;
   lr?: number;
@@ -224,6 +226,8 @@ export interface SelfCheckFigures {
   asked: number;
   direct: number;
   withRetrieval?: number;
+  /** Gated Memory: each layer's mean gate while answering (0: attention only, 1: memory only), closed book and with retrieved context. */
+  gate?: { closedBook: number[]; withRetrieval?: number[] };
 }
 
 /** What an adapter's manifest says about it. */

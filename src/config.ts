@@ -10,6 +10,7 @@ export interface LiftSettings {
   include: string[];
   exclude: string[];
   tokenBudget: number;
+  adapterKind: 'lora' | 'gated-memory';
   adapterRank: number;
   modelQA: number;
   epochs: number;
@@ -31,6 +32,7 @@ export function readSettings(): LiftSettings {
     include: c.get<string[]>('include', []),
     exclude: c.get<string[]>('exclude', []),
     tokenBudget: c.get<number>('tokenBudget', 200_000),
+    adapterKind: c.get<'lora' | 'gated-memory'>('adapter.kind', 'lora'),
     adapterRank: c.get<number>('adapter.rank', 0),
     modelQA: c.get<number>('modelQA', 0),
     epochs: c.get<number>('epochs', 0),

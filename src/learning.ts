@@ -105,7 +105,7 @@ export class Learning {
             }
           };
           const result = await this.trainer.learn(
-            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, budgetMinutes: settings.learnBudgetMinutes, preset: settings.preset, memoryCheck: settings.memoryCheck, recompute: settings.recompute, segmentLength: settings.segmentLength > 0 ? settings.segmentLength : undefined, batch: settings.batchSize > 0 ? settings.batchSize : undefined, incremental },
+            { roots, model, store, include: settings.include, exclude: settings.exclude, tokenBudget: settings.tokenBudget, adapterKind: settings.adapterKind, rank: settings.adapterRank > 0 ? settings.adapterRank : undefined, modelQA: settings.modelQA || undefined, epochs: settings.epochs > 0 ? settings.epochs : undefined, budgetMinutes: settings.learnBudgetMinutes, preset: settings.preset, memoryCheck: settings.memoryCheck, recompute: settings.recompute, segmentLength: settings.segmentLength > 0 ? settings.segmentLength : undefined, batch: settings.batchSize > 0 ? settings.batchSize : undefined, incremental },
             onProgress,
             source.token,
           );

@@ -77,8 +77,9 @@ async function evaluate(
     const indexes = new RetrievalIndexes(() => undefined);
     const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
     await indexes.open(request);
-    const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[] }> => {
+    const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[]; gate?: number[] }> => {
       answerer.useAdapter(adapter);
+      answerer.takeGates();
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
       const examples: { question: string; expect: string; answer: string }[] = [];
       for (const q of questions) {
@@ -92,7 +93,8 @@ async function evaluate(
         score.withContext += Number(sources.length > 0);
         if (examples.length < 8) examples.push({ question: q.question, expect: q.expect, answer: text.trim() });
       }
-      return { score, examples };
+      const gate = answerer.takeGates()?.map((g) => Number(g.toFixed(4)));
+      return { score, examples, ...(gate ? { gate } : {}) };
     };
     const before = await ask(undefined, false);
     const started = performance.now();
@@ -112,13 +114,15 @@ async function evaluate(
     const seconds = (performance.now() - started) / 1000;
     const closed = await ask(adapterDir, false);
     const retrieved = await ask(adapterDir, true);
-    const fmt = (s: Score): string => `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}`;
+    const fmt = (s: Score, gate?: number[]): string =>
+      `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}${gate ? `; gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`;
     log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
     log(`  before learning, closed book: ${fmt(before.score)}`);
-    log(`  LIFT, closed book:            ${fmt(closed.score)}`);
-    log(`  LIFT + retrieval:             ${fmt(retrieved.score)}`);
+    log(`  LIFT, closed book:            ${fmt(closed.score, closed.gate)}`);
+    log(`  LIFT + retrieval:             ${fmt(retrieved.score, retrieved.gate)}`);
     return {
       name,
+      adapterKind: o.learn?.adapterKind ?? 'lora',
       tokens: learned.tokens,
       facts: learned.facts,
       qaPairs: learned.qaPairs,
@@ -128,6 +132,7 @@ async function evaluate(
       before: before.score,
       closedBook: closed.score,
       retrieval: retrieved.score,
+      ...(closed.gate ? { gate: { closedBook: closed.gate, retrieval: retrieved.gate } } : {}),
       examples: closed.examples,
     };
   } finally {

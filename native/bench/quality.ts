@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { collect } from '../lift/corpus';
 import { buildLongInput } from '../lift/input';
-import { learnWorkspace } from '../lift/pipeline';
+import { describeGates, learnWorkspace, type LearnRequest } from '../lift/pipeline';
 import { generateQA, HELD_OUT, type QAPair } from '../lift/qa';
 import { Bm25Index, type Chunk, chunkFiles } from '../lift/retrieve';
 import { weightsAlone } from '../lift/store';
@@ -73,7 +73,7 @@ interface Tally {
   contains: number;
 }
 
-export async function benchQuality(log: (line: string) => void = console.log, o: { repo?: string; include?: string[]; epochs?: number; stage2Epochs?: number; seed?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchQuality(log: (line: string) => void = console.log, o: { repo?: string; include?: string[]; epochs?: number; stage2Epochs?: number; seed?: number; learn?: Partial<LearnRequest> } = {}): Promise<Record<string, unknown>> {
   const modelDir = defaultModelDir();
   if (!modelDir) throw new Error('the default model is not installed');
   const repo = o.repo ?? path.join(process.cwd(), 'node_modules', 'secretlint');
@@ -88,7 +88,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   const started = performance.now();
   let lastLog = 0;
   const learned = await learnWorkspace(
-    { roots: [repo], include, modelDir, adapterDir, seed: o.seed ?? 1, budgetMinutes: 0, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.stage2Epochs ? { stage2Epochs: o.stage2Epochs } : {}) },
+    { roots: [repo], include, modelDir, adapterDir, seed: o.seed ?? 1, budgetMinutes: 0, ...(o.epochs ? { epochs: o.epochs } : {}), ...(o.stage2Epochs ? { stage2Epochs: o.stage2Epochs } : {}), ...o.learn },
     {
       onProgress: (p) => {
         if (p.phase === 'train' && p.step && performance.now() - lastLog > 30_000) {
@@ -102,6 +102,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   log(`learned in ${learnSeconds.toFixed(0)} s: ${learned.steps} steps, ${learned.qaPairs} QA pairs (generator phrasings), loss ${learned.firstLoss.toFixed(2)} → ${learned.finalLoss.toFixed(2)}`);
   const check = learned.selfCheck;
   if (check) log(`self-check: ${check.direct}/${check.asked} from the weights alone, ${check.withRetrieval}/${check.asked} with retrieved context: ask ${weightsAlone(check) ? 'answers with this adapter without retrieval (the "LIFT, no context" row)' : 'retrieves (the "LIFT + BM25" row)'}`);
+  if (check?.gate) log(`gate per layer: ${describeGates(check.gate)}`);
 
   // contexts: the head and tail of the long input (what fits without retrieval), or BM25 chunks
   const headTail: Chunk[] = [
@@ -128,6 +129,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   const examples: Record<string, unknown>[] = [];
   for (const c of conditions) {
     answerer.useAdapter(c.adapter ? adapterDir : undefined);
+    answerer.takeGates();
     const byKind = new Map<string, Tally>(KINDS.map((k) => [k, { n: 0, exact: 0, contains: 0 }]));
     for (const q of questions) {
       const { text } = await answerer.answer(q.question, c.context(q), { maxTokens: MAX_TOKENS });
@@ -139,8 +141,9 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
       if (examples.length < 60 && q === questions.find((x) => x.kind === q.kind)) examples.push({ condition: c.name, kind: q.kind, question: q.question, expected: q.answer, answer: text, ...s });
     }
     const all = [...byKind.values()].reduce((a, t) => ({ n: a.n + t.n, exact: a.exact + t.exact, contains: a.contains + t.contains }), { n: 0, exact: 0, contains: 0 });
-    rows.push({ condition: c.name, ...Object.fromEntries([...byKind].map(([k, t]) => [k, t])), all });
-    log(`${c.name.padEnd(52)} ${[...byKind].map(([k, t]) => `${k} ${t.exact}/${t.contains}/${t.n}`).join('  ')}  | all: exact ${all.exact}/${all.n}, contains ${all.contains}/${all.n}`);
+    const gate = answerer.takeGates()?.map((g) => Number(g.toFixed(4)));
+    rows.push({ condition: c.name, ...Object.fromEntries([...byKind].map(([k, t]) => [k, t])), all, ...(gate ? { gate } : {}) });
+    log(`${c.name.padEnd(52)} ${[...byKind].map(([k, t]) => `${k} ${t.exact}/${t.contains}/${t.n}`).join('  ')}  | all: exact ${all.exact}/${all.n}, contains ${all.contains}/${all.n}${gate ? ` | gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`);
   }
   await answerer.release();
   log('(per kind: exact / contains-answer / questions)');
@@ -148,7 +151,8 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   return {
     repository: { name: path.basename(repo), files: files.length, tokens: input.ids.length, include },
     seed: o.seed ?? 1,
-    learning: { seconds: learnSeconds, steps: learned.steps, qaPairs: learned.qaPairs, firstLoss: learned.firstLoss, finalLoss: learned.finalLoss, passes: learned.passes, selfCheck: check && { asked: check.asked, direct: check.direct, withRetrieval: check.withRetrieval, retrieval: weightsAlone(check) ? 'off' : 'on' } },
+    adapterKind: o.learn?.adapterKind ?? 'lora',
+    learning: { seconds: learnSeconds, steps: learned.steps, qaPairs: learned.qaPairs, firstLoss: learned.firstLoss, finalLoss: learned.finalLoss, passes: learned.passes, selfCheck: check && { asked: check.asked, direct: check.direct, withRetrieval: check.withRetrieval, retrieval: weightsAlone(check) ? 'off' : 'on', ...(check.gate ? { gate: check.gate } : {}) } },
     questions: questions.length,
     maxTokens: MAX_TOKENS,
     rows,

@@ -216,14 +216,15 @@ export class Answerer {
     const cacheFile = bits && !loaded && !(bundled && path.resolve(bundled) === path.resolve(modelDir)) ? quantCacheFile(modelDir, bits) : undefined;
     const cached = cacheFile ? readQuantCache(cacheFile) : undefined;
     const quantized = bits ? (cached ?? new Map<string, BlockQuantized>()) : undefined;
-    const graph = buildLlamaGenerate(config, weights, undefined, precision, bits, quantized);
+    // with Gated Memory inputs, switched off unless a Gated Memory adapter answers
+    const graph = buildLlamaGenerate(config, weights, undefined, precision, bits, quantized, true);
     let cacheNote: string | undefined;
     if (cacheFile && quantized) {
       const problem = cached ? undefined : writeQuantCache(cacheFile, quantized);
       cacheNote = cached ? `read from ${cacheFile}` : problem ? `not cached (${problem})` : `quantized and cached in ${cacheFile}`;
     }
     const { session } = await createSession(graph.model, device);
-    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets), as, cacheNote);
+    return new Answerer(modelDir, config, tok, new Generator(session, config, graph.loraTargets, graph.memory), as, cacheNote);
   }
 
   /** Which adapter answers now (its file, time and size), undefined for the base model. */
@@ -241,6 +242,13 @@ export class Answerer {
       this.adapterKey = key;
     }
     return key !== undefined;
+  }
+
+  /** With a Gated Memory adapter: each layer's mean gate over what was answered since the last call (then counted afresh); else undefined. */
+  takeGates(): number[] | undefined {
+    const gates = this.generator.gateAverages();
+    this.generator.resetGates();
+    return gates;
   }
 
   /** Frees the model's session. */

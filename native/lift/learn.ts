@@ -10,7 +10,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
-import { buildLlamaTrainStep, type LoraConfig } from '../model/llama';
+import { type AdapterKind, adapterKind, buildLlamaTrainStep, type LoraConfig } from '../model/llama';
 import { type LoraAdapter, saveAdapter } from '../model/peft';
 import type { LlamaWeights } from '../model/weights';
 import { loadOrt } from '../runtime/ort';
@@ -237,7 +237,7 @@ export function planSteps(stages: readonly Stage[], o: { seed: number; batch?: n
   return plan;
 }
 
-/** Trains a LoRA adapter through the stages; returns it with the loss of every step. */
+/** Trains an adapter (LoRA or Gated Memory, by `o.lora.kind`) through the stages; returns it with the loss of every step. */
 export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stages: readonly Stage[], o: TrainOptions): Promise<{ adapter: LoraAdapter; losses: number[] }> {
   const samples = stages.flatMap((st) => st.samples);
   if (samples.length === 0) throw new Error('nothing to learn: no samples');
@@ -260,8 +260,9 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
   });
   const device = o.device ?? defaultDevice();
   const init = o.initial;
-  if (init && (init.rank !== o.lora.rank || init.targets.join() !== o.lora.targets.join())) {
-    throw new Error(`the current adapter (rank ${init.rank}, ${init.targets.join('/')}) does not match the settings (rank ${o.lora.rank}, ${o.lora.targets.join('/')}): learn from scratch`);
+  const describe = (a: { rank: number; targets: readonly string[]; kind?: AdapterKind }): string => (adapterKind(a) === 'gated-memory' ? 'Gated Memory' : `LoRA rank ${a.rank}, ${a.targets.join('/')}`);
+  if (init && describe(init) !== describe(o.lora)) {
+    throw new Error(`the current adapter (${describe(init)}) does not match the settings (${describe(o.lora)}): learn from scratch`);
   }
   // a graph for WebGPU is written with the ops it has kernels for
   const built = { seqLen: plan.longest, lora: o.lora, seed: o.seed, precision: precisionFor(device), portable: (await resolveProvider(device)) === 'webgpu' };
@@ -346,7 +347,8 @@ export async function trainAdapter(cfg: LlamaConfig, weights: LlamaWeights, stag
     await release();
   }
   const tensors = Object.fromEntries(names.map((k) => [k, Float32Array.from(runner.get(k))]));
-  return { adapter: { rank: o.lora.rank, alpha: o.lora.alpha, targets: [...o.lora.targets], tensors }, losses };
+  const gated = adapterKind(o.lora) === 'gated-memory';
+  return { adapter: gated ? { kind: 'gated-memory', rank: 0, alpha: 0, targets: [], tensors } : { rank: o.lora.rank, alpha: o.lora.alpha, targets: [...o.lora.targets], tensors }, losses };
 }
 
 /** Trains and, only if training completed, saves the adapter to `dir` (replacing any previous one whole). */

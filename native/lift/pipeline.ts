@@ -14,7 +14,7 @@ import { buildLongInput, type LongInput } from './input';
 import { AdapterError, type LoraAdapter, loadAdapter } from '../model/peft';
 import { LearnCancelled, type LearnProgress, learnToFolder, planSteps, shuffled, type Stage, trainAdapter } from './learn';
 import type { LlamaWeights } from '../model/weights';
-import type { LoraConfig } from '../model/llama';
+import { ADAPTER_KINDS, type AdapterKind, type LoraConfig } from '../model/llama';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
 import { type Chunk, chunkFiles, chunkTokensFor, tokenSizing } from './retrieve';
@@ -46,6 +46,8 @@ export interface LearnRequest {
   include?: string[];
   exclude?: string[];
   tokenBudget?: number;
+  /** LoRA (default) or Gated Memory. */
+  adapterKind?: AdapterKind;
   rank?: number;
   alpha?: number;
   targets?: LinearTarget[];
@@ -294,11 +296,17 @@ export async function selfCheck(
   const answerer = typeof model === 'string' ? await Answerer.load(model) : await model();
   try {
     answerer.useAdapter(adapterDir);
+    // Gated Memory: the gates, summed over the questions, closed book and with context apart
+    const gates = { closedBook: [] as number[], withRetrieval: [] as number[] };
+    const add = (into: number[]): void => answerer.takeGates()?.forEach((g, i) => (into[i] = (into[i] ?? 0) + g));
+    answerer.takeGates();
     for (const q of asked) {
       if (o.isCancelled?.()) break;
       const { text } = await answerer.answer(q.question, [], { maxTokens: 32 });
+      add(gates.closedBook);
       if (o.retrieve) {
         const withContext = await answerer.answer(q.question, await o.retrieve(q.question), { maxTokens: 32 });
+        add(gates.withRetrieval);
         result.withRetrieval = (result.withRetrieval ?? 0) + Number(statesDirectly(withContext.text, q.value!));
       }
       result.asked++;
@@ -306,10 +314,18 @@ export async function selfCheck(
       if (result.examples.length < 5) result.examples.push({ question: q.question, answer: text.trim(), value: q.value! });
       o.onProgress?.(result.asked, asked.length);
     }
+    const mean = (sums: number[]): number[] => sums.map((x) => Number((x / result.asked).toFixed(4)));
+    if (gates.closedBook.length && result.asked) result.gate = { closedBook: mean(gates.closedBook), ...(gates.withRetrieval.length ? { withRetrieval: mean(gates.withRetrieval) } : {}) };
   } finally {
     await answerer.release();
   }
   return result;
+}
+
+/** A self-check's gates in a line: closed book, and with retrieved context. */
+export function describeGates(g: NonNullable<SelfCheck['gate']>): string {
+  const line = (v: number[]): string => v.map((x) => x.toFixed(2)).join(' ');
+  return `${line(g.closedBook)} closed book${g.withRetrieval ? `; ${line(g.withRetrieval)} with retrieved context` : ''}`;
 }
 
 /** The files' chunks searched as `ask` searches a workspace: chunks sized to the model, the same BM25 index (in memory). */
@@ -329,7 +345,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   const own = modelLiftConfig(req.modelDir);
   const preset = own.presets?.[req.preset ?? 'fast'] ?? PRESETS[req.preset ?? 'fast'];
   const rank = req.rank ?? own.rank ?? DEFAULT_LORA.rank;
-  const lora = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? [...DEFAULT_LORA.targets] };
+  const kind = req.adapterKind ?? 'lora';
+  if (!ADAPTER_KINDS.includes(kind)) throw new Error(`the adapter kind must be one of ${ADAPTER_KINDS.join(', ')}, not ${JSON.stringify(kind)}`);
+  const lora: LoraConfig = { rank, alpha: req.alpha ?? 2 * rank, targets: req.targets ?? own.targets ?? [...DEFAULT_LORA.targets], kind };
   // refuse before anything heavy: memory for the training step, a writable folder with room
   const preferred = req.segmentLength ?? preferredSegment(modelConfig);
   const seqLenFor = (segment: number): number => rowLength(modelConfig, segment, req.prefixBudget);
@@ -353,7 +371,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   }
   if (req.memoryCheck !== false) checkMemory(estimate);
   const { recompute, batch } = estimate;
-  checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora.rank, lora.targets));
+  checkStorage(store ? path.join(store.root, 'adapter') : req.adapterDir!, adapterBytes(modelConfig, lora));
   progress({ phase: 'collect', message: `memory estimate ${formatBytes(estimate.total)}${recompute ? ' with activation recomputation' : ''}${batch > 1 ? ` in batches of ${batch}` : ''} (${formatBytes(availableMemory())} available)` });
   progress({ phase: 'collect', message: req.roots.join(', ') });
   const { files, report } = await collect(req.roots, {
@@ -405,7 +423,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   let initial: LoraAdapter | undefined;
   let trainedQA = fits.length;
   const manifest = req.incremental && currentDir ? readManifest(currentDir) : undefined;
-  const same = (m: Manifest): boolean => m.baseModel === req.modelDir && m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets);
+  const same = (m: Manifest): boolean =>
+    m.baseModel === req.modelDir && (m.settings.kind ?? 'lora') === kind && (kind === 'gated-memory' || (m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets)));
   let previous = manifest && same(manifest) ? manifest : undefined;
   if (previous) {
     try {
@@ -514,6 +533,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     if (check.asked) {
       const off = weightsAlone(check) ? `; with retrieved context ${check.withRetrieval}, so answers with this adapter come from its weights without searching the workspace` : '';
       progress({ phase: 'check', message: `answers ${check.direct} of ${check.asked} check questions${off}${check.direct < 0.7 * check.asked && (req.preset ?? 'fast') === 'fast' ? ' (the thorough preset learns more)' : ''}` });
+      if (check.gate) progress({ phase: 'check', message: `Gated Memory's gate per layer (0: attention only, 1: memory only): ${describeGates(check.gate)}` });
     }
   }
   return {

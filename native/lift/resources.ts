@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describeFsError } from '../fsError';
 import type { LlamaConfig } from '../model/config';
+import { type AdapterKind, memoryShapes } from '../model/llama';
 import { headChunk } from '../model/recompute';
 import { LINEAR_TARGETS, type LinearTarget, linearShape } from '../model/weights';
 
@@ -44,17 +45,20 @@ export function parameterCount(cfg: LlamaConfig): number {
  * chunk's, and the layers' inputs kept between the sweeps (with the gradient and the copies that
  * cross into ONNX Runtime, ≈ 3 per token per hidden width per layer).
  */
-function activationFloats(cfg: LlamaConfig, T: number, recompute = false): number {
-  const layer = 18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T;
+function activationFloats(cfg: LlamaConfig, T: number, recompute = false, kind?: AdapterKind): number {
+  // Gated Memory keeps about 8 values per token per head dimension (its hidden layer of 2d before and after SiLU, the memory, the mix); counted from the graph, not fitted
+  const memory = kind === 'gated-memory' ? 8 * T * cfg.numHeads * cfg.headDim : 0;
+  const layer = 18 * T * (cfg.hiddenSize + cfg.intermediateSize) + cfg.numHeads * T * T + memory;
   const attentionBackward = 5 * cfg.numHeads * T * T;
   if (!recompute) return cfg.numLayers * layer + attentionBackward + 13 * T * cfg.vocabSize;
   // one more copy of the scores for the recomputed forward inside the vector-Jacobian product (measured 1.05× at 2048 tokens without it)
   return layer + attentionBackward + cfg.numHeads * T * T + 13 * headChunk(cfg, T) * cfg.vocabSize + 3 * (cfg.numLayers + 1) * T * cfg.hiddenSize;
 }
 
-/** LoRA parameters (A and B of every target in every layer). */
-function loraParameterCount(cfg: LlamaConfig, rank: number, targets: readonly LinearTarget[]): number {
-  return cfg.numLayers * targets.reduce((a, t) => a + linearShape(cfg, t).reduce((x, y) => x + y, 0) * rank, 0);
+/** The adapter's parameters: LoRA's A and B of every target in every layer, or every layer's Gated Memory. */
+export function adapterParameterCount(cfg: LlamaConfig, a: { rank: number; targets: readonly LinearTarget[]; kind?: AdapterKind }): number {
+  if (a.kind === 'gated-memory') return cfg.numLayers * Object.values(memoryShapes(cfg)).reduce((n, s) => n + s.reduce((x, y) => x * y, 1), 0);
+  return cfg.numLayers * a.targets.reduce((n, t) => n + linearShape(cfg, t).reduce((x, y) => x + y, 0) * a.rank, 0);
 }
 
 export interface MemoryEstimate {
@@ -75,6 +79,7 @@ export interface StepShape {
   seqLen: number;
   rank: number;
   targets: readonly LinearTarget[];
+  kind?: AdapterKind;
   recompute?: boolean;
   /** Samples per step (default 1): the activations scale with it. */
   batch?: number;
@@ -95,8 +100,8 @@ export interface StepShape {
 export function estimateLearnMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.1;
   const weights = margin * 4 * (o.recompute ? 3 : 4) * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute) * (o.batch ?? 1);
-  const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute, o.kind) * (o.batch ?? 1);
+  const adapter = 4 * 5 * adapterParameterCount(cfg, o);
   const runtime = 240 * MB;
   return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute, batch: o.batch ?? 1 };
 }
@@ -123,8 +128,8 @@ export function chooseRecompute(cfg: LlamaConfig, o: StepShape, mode: RecomputeM
 export function estimateGpuMemory(cfg: LlamaConfig, o: StepShape): MemoryEstimate {
   const margin = 1.25;
   const weights = 2 * parameterCount(cfg);
-  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute) * (o.batch ?? 1);
-  const adapter = 4 * 5 * loraParameterCount(cfg, o.rank, o.targets);
+  const activations = margin * 4 * activationFloats(cfg, o.seqLen, o.recompute, o.kind) * (o.batch ?? 1);
+  const adapter = 4 * 5 * adapterParameterCount(cfg, o);
   const runtime = 600 * MB;
   return { total: weights + activations + adapter + runtime, parts: { weights, activations, adapter, runtime }, seqLen: o.seqLen, recompute: !!o.recompute, batch: o.batch ?? 1 };
 }
@@ -260,6 +265,6 @@ export function checkStorage(dir: string, bytes: number): void {
 }
 
 /** Bytes of the adapter file for this model, rank and targets (fp32). */
-export function adapterBytes(cfg: LlamaConfig, rank: number, targets: readonly LinearTarget[]): number {
-  return 4 * loraParameterCount(cfg, rank, targets);
+export function adapterBytes(cfg: LlamaConfig, a: { rank: number; targets: readonly LinearTarget[]; kind?: AdapterKind }): number {
+  return 4 * adapterParameterCount(cfg, a);
 }

@@ -55,7 +55,7 @@ export function recordSelfCheck(adapterDir: string, check: SelfCheckFigures): vo
 }
 
 /** The figures of a self-check (its examples stay out of the manifest). */
-export const figures = (c: SelfCheckFigures): SelfCheckFigures => ({ asked: c.asked, direct: c.direct, ...(c.withRetrieval !== undefined ? { withRetrieval: c.withRetrieval } : {}) });
+export const figures = (c: SelfCheckFigures): SelfCheckFigures => ({ asked: c.asked, direct: c.direct, ...(c.withRetrieval !== undefined ? { withRetrieval: c.withRetrieval } : {}), ...(c.gate ? { gate: c.gate } : {}) });
 
 /** Fewer check questions than this leave retrieval on whatever they say (too few to choose by). */
 export const RETRIEVAL_CHOICE_MIN = 10;

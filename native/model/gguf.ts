@@ -402,6 +402,9 @@ export function exportGguf(o: ExportOptions): ExportResult {
   const problem = unsupported(cfg);
   if (problem) throw new GgufError(`${o.modelDir}: ${problem}`);
   const adapter = o.adapterDir ? loadAdapter(o.adapterDir, cfg) : undefined;
+  if (adapter?.kind === 'gated-memory') {
+    throw new GgufError(`${o.adapterDir} is a Gated Memory adapter: GGUF and llama.cpp have no per-head memory or gate, so it cannot be exported or merged (a LoRA adapter can; learn with "lift.adapter.kind" set to "lora" to export)`);
+  }
   const arch = ggufArch(cfg);
   const name = o.name ?? path.basename(path.resolve(o.modelDir));
   const tensors: GgufTensor[] = [matrix('token_embd.weight', weights.embed.shape, () => weights.embed.data, quant)];

@@ -1,22 +1,28 @@
 /**
- * LoRA adapters in PEFT's on-disk format: `adapter_config.json` + `adapter_model.safetensors`
+ * Adapters on disk: `adapter_config.json` + `adapter_model.safetensors`. LoRA in PEFT's format,
  * with PEFT's tensor names (`base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`,
- * A [r, in], B [out, r]). Saving is atomic for the folder as a whole: a complete new folder
- * replaces the old one in a rename, so the previous adapter survives any failure.
+ * A [r, in], B [out, r]). Gated Memory in the same two files with LIFT's own layout (PEFT has no
+ * such adapter: its `peft_type` is `LIFT_GATED_MEMORY`, which PEFT refuses rather than
+ * misreads): `model.layers.{i}.self_attn.gated_memory.{W1,W2,U,w}`, float32, per head in row
+ * layout (x·W): W1 [H, d, 2d], W2 [H, 2d, d], U [H, d, ⌊√d⌋], w [H, ⌊√d⌋, 1]. Saving is atomic
+ * for the folder as a whole: a complete new folder replaces the old one in a rename, so the
+ * previous adapter survives any failure.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JSON_FILE_LIMIT, readText } from '../files';
 import type { LlamaConfig } from './config';
-import { loraName } from './llama';
+import { type AdapterKind, adapterKind, GATE_AT_INIT, loraName, MEMORY_PARTS, memoryName, memoryShapes } from './llama';
 import { SafetensorsFile, writeSafetensors } from './safetensors';
 import { LINEAR_TARGETS, type LinearTarget, linearModule, linearShape } from './weights';
 
+/** An adapter of either kind (`kind` absent: LoRA); Gated Memory has rank 0, alpha 0 and no targets. */
 export interface LoraAdapter {
+  kind?: AdapterKind;
   rank: number;
   alpha: number;
   targets: LinearTarget[];
-  /** Engine names (`layers.{i}.{target}.lora_A|B`) → values. */
+  /** Engine names (`layers.{i}.{target}.lora_A|B`, `layers.{i}.memory.{part}`) → values. */
   tensors: Record<string, Float32Array>;
 }
 
@@ -27,18 +33,36 @@ export class AdapterError extends Error {
 const peftName = (layer: number, t: LinearTarget, ab: 'A' | 'B'): string =>
   `base_model.model.model.layers.${layer}.${linearModule(t)}.${t}.lora_${ab}.weight`;
 
-/**
- * Saves the adapter; `extraFiles` (e.g. LIFT's manifest) are written into the same folder
- * before it replaces the old one, so the folder is always complete and consistent.
- */
-/** The file that holds an adapter's weights (PEFT's name). */
-export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+/** `peft_type` of a Gated Memory adapter's config. */
+export const GATED_MEMORY_TYPE = 'LIFT_GATED_MEMORY';
+const memoryFileName = (layer: number, part: string): string => `model.layers.${layer}.self_attn.gated_memory.${part}`;
 
-/** Whether `dir` holds an adapter's weights file (not whether they load: loadAdapter says). */
-export const hasAdapterWeights = (dir: string): boolean => fs.existsSync(path.join(dir, ADAPTER_WEIGHTS));
-
-export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = '', extraFiles: Record<string, string> = {}): void {
+/** The tensors (file name → shape and data) and adapter_config.json of an adapter. */
+function adapterFiles(cfg: LlamaConfig, adapter: LoraAdapter, baseModel: string): { tensors: Record<string, { shape: number[]; data: Float32Array }>; config: object } {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  if (adapterKind(adapter) === 'gated-memory') {
+    const shapes = memoryShapes(cfg);
+    for (let i = 0; i < cfg.numLayers; i++) {
+      for (const p of MEMORY_PARTS) {
+        const data = adapter.tensors[memoryName(i, p)];
+        const shape = [...shapes[p]];
+        if (data?.length !== shape.reduce((a, b) => a * b, 1)) throw new AdapterError(`adapter tensor ${memoryName(i, p)} is missing or the wrong size`);
+        tensors[memoryFileName(i, p)] = { shape, data };
+      }
+    }
+    const config = {
+      peft_type: GATED_MEMORY_TYPE,
+      adapter_kind: 'gated-memory',
+      base_model_name_or_path: baseModel,
+      num_attention_heads: cfg.numHeads,
+      head_dim: cfg.headDim,
+      memory_hidden: 2 * cfg.headDim,
+      gate_hidden: shapes.U[2],
+      gate_at_init: GATE_AT_INIT,
+      layout: 'per head, row vectors: m(q) = SiLU(q·W1)·W2, g(q) = sigmoid(3·(SiLU(q·U)·w − 1)), out = attn + g·m − (g − g0)/(1 − g0)·attn on the pre-RoPE query, before o_proj',
+    };
+    return { tensors, config };
+  }
   for (let i = 0; i < cfg.numLayers; i++) {
     for (const t of adapter.targets) {
       const [out, inF] = linearShape(cfg, t);
@@ -61,6 +85,21 @@ export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter,
     target_modules: adapter.targets,
     inference_mode: true,
   };
+  return { tensors, config };
+}
+
+/**
+ * Saves the adapter; `extraFiles` (e.g. LIFT's manifest) are written into the same folder
+ * before it replaces the old one, so the folder is always complete and consistent.
+ */
+/** The file that holds an adapter's weights (PEFT's name). */
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+
+/** Whether `dir` holds an adapter's weights file (not whether they load: loadAdapter says). */
+export const hasAdapterWeights = (dir: string): boolean => fs.existsSync(path.join(dir, ADAPTER_WEIGHTS));
+
+export function saveAdapter(dir: string, cfg: LlamaConfig, adapter: LoraAdapter, baseModel = '', extraFiles: Record<string, string> = {}): void {
+  const { tensors, config } = adapterFiles(cfg, adapter, baseModel);
   const parent = path.dirname(path.resolve(dir));
   fs.mkdirSync(parent, { recursive: true });
   recoverInterruptedSave(dir); // leftovers of a save that was killed
@@ -126,7 +165,8 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   } catch (err) {
     return fail(`adapter_config.json is missing or not JSON (${(err as Error).message})`);
   }
-  if (conf.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(conf.peft_type)} is not LORA`);
+  if (conf.peft_type === GATED_MEMORY_TYPE) return loadMemory(dir, cfg, fail);
+  if (conf.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(conf.peft_type)} is neither LORA nor ${GATED_MEMORY_TYPE}`);
   const rank = conf.r;
   const alpha = conf.lora_alpha;
   if (!Number.isSafeInteger(rank) || (rank as number) <= 0) fail(`r must be a positive integer`);
@@ -135,27 +175,43 @@ export function loadAdapter(dir: string, cfg: LlamaConfig): LoraAdapter {
   if (!Array.isArray(targets) || !targets.every((t) => (LINEAR_TARGETS as readonly string[]).includes(t))) {
     fail(`target_modules must be a list among ${LINEAR_TARGETS.join(', ')}`);
   }
-  let file: SafetensorsFile;
-  try {
-    file = SafetensorsFile.open(path.join(dir, ADAPTER_WEIGHTS));
-  } catch (err) {
-    return fail((err as Error).message);
-  }
+  const file = openWeights(dir, fail);
   const tensors: Record<string, Float32Array> = {};
   for (let i = 0; i < cfg.numLayers; i++) {
     for (const t of targets as LinearTarget[]) {
       const [out, inF] = linearShape(cfg, t);
-      for (const [ab, shape] of [['A', [rank, inF]], ['B', [out, rank]]] as const) {
-        const name = peftName(i, t, ab);
-        const entry = file.tensors.get(name) ?? fail(`tensor ${name} is missing: the adapter does not fit this model`);
-        if (entry.shape.join() !== shape.join()) fail(`tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] for this model`);
-        try {
-          tensors[loraName(i, t, ab)] = file.readFloat32(name).data;
-        } catch (err) {
-          fail((err as Error).message);
-        }
+      const r = rank as number;
+      for (const [ab, shape] of [['A', [r, inF]], ['B', [out, r]]] as const) {
+        tensors[loraName(i, t, ab)] = readTensor(file, peftName(i, t, ab), shape, fail);
       }
     }
   }
   return { rank: rank as number, alpha: alpha as number, targets: targets as LinearTarget[], tensors };
+}
+
+function openWeights(dir: string, fail: (msg: string) => never): SafetensorsFile {
+  try {
+    return SafetensorsFile.open(path.join(dir, ADAPTER_WEIGHTS));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+/** A tensor of the adapter's file, checked against the shape this model needs. */
+function readTensor(file: SafetensorsFile, name: string, shape: readonly number[], fail: (msg: string) => never): Float32Array {
+  const entry = file.tensors.get(name) ?? fail(`tensor ${name} is missing: the adapter does not fit this model`);
+  if (entry.shape.join() !== shape.join()) fail(`tensor ${name} has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}] for this model`);
+  try {
+    return file.readFloat32(name).data;
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+}
+
+function loadMemory(dir: string, cfg: LlamaConfig, fail: (msg: string) => never): LoraAdapter {
+  const file = openWeights(dir, fail);
+  const shapes = memoryShapes(cfg);
+  const tensors: Record<string, Float32Array> = {};
+  for (let i = 0; i < cfg.numLayers; i++) for (const p of MEMORY_PARTS) tensors[memoryName(i, p)] = readTensor(file, memoryFileName(i, p), shapes[p], fail);
+  return { kind: 'gated-memory', rank: 0, alpha: 0, targets: [], tensors };
 }

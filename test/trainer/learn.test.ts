@@ -280,6 +280,30 @@ describe('learn over JSON-RPC', () => {
     }
   });
 
+  test('Gated Memory: learned, recorded as such with its gates, answers, and is refused by the GGUF export; a LoRA continue learns anew', async () => {
+    const store = path.join(tmp, 'gm-store');
+    const progress: LearnProgress[] = [];
+    const r = await client.learn({ roots: [docs], model: modelDir, store, adapterKind: 'gated-memory', epochs: 2, lr: 1e-2, segmentLength: 48 }, (p) => progress.push(p));
+    const manifest = JSON.parse(fs.readFileSync(path.join(r.adapterDir, MANIFEST), 'utf8'));
+    assert.equal(manifest.settings.kind, 'gated-memory');
+    assert.equal(JSON.parse(fs.readFileSync(path.join(r.adapterDir, 'adapter_config.json'), 'utf8')).peft_type, 'LIFT_GATED_MEMORY');
+    assert.ok(r.selfCheck && r.selfCheck.asked > 0, 'the README has facts to check');
+    const gate = r.selfCheck.gate!;
+    assert.equal(gate.closedBook.length, 1, 'one layer');
+    assert.ok(gate.closedBook.every((g) => g > 0 && g < 1) && gate.withRetrieval?.length === 1, JSON.stringify(gate));
+    assert.ok(progress.some((p) => p.phase === 'check' && /gate per layer/.test(p.message ?? '')), 'the gates are reported');
+    const answer = await client.ask({ question: 'What is the default queue of Orbit?', roots: [docs], model: modelDir, store, maxTokens: 4 });
+    assert.equal(answer.usedAdapter, true);
+    await assert.rejects(client.exportGguf({ model: modelDir, store, outDir: path.join(tmp, 'gm-gguf') }), /Gated Memory adapter: GGUF and llama\.cpp have no per-head memory or gate/);
+    assert.equal(fs.existsSync(path.join(tmp, 'gm-gguf')), false, 'nothing written');
+    // the settings now say LoRA: an incremental learn cannot continue the memory, so it learns everything
+    const again: LearnProgress[] = [];
+    const lora = await client.learn({ roots: [docs], model: modelDir, store, incremental: true, epochs: 1, rank: 4, lr: 1e-3, segmentLength: 48 }, (p) => again.push(p));
+    assert.ok(again.some((p) => /no matching adapter to continue/.test(p.message ?? '')));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(lora.adapterDir, 'adapter_config.json'), 'utf8')).peft_type, 'LORA');
+    await assert.rejects(client.learn({ roots: [docs], model: modelDir, store, adapterKind: 'memory' as 'lora' }), /adapter kind must be one of lora, gated-memory/);
+  });
+
   test('a broken model folder or nothing to learn is a clear error', async () => {
     await assert.rejects(client.learn({ roots: [docs], model: path.join(tmp, 'nope'), adapterDir: path.join(tmp, 'x') }), /the model folder .*nope does not exist/);
     const empty = fs.mkdtempSync(path.join(tmp, 'empty-'));

@@ -62,6 +62,7 @@ test('settings cover model, device, globs, budget, rank and epochs with sane def
   assert.equal(p('lift.model').default, '');
   assert.ok(Array.isArray(p('lift.include').default) && Array.isArray(p('lift.exclude').default));
   assert.deepEqual([p('lift.preset').enum, p('lift.preset').default], [['fast', 'thorough'], 'fast']);
+  assert.deepEqual([p('lift.adapter.kind').enum, p('lift.adapter.kind').default], [['lora', 'gated-memory'], 'lora']);
   for (const key of ['lift.tokenBudget', 'lift.adapter.rank', 'lift.epochs', 'lift.modelQA']) {
     const { default: d, minimum = NaN, maximum = NaN } = p(key);
     assert.ok(typeof d === 'number' && Number.isInteger(d) && d >= minimum && d <= maximum, key);
