@@ -30,10 +30,10 @@ from make_llama_fixtures import inv_freq, rms_norm, rotate_half, rounded, write_
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 CONFIGS = {
     "gm-llama-gqa": dict(model_type="llama", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=48, vocab_size=64, rms_norm_eps=1e-5,
+                         num_key_value_heads=2, intermediate_size=32, vocab_size=48, rms_norm_eps=1e-5,
                          rope_theta=10000.0, max_position_embeddings=128, tie_word_embeddings=False, dtype="F32"),
-    "gm-qwen2-tied-bias": dict(model_type="qwen2", hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
-                               num_key_value_heads=1, intermediate_size=40, vocab_size=56, rms_norm_eps=1e-6,
+    "gm-qwen2-tied-bias": dict(model_type="qwen2", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                               num_key_value_heads=1, intermediate_size=32, vocab_size=48, rms_norm_eps=1e-6,
                                rope_theta=1000000.0, max_position_embeddings=128, tie_word_embeddings=True, dtype="F32"),
 }
 T = 10
