@@ -69,7 +69,7 @@ Usage:
                          whether learning the folders (default: the current one) fits this
                          machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory] [--lr X] [--minutes M]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -469,7 +469,13 @@ export async function main(argv: string[]): Promise<number> {
           const kindAt = args.indexOf('--adapter-kind');
           const adapterKind = kindAt > 0 ? args[kindAt + 1] : undefined;
           if (adapterKind !== undefined && adapterKind !== 'lora' && adapterKind !== 'gated-memory') throw new Error(`--adapter-kind takes lora or gated-memory, not ${adapterKind}`);
-          const learn = adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {};
+          const lrAt = args.indexOf('--lr');
+          const lr = lrAt > 0 ? Number(args[lrAt + 1]) : undefined;
+          if (lr !== undefined && !(lr > 0)) throw new Error(`--lr takes a positive number, not ${args[lrAt + 1]}`);
+          const minutesAt = args.indexOf('--minutes');
+          const budgetMinutes = minutesAt > 0 ? Number(args[minutesAt + 1]) : undefined;
+          if (budgetMinutes !== undefined && !(budgetMinutes >= 0)) throw new Error(`--minutes takes a number of minutes (0: the preset's passes), not ${args[minutesAt + 1]}`);
+          const learn = { ...(adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {}), ...(lr ? { lr } : {}), ...(budgetMinutes !== undefined ? { budgetMinutes } : {}) };
           const repo = args[3] && !args[3].startsWith('--') ? { repo: path.resolve(args[3]) } : {};
           return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}), learn }) : benchFacts(console.log, { ...(args[2] && !args[2].startsWith('--') ? { only: args[2] } : {}), learn });
         },
