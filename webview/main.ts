@@ -381,6 +381,8 @@ function renderLearning(v: LearningView): void {
     const skipped = Object.entries(r.skipped).map(([k, n]) => `${n} ${k}`).join(', ');
     learning.append(el('div', { className: 'report', text: r.facts === undefined ? l10n.t('{0} files, {1} tokens, {2} QA pairs; skipped: {3}; secrets redacted: {4}', r.files, r.tokens, r.qaPairs, skipped || l10n.t('none'), r.redactions) : l10n.t('{0} files, {1} tokens, {2} facts, {3} QA pairs; skipped: {4}; secrets redacted: {5}', r.files, r.tokens, r.facts, r.qaPairs, skipped || l10n.t('none'), r.redactions) }));
     if (r.selfCheck?.asked) learning.append(el('div', { className: 'report', text: l10n.t('Self-check: answers {0} of {1} questions it never trained on with the fact first.', r.selfCheck.direct, r.selfCheck.asked) }));
+    const gate = r.selfCheck?.gate?.closedBook;
+    if (gate?.length) learning.append(el('div', { className: 'report', text: l10n.t('Gated Memory, mean gate per layer (0: the prompt, 1: memory): {0}', gate.map((g) => g.toFixed(2)).join(' ')) }));
   }
 }
 

@@ -175,7 +175,8 @@ describe('sidebar webview in Chromium', () => {
     await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
     const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
     await post({ type: 'knowledge', learned: false, model: 'M' });
-    await post({ type: 'learning', learning: { state: 'done', what: 'W', losses: [2.5, 0.4], report: { files: 2, tokens: 56, facts: 1, qaPairs: 24, skipped: {}, redactions: 0, seconds: 39, selfCheck: { asked: 2, direct: 1 } } } });
+    await post({ type: 'learning', learning: { state: 'done', what: 'W', losses: [2.5, 0.4], report: { files: 2, tokens: 56, facts: 1, qaPairs: 24, skipped: {}, redactions: 0, seconds: 39, selfCheck: { asked: 2, direct: 1, gate: { closedBook: [0.31, 0.79] } } } } });
+    assert.match((await h.page.locator('#learning .report').allTextContents()).join('\n'), /0\.31 0\.79/, 'the gates of a Gated Memory adapter');
     await playAnswer(h, 4, 'Q', ['```ts\nx\n```']);
     await post({ type: 'question', id: 5, text: 'Q' });
     await post({ type: 'answerEnd', id: 5, outcome: 'cancelled' });
