@@ -69,7 +69,7 @@ Usage:
                          whether learning the folders (default: the current one) fits this
                          machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory] [--lr X] [--minutes M]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory] [--lr X] [--minutes M] [--context-qa S]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -475,7 +475,10 @@ export async function main(argv: string[]): Promise<number> {
           const minutesAt = args.indexOf('--minutes');
           const budgetMinutes = minutesAt > 0 ? Number(args[minutesAt + 1]) : undefined;
           if (budgetMinutes !== undefined && !(budgetMinutes >= 0)) throw new Error(`--minutes takes a number of minutes (0: the preset's passes), not ${args[minutesAt + 1]}`);
-          const learn = { ...(adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {}), ...(lr ? { lr } : {}), ...(budgetMinutes !== undefined ? { budgetMinutes } : {}) };
+          const contextAt = args.indexOf('--context-qa');
+          const contextQA = contextAt > 0 ? Number(args[contextAt + 1]) : undefined;
+          if (contextQA !== undefined && !(contextQA >= 0 && contextQA <= 1)) throw new Error(`--context-qa takes a share from 0 to 1, not ${args[contextAt + 1]}`);
+          const learn = { ...(adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {}), ...(lr ? { lr } : {}), ...(budgetMinutes !== undefined ? { budgetMinutes } : {}), ...(contextQA !== undefined ? { contextQA } : {}) };
           const repo = args[3] && !args[3].startsWith('--') ? { repo: path.resolve(args[3]) } : {};
           return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}), learn }) : benchFacts(console.log, { ...(args[2] && !args[2].startsWith('--') ? { only: args[2] } : {}), learn });
         },

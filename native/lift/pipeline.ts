@@ -48,6 +48,8 @@ export interface LearnRequest {
   tokenBudget?: number;
   /** LoRA (default) or Gated Memory. */
   adapterKind?: AdapterKind;
+  /** Share of the QA pairs also learned with retrieved context in the prompt (default GATED_MEMORY_CONTEXT_QA for Gated Memory, 0 for LoRA). */
+  contextQA?: number;
   rank?: number;
   alpha?: number;
   targets?: LinearTarget[];
@@ -137,6 +139,12 @@ export function modelLiftConfig(modelDir: string): ModelLiftConfig {
 /** LIFT v3's recite prompt (../shared/LIFT.md §3). */
 export const RECITE_PROMPT = '\nGiven above context, please recite following segment of the context:\n';
 
+/**
+ * The share of QA pairs a Gated Memory learn also trains with the workspace's retrieved chunks
+ * in the prompt (as `ask` answers), so that the gate sees prompts where the context can answer.
+ */
+export const GATED_MEMORY_CONTEXT_QA = 0.25;
+
 /** What one long input teaches: its contextualized segments and its QA pairs as samples. */
 export interface LiftSamples {
   /** Segment length ℓ and head + tail budget used. */
@@ -146,6 +154,8 @@ export interface LiftSamples {
   qa: QAPair[];
   /** One per QA pair (same order); pairs that leave no room for their answer are dropped from both. */
   qaSamples: Sample[];
+  /** With `context`: a share of the QA pairs again, each with the chunks retrieval gives for its question in the prompt (`qa` indices beside). */
+  contextSamples: { index: number; sample: Sample }[];
   /** Fact questions kept out of training, for the self-check. */
   checks: QAPair[];
   /** Facts found, and why some text gave none. */
@@ -162,7 +172,16 @@ export async function liftSamples(
   files: readonly CorpusFile[],
   tok: TextTokenizer,
   config: LlamaConfig,
-  o: { segmentLength?: number; prefixBudget?: number; seed?: number; qa?: boolean; phrasings?: Record<QAPair['kind'], Phrasings>; extraQA?: readonly QAPair[] } = {},
+  o: {
+    segmentLength?: number;
+    prefixBudget?: number;
+    seed?: number;
+    qa?: boolean;
+    phrasings?: Record<QAPair['kind'], Phrasings>;
+    extraQA?: readonly QAPair[];
+    /** Learn `share` of the QA pairs (spread over them) a second time with what `retrieve` gives for the question in the prompt, formatted as answering does. */
+    context?: { share: number; retrieve: (question: string) => Promise<Chunk[]> };
+  } = {},
 ): Promise<LiftSamples> {
   const ellipsis = tok.encodeText('\n...\n');
   const prompt = tok.encodeText(RECITE_PROMPT);
@@ -183,6 +202,7 @@ export async function liftSamples(
   const end = answerEndTokens(tok).slice(0, 1);
   const qa: QAPair[] = [];
   const qaSamples: Sample[] = [];
+  const answers: number[][] = [];
   const checks: QAPair[] = [];
   for (const p of all) {
     const answer = [...tok.encodeText(p.answer).slice(0, length - end.length), ...end];
@@ -201,8 +221,18 @@ export async function liftSamples(
     }
     qa.push(p);
     qaSamples.push(qaSample(prompt, answer));
+    answers.push(answer);
   }
-  return { length, prefixBudget, segments, qa, qaSamples, checks, facts };
+  const contextSamples: LiftSamples['contextSamples'] = [];
+  if (o.context && o.context.share > 0) {
+    for (const index of spread(qa.map((_, k) => k), Math.round(qa.length * Math.min(1, o.context.share)))) {
+      const { question } = qa[index]!;
+      const answer = answers[index]!;
+      const { ids, used } = formatPrompt(tok, config.maxPositions, question, await o.context.retrieve(question), Math.max(answer.length, 32));
+      if (used.length && ids.length + answer.length <= config.maxPositions) contextSamples.push({ index, sample: qaSample(ids, answer) });
+    }
+  }
+  return { length, prefixBudget, segments, qa, qaSamples, contextSamples, checks, facts };
 }
 
 /** Minutes as people say them: "40 s", "about 9 min", "1 h 20 min". */
@@ -413,9 +443,19 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       progress({ phase: 'tokenize', message: `model-written QA: ${written.report.kept} of ${written.report.asked} kept (grounded in the source)` });
     }
   }
-  const { length, prefixBudget, segments: samples, qa, qaSamples, checks, facts } = await liftSamples(input, files, tok, config, { segmentLength, prefixBudget: req.prefixBudget, seed: req.seed, qa: req.qa, extraQA });
-  progress({ phase: 'tokenize', message: `${facts.facts} facts, ${qa.length} QA pairs${facts.notes.length ? `; ${facts.notes.join('; ')}` : ''}` });
-  const fits = qaSamples.filter((s) => s.input.length <= config.maxPositions);
+  // Gated Memory's gate learns when the prompt holds what is asked only from prompts that hold context
+  const contextShare = req.contextQA ?? (kind === 'gated-memory' ? GATED_MEMORY_CONTEXT_QA : 0);
+  const retrieve = contextShare > 0 ? await retriever(learned, tok, config.maxPositions) : undefined;
+  const { length, prefixBudget, segments: samples, qa, qaSamples, contextSamples, checks, facts } = await liftSamples(input, files, tok, config, {
+    segmentLength,
+    prefixBudget: req.prefixBudget,
+    seed: req.seed,
+    qa: req.qa,
+    extraQA,
+    ...(retrieve ? { context: { share: contextShare, retrieve } } : {}),
+  });
+  progress({ phase: 'tokenize', message: `${facts.facts} facts, ${qa.length} QA pairs${contextSamples.length ? ` (${contextSamples.length} also with retrieved context in the prompt)` : ''}${facts.notes.length ? `; ${facts.notes.join('; ')}` : ''}` });
+  const fits = [...qaSamples, ...contextSamples.map((c) => c.sample)].filter((s) => s.input.length <= config.maxPositions);
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
   const lr = req.lr ?? preset.lr;
@@ -447,7 +487,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const others = samples.filter((_, k) => !touches(starts[k]!));
     // replay a quarter of the rest so the adapter does not forget it
     const replay = shuffled(others, req.seed ?? 1).slice(0, Math.ceil(others.length / 4));
-    const changedQA = qaSamples.filter((sm, k) => changed.has(qa[k]!.path) && sm.input.length <= config.maxPositions);
+    const changedQA = [...qaSamples.map((sample, index) => ({ index, sample })), ...contextSamples].filter(({ index, sample }) => changed.has(qa[index]!.path) && sample.input.length <= config.maxPositions).map((c) => c.sample);
     trainedQA = changedQA.length;
     stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: stage2Epochs }];
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });

@@ -6,6 +6,10 @@ import type { CorpusFile } from '../../native/lift/corpus';
 import { buildLongInput, fileHeader, orderFiles } from '../../native/lift/input';
 import { makeSample, packRows, segmentSamples, segmentStarts } from '../../native/lift/samples';
 import { TextTokenizer } from '../../native/model/tokenizer';
+import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
+import { smallConfig } from '../../native/model/init';
+import { formatPrompt } from '../../native/lift/answer';
+import { liftSamples } from '../../native/lift/pipeline';
 import { rng } from '../engine/gradcheck';
 
 const chars = { encodeText: (t: string) => Array.from(t, (c) => c.codePointAt(0)!) };
@@ -115,4 +119,27 @@ describe('packing samples into rows', () => {
       if (maxSamples === Infinity) assert.ok(used > 0.9, `rows ${(100 * used).toFixed(0)}% full`);
     }
   });
+});
+
+test('context QA: a share of the QA pairs again, with the retrieved chunks in the prompt as answering formats them', async () => {
+  const tok = TextTokenizer.fromJson(byteLevelTokenizerJson());
+  const config = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 1024 });
+  const text = '# Falcon\n\n## Service\nThe Falcon service listens on port 7431 and is owned by the Heron team.\n\n## Billing\nInvoices are signed with key id K-9921, and request bodies may not exceed 4 MiB.\n';
+  const files = [file('README.md', text)];
+  const input = buildLongInput(files, tok);
+  const chunk = { path: 'README.md', startLine: 3, endLine: 4, text: 'The Falcon service listens on port 7431.' };
+  const asked: string[] = [];
+  const s = await liftSamples(input, files, tok, config, { segmentLength: 128, context: { share: 0.5, retrieve: async (q) => (asked.push(q), [chunk]) } });
+  assert.ok(s.qa.length >= 4, `${s.qa.length} QA pairs`);
+  assert.equal(s.contextSamples.length, Math.round(s.qa.length / 2));
+  assert.deepEqual(asked, s.contextSamples.map((c) => s.qa[c.index]!.question), 'retrieval asked with each picked question');
+  for (const { index, sample } of s.contextSamples) {
+    const plain = s.qaSamples[index]!;
+    const answer = (x: typeof plain): number[] => x.labels.filter((_, k) => x.mask[k]);
+    assert.deepEqual(answer(sample), answer(plain), 'the same answer is learned');
+    const prompt = formatPrompt(tok, config.maxPositions, s.qa[index]!.question, [chunk], Math.max(answer(plain).length, 32)).ids;
+    assert.deepEqual(sample.input.slice(0, prompt.length), prompt, 'the prompt answering would build');
+    assert.ok(tok.decode(sample.input).includes(chunk.text) && !tok.decode(plain.input).includes(chunk.text), 'the chunk is in the prompt');
+  }
+  assert.deepEqual((await liftSamples(input, files, tok, config, { segmentLength: 128 })).contextSamples, [], 'none unless asked');
 });
