@@ -296,6 +296,13 @@ describe('learn over JSON-RPC', () => {
     assert.equal(answer.usedAdapter, true);
     await assert.rejects(client.exportGguf({ model: modelDir, store, outDir: path.join(tmp, 'gm-gguf') }), /Gated Memory adapter: GGUF and llama\.cpp have no per-head memory or gate/);
     assert.equal(fs.existsSync(path.join(tmp, 'gm-gguf')), false, 'nothing written');
+    // an incremental Gated Memory learn continues it: nothing changed, nothing to do
+    const none = await client.learn({ roots: [docs], model: modelDir, store, adapterKind: 'gated-memory', incremental: true, epochs: 1, lr: 1e-2, segmentLength: 48 });
+    assert.equal(none.steps, 0);
+    // an adapter learned on another base model does not answer for this one
+    const other = path.join(tmp, 'gm-other-model');
+    fs.cpSync(modelDir, other, { recursive: true });
+    assert.equal((await client.ask({ question: 'What is Orbit?', roots: [docs], model: other, adapterDir: r.adapterDir, maxTokens: 2 })).usedAdapter, false);
     // the settings now say LoRA: an incremental learn cannot continue the memory, so it learns everything
     const again: LearnProgress[] = [];
     const lora = await client.learn({ roots: [docs], model: modelDir, store, incremental: true, epochs: 1, rank: 4, lr: 1e-3, segmentLength: 48 }, (p) => again.push(p));
