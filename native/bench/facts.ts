@@ -78,7 +78,7 @@ async function evaluate(
     const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
     await indexes.open(request);
     const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[]; gate?: number[] }> => {
-      answerer.useAdapter(adapter);
+      await answerer.useAdapter(adapter);
       answerer.takeGates();
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
       const examples: { question: string; expect: string; answer: string }[] = [];

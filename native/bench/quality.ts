@@ -128,7 +128,7 @@ export async function benchQuality(log: (line: string) => void = console.log, o:
   const rows: Record<string, unknown>[] = [];
   const examples: Record<string, unknown>[] = [];
   for (const c of conditions) {
-    answerer.useAdapter(c.adapter ? adapterDir : undefined);
+    await answerer.useAdapter(c.adapter ? adapterDir : undefined);
     answerer.takeGates();
     const byKind = new Map<string, Tally>(KINDS.map((k) => [k, { n: 0, exact: 0, contains: 0 }]));
     for (const q of questions) {

@@ -325,7 +325,7 @@ export async function selfCheck(
   if (asked.length === 0) return result;
   const answerer = typeof model === 'string' ? await Answerer.load(model) : await model();
   try {
-    answerer.useAdapter(adapterDir);
+    await answerer.useAdapter(adapterDir);
     // Gated Memory: the gates, summed over the questions, closed book and with context apart
     const gates = { closedBook: [] as number[], withRetrieval: [] as number[] };
     const add = (into: number[]): void => answerer.takeGates()?.forEach((g, i) => (into[i] = (into[i] ?? 0) + g));

@@ -86,8 +86,8 @@ export function gatedMemory(q: Value, attn: Value, m: Memory): { out: Value; gat
 export interface WeightSource {
   weight(w: Weight): Value;
   lora(layer: number, target: LinearTarget): Lora | undefined;
-  /** Layer i's Gated Memory; with `on`, used only where that bool scalar is true (an If: else the base layer, gate 0). */
-  memory?(layer: number): { memory: Memory; on?: Value } | undefined;
+  /** Layer i's Gated Memory, if it has one. */
+  memory?(layer: number): Memory | undefined;
   /** x·Wᵀ computed another way (quantized weights); undefined: from `weight(w)`. */
   product?(x: Value, w: Weight): Value | undefined;
 }
@@ -231,24 +231,12 @@ export function decoderLayer(
   const masked = o.where(allowed, scores, o.scalar(scores, -1e9));
   let attn = o.matmul(o.softmax(masked, -1), v); // [B, H, T, hd]
   let gate: Value | undefined;
-  const mem = src.memory?.(i);
-  if (mem?.on) {
-    // the mean gate over heads and positions comes out too (0 when off)
-    const a = attn;
-    [attn, gate] = o.ifElse(
-      mem.on,
-      () => {
-        const mixed = gatedMemory(q0, a, mem.memory);
-        return [mixed.out, o.reduceMean(mixed.gate)];
-      },
-      (sg) => [a, sg.const(0)],
-    ) as [Value, Value];
-  } else if (mem) ({ out: attn, gate } = gatedMemory(q0, attn, mem.memory));
+  const memory = src.memory?.(i);
+  if (memory) ({ out: attn, gate } = gatedMemory(q0, attn, memory));
   const merged = o.reshape(o.transpose(attn, [0, 2, 1, 3]), [0, 0, H * hd]);
   h = o.add(h, lin(merged, 'o_proj'));
   const y = rmsNorm(h, src.weight(layer.postNorm), cfg.rmsEps);
-  const up = lin(y, 'gate_proj');
-  h = o.add(h, lin(o.mul(o.mul(up, o.sigmoid(up)), lin(y, 'up_proj')), 'down_proj'));
+  h = o.add(h, lin(o.mul(silu(lin(y, 'gate_proj')), lin(y, 'up_proj')), 'down_proj'));
   return { h, present, gate };
 }
 
@@ -256,7 +244,7 @@ export interface ForwardResult {
   /** [batch, T, vocab], or [batch, vocab] for the last position when `lastOnly`. */
   logits: Value;
   present: { key: Value; value: Value }[];
-  /** Each layer's gate, where the layers have Gated Memory: [B, H, T, 1], or its mean when switched by an If. */
+  /** Each layer's gate [B, H, T, 1], where the layers have Gated Memory. */
   gates: Value[];
 }
 
@@ -382,7 +370,7 @@ export function adapterSource(adapter: LoraConfig, tensors: readonly AdapterTens
   if (adapterKind(adapter) === 'gated-memory') {
     const layers = new Map<number, Partial<Memory>>();
     for (const p of tensors) layers.set(p.layer, { ...layers.get(p.layer), [p.part.slice('memory.'.length)]: values(p) });
-    return { lora: () => undefined, memory: (i) => (layers.has(i) ? { memory: layers.get(i) as Memory } : undefined) };
+    return { lora: () => undefined, memory: (i) => layers.get(i) as Memory | undefined };
   }
   const s = scale();
   const pairs = new Map<string, Partial<Lora>>();
@@ -460,7 +448,7 @@ export interface GenerateGraph {
   model: EncodedModel;
   /** Targets whose LoRA pairs are inputs (rank is a symbolic dimension: any adapter fits). */
   loraTargets: readonly LinearTarget[];
-  /** Whether Gated Memory tensors are inputs too (with `memory_on`). */
+  /** Whether Gated Memory tensors are inputs too. */
   memory: boolean;
 }
 
@@ -468,9 +456,9 @@ export interface GenerateGraph {
  * The decoding graph: inputs `input_ids` [1, T], `positions` [T], `past_key_i`/`past_value_i`
  * [1, KV, P, hd], `lora_scale` and each target's LoRA pair; outputs `logits` [1, vocab] for the
  * last position and `present_key_i`/`present_value_i`. One graph serves prefill (P = 0) and
- * each decode step (T = 1). With `memory`, every layer's Gated Memory tensors are inputs as well,
- * used only when the bool `memory_on` is true (If nodes: the base or LoRA path is unchanged
- * otherwise), and `gate_i` gives layer i's mean gate over heads and new positions (0 when off).
+ * each decode step (T = 1). With `memory`, every layer's Gated Memory tensors are inputs as well
+ * (zeros give the base or LoRA model exactly: gatedMemory), and `gate_i` gives layer i's mean gate
+ * over heads and the new positions. Without, the graph has no memory at all (it decodes faster).
  */
 export function buildLlamaGenerate(
   cfg: LlamaConfig,
@@ -503,10 +491,9 @@ export function buildLlamaGenerate(
   );
   const src: WeightSource = { weight: frozen(g, precision), lora: (i, t) => pairs.get(`${i}.${t}`), ...(weightBits ? { product: quantizedProducts(g, weights, weightBits, 4, 32, quantized) } : {}) };
   if (memory) {
-    const on = g.input('memory_on', 'bool', []);
     const shapes = memoryShapes(cfg);
     const layers = weights.layers.map((_, i) => Object.fromEntries(MEMORY_PARTS.map((p) => [p, g.input(memoryName(i, p), 'float32', shapes[p])])) as unknown as Memory);
-    src.memory = (i) => ({ memory: layers[i]!, on });
+    src.memory = (i) => layers[i];
   }
   const { logits, present, gates } = llamaForward(cfg, weights, src, ids, positions, { past, lastOnly: true });
   g.output(logits, 'logits');
@@ -514,6 +501,6 @@ export function buildLlamaGenerate(
     g.output(p.key, `present_key_${i}`);
     g.output(p.value, `present_value_${i}`);
   });
-  gates.forEach((v, i) => g.output(v, `gate_${i}`));
+  gates.forEach((v, i) => g.output(o.reduceMean(v), `gate_${i}`));
   return { model: g.encodeSplit(), loraTargets, memory };
 }

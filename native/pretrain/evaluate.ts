@@ -53,7 +53,7 @@ export async function knowledgeEval(modelDir: string, o: { name: string; text: s
     const started = Date.now();
     const summary = await learnWorkspace({ roots: [path.join(docs, o.name)], modelDir, adapterDir: path.join(tmp, 'adapter'), ...o.learn });
     const seconds = (Date.now() - started) / 1000;
-    answerer.useAdapter(path.join(tmp, 'adapter'));
+    await answerer.useAdapter(path.join(tmp, 'adapter'));
     const after = await ask(true);
     return {
       document: o.name,

@@ -41,18 +41,20 @@ export class Generator {
   /** Σ over positions of each layer's mean gate, and the positions counted (Gated Memory adapters only). */
   private gateSums: number[] = [];
   private gatePositions = 0;
+  /** Whether a Gated Memory adapter answers. */
+  private gated = false;
 
   constructor(
     private readonly session: InferenceSession,
     private readonly cfg: LlamaConfig,
     private readonly loraTargets: readonly LinearTarget[],
     /** Whether the graph takes Gated Memory tensors (buildLlamaGenerate's `memory`). */
-    private readonly memory = false,
+    readonly memory = false,
   ) {
     this.setAdapter(undefined);
   }
 
-  /** Uses `adapter` from the next call on; undefined: the base model (rank-1 zero pairs, memory off). */
+  /** Uses `adapter` from the next call on; undefined: the base model (rank-1 zero pairs; zero memory, which is the base model exactly). */
   setAdapter(adapter: Adapter | undefined): void {
     const { Tensor } = loadOrt();
     const feeds: Record<string, Tensor> = {};
@@ -72,8 +74,8 @@ export class Generator {
         feeds[b] = new Tensor('float32', B, [out, r]);
       }
     }
+    this.gated = gated;
     if (this.memory) {
-      feeds.memory_on = new Tensor('bool', Uint8Array.of(gated ? 1 : 0), []);
       const shapes = memoryShapes(this.cfg);
       for (let i = 0; i < this.cfg.numLayers; i++) {
         for (const p of MEMORY_PARTS) {
@@ -97,7 +99,7 @@ export class Generator {
 
   /** Each layer's mean gate over every position run since resetGates/setAdapter (how much the answers drew on memory); undefined without a Gated Memory adapter or positions. */
   gateAverages(): number[] | undefined {
-    if (!this.memory || this.gatePositions === 0 || (this.loraFeeds.memory_on?.data as Uint8Array | undefined)?.[0] !== 1) return undefined;
+    if (!this.gated || this.gatePositions === 0) return undefined;
     return this.gateSums.map((s) => s / this.gatePositions);
   }
 

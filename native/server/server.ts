@@ -299,7 +299,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
       let usedAdapter: boolean;
       let notice: string | undefined;
       try {
-        usedAdapter = model.useAdapter(dir);
+        usedAdapter = await model.useAdapter(dir);
       } catch (err) {
         // a store's active adapter that does not fit the model (the model folder changed, a damaged
         // file) is set aside, so that answering goes on; an adapter asked for by name is an error
@@ -307,7 +307,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         new AdapterStore(p.store).deactivate(path.basename(dir));
         notice = `The active adapter does not fit this model (${err.message}). It is no longer active (it stays in the store) and this answer comes from the base model: learn the workspace again.`;
         log('warn', notice);
-        usedAdapter = model.useAdapter(undefined);
+        usedAdapter = await model.useAdapter(undefined);
       }
       const key = cacheKey && `${cacheKey}:${p.model}:${model.adapterIdentity ?? 'base'}`;
       const hit = key ? explained.get(key) : undefined;

@@ -76,7 +76,7 @@ describe('the answerer', () => {
     let n = 0;
     const c = await answerer.answer('what is alpha?', [], { maxTokens: 50, isCancelled: () => ++n > 2 });
     assert.equal(c.stop, 'cancelled');
-    assert.equal(answerer.useAdapter(path.join(tmp, 'no-adapter')), false);
+    assert.equal(await answerer.useAdapter(path.join(tmp, 'no-adapter')), false);
   });
 
   test('a fact learnt in the answering format is answered from the weights alone', async () => {
@@ -91,10 +91,10 @@ describe('the answerer', () => {
     const { adapter } = await trainAdapter(cfg, weights, [{ samples: [qaSample(prompt, target)], epochs: 120 }], { lora, lr: 3e-3, seed: 1, threads: 1 });
     const dir = path.join(tmp, 'adapter');
     saveAdapter(dir, cfg, adapter);
-    assert.equal(answerer.useAdapter(dir), true);
+    assert.equal(await answerer.useAdapter(dir), true);
     const after_ = await answerer.answer(question, [], { maxTokens: 16 });
     assert.deepEqual([after_.text, after_.stop], [reply, 'stop-token']);
-    answerer.useAdapter(undefined);
+    await answerer.useAdapter(undefined);
   });
 });
 

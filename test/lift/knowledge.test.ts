@@ -72,7 +72,7 @@ test('facts from multi-fact paragraphs of a long document are answered value fir
   assert.ok(summary.tokens > window, `the document (${summary.tokens} tokens) is longer than the ${window}-token window`);
   assert.equal(summary.facts, facts.length);
 
-  assert.equal(answerer.useAdapter(path.join(tmp, 'adapter')), true);
+  assert.equal(await answerer.useAdapter(path.join(tmp, 'adapter')), true);
   const after_ = await ask();
   t.diagnostic(`${facts.length} facts, ${trained.length} trained questions that fit the window (${summary.qaPairs} QA pairs in all); loss ${summary.firstLoss.toFixed(3)} → ${summary.finalLoss.toFixed(3)}, ${summary.steps} steps; sample: ${JSON.stringify(trained[0]!.question)} → ${JSON.stringify((await answerer.answer(trained[0]!.question, [], { maxTokens: 24 })).text)}`);
   t.diagnostic(`value first, generator phrasings: ${before}/${trained.length} before learning, ${after_}/${trained.length} after; self-check (held-out phrasings): ${summary.selfCheck?.direct}/${summary.selfCheck?.asked}`);

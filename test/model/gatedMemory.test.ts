@@ -4,8 +4,8 @@
  * logits, the masked loss and the gradients of every memory and gate tensor, for a GQA Llama and
  * a Qwen2-style model with biases and tied embeddings. Then: the initial adapter is the base
  * model bit for bit (training and decoding graphs); the decoding graph with a trained memory
- * gives the reference's logits, and its KV cache the same tokens as recomputing; with memory off
- * it is the plain graph; the gates it reports are each layer's mean.
+ * gives the reference's logits, and its KV cache the same tokens as recomputing; with zero memory
+ * it is the graph without memory, bit for bit; the gates it reports are each layer's mean.
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -61,7 +61,7 @@ for (const name of NAMES) {
       const src = {
         weight: (w: { name: string; shape: readonly number[]; data: Float32Array }) => seen.get(w) ?? (seen.set(w, g.initializer(w.name, 'float32', w.shape, w.data)), seen.get(w)!),
         lora: () => undefined,
-        memory: (i: number) => ({ memory: layers[i]! }),
+        memory: (i: number) => layers[i]!,
       };
       const { logits, gates } = llamaForward(cfg, weights, src, idv, positions);
       assert.equal(gates.length, cfg.numLayers);
@@ -106,11 +106,11 @@ for (const name of NAMES) {
       );
       assert.ok(Math.abs(loss - baseLoss(exp('base_logits'), exp('labels'), exp('loss_mask'), V)) <= 1e-5, `step 0 loss ${loss} is the base model's`);
       await session.release();
-      // decoding: memory on with the initial tensors gives the memory-off logits bit for bit
+      // decoding: the initial tensors give the logits of zero memory (no adapter) bit for bit
       const gen = buildLlamaGenerate(cfg, weights, undefined, 'float32', undefined, undefined, true);
       const generator = new Generator((await createSession(gen.model, 'cpu')).session, cfg, gen.loraTargets, true);
       const off = (await generator.step(ids, 0)).logits;
-      assert.ok(maxAbs(off, exp('base_logits').subarray((T - 1) * V, T * V)) <= 1e-4, 'memory off: the base model');
+      assert.ok(maxAbs(off, exp('base_logits').subarray((T - 1) * V, T * V)) <= 1e-4, 'no adapter: the base model');
       assert.equal(generator.gateAverages(), undefined, 'no gates without a Gated Memory adapter');
       generator.setAdapter({ kind: 'gated-memory', rank: 0, alpha: 0, tensors: tensors('initial.') });
       const on = (await generator.step(ids, 0)).logits;
@@ -138,11 +138,11 @@ for (const name of NAMES) {
         seq.push(step.logits.indexOf(Math.max(...step.logits)));
       }
       assert.deepEqual(cached.tokens, seq.slice(prompt.length));
-      // a LoRA adapter afterwards switches the memory off
+      // no adapter afterwards: zero memory, the graph without memory exactly
       generator.setAdapter(undefined);
       const plain = buildLlamaGenerate(cfg, weights);
       const reference = new Generator((await createSession(plain.model, 'cpu')).session, cfg, plain.loraTargets);
-      assert.equal(maxAbs((await generator.step(ids, 0)).logits, (await reference.step(ids, 0)).logits), 0, 'memory off is the plain decoding graph');
+      assert.equal(maxAbs((await generator.step(ids, 0)).logits, (await reference.step(ids, 0)).logits), 0, 'zero memory is the decoding graph without memory');
       await Promise.all([generator.release(), reference.release()]);
     });
   });
