@@ -334,6 +334,10 @@ describe('lift learn', () => {
     assert.match(explained.stdout, /\(base model; context: README\.md:2-3/);
     await assert.rejects(run(process.execPath, [trainerBundle, 'explain', 'README.md', '--model', modelDir]), (e: { code?: number }) => e.code === 2);
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--preset', 'slow']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --preset/.test(e.stderr ?? ''));
+    await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', out, '--adapter-kind', 'dora']), (e: { code?: number; stderr?: string }) => e.code === 2 && /bad value for --adapter-kind/.test(e.stderr ?? ''));
+    const gm = path.join(tmp, 'cli-gm');
+    await run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--out', gm, '--epochs', '1', '--segment', '48', '--adapter-kind', 'gated-memory']);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(gm, 'adapter_config.json'), 'utf8')).peft_type, 'LIFT_GATED_MEMORY');
     const store = path.join(tmp, 'cli-store');
     const learned = await run(process.execPath, [trainerBundle, 'learn', docs, '--model', modelDir, '--store', store, '--epochs', '1', '--rank', '2', '--segment', '48']);
     const key = /adapter: .*[/\\]([0-9a-f]{16})\n/.exec(learned.stdout)?.[1];
