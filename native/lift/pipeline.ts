@@ -463,13 +463,14 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     ...(retrieve ? { context: { share: contextShare, retrieve } } : {}),
   });
   progress({ phase: 'tokenize', message: `${facts.facts} facts, ${qa.length} QA pairs${contextSamples.length ? ` (${contextSamples.length} also with retrieved context in the prompt)` : ''}${facts.notes.length ? `; ${facts.notes.join('; ')}` : ''}` });
-  const fits = [...qaSamples, ...contextSamples.map((c) => c.sample)].filter((s) => s.input.length <= config.maxPositions);
+  const fitting = (list: readonly Sample[]): Sample[] => list.filter((s) => s.input.length <= config.maxPositions);
+  const fits = [...fitting(qaSamples), ...fitting(contextSamples.map((c) => c.sample))];
   const epochs = req.epochs ?? preset.epochs;
   const stage2Epochs = req.stage2Epochs ?? (req.epochs !== undefined ? req.epochs : preset.stage2Epochs);
   const lr = req.lr ?? preset.lr * (kind === 'gated-memory' ? GATED_MEMORY_LR_FACTOR : 1);
   let stages: Stage[] = [{ samples, epochs }, { samples: [...samples, ...fits], epochs: stage2Epochs }];
   let initial: LoraAdapter | undefined;
-  let trainedQA = fits.length;
+  let trainedQA = fitting(qaSamples).length; // pairs learned (a pair also learned with context counts once)
   const manifest = req.incremental && currentDir ? readManifest(currentDir) : undefined;
   const same = (m: Manifest): boolean =>
     m.baseModel === req.modelDir && (m.settings.kind ?? 'lora') === kind && (kind === 'gated-memory' || (m.settings.rank === lora.rank && String(m.settings.targets) === String(lora.targets)));
@@ -495,8 +496,10 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     const others = samples.filter((_, k) => !touches(starts[k]!));
     // replay a quarter of the rest so the adapter does not forget it
     const replay = shuffled(others, req.seed ?? 1).slice(0, Math.ceil(others.length / 4));
-    const changedQA = [...qaSamples.map((sample, index) => ({ index, sample })), ...contextSamples].filter(({ index, sample }) => changed.has(qa[index]!.path) && sample.input.length <= config.maxPositions).map((c) => c.sample);
-    trainedQA = changedQA.length;
+    const changedOf = (list: readonly { index: number; sample: Sample }[]): Sample[] => fitting(list.filter(({ index }) => changed.has(qa[index]!.path)).map((c) => c.sample));
+    const changedPairs = changedOf(qaSamples.map((sample, index) => ({ index, sample })));
+    const changedQA = [...changedPairs, ...changedOf(contextSamples)];
+    trainedQA = changedPairs.length;
     stages = [{ samples: [...fresh, ...replay, ...changedQA], epochs: stage2Epochs }];
     progress({ phase: 'tokenize', message: `${changed.size} changed files: ${fresh.length} segments, ${changedQA.length} QA pairs, ${replay.length} replayed` });
     if (changed.size === 0 && previous.files.length === files.length) stages = [];
@@ -574,9 +577,9 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
   // the workspace's retrieved chunks (as ask answers), which decides whether ask retrieves
   let check: SelfCheck | undefined;
   if ((req.selfCheck ?? 50) > 0 && checks.length && !hooks.isCancelled?.()) {
-    const retrieve = await retriever(learned, tok, config.maxPositions);
+    const search = retrieve ?? (await retriever(learned, tok, config.maxPositions));
     // from the weights already loaded: the model folder may have been moved while learning
-    check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, retrieve, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
+    check = await selfCheck(() => Answerer.load(req.modelDir, { config, weights, tok }), adapterDir, checks, { max: req.selfCheck ?? 50, retrieve: search, isCancelled: hooks.isCancelled, onProgress: (done, total) => progress({ phase: 'check', step: done, totalSteps: total }) });
     if (check.asked) recordSelfCheck(adapterDir, check);
     if (check.asked) {
       const off = weightsAlone(check) ? `; with retrieved context ${check.withRetrieval}, so answers with this adapter come from its weights without searching the workspace` : '';
