@@ -17,7 +17,8 @@ const checks = (n: number): QAPair[] => Array.from({ length: n }, (_, i) => ({ k
 function answerer(withContext: (value: string) => string, asked: { chunks: number }[]): () => Promise<Answerer> {
   return async () =>
     ({
-      useAdapter: () => true,
+      useAdapter: async () => true,
+      takeGates: () => undefined,
       release: async () => undefined,
       answer: async (question: string, chunks: Chunk[]) => {
         asked.push({ chunks: chunks.length });
