@@ -17,7 +17,6 @@ of the base model and of the initial adapter (which must be equal). The tests do
 
 Run: /usr/bin/python3 test/reference/make_gated_memory_fixtures.py   (Debian: apt-get install python3-torch)
 """
-import json
 import math
 import os
 import sys
@@ -25,16 +24,16 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_llama_fixtures import inv_freq, rms_norm, rotate_half, rounded, write_safetensors  # noqa: E402
+from make_llama_fixtures import inv_freq, random_weights, rms_norm, rotate_half, write_model, write_safetensors  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 CONFIGS = {
     "gm-llama-gqa": dict(model_type="llama", hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=2, intermediate_size=32, vocab_size=48, rms_norm_eps=1e-5,
-                         rope_theta=10000.0, max_position_embeddings=128, tie_word_embeddings=False, dtype="F32"),
+                         rope_theta=10000.0, max_position_embeddings=128, tie_word_embeddings=False, shards=1, dtype="F32"),
     "gm-qwen2-tied-bias": dict(model_type="qwen2", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                num_key_value_heads=1, intermediate_size=32, vocab_size=48, rms_norm_eps=1e-6,
-                               rope_theta=1000000.0, max_position_embeddings=128, tie_word_embeddings=True, dtype="F32"),
+                               rope_theta=1000000.0, max_position_embeddings=128, tie_word_embeddings=True, shards=1, dtype="F32"),
 }
 T = 10
 G0 = 1 / (1 + math.exp(3))
@@ -91,33 +90,12 @@ def forward(c, W, ids, memory):
 
 
 def make(name, c):
-    torch.manual_seed(sum(map(ord, name)))
-    D, H, KV, F, V = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"], c["vocab_size"]
+    D, H, V = c["hidden_size"], c["num_attention_heads"], c["vocab_size"]
     hd = D // H
     r = math.isqrt(hd)
-    W = {"model.embed_tokens.weight": torch.randn(V, D) * 0.5, "model.norm.weight": 1 + 0.1 * torch.randn(D)}
-    if not c["tie_word_embeddings"]:
-        W["lm_head.weight"] = torch.randn(V, D) * 0.2
-    shapes = dict(q_proj=(H * hd, D), k_proj=(KV * hd, D), v_proj=(KV * hd, D), o_proj=(D, H * hd),
-                  gate_proj=(F, D), up_proj=(F, D), down_proj=(D, F))
-    for i in range(c["num_hidden_layers"]):
-        p = f"model.layers.{i}"
-        W[f"{p}.input_layernorm.weight"] = 1 + 0.1 * torch.randn(D)
-        W[f"{p}.post_attention_layernorm.weight"] = 1 + 0.1 * torch.randn(D)
-        for t, shp in shapes.items():
-            mod = "mlp" if t in ("gate_proj", "up_proj", "down_proj") else "self_attn"
-            W[f"{p}.{mod}.{t}.weight"] = torch.randn(*shp) * 0.2
-            if c["model_type"] == "qwen2" and t in ("q_proj", "k_proj", "v_proj"):
-                W[f"{p}.{mod}.{t}.bias"] = torch.randn(shp[0]) * 0.1
-    W = {k: rounded(v, c["dtype"]) for k, v in W.items()}
-
+    W, _ = random_weights(name, c)
     out = os.path.join(HERE, name)
-    os.makedirs(out, exist_ok=True)
-    cfg = {k: v for k, v in c.items() if k != "dtype"}
-    cfg["eos_token_id"] = 2
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    write_safetensors(os.path.join(out, "model.safetensors"), W, c["dtype"])
+    write_model(out, c, W)
 
     ids = torch.randint(0, V, (1, T))
     labels = torch.roll(ids, -1, dims=1)

@@ -141,7 +141,8 @@ def forward(c, W, ids, lora):
     return h @ head.T
 
 
-def make(name, c):
+def random_weights(name, c):
+    """A tiny model's seeded weights (the seed comes from `name`; the generator goes on for the caller), rounded to its dtype."""
     torch.manual_seed(sum(map(ord, name)))
     D, H, KV, F, V = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"], c["intermediate_size"], c["vocab_size"]
     hd = D // H
@@ -159,9 +160,11 @@ def make(name, c):
             W[f"{p}.{mod}.{t}.weight"] = torch.randn(*shp) * 0.2
             if c["model_type"] == "qwen2" and t in ("q_proj", "k_proj", "v_proj"):
                 W[f"{p}.{mod}.{t}.bias"] = torch.randn(shp[0]) * 0.1
-    W = {k: rounded(v, c["dtype"]) for k, v in W.items()}
+    return {k: rounded(v, c["dtype"]) for k, v in W.items()}, shapes
 
-    out = os.path.join(HERE, name)
+
+def write_model(out, c, W):
+    """config.json and the weights (in c["shards"] files) of a model folder."""
     os.makedirs(out, exist_ok=True)
     cfg = {k: v for k, v in c.items() if k not in ("shards", "dtype")}
     cfg["eos_token_id"] = 2
@@ -180,6 +183,13 @@ def make(name, c):
             weight_map.update({n: fname for n in part})
         with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
             json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+
+
+def make(name, c):
+    V = c["vocab_size"]
+    W, shapes = random_weights(name, c)
+    out = os.path.join(HERE, name)
+    write_model(out, c, W)
 
     ids = torch.randint(0, V, (1, T))
     labels = torch.roll(ids, -1, dims=1)
