@@ -1,10 +1,12 @@
 /**
- * `lift bench generate`: generation speed of the engine's own path (model/llama.ts decoding
- * graph, runtime/generate.ts `Generator` with its KV cache, greedy, as lift/answer.ts uses them),
- * prefill and decode measured separately, for the bundled default model and a SmolLM-135M-shaped
- * random model; next to the same architecture in plain PyTorch with a KV cache (peer_generate.py,
- * skipped with a message where PyTorch is absent) and to our graph without its LoRA inputs, the
- * runs of all three interleaved round by round. Medians and ratios: these machines are noisy.
+ * `lift bench generate`: generation speed of the engine's own path (the CPU's decoding graph,
+ * model/fusedDecode.ts, and runtime/generate.ts `Generator` with its KV cache, greedy, as
+ * lift/answer.ts uses them) in float32, int8 and int4, prefill and decode measured separately, for
+ * the bundled default model and a SmolLM-135M-shaped random model; next to the plain graph GPUs
+ * answer with (model/llama.ts), the same architecture in plain PyTorch with a KV cache
+ * (peer_generate.py, skipped with a message where PyTorch is absent) and llama.cpp on GGUF files
+ * exported from the same weights, all runs interleaved round by round. Medians and ratios: these
+ * machines are noisy.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,10 +16,10 @@ import * as readline from 'node:readline';
 import type { LlamaConfig } from '../model/config';
 import { defaultModelDir } from '../model/default';
 import { randomWeights, smallConfig } from '../model/init';
-import { buildLlamaGenerate } from '../model/llama';
+import { decodingGraph } from '../model/fusedDecode';
 import { TextTokenizer } from '../model/tokenizer';
 import { exportGguf } from '../model/gguf';
-import { type LinearTarget, type LlamaWeights, loadModel, saveModelFolder } from '../model/weights';
+import { type LlamaWeights, loadModel, saveModelFolder } from '../model/weights';
 import { Generator } from '../runtime/generate';
 import { pythonPeer } from './peer';
 import { createSession } from '../runtime/session';
@@ -52,16 +54,17 @@ interface Model {
 }
 
 /**
- * Our engine: the decoding graph built as the product builds it (every linear layer's LoRA pair
- * an input, `loraTargets` [] leaves them out), on CPU with THREADS threads, generating through
- * `Generator.generate` (greedy, no stop tokens: always NEW_TOKENS), timed per token.
+ * Our engine: the decoding graph built as the product builds it on the CPU (fusedDecode.ts, every
+ * linear layer's LoRA pair an input), or with `plain` the graph of one ONNX op per step of the
+ * arithmetic (buildLlamaGenerate, which GPUs answer with), on CPU with THREADS threads,
+ * generating through `Generator.generate` (greedy, no stop tokens: always NEW_TOKENS), timed per token.
  */
-async function ours(m: Model, loraTargets?: readonly LinearTarget[], bits?: 4 | 8): Promise<Runner & { build_s: number }> {
+async function ours(m: Model, bits?: 4 | 8, plain = false): Promise<Runner & { build_s: number }> {
   const t0 = performance.now();
-  const graph = buildLlamaGenerate(m.cfg, m.weights, loraTargets, 'float32', bits);
+  const graph = decodingGraph(m.cfg, m.weights, { cpu: !plain, bits });
   const { session } = await createSession(graph.model, 'cpu', { threads: THREADS });
   const build_s = (performance.now() - t0) / 1000;
-  const gen = new Generator(session, m.cfg, graph.loraTargets);
+  const gen = new Generator(session, m.cfg, graph.loraTargets, graph.memory, graph.fused);
   const once = async (): Promise<Run> => {
     const stamps: number[] = [performance.now()];
     const { tokens } = await gen.generate(m.prompt, { maxTokens: NEW_TOKENS, temperature: 0, onToken: () => stamps.push(performance.now()) });
@@ -220,16 +223,16 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       continue;
     }
     const lift = await ours(m);
-    // The product always feeds every layer's LoRA pairs (rank-1 zeros without an adapter): the same graph without them shows their cost.
-    const bare = await ours(m, []);
-    // what "lift.answerPrecision" int8 and int4 answer with (the layers' linears through MatMulNBits)
-    const int8 = await ours(m, undefined, 8);
-    const int4 = await ours(m, undefined, 4);
+    // the plain graph (one ONNX op per step of the arithmetic, as GPUs answer) shows what the fused kernels gain
+    const plain = await ours(m, undefined, true);
+    // what "lift.answerPrecision" int8 and int4 answer with (the linears and the output projection through MatMulNBits)
+    const int8 = await ours(m, 8);
+    const int4 = await ours(m, 4);
     const peer = await torchPeer(m);
     const ggufDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-gguf-'));
     let cpp: Awaited<ReturnType<typeof llamaCppPeers>> = 'skipped';
-    const runners: [string, Runner][] = [['lift', lift], ['bare', bare], ['int8', int8], ['int4', int4], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
-    const runs: Record<string, Run[]> = { lift: [], bare: [], int8: [], int4: [], torch: [] };
+    const runners: [string, Runner][] = [['lift', lift], ['plain', plain], ['int8', int8], ['int4', int4], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
+    const runs: Record<string, Run[]> = { lift: [], plain: [], int8: [], int4: [], torch: [] };
     try {
       cpp = await llamaCppPeers(m, ggufDir);
       if (typeof cpp !== 'string') runners.push(...cpp.runners);
@@ -252,8 +255,9 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       lift_prefill_tokens_per_s: prefillRate('lift'),
       lift_decode_tokens_per_s: 1 / decodeS('lift'),
       lift_decode_ms_per_token: 1000 * decodeS('lift'),
-      lift_no_lora_inputs_prefill_tokens_per_s: prefillRate('bare'),
-      lift_no_lora_inputs_decode_tokens_per_s: 1 / decodeS('bare'),
+      lift_plain_graph_prefill_tokens_per_s: prefillRate('plain'),
+      lift_plain_graph_decode_tokens_per_s: 1 / decodeS('plain'),
+      fused_decode_vs_plain_graph: decodeS('plain') / decodeS('lift'),
       lift_int8_prefill_tokens_per_s: prefillRate('int8'),
       lift_int8_decode_tokens_per_s: 1 / decodeS('int8'),
       lift_int4_prefill_tokens_per_s: prefillRate('int4'),
@@ -302,7 +306,7 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
     const f = (x: unknown): string => (x as number).toFixed(0);
     log(
       `${m.name}: LIFT prefill ${f(row.lift_prefill_tokens_per_s)} tokens/s, decode ${f(row.lift_decode_tokens_per_s)} tokens/s ` +
-        `(${(row.lift_decode_ms_per_token as number).toFixed(1)} ms/token; the same graph without LoRA inputs: prefill ${f(row.lift_no_lora_inputs_prefill_tokens_per_s)}, decode ${f(row.lift_no_lora_inputs_decode_tokens_per_s)})`,
+        `(${(row.lift_decode_ms_per_token as number).toFixed(1)} ms/token; the plain graph GPUs answer with: prefill ${f(row.lift_plain_graph_prefill_tokens_per_s)}, decode ${f(row.lift_plain_graph_decode_tokens_per_s)}, so fusing gives ${(row.fused_decode_vs_plain_graph as number).toFixed(2)}×)`,
     );
     log(
       `  int8 weights: prefill ${f(row.lift_int8_prefill_tokens_per_s)}, decode ${f(row.lift_int8_decode_tokens_per_s)} tokens/s (${(row.int8_decode_vs_fp32 as number).toFixed(2)}× float32, ${row.int8_same_greedy_tokens} greedy tokens alike); ` +

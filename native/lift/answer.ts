@@ -6,14 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LlamaConfig } from '../model/config';
-import { buildLlamaGenerate } from '../model/llama';
+import { decodingGraph } from '../model/fusedDecode';
 import { ADAPTER_WEIGHTS, loadAdapter } from '../model/peft';
 import { type ChatMessage, type ChatTemplate, ChatTemplateError, type PromptPiece, renderChat } from '../model/chatTemplate';
 import { TextTokenizer } from '../model/tokenizer';
 import { defaultModelDir } from '../model/default';
 import { type LlamaWeights, loadModel } from '../model/weights';
 import { Generator } from '../runtime/generate';
-import { createSession, defaultDevice, precisionFor } from '../runtime/session';
+import { createSession, defaultDevice, precisionFor, resolveProvider } from '../runtime/session';
 import { quantCacheFile, readQuantCache, writeQuantCache } from '../model/quantCache';
 import type { BlockQuantized } from '../model/quantize';
 import { answerReserve, type Chunk, chunkHeader } from './retrieve';
@@ -223,15 +223,18 @@ export class Answerer {
     const cacheFile = bits && !loaded && !(bundled && path.resolve(bundled) === path.resolve(modelDir)) ? quantCacheFile(modelDir, bits) : undefined;
     const cached = cacheFile ? readQuantCache(cacheFile) : undefined;
     const quantized = bits ? (cached ?? new Map<string, BlockQuantized>()) : undefined;
+    const cpu = (await resolveProvider(device)) === 'cpu';
+    const cachedCount = quantized?.size ?? 0;
     const generator = async (memory: boolean, w: LlamaWeights): Promise<Generator> => {
-      const graph = buildLlamaGenerate(config, w, undefined, precision, bits, quantized, memory);
+      const graph = decodingGraph(config, w, { cpu, precision, bits, quantized, memory });
       const { session } = await createSession(graph.model, device);
-      return new Generator(session, config, graph.loraTargets, graph.memory);
+      return new Generator(session, config, graph.loraTargets, graph.memory, graph.fused);
     };
     const plain = await generator(false, weights);
     let cacheNote: string | undefined;
     if (cacheFile && quantized) {
-      const problem = cached ? undefined : writeQuantCache(cacheFile, quantized);
+      // written when this build had to quantize something the file lacked (a cache from an older version)
+      const problem = cached && quantized.size === cachedCount ? undefined : writeQuantCache(cacheFile, quantized);
       cacheNote = cached ? `read from ${cacheFile}` : problem ? `not cached (${problem})` : `quantized and cached in ${cacheFile}`;
     }
     // the weights given stay with their owner; read from the folder again only if a Gated Memory adapter needs them

@@ -131,16 +131,22 @@ export function quantizedProducts(g: GraphBuilder, weights: LlamaWeights, bits: 
     let p = packed.get(w);
     if (!p) {
       const [N, K] = w.shape as [number, number];
-      // a cached copy (quantCache.ts) of this very shape and width, else quantized now (and kept in the cache map)
-      const hit = cache?.get(w.name);
-      const q = hit && hit.bits === bits && hit.blockSize === blockSize && hit.K === K && hit.N === N ? hit : quantizeLinear(w.data, N, K, bits, blockSize);
-      cache?.set(w.name, q);
+      const q = quantizedWeight(w, bits, blockSize, cache);
       const blocks = Math.ceil(K / blockSize);
       p = { data: g.initializer(`${w.name}.q${bits}`, 'uint8', [N, blocks, (blockSize * bits) / 8], q.data), scales: g.initializer(`${w.name}.scales`, 'float32', [N * blocks], q.scales), K, N };
       packed.set(w, p);
     }
     return o.matmulNBits(x, p.data, p.scales, { K: p.K, N: p.N, bits, blockSize, accuracyLevel });
   };
+}
+
+/** A linear weight ([out, in]) in 4 or 8 bits: its cached copy (quantCache.ts) where shape and width fit, else quantized now and kept in the cache map. */
+export function quantizedWeight(w: Weight, bits: 4 | 8, blockSize: number, cache?: Map<string, BlockQuantized>): BlockQuantized {
+  const [N, K] = w.shape as [number, number];
+  const hit = cache?.get(w.name);
+  const q = hit && hit.bits === bits && hit.blockSize === blockSize && hit.K === K && hit.N === N ? hit : quantizeLinear(w.data, N, K, bits, blockSize);
+  cache?.set(w.name, q);
+  return q;
 }
 
 export function rmsNorm(x: Value, weight: Value, eps: number): Value {
@@ -450,6 +456,8 @@ export interface GenerateGraph {
   loraTargets: readonly LinearTarget[];
   /** Whether Gated Memory tensors are inputs too. */
   memory: boolean;
+  /** The CPU graph of fusedDecode.ts: LoRA pairs come per group of linears (groupLoraFeeds). */
+  fused?: boolean;
 }
 
 /**

@@ -232,6 +232,40 @@ export const MatMulNBits: OpDef = {
   },
 };
 
+/**
+ * ONNX Runtime's GroupQueryAttention (com.microsoft), inference only: causal attention of
+ * `query` [B, S, H·hd] over the cache `past_key`/`past_value` [B, KV, P, hd] plus `key`/`value`
+ * [B, S, KV·hd], with RoPE applied inside (`do_rotary`, half-split layout, tables
+ * `cos_cache`/`sin_cache` [max positions, hd/2] read at positions P…P+S−1). `seqlens_k` int32 [B]
+ * is P+S−1 and `total_sequence_length` int32 [] is P+S. Gives the output [B, S, H·hd] and the
+ * grown cache [B, KV, P+S, hd]. On the CPU its head size must be a multiple of 8.
+ */
+export const GroupQueryAttention: OpDef = {
+  type: 'GroupQueryAttention',
+  domain: 'com.microsoft',
+  infer: ([q, k, v, pastK, pastV, seqlens, total, cos, sin], attrs) => {
+    const H = intAttr(attrs, 'num_heads');
+    const KV = intAttr(attrs, 'kv_num_heads');
+    for (const x of [q, k, v, pastK, pastV, cos, sin]) if (x!.dtype !== 'float32') fail(`GroupQueryAttention takes float32, got ${x!.dtype}`);
+    if (seqlens!.dtype !== 'int32' || total!.dtype !== 'int32') fail('GroupQueryAttention: seqlens_k and total_sequence_length are int32');
+    const hd = pastK!.shape[3];
+    if (typeof hd !== 'number' || pastK!.rank !== 4) fail('GroupQueryAttention: the cache is [B, KV, P, head size] with a known head size');
+    for (const [x, n] of [[q, H], [k, KV], [v, KV]] as const) if (x!.rank !== 3 || x!.shape[2] !== n * (hd as number)) fail(`GroupQueryAttention: ${showShape(x!.shape)} is not [B, S, ${n}·${hd}]`);
+    if (cos!.shape[1] !== (hd as number) / 2 || sin!.shape[1] !== (hd as number) / 2) fail('GroupQueryAttention: the rotary tables are [positions, head size / 2]');
+    const cache = { dtype: 'float32' as const, shape: [q!.shape[0]!, KV, 'total_sequence_length', hd as number] };
+    return [{ dtype: 'float32', shape: q!.shape }, cache, cache];
+  },
+};
+
+/** ONNX Runtime's RMS norm (onnx domain, as its own graph fusion writes it): x / √(mean(x²) + ε) · scale over the last axis. */
+export const SimplifiedLayerNormalization: OpDef = {
+  type: 'SimplifiedLayerNormalization',
+  infer: ([x, scale]) => {
+    if (x!.dtype !== 'float32' || scale!.dtype !== 'float32') fail('SimplifiedLayerNormalization takes float32');
+    return [{ dtype: 'float32', shape: x!.shape }];
+  },
+};
+
 export const Gemm: OpDef = {
   type: 'Gemm',
   infer: ([a, b, c], attrs) => {
@@ -588,6 +622,15 @@ export const matmul = (a: Value, b: Value): Value => one(a, MatMul, [a, b]);
 /** x · W for a quantized W; `accuracyLevel` 4 quantizes x to int8 inside the kernel (faster, ≈ 0.4% error). */
 export const matmulNBits = (x: Value, packed: Value, scales: Value, o: { K: number; N: number; bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 4 }): Value =>
   one(x, MatMulNBits, [x, packed, scales], { K: attr.int(o.K), N: attr.int(o.N), bits: attr.int(o.bits), block_size: attr.int(o.blockSize), accuracy_level: attr.int(o.accuracyLevel ?? 0) });
+/** GroupQueryAttention (see the op) with RoPE inside: [output, present key, present value]. */
+export const groupQueryAttention = (q: Value, k: Value, v: Value, past: { key: Value; value: Value }, seqlensK: Value, total: Value, rope: { cos: Value; sin: Value }, o: { heads: number; kvHeads: number }): Value[] =>
+  graphFor([q]).apply(GroupQueryAttention, [q, k, v, past.key, past.value, seqlensK, total, rope.cos, rope.sin], {
+    num_heads: attr.int(o.heads),
+    kv_num_heads: attr.int(o.kvHeads),
+    do_rotary: attr.int(1),
+    rotary_interleaved: attr.int(0),
+  });
+export const simplifiedLayerNorm = (x: Value, scale: Value, eps: number): Value => one(x, SimplifiedLayerNormalization, [x, scale], { axis: attr.int(-1), epsilon: attr.float(eps) });
 export const gemm = (a: Value, b: Value, c?: Value, o: { alpha?: number; beta?: number; transA?: boolean; transB?: boolean } = {}): Value =>
   one(a, Gemm, c ? [a, b, c] : [a, b], {
     alpha: attr.float(o.alpha ?? 1),

@@ -7,6 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
 import { type AdapterKind, adapterKind, loraName, MEMORY_PARTS, memoryName, memoryShapes } from '../model/llama';
+import { groupLoraFeeds } from '../model/fusedDecode';
 import { linearShape, type LinearTarget } from '../model/weights';
 import { loadOrt } from './ort';
 
@@ -50,6 +51,8 @@ export class Generator {
     private readonly loraTargets: readonly LinearTarget[],
     /** Whether the graph takes Gated Memory tensors (buildLlamaGenerate's `memory`). */
     readonly memory = false,
+    /** Whether the graph is fusedDecode.ts's, which takes LoRA pairs per group of linears. */
+    private readonly fused = false,
   ) {
     this.setAdapter(undefined);
   }
@@ -62,8 +65,9 @@ export class Generator {
     if (gated && !this.memory) throw new Error('this model was loaded without Gated Memory inputs: it cannot answer with a Gated Memory adapter');
     const lora = adapter && !gated ? adapter : undefined;
     const r = lora?.rank ?? 1;
-    feeds.lora_scale = new Tensor('float32', Float32Array.of(lora ? lora.alpha / lora.rank : 0), []);
-    for (let i = 0; i < this.cfg.numLayers; i++) {
+    if (this.fused) for (const [name, t] of Object.entries(groupLoraFeeds(this.cfg, lora, loraName))) feeds[name] = new Tensor('float32', t.data, t.dims);
+    else feeds.lora_scale = new Tensor('float32', Float32Array.of(lora ? lora.alpha / lora.rank : 0), []);
+    for (let i = 0; i < this.cfg.numLayers && !this.fused; i++) {
       for (const t of this.loraTargets) {
         const [out, inF] = linearShape(this.cfg, t);
         const [a, b] = [loraName(i, t, 'A'), loraName(i, t, 'B')];
@@ -103,10 +107,16 @@ export class Generator {
     return this.gateSums.map((s) => s / this.gatePositions);
   }
 
-  /** Logits of the last position after running `ids` at `start…` on top of `cache` (empty: prefill). */
-  async step(ids: readonly number[], start: number, cache?: Record<string, Tensor>): Promise<{ logits: Float32Array; cache: Record<string, Tensor> }> {
+  /**
+   * Logits of the last position after running `ids` at `start…` on top of `cache` (empty:
+   * prefill). `inPlace` (the fused graph only): `cache` is one buffer per layer with room for the
+   * whole generation (roomyCache), which the step reads and extends where it lies, instead of a
+   * grown copy coming back each step.
+   */
+  async step(ids: readonly number[], start: number, cache?: Record<string, Tensor>, inPlace = false): Promise<{ logits: Float32Array; cache: Record<string, Tensor> }> {
     const { Tensor } = loadOrt();
     const { numLayers, numKvHeads, headDim } = this.cfg;
+    if (inPlace && !(this.fused && cache)) throw new Error('a cache read and written in place is for the fused decoding graph, and needs the cache');
     const feeds: Record<string, Tensor> = {
       ...this.loraFeeds,
       input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
@@ -116,7 +126,8 @@ export class Generator {
       feeds[`past_key_${i}`] = cache?.[`present_key_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
       feeds[`past_value_${i}`] = cache?.[`present_value_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
     }
-    const out = await this.session.run(feeds);
+    // in place: the attention writes the new keys and values into the very tensors it reads (ONNX Runtime's GroupQueryAttention shares them when they are one buffer)
+    const out = inPlace ? await this.session.run(feeds, Object.fromEntries(this.session.outputNames.map((n) => [n, /^present_/.test(n) ? cache![n]! : null]))) : await this.session.run(feeds);
     if (this.memory) {
       for (let i = 0; i < numLayers; i++) this.gateSums[i]! += (out[`gate_${i}`]!.data as Float32Array)[0]! * ids.length;
       this.gatePositions += ids.length;
@@ -129,19 +140,39 @@ export class Generator {
     return this.session.release();
   }
 
+  /** The fused graph's cache for up to `room` positions: one zeroed key and value buffer per layer, under the names a step returns. */
+  roomyCache(room: number): Record<string, Tensor> {
+    const { Tensor } = loadOrt();
+    const { numLayers, numKvHeads, headDim } = this.cfg;
+    const cache: Record<string, Tensor> = {};
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of ['key', 'value']) cache[`present_${kind}_${i}`] = new Tensor('float32', new Float32Array(numKvHeads * room * headDim), [1, numKvHeads, room, headDim]);
+    }
+    return cache;
+  }
+
+  /**
+   * Generates after `prompt`. With the fused graph the cache is one buffer of room for the prompt
+   * and `maxTokens` (at most the model's positions, where generation then stops), written in
+   * place; else each step returns the grown cache.
+   */
   async generate(prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
     if (prompt.length === 0) throw new Error('generate: the prompt is empty');
+    const room = this.fused ? Math.min(prompt.length + o.maxTokens, this.cfg.maxPositions) : Infinity;
+    if (prompt.length > room) throw new Error(`generate: the prompt (${prompt.length} tokens) is longer than the model's ${this.cfg.maxPositions} positions`);
     const tokens: number[] = [];
     const pick = sampler(o);
-    let { logits, cache } = await this.step(prompt, 0);
+    const inPlace = this.fused;
+    let { logits, cache } = await this.step(prompt, 0, inPlace ? this.roomyCache(room) : undefined, inPlace);
     for (;;) {
       if (o.isCancelled?.()) return { tokens, stop: 'cancelled' };
       const next = pick(logits);
       if (o.stopTokens?.includes(next)) return { tokens, stop: 'stop-token' };
       tokens.push(next);
       o.onToken?.(next);
-      if (tokens.length >= o.maxTokens) return { tokens, stop: 'max-tokens' };
-      ({ logits, cache } = await this.step([next], prompt.length + tokens.length - 1, cache));
+      const position = prompt.length + tokens.length - 1;
+      if (tokens.length >= o.maxTokens || position >= room) return { tokens, stop: 'max-tokens' };
+      ({ logits, cache } = await this.step([next], position, cache, inPlace));
     }
   }
 }
