@@ -5,7 +5,8 @@
  * the bundled default model and a SmolLM-135M-shaped random model; next to the plain graph GPUs
  * answer with (model/llama.ts), the same architecture in plain PyTorch with a KV cache
  * (peer_generate.py, skipped with a message where PyTorch is absent) and llama.cpp on GGUF files
- * exported from the same weights, all runs interleaved round by round. Medians and ratios: these
+ * exported from the same weights; the runners compared are loaded together and run in turn, round
+ * by round, one group at a time (see benchGenerate). Medians and ratios: these
  * machines are noisy.
  */
 import { spawn } from 'node:child_process';
@@ -19,7 +20,9 @@ import { randomWeights, smallConfig } from '../model/init';
 import { decodingGraph } from '../model/fusedDecode';
 import { TextTokenizer } from '../model/tokenizer';
 import { exportGguf } from '../model/gguf';
-import { type LlamaWeights, loadModel, saveModelFolder } from '../model/weights';
+import { LINEAR_TARGETS, linearShape, type LlamaWeights, loadModel, saveModelFolder } from '../model/weights';
+import { loraName } from '../model/llama';
+import { type LoraAdapter, saveAdapter } from '../model/peft';
 import { Generator } from '../runtime/generate';
 import { pythonPeer } from './peer';
 import { createSession } from '../runtime/session';
@@ -59,12 +62,13 @@ interface Model {
  * arithmetic (buildLlamaGenerate, which GPUs answer with), on CPU with THREADS threads,
  * generating through `Generator.generate` (greedy, no stop tokens: always NEW_TOKENS), timed per token.
  */
-async function ours(m: Model, bits?: 4 | 8, plain = false): Promise<Runner & { build_s: number }> {
+async function ours(m: Model, bits?: 4 | 8, plain = false, adapter?: LoraAdapter): Promise<Runner & { build_s: number }> {
   const t0 = performance.now();
   const graph = decodingGraph(m.cfg, m.weights, { cpu: !plain, bits });
   const { session } = await createSession(graph.model, 'cpu', { threads: THREADS });
   const build_s = (performance.now() - t0) / 1000;
   const gen = new Generator(session, m.cfg, graph.loraTargets, graph.memory, graph.fused);
+  gen.setAdapter(adapter);
   const once = async (): Promise<Run> => {
     const stamps: number[] = [performance.now()];
     const { tokens } = await gen.generate(m.prompt, { maxTokens: NEW_TOKENS, temperature: 0, onToken: () => stamps.push(performance.now()) });
@@ -115,10 +119,12 @@ async function torchPeer(m: Model): Promise<(Runner & { weights: string; torch: 
 
 /**
  * llama.cpp (node-llama-cpp, a dev dependency) on GGUF files this project exported from the same
- * weights (f32, q8_0, q4_0), CPU only, THREADS threads, greedy: the peer for quantized answering.
- * One runner per file; each run clears the sequence's KV cache first. Or why not.
+ * weights (f32, q8_0, q4_0; the 8- and 4-bit ones also with LIFT's adapter, as adapter.gguf), CPU
+ * only, THREADS threads, greedy: the peer for quantized answering. The files are written at once
+ * (`sizes`); each runner loads its model when made and frees it when closed, and each run clears
+ * the sequence's KV cache first. Or why not.
  */
-async function llamaCppPeers(m: Model, dir: string): Promise<{ runners: [string, Runner][]; sizes: Record<string, number>; close: () => Promise<void> } | string> {
+async function llamaCppPeers(m: Model, dir: string, adapterDir: string): Promise<{ makers: Record<string, () => Promise<Runner>>; sizes: Record<string, number>; close: () => Promise<void> } | string> {
   let mod: typeof import('node-llama-cpp');
   try {
     mod = await import('node-llama-cpp');
@@ -133,42 +139,38 @@ async function llamaCppPeers(m: Model, dir: string): Promise<{ runners: [string,
     saveModelFolder(modelDir, m.cfg, m.weights, tokenizer);
   }
   const llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error });
-  const runners: [string, Runner][] = [];
+  const makers: Record<string, () => Promise<Runner>> = {};
   const sizes: Record<string, number> = {};
-  const closers: (() => Promise<void>)[] = [];
-  for (const quant of ['f32', 'q8_0', 'q4_0'] as const) {
-    const { model: file } = exportGguf({ modelDir, outDir: path.join(dir, quant), quant });
+  for (const [quant, lora] of [['f32', false], ['q8_0', false], ['q4_0', false], ['q8_0', true], ['q4_0', true]] as const) {
+    const { model: file, adapter } = exportGguf({ modelDir, outDir: path.join(dir, `${quant}${lora ? '-lora' : ''}`), quant, ...(lora ? { adapterDir } : {}) });
     sizes[quant] = fs.statSync(file).size;
-    const model = await llama.loadModel({ modelPath: file });
-    const ctx = await model.createContext({ contextSize: PROMPT + NEW_TOKENS + 16, threads: THREADS, batchSize: PROMPT });
-    const seq = ctx.getSequence();
-    closers.push(async () => {
-      await ctx.dispose();
-      await model.dispose();
-    });
-    const once = async (): Promise<Run> => {
-      await seq.clearHistory();
-      const stamps = [performance.now()];
-      const tokens: number[] = [];
-      for await (const t of seq.evaluate(m.prompt as never, { temperature: 0 })) {
-        stamps.push(performance.now());
-        tokens.push(Number(t));
-        if (tokens.length >= NEW_TOKENS) break;
-      }
-      const s = stamps.map((t) => t / 1000);
-      return { prefill: s[1]! - s[0]!, decode: s.slice(2).map((t, i) => t - s[i + 1]!), tokens };
+    makers[`llama.cpp ${quant}${lora ? ' lora' : ''}`] = async () => {
+      const model = await llama.loadModel({ modelPath: file });
+      const ctx = await model.createContext({ contextSize: PROMPT + NEW_TOKENS + 16, threads: THREADS, batchSize: PROMPT, ...(lora ? { lora: { adapters: [{ filePath: adapter! }] } } : {}) });
+      const seq = ctx.getSequence();
+      const once = async (): Promise<Run> => {
+        await seq.clearHistory();
+        const stamps = [performance.now()];
+        const tokens: number[] = [];
+        for await (const t of seq.evaluate(m.prompt as never, { temperature: 0 })) {
+          stamps.push(performance.now());
+          tokens.push(Number(t));
+          if (tokens.length >= NEW_TOKENS) break;
+        }
+        const s = stamps.map((t) => t / 1000);
+        return { prefill: s[1]! - s[0]!, decode: s.slice(2).map((t, i) => t - s[i + 1]!), tokens };
+      };
+      await once();
+      return {
+        once,
+        close: async () => {
+          await ctx.dispose();
+          await model.dispose();
+        },
+      };
     };
-    await once();
-    runners.push([`llama.cpp ${quant}`, { once, close: async () => {} }]);
   }
-  return {
-    runners,
-    sizes,
-    close: async () => {
-      for (const c of closers) await c();
-      await llama.dispose();
-    },
-  };
+  return { makers, sizes, close: () => llama.dispose() };
 }
 
 /** Memory copy bandwidth of this machine (bytes/s): a 256 MiB buffer copied, the median of 5. */
@@ -204,6 +206,22 @@ function smolModel(): Model {
   return { name: 'SmolLM-135M shape (30 layers, 576 wide, vocab 49152)', cfg, weights: randomWeights(cfg), prompt, rounds: 5 };
 }
 
+/** A seeded LoRA adapter of rank 16 on every projection (the product's default targets), its values the size a learn leaves. */
+function seededAdapter(cfg: LlamaConfig): LoraAdapter {
+  let s = 12345;
+  const random = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.02;
+  const rank = 16;
+  const tensors: Record<string, Float32Array> = {};
+  for (let i = 0; i < cfg.numLayers; i++) {
+    for (const t of LINEAR_TARGETS) {
+      const [out, inF] = linearShape(cfg, t);
+      tensors[loraName(i, t, 'A')] = Float32Array.from({ length: rank * inF }, random);
+      tensors[loraName(i, t, 'B')] = Float32Array.from({ length: out * rank }, random);
+    }
+  }
+  return { rank, alpha: 32, targets: [...LINEAR_TARGETS], tensors };
+}
+
 const samePrefix = (a: readonly number[], b: readonly number[]): number => {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;
@@ -222,24 +240,47 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       results.push({ model: key, note: m });
       continue;
     }
-    const lift = await ours(m);
-    // the plain graph (one ONNX op per step of the arithmetic, as GPUs answer) shows what the fused kernels gain
-    const plain = await ours(m, undefined, true);
-    // what "lift.answerPrecision" int8 and int4 answer with (the linears and the output projection through MatMulNBits)
-    const int8 = await ours(m, 8);
-    const int4 = await ours(m, 4);
-    const peer = await torchPeer(m);
+    // with a learned adapter's worth of LoRA (rank 16, every projection), against llama.cpp with the same adapter
+    const adapter = seededAdapter(m.cfg);
     const ggufDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-gguf-'));
     let cpp: Awaited<ReturnType<typeof llamaCppPeers>> = 'skipped';
-    const runners: [string, Runner][] = [['lift', lift], ['plain', plain], ['int8', int8], ['int4', int4], ...(typeof peer === 'string' ? [] : [['torch', peer] as [string, Runner]])];
-    const runs: Record<string, Run[]> = { lift: [], plain: [], int8: [], int4: [], torch: [] };
+    const peer = await torchPeer(m);
+    const runs: Record<string, Run[]> = {};
+    let build_s = 0;
     try {
-      cpp = await llamaCppPeers(m, ggufDir);
-      if (typeof cpp !== 'string') runners.push(...cpp.runners);
-      for (const [name] of runners) runs[name] ??= [];
-      for (let r = 0; r < m.rounds; r++) for (const [name, runner] of runners) runs[name]!.push(await runner.once());
+      const adapterDir = path.join(ggufDir, 'adapter');
+      saveAdapter(adapterDir, m.cfg, adapter);
+      cpp = await llamaCppPeers(m, ggufDir, adapterDir);
+      const theirs = (name: string): [string, () => Promise<Runner>][] => (typeof cpp === 'string' ? [] : [[name, cpp.makers[name]!]]);
+      // Runners that are compared sit in one group, loaded together and run in turn, round by
+      // round; a group is freed before the next loads. With every runner loaded at once, the idle
+      // thread pools of a dozen sessions and contexts shared 2 cores, and each ran up to 2× slower.
+      const groups: [string, () => Promise<Runner>][][] = [
+        [
+          ['lift', async () => {
+            const r = await ours(m);
+            build_s = r.build_s;
+            return r;
+          }],
+          // the plain graph (one ONNX op per step of the arithmetic, as GPUs answer) shows what the fused kernels gain
+          ['plain', () => ours(m, undefined, true)],
+          ...theirs('llama.cpp f32'),
+          ...(typeof peer === 'string' ? [] : [['torch', async () => peer] as [string, () => Promise<Runner>]]),
+        ],
+        // what "lift.answerPrecision" int8 and int4 answer with (the linears and the output projection through MatMulNBits)
+        [['int8', () => ours(m, 8)], ...theirs('llama.cpp q8_0'), ['int8 lora', () => ours(m, 8, false, adapter)], ...theirs('llama.cpp q8_0 lora')],
+        [['int4', () => ours(m, 4)], ...theirs('llama.cpp q4_0'), ['int4 lora', () => ours(m, 4, false, adapter)], ...theirs('llama.cpp q4_0 lora')],
+      ];
+      for (const group of groups) {
+        const runners: [string, Runner][] = [];
+        try {
+          for (const [name, make] of group) runners.push([name, await make()]);
+          for (let r = 0; r < m.rounds; r++) for (const [name, runner] of runners) (runs[name] ??= []).push(await runner.once());
+        } finally {
+          for (const [, runner] of runners) await runner.close();
+        }
+      }
     } finally {
-      for (const [, runner] of runners) await runner.close();
       if (typeof cpp !== 'string') await cpp.close();
       fs.rmSync(ggufDir, { recursive: true, force: true });
     }
@@ -251,7 +292,7 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       new_tokens: NEW_TOKENS,
       threads: THREADS,
       rounds: m.rounds,
-      graph_build_s: lift.build_s,
+      graph_build_s: build_s,
       lift_prefill_tokens_per_s: prefillRate('lift'),
       lift_decode_tokens_per_s: 1 / decodeS('lift'),
       lift_decode_ms_per_token: 1000 * decodeS('lift'),
@@ -267,8 +308,8 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
       int8_same_greedy_tokens: `${samePrefix(runs.lift!.at(-1)!.tokens, runs.int8!.at(-1)!.tokens)}/${NEW_TOKENS}`,
       int4_same_greedy_tokens: `${samePrefix(runs.lift!.at(-1)!.tokens, runs.int4!.at(-1)!.tokens)}/${NEW_TOKENS}`,
       // per round, to show how much the machine moved during the run
-      prefill_s_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => x.prefill)])),
-      decode_ms_median_by_round: Object.fromEntries(runners.map(([name]) => [name, runs[name]!.map((x) => 1000 * median(x.decode))])),
+      prefill_s_by_round: Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.map((x) => x.prefill)])),
+      decode_ms_median_by_round: Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.map((x) => 1000 * median(x.decode))])),
     };
     if (typeof cpp === 'string') row.llama_cpp_note = cpp;
     else {
@@ -288,6 +329,16 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
         ]),
       );
       row.decode_vs_llama_cpp = { fp32_vs_f32: decodeS('llama.cpp f32') / decodeS('lift'), int8_vs_q8_0: decodeS('llama.cpp q8_0') / decodeS('int8'), int4_vs_q4_0: decodeS('llama.cpp q4_0') / decodeS('int4') };
+      row.with_adapter = {
+        adapter: 'rank 16 on every projection, the same in both',
+        lift_int8_decode_tokens_per_s: 1 / decodeS('int8 lora'),
+        lift_int4_decode_tokens_per_s: 1 / decodeS('int4 lora'),
+        llama_cpp_q8_0_decode_tokens_per_s: 1 / decodeS('llama.cpp q8_0 lora'),
+        llama_cpp_q4_0_decode_tokens_per_s: 1 / decodeS('llama.cpp q4_0 lora'),
+        int8_vs_q8_0: decodeS('llama.cpp q8_0 lora') / decodeS('int8 lora'),
+        int4_vs_q4_0: decodeS('llama.cpp q4_0 lora') / decodeS('int4 lora'),
+        int8_same_greedy_tokens: `${samePrefix(runs['int8 lora']!.at(-1)!.tokens, runs['llama.cpp q8_0 lora']!.at(-1)!.tokens)}/${NEW_TOKENS}`,
+      };
       row.prefill_vs_llama_cpp = { fp32_vs_f32: prefillRate('lift') / prefillRate('llama.cpp f32'), int8_vs_q8_0: prefillRate('int8') / prefillRate('llama.cpp q8_0'), int4_vs_q4_0: prefillRate('int4') / prefillRate('llama.cpp q4_0') };
     }
     if (typeof peer === 'string') row.note = peer;
@@ -321,6 +372,11 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
           (['f32', 'q8_0', 'q4_0'] as const).map((q) => `${q} prefill ${f(lc[q]!.prefill_tokens_per_s)}, decode ${f(lc[q]!.decode_tokens_per_s)} (bound ${f(lc[q]!.decode_bound_tokens_per_s)}), ${lc[q]!.same_greedy_tokens_as_lift} tokens as LIFT`).join('; '),
       );
       log(`  LIFT decode ÷ llama.cpp: fp32/f32 ${v.fp32_vs_f32!.toFixed(2)}×, int8/q8_0 ${v.int8_vs_q8_0!.toFixed(2)}×, int4/q4_0 ${v.int4_vs_q4_0!.toFixed(2)}×`);
+      const a = row.with_adapter as Record<string, number>;
+      log(
+        `  with a rank-16 adapter on every projection in both: LIFT int8 ${f(a.lift_int8_decode_tokens_per_s)}, int4 ${f(a.lift_int4_decode_tokens_per_s)}; llama.cpp q8_0 ${f(a.llama_cpp_q8_0_decode_tokens_per_s)}, q4_0 ${f(a.llama_cpp_q4_0_decode_tokens_per_s)} tokens/s ` +
+          `→ ${a.int8_vs_q8_0!.toFixed(2)}×, ${a.int4_vs_q4_0!.toFixed(2)}× (${String(a.int8_same_greedy_tokens)} int8 greedy tokens alike)`,
+      );
     }
     if (typeof peer === 'string') log(`  PyTorch ${peer}`);
     else {

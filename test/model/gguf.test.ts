@@ -18,7 +18,8 @@ import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { defaultModelDir } from '../../native/model/default';
 import { exportGguf, GgufError, permuteRope, quantizeQ4_0, quantizeQ8_0 } from '../../native/model/gguf';
 import { randomWeights, smallConfig } from '../../native/model/init';
-import { buildLlamaGenerate, loraName } from '../../native/model/llama';
+import { decodingGraph } from '../../native/model/fusedDecode';
+import { loraName } from '../../native/model/llama';
 import { type LoraAdapter, saveAdapter } from '../../native/model/peft';
 import { halfToFloat } from '../../native/model/safetensors';
 import { TextTokenizer } from '../../native/model/tokenizer';
@@ -65,9 +66,11 @@ function seededAdapter(cfg: LlamaConfig, targets: LinearTarget[], seed: number):
  */
 async function ours(modelDir: string, prompt: number[], adapter?: LoraAdapter): Promise<number[]> {
   const { config, weights } = loadModel(modelDir);
-  const g = buildLlamaGenerate(config, weights, adapter?.targets, 'float32');
+  // the graph answering builds on the CPU (fusedDecode.ts)
+  const g = decodingGraph(config, weights, { cpu: true });
+  assert.ok(g.fused);
   const { session } = await createSession(g.model, 'cpu');
-  const gen = new Generator(session, config, g.loraTargets);
+  const gen = new Generator(session, config, g.loraTargets, g.memory, g.fused);
   gen.setAdapter(adapter);
   try {
     const { tokens } = await gen.generate(prompt, { maxTokens: N, temperature: 0 });
