@@ -2,10 +2,11 @@
  * The decoding graph for ONNX Runtime's CPU provider, written with its fused kernels: one
  * GroupQueryAttention per layer (RoPE, the KV cache, grouped heads and the causal softmax in one
  * node), RMS norms as SimplifiedLayerNormalization, and the linear layers that read the same
- * input multiplied as one (q/k/v, gate/up), their LoRA pairs too. A decoding step is a few
- * hundred nodes instead of about two thousand; on 2 cores the per-node cost, not the weights,
- * had set the speed. Same inputs and outputs as buildLlamaGenerate's graph, except the adapter:
- * each group's LoRA pairs come concatenated, transposed and scaled (groupLoraFeeds).
+ * input multiplied as one (q/k/v, gate/up), their LoRA pairs too: a decoding step is a few
+ * hundred nodes instead of about two thousand. Same inputs and outputs as buildLlamaGenerate's
+ * graph, except the adapter (each group's LoRA pairs come concatenated, transposed and scaled:
+ * groupLoraFeeds) and the cache (past inputs with room to spare, and only the new positions out:
+ * newCacheName).
  */
 import { GraphBuilder, type Value } from '../onnx/graph';
 import * as o from '../onnx/ops';
@@ -24,6 +25,15 @@ export const LINEAR_GROUPS: readonly (readonly [string, readonly LinearTarget[]]
 
 /** A group's LoRA input: `At` [in, R] (the members' A, transposed, side by side), `Bt` [R, out] (their B, transposed and scaled, block-diagonal). */
 export const groupLoraName = (layer: number, group: string, part: 'At' | 'Bt'): string => `layers.${layer}.${group}.lora_${part}`;
+
+/**
+ * The fused graph's cache outputs: layer i's keys or values at this step's positions only,
+ * [1, kvHeads, T, headDim]. Its past inputs are one buffer per layer with room for the whole
+ * generation, which the caller extends with these (Generator.step). Returning the whole cache
+ * instead would cost a copy of all of it per token: onnxruntime-node copies every output into a
+ * new JavaScript buffer, even one passed in to be written in place.
+ */
+export const newCacheName = (kind: 'key' | 'value', layer: number): string => `new_${kind}_${layer}`;
 
 /** Whether the fused graph can serve this model (the CPU attention kernel with RoPE inside wants a head size that is a multiple of 16). */
 export function fusedDecodingFits(cfg: LlamaConfig): boolean {
@@ -150,9 +160,10 @@ export function buildFusedGenerate(cfg: LlamaConfig, weights: LlamaWeights, bits
   last = o.simplifiedLayerNorm(last, weight(weights.norm), cfg.rmsEps);
   const head = weights.lmHead ?? weights.embed;
   g.output(product(last, [head], 'lm_head'), 'logits');
+  // only the positions this step wrote: the caller keeps the cache (see newCacheName)
   present.forEach((p, i) => {
-    g.output(p.key, `present_key_${i}`);
-    g.output(p.value, `present_value_${i}`);
+    g.output(o.gather(p.key, positions, 2), newCacheName('key', i));
+    g.output(o.gather(p.value, positions, 2), newCacheName('value', i));
   });
   gates.forEach((v, i) => g.output(o.reduceMean(v), `gate_${i}`));
   return { model: g.encodeSplit(), loraTargets: LINEAR_TARGETS, memory, fused: true };

@@ -7,7 +7,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { LlamaConfig } from '../model/config';
 import { type AdapterKind, adapterKind, loraName, MEMORY_PARTS, memoryName, memoryShapes } from '../model/llama';
-import { groupLoraFeeds } from '../model/fusedDecode';
+import { groupLoraFeeds, newCacheName } from '../model/fusedDecode';
 import { linearShape, type LinearTarget } from '../model/weights';
 import { loadOrt } from './ort';
 
@@ -108,15 +108,15 @@ export class Generator {
   }
 
   /**
-   * Logits of the last position after running `ids` at `start…` on top of `cache` (empty:
-   * prefill). `inPlace` (the fused graph only): `cache` is one buffer per layer with room for the
-   * whole generation (roomyCache), which the step reads and extends where it lies, instead of a
-   * grown copy coming back each step.
+   * Logits of the last position after running `ids` at `start…` on top of `cache` (none:
+   * prefill). The plain graph returns the grown cache; with the fused graph the cache is one
+   * buffer per layer with room to spare (roomyCache), read by the step and extended here with
+   * the positions it wrote, made larger first where `ids` would not fit.
    */
-  async step(ids: readonly number[], start: number, cache?: Record<string, Tensor>, inPlace = false): Promise<{ logits: Float32Array; cache: Record<string, Tensor> }> {
+  async step(ids: readonly number[], start: number, cache?: Record<string, Tensor>): Promise<{ logits: Float32Array; cache: Record<string, Tensor> }> {
     const { Tensor } = loadOrt();
     const { numLayers, numKvHeads, headDim } = this.cfg;
-    if (inPlace && !(this.fused && cache)) throw new Error('a cache read and written in place is for the fused decoding graph, and needs the cache');
+    if (this.fused) cache = this.withRoom(cache, start + ids.length);
     const feeds: Record<string, Tensor> = {
       ...this.loraFeeds,
       input_ids: new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
@@ -126,13 +126,23 @@ export class Generator {
       feeds[`past_key_${i}`] = cache?.[`present_key_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
       feeds[`past_value_${i}`] = cache?.[`present_value_${i}`] ?? new Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]);
     }
-    // in place: the attention writes the new keys and values into the very tensors it reads (ONNX Runtime's GroupQueryAttention shares them when they are one buffer)
-    const out = inPlace ? await this.session.run(feeds, Object.fromEntries(this.session.outputNames.map((n) => [n, /^present_/.test(n) ? cache![n]! : null]))) : await this.session.run(feeds);
+    const out = await this.session.run(feeds);
     if (this.memory) {
       for (let i = 0; i < numLayers; i++) this.gateSums[i]! += (out[`gate_${i}`]!.data as Float32Array)[0]! * ids.length;
       this.gatePositions += ids.length;
     }
-    return { logits: out.logits!.data as Float32Array, cache: out };
+    if (!this.fused) return { logits: out.logits!.data as Float32Array, cache: out };
+    for (let i = 0; i < numLayers; i++) {
+      for (const kind of ['key', 'value'] as const) {
+        const into = cache![`present_${kind}_${i}`]!;
+        const room = into.dims[2]!;
+        const written = out[newCacheName(kind, i)]!.data as Float32Array; // [1, kvHeads, T, headDim]
+        for (let h = 0; h < numKvHeads; h++) {
+          (into.data as Float32Array).set(written.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim), (h * room + start) * headDim);
+        }
+      }
+    }
+    return { logits: out.logits!.data as Float32Array, cache: cache! };
   }
 
   /** Frees the session (the generator is unusable afterwards). */
@@ -140,7 +150,7 @@ export class Generator {
     return this.session.release();
   }
 
-  /** The fused graph's cache for up to `room` positions: one zeroed key and value buffer per layer, under the names a step returns. */
+  /** The fused graph's cache for up to `room` positions: one zeroed key and value buffer per layer, under the names the plain graph's cache has. */
   roomyCache(room: number): Record<string, Tensor> {
     const { Tensor } = loadOrt();
     const { numLayers, numKvHeads, headDim } = this.cfg;
@@ -151,10 +161,23 @@ export class Generator {
     return cache;
   }
 
+  /** `cache` (none: empty) with room for `positions`: itself where they fit, else a copy in larger buffers. */
+  private withRoom(cache: Record<string, Tensor> | undefined, positions: number): Record<string, Tensor> {
+    const room = cache?.present_key_0?.dims[2] ?? 0;
+    if (cache && positions <= room) return cache;
+    const larger = this.roomyCache(Math.max(positions, Math.min(2 * room, this.cfg.maxPositions)));
+    const { numKvHeads, headDim } = this.cfg;
+    for (const [name, t] of Object.entries(cache ?? {})) {
+      const to = larger[name]!;
+      for (let h = 0; h < numKvHeads; h++) (to.data as Float32Array).set((t.data as Float32Array).subarray(h * room * headDim, (h + 1) * room * headDim), h * to.dims[2]! * headDim);
+    }
+    return larger;
+  }
+
   /**
    * Generates after `prompt`. With the fused graph the cache is one buffer of room for the prompt
-   * and `maxTokens` (at most the model's positions, where generation then stops), written in
-   * place; else each step returns the grown cache.
+   * and `maxTokens` (at most the model's positions, where generation then stops), extended each
+   * step; else each step returns the grown cache.
    */
   async generate(prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
     if (prompt.length === 0) throw new Error('generate: the prompt is empty');
@@ -162,8 +185,7 @@ export class Generator {
     if (prompt.length > room) throw new Error(`generate: the prompt (${prompt.length} tokens) is longer than the model's ${this.cfg.maxPositions} positions`);
     const tokens: number[] = [];
     const pick = sampler(o);
-    const inPlace = this.fused;
-    let { logits, cache } = await this.step(prompt, 0, inPlace ? this.roomyCache(room) : undefined, inPlace);
+    let { logits, cache } = await this.step(prompt, 0, this.fused ? this.roomyCache(room) : undefined);
     for (;;) {
       if (o.isCancelled?.()) return { tokens, stop: 'cancelled' };
       const next = pick(logits);
@@ -172,7 +194,7 @@ export class Generator {
       o.onToken?.(next);
       const position = prompt.length + tokens.length - 1;
       if (tokens.length >= o.maxTokens || position >= room) return { tokens, stop: 'max-tokens' };
-      ({ logits, cache } = await this.step([next], position, cache, inPlace));
+      ({ logits, cache } = await this.step([next], position, cache));
     }
   }
 }
