@@ -134,12 +134,7 @@ export class Generator {
     if (!this.fused) return { logits: out.logits!.data as Float32Array, cache: out };
     for (let i = 0; i < numLayers; i++) {
       for (const kind of ['key', 'value'] as const) {
-        const into = cache![`present_${kind}_${i}`]!;
-        const room = into.dims[2]!;
-        const written = out[newCacheName(kind, i)]!.data as Float32Array; // [1, kvHeads, T, headDim]
-        for (let h = 0; h < numKvHeads; h++) {
-          (into.data as Float32Array).set(written.subarray(h * ids.length * headDim, (h + 1) * ids.length * headDim), (h * room + start) * headDim);
-        }
+        copyPositions(out[newCacheName(kind, i)]!, cache![`present_${kind}_${i}`]!, start);
       }
     }
     return { logits: out.logits!.data as Float32Array, cache: cache! };
@@ -166,11 +161,7 @@ export class Generator {
     const room = cache?.present_key_0?.dims[2] ?? 0;
     if (cache && positions <= room) return cache;
     const larger = this.roomyCache(Math.max(positions, Math.min(2 * room, this.cfg.maxPositions)));
-    const { numKvHeads, headDim } = this.cfg;
-    for (const [name, t] of Object.entries(cache ?? {})) {
-      const to = larger[name]!;
-      for (let h = 0; h < numKvHeads; h++) (to.data as Float32Array).set((t.data as Float32Array).subarray(h * room * headDim, (h + 1) * room * headDim), h * to.dims[2]! * headDim);
-    }
+    for (const [name, t] of Object.entries(cache ?? {})) copyPositions(t, larger[name]!, 0);
     return larger;
   }
 
@@ -197,6 +188,14 @@ export class Generator {
       ({ logits, cache } = await this.step([next], position, cache));
     }
   }
+}
+
+/** Copies every position of a cache tensor [1, heads, n, headDim] into one with more room, [1, heads, room, headDim], from position `at`. */
+function copyPositions(from: Tensor, to: Tensor, at: number): void {
+  const [, heads, n, headDim] = from.dims as number[];
+  const room = to.dims[2]!;
+  const src = from.data as Float32Array;
+  for (let h = 0; h < heads!; h++) (to.data as Float32Array).set(src.subarray(h * n! * headDim!, (h + 1) * n! * headDim!), (h * room + at) * headDim!);
 }
 
 /** Greedy (temperature 0) or temperature + nucleus (top-p) sampling with a seeded generator. */
