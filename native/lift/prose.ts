@@ -263,6 +263,9 @@ function sentencesOf(parsed: Parsed[]): { offset: { start: number; length: numbe
 }
 
 const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])/g, '$1').trim();
+const SUBORDINATOR = '(when|if|once|after|before|while|because|since|unless|until|whenever)';
+const SUBORDINATORS = new RegExp(`^${SUBORDINATOR}$`, 'i');
+const SUBORDINATORS_LEAD = new RegExp(`^${SUBORDINATOR}\\s+`, 'i');
 const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|Every|All)\b/, (w) => w.toLowerCase());
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -362,6 +365,30 @@ export function conceptQuestions(S: string, v: { type: string; value: string; no
   return out;
 }
 
+/**
+ * How the document's running text names a heading's subject: "## Ingest Gateway" is "the ingest
+ * gateway" where the text writes it in lower case, "## Ironbark" stays "Ironbark" where the text
+ * writes it capitalised mid-sentence; a heading the text never repeats is "the " + the heading
+ * with its first letter lowered (Title Case words after it kept).
+ */
+export function headingName(heading: string, text: string): string {
+  const words = heading.match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu);
+  if (words && words.length <= 6) {
+    const re = new RegExp(`(?<=(\\S+)\\s+)${words.join('\\s+')}(?![\\p{L}\\p{N}])`, 'giu');
+    let proper: string | undefined;
+    for (const m of text.matchAll(re)) {
+      if (/^#/.test(text.slice(text.lastIndexOf('\n', m.index) + 1))) continue;
+      const name = m[0].replace(/\s+/g, ' ');
+      const the = /^the$/i.test(m[1]!) ? 'the ' : '';
+      if (/^\p{Ll}/u.test(name)) return `the ${name}`;
+      // capitalised after a lower-case word: a proper name, written as is
+      if (!/[.!?:]$/.test(m[1]!) && /^\p{Ll}/u.test(m[1]!)) proper ??= `${the}${name}`;
+    }
+    if (proper) return proper;
+  }
+  return lowerFirst(/^[A-Z][a-z]/.test(heading) ? `the ${heading[0]!.toLowerCase()}${heading.slice(1)}` : heading);
+}
+
 /** Facts of one document: every value of a prose sentence, with the questions that ask for it. */
 export function proseFacts(file: string, text: string, o: { maxFacts?: number } = {}): { facts: Fact[]; report: ProseReport } {
   const maxFacts = o.maxFacts ?? 2000;
@@ -374,6 +401,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   const blocks = proseBlocks(source);
   if (!looksEnglish(blocks.map((b) => b.text).join(' '))) return { facts: [], report: { facts: 0, note: 'not English prose: no fact questions (its segments are still learned)' } };
   const facts: Fact[] = [];
+  const headingNames = new Map(blocks.map((b) => [b.heading, b.heading ? headingName(b.heading, source) : '']));
   for (const block of blocks) {
     let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
@@ -388,28 +416,33 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       if (terms.length < 3 || terms.length > 60) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
       const values = findValues(terms, block.text, block.code.filter(([a, b]) => a >= s.offset.start && b <= s.offset.start + s.offset.length));
-      const firstVerb = terms.findIndex((t) => t.tags.has('Verb') && !(t.tags.has('Noun') && !t.tags.has('Verb')));
+      // a sentence that opens with a subordinate clause has its subject after the clause's comma
+      // ("When the manifest store is down, the gateway retries …" is about the gateway)
+      const comma = SUBORDINATORS.test(terms[0]!.text) ? terms.findIndex((t, k) => k < terms.length - 3 && block.text[t.end] === ',') : -1;
+      const s0 = comma >= 0 ? comma + 1 : 0;
+      const head = terms[s0]!;
+      const firstVerb = terms.findIndex((t, k) => k >= s0 && t.tags.has('Verb') && !(t.tags.has('Noun') && !t.tags.has('Verb')));
       // the main verb: the first one that is not an auxiliary (is owned → owned)
       const mainVerb = terms.findIndex((t, k) => k >= firstVerb && t.tags.has('Verb') && !t.tags.has('Auxiliary') && !t.tags.has('Copula'));
       // the subject: the noun phrase before the first verb; a pronoun stands for the paragraph's
       // last subject (or the heading); a subject that holds a value is no subject (imperatives, names)
-      const subjectEnd = firstVerb > 0 ? firstVerb : 0;
-      const relative = terms.findIndex((t, k) => k < subjectEnd && k > 0 && /^(that|which|who|whose)$/i.test(t.text));
+      const subjectEnd = firstVerb > s0 ? firstVerb : s0;
+      const relative = terms.findIndex((t, k) => k < subjectEnd && k > s0 && /^(that|which|who|whose)$/i.test(t.text));
       const subjectStop = relative > 0 ? relative : subjectEnd;
       // a subordinate clause's subject is the subject (when the manifest store is down → the manifest store)
-      const subjectRaw = clean(block.text.slice(terms[0]!.start, subjectStop > 0 ? terms[subjectStop - 1]!.end : terms[0]!.start)).replace(/^(when|if|once|after|before|while|because|since|unless|until|whenever)\s+/i, '');
-      const pronoun = subjectEnd > 0 && PRONOUNS.test(terms[0]!.text);
-      const headingTopic = block.heading ? lowerFirst(block.heading.match(/^[A-Z][a-z]/) ? `the ${block.heading[0]!.toLowerCase()}${block.heading.slice(1)}` : block.heading) : undefined;
-      const properStart = terms[0]!.tags.has('ProperNoun') || terms[0]!.tags.has('Acronym');
-      const explicit = subjectRaw && !pronoun && subjectEnd <= 8 && !values.some((v) => v.from < subjectEnd) ? (properStart ? subjectRaw : lowerFirst(subjectRaw).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())) : undefined;
+      const subjectRaw = clean(block.text.slice(head.start, subjectStop > s0 ? terms[subjectStop - 1]!.end : head.start)).replace(SUBORDINATORS_LEAD, '');
+      const pronoun = subjectEnd > s0 && PRONOUNS.test(head.text);
+      const headingTopic = block.heading ? headingNames.get(block.heading) : undefined;
+      const properStart = head.tags.has('ProperNoun') || head.tags.has('Acronym');
+      const explicit = subjectRaw && !pronoun && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : lowerFirst(subjectRaw).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())) : undefined;
       // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)
-      const plural = /^(they|their|them|these|those)$/i.test(terms[0]!.text);
+      const plural = /^(they|their|them|these|those)$/i.test(head.text);
       const topic = (pronoun && lastSubject && lastSubject.plural === plural ? lastSubject.text : undefined) ?? headingTopic;
       if (explicit) lastSubject = { text: explicit, plural: terms[subjectStop - 1]!.tags.has('Plural') };
       // a leading pronoun replaced by what it stands for
       const resolved = (str: string): string => {
         if (!pronoun || !topic) return str;
-        const first = terms[0]!;
+        const first = head;
         const rel = first.start - s.offset.start;
         const owner = /^(its|their)$/i.test(first.text) ? `${topic}'s` : topic;
         return upperFirst(`${str.slice(0, rel)}${owner}${str.slice(rel + first.text.length)}`);
@@ -460,20 +493,23 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           questions.add(`In ${inHeading}: ${lowerFirst(echo)}`);
           questions.add(`About ${inHeading}, fill in the blank: ${blanked}`);
         }
-        if (subj) {
+        if (subj && noun && inHeading) questions.add(`What is the ${noun} of ${subj} in ${inHeading}?`);
+        // asked of the sentence's subject and of the section's component by the name the text
+        // gives it ("the gateway" and "the ingest gateway"), as users may name either
+        for (const who of new Set([subj, inHeading ?? headingTopic])) {
+          if (!who) continue;
           if (noun) {
-            questions.add(`What is the ${noun} of ${subj}?`);
-            questions.add(`${upperFirst(subj)}: which ${noun}?`);
-            questions.add(`According to ${file}, what ${noun} does ${subj} use?`);
-            for (const syn of SYNONYMS[noun] ?? []) questions.add(`What is the ${syn} of ${subj}?`);
-            if (inHeading) questions.add(`What is the ${noun} of ${subj} in ${inHeading}?`);
+            questions.add(`What is the ${noun} of ${who}?`);
+            questions.add(`${upperFirst(who)}: which ${noun}?`);
+            questions.add(`According to ${file}, what ${noun} does ${who} use?`);
+            for (const syn of SYNONYMS[noun] ?? []) questions.add(`What is the ${syn} of ${who}?`);
           }
-          if (byName) questions.add(`${kind ? `Which ${kind.text.toLowerCase()}` : 'Who'} ${byName} ${subj}?`);
-          if (v.type === 'duration' && verb) questions.add(`For ${subj}, how long (${verb})?`);
-          if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${subj}, ${wh} (${verb})?`);
+          if (byName) questions.add(`${kind ? `Which ${kind.text.toLowerCase()}` : 'Who'} ${byName} ${who}?`);
+          if (v.type === 'duration' && verb) questions.add(`For ${who}, how long (${verb})?`);
+          if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${who}, ${wh} (${verb})?`);
+          // in the words people use
+          for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
         }
-        // in the words people use, of the sentence's subject and of the section's component
-        for (const who of [subj, inHeading]) if (who) for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
         facts.push({
           kind: 'prose',
           subject: subj ?? inHeading ?? file,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkQuestion, factAnswer, statesDirectly } from '../../native/lift/facts';
-import { PROSE_LIMIT, proseFacts } from '../../native/lift/prose';
+import { headingName, PROSE_LIMIT, proseFacts } from '../../native/lift/prose';
 import { factPairs, generateQA } from '../../native/lift/qa';
 
 const SPEC = `# Ingest platform
@@ -48,6 +48,20 @@ test('every value of a multi-fact paragraph is a fact with its subject, line and
     assert.ok(f.questions.length >= 2, `${f.value}: ${f.questions.length} questions`);
     for (const q of f.questions) assert.ok(!q.includes(f.value), `"${q}" gives away ${f.value}`);
   }
+});
+
+test('a leading subordinate clause is not the subject; questions name the section as the text writes it', () => {
+  const doc = `# Platform\n\n## Ingest Gateway\n\nThe ingest gateway accepts uploads on port 4652. When the manifest store cannot be reached, the gateway retries each write 5 times and then fails with error code QRX-417.\n\n## Ironbark\n\nWe page Ironbark through the Ledgerwise team, which answers within 20 minutes.\n`;
+  const { facts } = proseFacts('SPEC.md', doc);
+  const retries = facts.find((f) => f.value === '5 times')!;
+  assert.equal(retries.subject, 'the gateway', 'the main clause\'s subject, not the manifest store');
+  assert.ok(!retries.questions.some((q) => q.includes('manifest store')), retries.questions.join(' | '));
+  // asked of the sentence's subject and of the section, named as the text names it (lower case)
+  for (const q of ['How many times does the gateway retry?', 'How many times does the ingest gateway retry?']) assert.ok(retries.questions.includes(q), retries.questions.join(' | '));
+  assert.equal(headingName('Ingest Gateway', doc), 'the ingest gateway');
+  assert.equal(headingName('Ironbark', doc), 'Ironbark', 'a proper name the text writes capitalised stays as it is');
+  assert.equal(headingName('Release Notes', doc), 'the release Notes', 'a heading the text never repeats');
+  assert.equal(headingName('Kestrel On-Call Guide', 'Read the Kestrel On-Call Guide first.'), 'the Kestrel On-Call Guide', 'hyphens and apostrophes are part of words');
 });
 
 test('answers state the value first and cite the source; one question per fact is kept for the self-check', () => {
