@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { statesDirectly } from '../lift/facts';
 import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
+import { conceptQuestions } from '../lift/prose';
 import { defaultModelDir } from '../model/default';
 import { RetrievalIndexes } from '../server/indexes';
 
@@ -60,6 +61,33 @@ export function scoreAnswer(q: EvalQuestion, answer: string, all: readonly EvalQ
   return { direct, contains, otherSubject };
 }
 
+/** The kind of value an attribute of the question set names, as the prose extractor types values. */
+const VALUE_TYPES: [RegExp, string][] = [
+  [/\bport\b/, 'number'],
+  [/^(owner|maintainer|team)$/, 'name'],
+  [/\bcode\b/, 'code'],
+  [/\b(retry|probe|restart) count\b|^retries$/, 'count'],
+  [/\b(timeout|lifetime|retention|age|period|deadline|interval|window|staleness)\b/, 'duration'],
+  [/\b(size|batch) ?limit\b/, 'size'],
+  [/^path$/, 'path'],
+  [/^schedule$/, 'time'],
+  [/^version$/, 'version'],
+];
+
+/**
+ * The question asked in the generator's own words, from the question set's subject and attribute
+ * ("Which port does the ingest gateway listen on?"): a diagnostic that separates what the weights
+ * hold from whether the model understands a user's phrasing. Not a user's condition.
+ */
+export function generatorPhrasing(q: EvalQuestion): string | undefined {
+  if (!q.subject || !q.attribute) return undefined;
+  const subject = /^[A-Z]/.test(q.subject) ? q.subject : `the ${q.subject}`;
+  const type = VALUE_TYPES.find(([re]) => re.test(q.attribute!))?.[1];
+  const noun = type === 'number' ? 'port' : undefined;
+  const asked = type ? conceptQuestions(subject, { type, value: q.expect, noun, kind: type === 'name' ? 'team' : undefined, sentence: q.attribute })[0] : undefined;
+  return asked ?? `What is the ${q.attribute} of ${subject}?`;
+}
+
 /** Learns `roots` into a temporary adapter and asks `questions` in each condition. */
 async function evaluate(
   name: string,
@@ -77,14 +105,14 @@ async function evaluate(
     const indexes = new RetrievalIndexes(() => undefined);
     const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
     await indexes.open(request);
-    const ask = async (adapter: string | undefined, retrieval: boolean): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[]; gate?: number[] }> => {
+    const ask = async (adapter: string | undefined, retrieval: boolean, phrasing: (q: EvalQuestion) => string = (q) => q.question): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[]; gate?: number[] }> => {
       await answerer.useAdapter(adapter);
       answerer.takeGates();
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
       const examples: { question: string; expect: string; answer: string }[] = [];
       for (const q of questions) {
         const chunks = retrieval ? (await indexes.retrieve(request, q.question, 8)).chunks : [];
-        const { text, sources } = await answerer.answer(q.question, chunks, { maxTokens: 40 });
+        const { text, sources } = await answerer.answer(phrasing(q), chunks, { maxTokens: 40 });
         const s = scoreAnswer(q, text, questions);
         score.n++;
         score.direct += Number(s.direct);
@@ -114,12 +142,14 @@ async function evaluate(
     const seconds = (performance.now() - started) / 1000;
     const closed = await ask(adapterDir, false);
     const retrieved = await ask(adapterDir, true);
+    const canonical = await ask(adapterDir, false, (q) => generatorPhrasing(q) ?? q.question);
     const fmt = (s: Score, gate?: number[]): string =>
       `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}${gate ? `; gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`;
     log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
     log(`  before learning, closed book: ${fmt(before.score)}`);
     log(`  LIFT, closed book:            ${fmt(closed.score, closed.gate)}`);
     log(`  LIFT + retrieval:             ${fmt(retrieved.score, retrieved.gate)}`);
+    log(`  LIFT, closed book, asked in the generator's phrasing (diagnostic): ${fmt(canonical.score)}`);
     return {
       name,
       adapterKind: o.learn?.adapterKind ?? 'lora',
@@ -132,6 +162,7 @@ async function evaluate(
       before: before.score,
       closedBook: closed.score,
       retrieval: retrieved.score,
+      generatorPhrasing: canonical.score,
       ...(closed.gate ? { gate: { closedBook: closed.gate, retrieval: retrieved.gate } } : {}),
       examples: closed.examples,
     };

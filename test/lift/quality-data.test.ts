@@ -192,3 +192,19 @@ describe('quality evaluation data (native/bench/quality)', () => {
     }
   });
 });
+
+test("the bench's diagnostic asks each question in the generator's words, never giving the value away", async () => {
+  const { generatorPhrasing, loadEvalSet } = await import('../../native/bench/facts');
+  const set = loadEvalSet(dir);
+  const spec = set.documents.find((d) => d.file === 'spec.md')!.questions;
+  const port = spec.find((q) => q.attribute === 'port' && q.subject === 'ingest gateway')!;
+  assert.equal(generatorPhrasing(port), 'Which port does the ingest gateway listen on?');
+  assert.equal(generatorPhrasing(spec.find((q) => q.attribute === 'owner')!), `Which team owns the ${spec.find((q) => q.attribute === 'owner')!.subject}?`);
+  for (const d of [...set.documents, set.code]) {
+    for (const q of d.questions) {
+      const asked = generatorPhrasing(q)!;
+      assert.ok(asked.includes(q.subject!), asked);
+      for (const v of [q.expect, ...(q.also ?? [])]) assert.ok(!asked.includes(v) || q.subject!.includes(v), `${asked} gives away ${v}`);
+    }
+  }
+});
