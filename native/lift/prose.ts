@@ -429,7 +429,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const subjectEnd = firstVerb > s0 ? firstVerb : s0;
       const relative = terms.findIndex((t, k) => k < subjectEnd && k > s0 && /^(that|which|who|whose)$/i.test(t.text));
       const subjectStop = relative > 0 ? relative : subjectEnd;
-      // a subordinate clause's subject is the subject (when the manifest store is down → the manifest store)
+      // a subordinate clause with no comma after it gives its own subject (when the manifest store is down → the manifest store)
       const subjectRaw = clean(block.text.slice(head.start, subjectStop > s0 ? terms[subjectStop - 1]!.end : head.start)).replace(SUBORDINATORS_LEAD, '');
       const pronoun = subjectEnd > s0 && PRONOUNS.test(head.text);
       const headingTopic = block.heading ? headingNames.get(block.heading) : undefined;
