@@ -135,6 +135,8 @@ function tokenShape(t: string): 'code' | 'path' | 'version' | 'time' | undefined
   if (/^(~|\.{1,2})?\/[\w.@/-]+$|^[\w.-]+\/[\w./@-]+$|^[\w-]+\.(md|json|ya?ml|toml|ts|js|py|go|rs|txt|conf|ini|log|sh|env)$/i.test(t)) return 'path';
   if (/^[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$/.test(t) || (/[A-Za-z]/.test(t) && /\d/.test(t) && /^[\w.#-]+$/.test(t)) || /^#[\w-]+$/.test(t)) return 'code';
   if (/^[a-z]+[A-Z_]\w*$/.test(t) || /^[a-z]+(\.[a-z]+)+$/.test(t)) return 'code';
+  // an e-mail address
+  if (/^[\w.+-]+@[\w-]+(\.[\w-]+)+$/.test(t)) return 'code';
   return undefined;
 }
 
@@ -180,17 +182,36 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     const raw = text.slice(g.start, g.end).replace(/[.,;:!?)"'\]]+$/, '');
     g.end = g.start + raw.length;
     const t0 = terms[g.from]!;
-    const numeric = t0.tags.has('NumericValue') || t0.tags.has('Percent') || /^\d[\d,]*(\.\d+)?%?$/.test(raw);
+    // the unit: the next term, when it is one (8 MiB, 15 minutes, 3 times, 7 °C), or the one after
+    // a single modifier (8 consecutive minutes, 5 working days)
+    const isUnit = (t: Term | undefined): boolean => !!t && (UNITS.has(t.text.toLowerCase()) || t.tags.has('Unit'));
+    const modifier = terms[g.to + 1]?.tags.has('Adjective') || terms[g.to + 1]?.tags.has('Gerund');
+    const unitAt = isUnit(terms[g.to + 1]) ? g.to + 1 : modifier && isUnit(terms[g.to + 2]) ? g.to + 2 : -1;
+    const unit = unitAt > 0 ? terms[unitAt] : undefined;
+    // a number written out counts only with its unit (twelve hours, two weeks; not "one of")
+    const spelled = t0.tags.has('TextValue') && t0.tags.has('Cardinal') && g.from === g.to && unit !== undefined;
+    const numeric = t0.tags.has('NumericValue') || t0.tags.has('Percent') || /^\d[\d,]*(\.\d+)?%?$/.test(raw) || spelled;
     const shape = tokenShape(raw);
+    const month = terms[g.to + 1]?.tags.has('Month') ? terms[g.to + 1] : undefined;
+    if (numeric && !shape && month && /^\d{1,2}$/.test(raw)) {
+      // a date (1 December)
+      out.push({ value: text.slice(g.start, month.end), start: g.start, end: month.end, type: 'time', from: g.from, to: g.to + 1 });
+      taken.add(g.to + 1);
+      continue;
+    }
     if (numeric && !shape) {
-      // the unit: the next term, when it is one (8 MiB, 15 minutes, 3 times)
-      const next = terms[g.to + 1];
-      const unit = next && UNITS.has(next.text.toLowerCase()) ? next : undefined;
       const end = unit ? unit.end : g.end;
       const value = text.slice(g.start, end).replace(/[.,;:!?)"']+$/, '');
       const type = unit && TIME_UNITS.test(unit.text) ? 'duration' : unit && SIZE_UNITS.test(unit.text) ? 'size' : unit ? 'count' : 'number';
-      out.push({ value, start: g.start, end: g.start + value.length, type, from: g.from, to: unit ? g.to + 1 : g.to });
-      if (unit) taken.add(g.to + 1);
+      out.push({ value, start: g.start, end: g.start + value.length, type, from: g.from, to: unit ? unitAt : g.to });
+      for (let k = g.to + 1; k <= unitAt; k++) taken.add(k);
+      continue;
+    }
+    if (t0.tags.has('WeekDay') && g.from === g.to) {
+      // a day of the week, with its ordinal (every second Tuesday)
+      const ordinal = g.from > 0 && terms[g.from - 1]!.tags.has('Ordinal') && !taken.has(g.from - 1) ? terms[g.from - 1]! : undefined;
+      const start = ordinal ? ordinal.start : g.start;
+      out.push({ value: text.slice(start, g.end), start, end: g.end, type: 'time', from: ordinal ? g.from - 1 : g.from, to: g.to });
       continue;
     }
     if (shape) {
@@ -287,7 +308,7 @@ function whPhrase(v: Value, noun: string | undefined, unit: string | undefined):
     case 'person':
       return 'who';
     case 'time':
-      return 'what time';
+      return /\d:\d/.test(v.value) ? 'what time' : 'which day';
     case 'path':
       return noun ? `which ${noun}` : 'which path';
     case 'version':
@@ -361,7 +382,10 @@ export function conceptQuestions(S: string, v: { type: string; value: string; no
   }
   if (v.type === 'version') out.push(`Which version does ${S} require?`, `What version is ${S} on?`);
   if (v.type === 'path' && /^(\/|\.{1,2}\/|~\/)|\.[a-z]{1,5}$/.test(v.value)) out.push(`Where does ${S} keep it?`, `What is the path for ${S}?`, `In which file or folder is it for ${S}?`);
-  if (v.type === 'time') out.push(`At what time does ${S} run?`, `When does ${S} run each day?`);
+  if (v.type === 'time') {
+    if (/\d:\d/.test(v.value)) out.push(`At what time does ${S} run?`, `When does ${S} run each day?`);
+    else out.push(`On which day is ${S}?`, `When is ${S}: which day?`, `What date is ${S}?`);
+  }
   return out;
 }
 

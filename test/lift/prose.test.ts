@@ -64,6 +64,14 @@ test('a leading subordinate clause is not the subject; questions name the sectio
   assert.equal(headingName('Kestrel On-Call Guide', 'Read the Kestrel On-Call Guide first.'), 'the Kestrel On-Call Guide', 'hyphens and apostrophes are part of words');
 });
 
+test('numbers written out with their unit, temperatures, dates, weekdays and e-mail addresses are values', () => {
+  const doc = `# Guide\n\nEach shift lasts twelve hours, and one of the leads signs it off. Freezers alarm after 8 consecutive minutes above 7 °C. The freeze begins on 1 December. The board meets on Mondays at 10:00 and on every second Tuesday. Claims go to accounts@kestrel.example by e-mail.\n`;
+  const values = new Map(proseFacts('GUIDE.md', doc).facts.map((f) => [f.value, f]));
+  for (const v of ['twelve hours', '8 consecutive minutes', '7 °C', '1 December', 'Mondays', 'second Tuesday', 'accounts@kestrel.example', '10:00']) assert.ok(values.has(v), `${v}: ${[...values.keys()].join(' | ')}`);
+  assert.ok(![...values.keys()].some((v) => /^one\b/.test(v)), 'a number written out without a unit is no value');
+  assert.ok(values.get('1 December')!.questions.some((q) => q.includes('which day')), values.get('1 December')!.questions.join(' | '));
+});
+
 test('answers state the value first and cite the source; one question per fact is kept for the self-check', () => {
   const { facts } = proseFacts('SPEC.md', SPEC);
   const port = facts.find((f) => f.value === '4652')!;
