@@ -296,6 +296,41 @@ function present(verb: string): string {
   return forms?.PresentTense ?? verb;
 }
 
+/** A verb's infinitive (drops → drop), through compromise's conjugation. */
+function infinitive(verb: string): string {
+  const forms = nlp(verb).verbs().conjugate()[0] as { Infinitive?: string } | undefined;
+  return forms?.Infinitive ?? verb;
+}
+
+/**
+ * A rule that forbids something ("it must never be published through the public load balancer",
+ * "the builder is never allowed to query the primary database", "the collector never drops
+ * metrics"): the yes/no questions that ask whether it is allowed, and the answer ("No, never").
+ * `subject` is who the rule binds; the clause ends at the next comma, semicolon or sentence end.
+ */
+export function ruleQuestions(subject: string, clause: string): { value: string; questions: string[] } | undefined {
+  const m = /^(?:(must|may|can|should|shall|will|is|are)\s+)?(never|not)\s+(.+)$/i.exec(clause.trim());
+  // a bare "not" negates a word, not a rule (anything not written here)
+  if (!m || (!m[1] && m[2]!.toLowerCase() === 'not') || /^(nobody|no one|nothing|none)$/i.test(subject)) return undefined;
+  const [, aux, neg, restRaw] = m;
+  let rest = restRaw!.replace(/[.!?]+$/, '').trim();
+  if (rest.split(/\s+/).length < 2 || rest.split(/\s+/).length > 14) return undefined;
+  const S = subject;
+  const value = neg!.toLowerCase() === 'never' ? 'No, never' : `No, ${aux ? `${aux.toLowerCase()} not` : 'not'}`;
+  if (aux && /^(is|are)$/i.test(aux)) {
+    // is never allowed to query … → can S query …
+    const allowed = /^(allowed|permitted)\s+to\s+(.+)$/i.exec(rest);
+    if (!allowed) return { value, questions: [`Is it true that ${S} ${aux.toLowerCase()} ${rest}?`, `${upperFirst(aux.toLowerCase())} ${S} ever ${rest}?`] };
+    rest = allowed[2]!;
+  } else if (!aux) {
+    // never drops metrics → does S drop metrics
+    const [verb, ...more] = rest.split(/\s+/);
+    rest = [infinitive(verb!), ...more].join(' ');
+    return { value, questions: [`Does ${S} ${rest}?`, `Is it true that ${S} may ${rest}?`, `Will ${S} ever ${rest}?`, `Can ${S} ${rest}?`] };
+  }
+  return { value, questions: [`Can ${S} ${rest}?`, `May ${S} ${rest}?`, `Is it OK for ${S} to ${rest}?`, `Is it true that ${S} may ${rest}?`] };
+}
+
 /** The wh-phrase that asks for a value of this type, given the noun right before it. */
 function whPhrase(v: Value, noun: string | undefined, unit: string | undefined): string {
   switch (v.type) {
@@ -450,7 +485,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const mainVerb = terms.findIndex((t, k) => k >= firstVerb && t.tags.has('Verb') && !t.tags.has('Auxiliary') && !t.tags.has('Copula'));
       // the subject: the noun phrase before the first verb; a pronoun stands for the paragraph's
       // last subject (or the heading); a subject that holds a value is no subject (imperatives, names)
-      const subjectEnd = firstVerb > s0 ? firstVerb : s0;
+      // (an adverb right before the verb is the predicate's: the scheduler never starts …)
+      const verbAt0 = firstVerb > s0 ? firstVerb : s0;
+      const subjectEnd = verbAt0 > s0 + 1 && /^(never|not|always|also|only|still)$/i.test(terms[verbAt0 - 1]!.text) ? verbAt0 - 1 : verbAt0;
       const relative = terms.findIndex((t, k) => k < subjectEnd && k > s0 && /^(that|which|who|whose)$/i.test(t.text));
       const subjectStop = relative > 0 ? relative : subjectEnd;
       // a subordinate clause with no comma after it gives its own subject (when the manifest store is down → the manifest store)
@@ -544,6 +581,31 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           evidence: clean(sentence),
           questions: [...questions].filter((q) => !q.includes(v.value)),
         });
+      }
+      // a rule that forbids something: asked as yes/no questions of the sentence's subject and the
+      // section's component
+      const negation = terms.findIndex((t, k) => k >= subjectEnd && k > s0 && /^(never|not)$/i.test(t.text));
+      // the rule binds the sentence's own subject (or what its pronoun stands for), and the
+      // section's component when that subject is the component by a shorter name (the bridge)
+      const ruleSubject = explicit ?? (pronoun ? topic : undefined);
+      if (negation > 0 && ruleSubject && facts.length < maxFacts) {
+        const from = /^(must|may|can|should|shall|will|is|are)$/i.test(terms[negation - 1]!.text) ? negation - 1 : negation;
+        const relativeClause = from > 0 && /^(that|which|who)$/i.test(terms[from - 1]!.text);
+        const clause = block.text.slice(terms[from]!.start, s.offset.start + s.offset.length).split(/[,;:.](?:\s|$)/)[0]!;
+        const sameComponent = headingTopic && headingTopic !== ruleSubject && words(headingTopic).some((w) => words(ruleSubject).includes(w)) ? headingTopic : undefined;
+        const asked = relativeClause ? [] : [ruleSubject, sameComponent].flatMap((who) => (who ? ruleQuestions(who, clean(clause)) : undefined) ?? []);
+        if (asked.length) {
+          facts.push({
+            kind: 'prose',
+            subject: ruleSubject,
+            attribute: 'rule',
+            value: asked[0]!.value,
+            path: file,
+            line: block.line + (block.text.slice(0, terms[negation]!.start).match(/\n/g)?.length ?? 0),
+            evidence: clean(sentence),
+            questions: [...new Set(asked.flatMap((r) => r.questions))],
+          });
+        }
       }
     }
   }

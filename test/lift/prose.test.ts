@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkQuestion, factAnswer, statesDirectly } from '../../native/lift/facts';
-import { headingName, PROSE_LIMIT, proseFacts } from '../../native/lift/prose';
+import { headingName, PROSE_LIMIT, proseFacts, ruleQuestions } from '../../native/lift/prose';
 import { factPairs, generateQA } from '../../native/lift/qa';
 
 const SPEC = `# Ingest platform
@@ -70,6 +70,18 @@ test('numbers written out with their unit, temperatures, dates, weekdays and e-m
   for (const v of ['twelve hours', '8 consecutive minutes', '7 °C', '1 December', 'Mondays', 'second Tuesday', 'accounts@kestrel.example', '10:00']) assert.ok(values.has(v), `${v}: ${[...values.keys()].join(' | ')}`);
   assert.ok(![...values.keys()].some((v) => /^one\b/.test(v)), 'a number written out without a unit is no value');
   assert.ok(values.get('1 December')!.questions.some((q) => q.includes('which day')), values.get('1 December')!.questions.join(' | '));
+});
+
+test('a rule that forbids something is asked as yes/no questions answered "No"', () => {
+  const doc = `# Platform\n\n## Customs Bridge\n\nThe customs bridge exchanges declarations. The bridge must not run outside the eu-west-3 region. The scheduler never starts more than 32 jobs at once. Anything not written here may change, and jobs that must not overlap declare a lane.\n`;
+  const rules = proseFacts('SPEC.md', doc).facts.filter((f) => f.attribute === 'rule');
+  const region = rules.find((f) => f.line === 5 && f.value === 'No, must not');
+  assert.ok(region?.questions.includes('Can the bridge run outside the eu-west-3 region?'), JSON.stringify(rules));
+  assert.ok(region!.questions.includes('Can the customs bridge run outside the eu-west-3 region?'), 'asked of the section\'s component too');
+  const jobs = rules.find((f) => f.value === 'No, never');
+  assert.ok(jobs?.questions.includes('Does the scheduler start more than 32 jobs at once?'), JSON.stringify(rules));
+  assert.equal(rules.length, 2, 'a bare "not" and a relative clause are no rules');
+  assert.equal(ruleQuestions('nobody', 'is never paged'), undefined);
 });
 
 test('answers state the value first and cite the source; one question per fact is kept for the self-check', () => {
