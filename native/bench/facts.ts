@@ -8,7 +8,6 @@
  * sentence states another question's value instead) and how many prompts had retrieved context.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
 import { statesDirectly } from '../lift/facts';
@@ -16,6 +15,7 @@ import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
 import { conceptQuestions } from '../lift/prose';
 import { defaultModelDir } from '../model/default';
 import { RetrievalIndexes } from '../server/indexes';
+import { benchTempDir } from './temp';
 
 export interface EvalQuestion {
   question: string;
@@ -98,7 +98,7 @@ async function evaluate(
 ): Promise<Record<string, unknown>> {
   const modelDir = defaultModelDir();
   if (!modelDir) throw new Error('the default model is not installed');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-facts-'));
+  const tmp = benchTempDir('lift-bench-facts-');
   const answerer = await Answerer.load(modelDir);
   try {
     // retrieval as `ask` does it: the workspace's index, chunks sized to the model

@@ -11,7 +11,6 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { LlamaConfig } from '../model/config';
@@ -26,6 +25,7 @@ import { type LoraAdapter, saveAdapter } from '../model/peft';
 import { Generator } from '../runtime/generate';
 import { pythonPeer } from './peer';
 import { createSession } from '../runtime/session';
+import { benchTempDir } from './temp';
 
 const PROMPT = 256;
 const NEW_TOKENS = 64;
@@ -242,7 +242,7 @@ export async function benchGenerate(log: (line: string) => void = console.log, o
     }
     // with a learned adapter's worth of LoRA (rank 16, every projection), against llama.cpp with the same adapter
     const adapter = seededAdapter(m.cfg);
-    const ggufDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-gguf-'));
+    const ggufDir = benchTempDir('lift-bench-gguf-');
     let cpp: Awaited<ReturnType<typeof llamaCppPeers>> = 'skipped';
     const peer = await torchPeer(m);
     const runs: Record<string, Run[]> = {};

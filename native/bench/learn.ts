@@ -9,7 +9,6 @@
  * reported before it started.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { TrainerClient } from '../client';
 import type { LearnProgress } from '../protocol';
@@ -17,6 +16,7 @@ import { demoDir } from '../demo';
 import { collect } from '../lift/corpus';
 import { defaultModelDir } from '../model/default';
 import { TextTokenizer } from '../model/tokenizer';
+import { benchTempDir } from './temp';
 
 const peakRss = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 const MB = 2 ** 20;
@@ -50,7 +50,7 @@ export async function benchLearn(log: (line: string) => void = console.log, trai
   const dir = demoDir();
   if (!dir) throw new Error('the demo sample (native/demo) is not installed');
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'demo.json'), 'utf8')) as { document: string; learn: Record<string, unknown>; questions: { question: string; expect: string }[] };
-  const docs = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-learn-'));
+  const docs = benchTempDir('lift-bench-learn-');
   const quiet = (): void => undefined;
   const client = new TrainerClient({ trainerPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet }, client: { name: 'lift-bench', version: '0' } });
   try {
@@ -132,7 +132,7 @@ export async function benchLearnLibrary(log: (line: string) => void = console.lo
   const rows: Record<string, unknown>[] = [];
   const quiet = (): void => undefined;
   for (const share of [0.25, 0.5, 1]) {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-library-'));
+    const work = benchTempDir('lift-bench-library-');
     const client = new TrainerClient({ trainerPath, logger: { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet }, client: { name: 'lift-bench', version: '0' } });
     try {
       // the files in path order until the share of the tokens is reached

@@ -12,7 +12,6 @@
  * half or a quarter of the 512 positions are kept for the answer.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Answerer, formatPrompt } from '../lift/answer';
 import { collect } from '../lift/corpus';
@@ -22,6 +21,7 @@ import { loadConfig } from '../model/weights';
 import { TextTokenizer } from '../model/tokenizer';
 import { RetrievalIndexes } from '../server/indexes';
 import { type EvalQuestion, loadEvalSet, QUALITY_DIR } from './facts';
+import { benchTempDir } from './temp';
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const pct = (n: number, of: number): string => `${n}/${of} (${Math.round((100 * n) / Math.max(1, of))}%)`;
@@ -77,7 +77,7 @@ export async function benchRetrieval(log: (line: string) => void = console.log, 
     });
   };
   const answerer = o.answers === false ? undefined : await Answerer.load(modelDir);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-bench-retrieval-'));
+  const tmp = benchTempDir('lift-bench-retrieval-');
   try {
     for (const s of sets) {
       const { files } = await collect(s.roots);
