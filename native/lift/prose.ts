@@ -314,7 +314,8 @@ export function ruleQuestions(subject: string, clause: string): { value: string;
   if (!m || (!m[1] && m[2]!.toLowerCase() === 'not') || /^(nobody|no one|nothing|none)$/i.test(subject)) return undefined;
   const [, aux, neg, restRaw] = m;
   let rest = restRaw!.replace(/[.!?]+$/, '').trim();
-  if (rest.split(/\s+/).length < 2 || rest.split(/\s+/).length > 14) return undefined;
+  const length = rest.split(/\s+/).length;
+  if (length < 2 || length > 14) return undefined;
   const S = subject;
   const value = neg!.toLowerCase() === 'never' ? 'No, never' : `No, ${aux ? `${aux.toLowerCase()} not` : 'not'}`;
   if (aux && /^(is|are)$/i.test(aux)) {
@@ -460,7 +461,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   const blocks = proseBlocks(source);
   if (!looksEnglish(blocks.map((b) => b.text).join(' '))) return { facts: [], report: { facts: 0, note: 'not English prose: no fact questions (its segments are still learned)' } };
   const facts: Fact[] = [];
-  const headingNames = new Map(blocks.map((b) => [b.heading, b.heading ? headingName(b.heading, source) : '']));
+  // one scan of the document per distinct heading, not per block
+  const headingNames = new Map([...new Set(blocks.map((b) => b.heading))].map((h) => [h, h ? headingName(h, source) : '']));
   for (const block of blocks) {
     let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
@@ -503,10 +505,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       // a leading pronoun replaced by what it stands for
       const resolved = (str: string): string => {
         if (!pronoun || !topic) return str;
-        const first = head;
-        const rel = first.start - s.offset.start;
-        const owner = /^(its|their)$/i.test(first.text) ? `${topic}'s` : topic;
-        return upperFirst(`${str.slice(0, rel)}${owner}${str.slice(rel + first.text.length)}`);
+        const rel = head.start - s.offset.start;
+        const owner = /^(its|their)$/i.test(head.text) ? `${topic}'s` : topic;
+        return upperFirst(`${str.slice(0, rel)}${owner}${str.slice(rel + head.text.length)}`);
       };
       const subject = explicit ?? topic;
       // the heading names the component when the sentence does not ("Requests larger than … are rejected")

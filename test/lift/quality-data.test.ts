@@ -208,3 +208,18 @@ test("the bench's diagnostic asks each question in the generator's words, never 
     }
   }
 });
+
+test('the fact generator finds the values the question set asks for (spec ≥ 132 of 142, guide ≥ 66 of 82)', async (t) => {
+  const { proseFacts } = await import('../../native/lift/prose');
+  const data = JSON.parse(fs.readFileSync(path.join(dir, 'questions.json'), 'utf8')) as Data;
+  for (const [file, least] of [
+    ['spec.md', 132],
+    ['guide.md', 66],
+  ] as const) {
+    const values = proseFacts(file, fs.readFileSync(path.join(dir, file), 'utf8')).facts.map((f) => f.value);
+    const questions = data.documents.find((d) => d.file === file)!.questions;
+    const found = questions.filter((q) => [q.expect, ...(q.also ?? [])].some((v) => values.some((x) => x.includes(v)))).length;
+    t.diagnostic(`${file}: ${found} of ${questions.length} asked values extracted`);
+    assert.ok(found >= least, `${file}: ${found} of ${questions.length} asked values extracted, fewer than ${least}`);
+  }
+});
