@@ -449,6 +449,37 @@ export function headingName(heading: string, text: string): string {
   return lowerFirst(/^[A-Z][a-z]/.test(heading) ? `the ${heading[0]!.toLowerCase()}${heading.slice(1)}` : heading);
 }
 
+/**
+ * A section's component named by what the section says it does, as users often name it ("the
+ * service that sends SMS", "itinerary computation") rather than by its name: the first sentence
+ * that mentions the component, as a relative clause — "The route planner computes multi-stop
+ * itineraries for trucks and barges, taking …" gives "the planner that computes multi-stop
+ * itineraries for trucks and barges"; "Access tokens are minted by the auth service, which …"
+ * gives "the service that access tokens are minted by". `component` is `headingName`'s.
+ */
+export function roleName(component: string, sentences: readonly string[]): string | undefined {
+  const name = component.replace(/^the /, '');
+  const words = name.match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu);
+  if (!words || words.length > 6) return undefined;
+  const kind = component.startsWith('the ') ? words.at(-1)!.toLowerCase() : 'component';
+  const mention = new RegExp(`(?<![\\p{L}\\p{N}])(?:the\\s+)?(?:${words.join('\\s+')}|${kind})(?![\\p{L}\\p{N}])`, 'iu');
+  for (const sentence of sentences) {
+    // the first clause: up to a semicolon, a colon, or a comma that opens an aside (", which …", ", a …")
+    const clause = sentence.split(/\s*[;:]\s|,\s+(?=(?:which|who|whose|where|a|an|and|but|so|while|taking|making|using)\s)|\s+so that\s/i)[0]!.replace(/[.!?]+$/, '');
+    const m = mention.exec(clause);
+    if (!m) continue;
+    const before = clean(clause.slice(0, m.index));
+    const after = clean(clause.slice(m.index + m[0].length)).replace(/^,\s*/, '');
+    // the component as an object (… are minted by the auth service): the clause before it
+    const object = /\b(by|into|to|from|in|on|with|through|of)$/i.test(before);
+    const phrase = object ? before : after;
+    const n = phrase.split(/\s+/).length;
+    if (!phrase || n < 2 || n > 16 || (!object && (!/^[a-z]/.test(phrase) || /^(and|or|but|nor|on|in|at|for|to|of|with|from|by|as)\b/.test(phrase)))) continue;
+    return `the ${kind} that ${object ? lowerFirst(phrase).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase()) : phrase}`;
+  }
+  return undefined;
+}
+
 /** Facts of one document: every value of a prose sentence, with the questions that ask for it. */
 export function proseFacts(file: string, text: string, o: { maxFacts?: number } = {}): { facts: Fact[]; report: ProseReport } {
   const maxFacts = o.maxFacts ?? 2000;
@@ -463,7 +494,12 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   const facts: Fact[] = [];
   // one scan of the document per distinct heading, not per block
   const headingNames = new Map([...new Set(blocks.map((b) => b.heading))].map((h) => [h, h ? headingName(h, source) : '']));
-  for (const block of blocks) {
+  const parsed = blocks.map((block) => ({ block, sentences: sentencesOf(nlp(block.text.replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]) }));
+  // each section's component by what it does, from the section's first sentences
+  const sentencesBy = new Map<string, string[]>();
+  for (const { block, sentences } of parsed) if (block.heading) sentencesBy.set(block.heading, [...(sentencesBy.get(block.heading) ?? []), ...sentences.map((x) => block.text.slice(x.offset.start, x.offset.start + x.offset.length))].slice(0, 3));
+  const roles = new Map([...sentencesBy].map(([h, ss]) => [h, roleName(headingNames.get(h)!, ss)]));
+  for (const { block, sentences } of parsed) {
     let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
       note ??= `stopped at ${maxFacts} facts`;
@@ -471,8 +507,10 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     }
     // only blocks that can hold a value are analysed (digits, capitals inside, code spans)
     if (!/\d|`|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
-    const doc = nlp(block.text.replace(/\n/g, ' '));
-    for (const s of sentencesOf(doc.json({ offset: true, terms: { offset: true } }) as Parsed[])) {
+    // the section's component named by what it does: the planner that computes itineraries
+    const role = block.heading ? roles.get(block.heading) : undefined;
+    const aliases = role ? [role] : [];
+    for (const s of sentences) {
       const terms = s.terms;
       if (terms.length < 3 || terms.length > 60) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
@@ -571,6 +609,10 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${who}, ${wh} (${verb})?`);
           // in the words people use
           for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
+        }
+        for (const who of aliases) {
+          if (noun) questions.add(`What is the ${noun} of ${who}?`);
+          for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence }).slice(0, 2)) questions.add(q);
         }
         facts.push({
           kind: 'prose',

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkQuestion, factAnswer, statesDirectly } from '../../native/lift/facts';
-import { headingName, PROSE_LIMIT, proseFacts, ruleQuestions } from '../../native/lift/prose';
+import { headingName, PROSE_LIMIT, proseFacts, roleName, ruleQuestions } from '../../native/lift/prose';
 import { factPairs, generateQA } from '../../native/lift/qa';
 
 const SPEC = `# Ingest platform
@@ -62,6 +62,21 @@ test('a leading subordinate clause is not the subject; questions name the sectio
   assert.equal(headingName('Ironbark', doc), 'Ironbark', 'a proper name the text writes capitalised stays as it is');
   assert.equal(headingName('Release Notes', doc), 'the release Notes', 'a heading the text never repeats');
   assert.equal(headingName('Kestrel On-Call Guide', 'Read the Kestrel On-Call Guide first.'), 'the Kestrel On-Call Guide', 'hyphens and apostrophes are part of words');
+});
+
+test('a section\'s component is also asked by what the section says it does', () => {
+  // as subject, with a fronted adverbial, and as the object of a passive; an aside is cut
+  assert.equal(roleName('the route planner', ['The route planner computes multi-stop itineraries for trucks and barges, taking into account the tides.']), 'the planner that computes multi-stop itineraries for trucks and barges');
+  assert.equal(roleName('the billing exporter', ['Every night at 02:40 UTC the billing exporter writes the invoices to the warehouse.']), 'the exporter that writes the invoices to the warehouse');
+  assert.equal(roleName('the auth service', ['Access tokens are minted by the auth service, which binds port 7313.']), 'the service that access tokens are minted by');
+  assert.equal(roleName('Ironbark', ['Ironbark turns free-text addresses into coordinates.']), 'the component that turns free-text addresses into coordinates');
+  // the first sentence that mentions it; none when no sentence does, or the rest is no predicate
+  assert.equal(roleName('the geocoder', ['Addresses are messy.', 'The geocoder turns addresses into coordinates.']), 'the geocoder that turns addresses into coordinates');
+  assert.equal(roleName('the release notes', ['Nothing here names it.']), undefined);
+  assert.equal(roleName('the network and clients', ['Clients and on port 6181 for its admin API.']), undefined);
+  const doc = `# Platform\n\n## Route Planner\n\nThe route planner computes multi-stop itineraries for trucks and barges. Its API is served on port 5188, and the Copperline Routing team owns it.\n`;
+  const port = proseFacts('SPEC.md', doc).facts.find((f) => f.value === '5188')!;
+  assert.ok(port.questions.includes('Which port does the planner that computes multi-stop itineraries for trucks and barges listen on?'), port.questions.join(' | '));
 });
 
 test('numbers written out with their unit, temperatures, dates, weekdays and e-mail addresses are values', () => {
