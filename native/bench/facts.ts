@@ -105,11 +105,10 @@ async function evaluate(
     const indexes = new RetrievalIndexes(() => undefined);
     const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
     await indexes.open(request);
-    const ask = async (adapter: string | undefined, retrieval: boolean, phrasing: (q: EvalQuestion) => string = (q) => q.question): Promise<{ score: Score; examples: { question: string; expect: string; answer: string }[]; answers: string[]; gate?: number[] }> => {
+    const ask = async (adapter: string | undefined, retrieval: boolean, phrasing: (q: EvalQuestion) => string = (q) => q.question): Promise<{ score: Score; answers: string[]; gate?: number[] }> => {
       await answerer.useAdapter(adapter);
       answerer.takeGates();
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
-      const examples: { question: string; expect: string; answer: string }[] = [];
       const answers: string[] = [];
       for (const q of questions) {
         const chunks = retrieval ? (await indexes.retrieve(request, q.question, 8)).chunks : [];
@@ -120,11 +119,10 @@ async function evaluate(
         score.contains += Number(s.contains);
         score.otherSubject += Number(s.otherSubject);
         score.withContext += Number(sources.length > 0);
-        if (examples.length < 8) examples.push({ question: q.question, expect: q.expect, answer: text.trim() });
         answers.push(text.trim());
       }
       const gate = answerer.takeGates()?.map((g) => Number(g.toFixed(4)));
-      return { score, examples, answers, ...(gate ? { gate } : {}) };
+      return { score, answers, ...(gate ? { gate } : {}) };
     };
     const before = await ask(undefined, false);
     const started = performance.now();
@@ -166,7 +164,6 @@ async function evaluate(
       retrieval: retrieved.score,
       generatorPhrasing: canonical.score,
       ...(closed.gate ? { gate: { closedBook: closed.gate, retrieval: retrieved.gate } } : {}),
-      examples: closed.examples,
       // every question's answer in each condition after learning, for reading what users would see
       answers: questions.map((q, i) => ({ question: q.question, expect: q.expect, closedBook: closed.answers[i], retrieval: retrieved.answers[i], generatorPhrasing: generatorPhrasing(q), generatorAnswer: canonical.answers[i] })),
     };

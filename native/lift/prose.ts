@@ -494,12 +494,25 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   const facts: Fact[] = [];
   // one scan of the document per distinct heading, not per block
   const headingNames = new Map([...new Set(blocks.map((b) => b.heading))].map((h) => [h, h ? headingName(h, source) : '']));
-  const parsed = blocks.map((block) => ({ block, sentences: sentencesOf(nlp(block.text.replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]) }));
-  // each section's component by what it does, from the section's first sentences
-  const sentencesBy = new Map<string, string[]>();
-  for (const { block, sentences } of parsed) if (block.heading) sentencesBy.set(block.heading, [...(sentencesBy.get(block.heading) ?? []), ...sentences.map((x) => block.text.slice(x.offset.start, x.offset.start + x.offset.length))].slice(0, 3));
-  const roles = new Map([...sentencesBy].map(([h, ss]) => [h, roleName(headingNames.get(h)!, ss)]));
-  for (const { block, sentences } of parsed) {
+  // compromise parses a block once, when it is first needed
+  const parsed = new Map<Block, ReturnType<typeof sentencesOf>>();
+  const sentencesIn = (block: Block): ReturnType<typeof sentencesOf> => {
+    if (!parsed.has(block)) parsed.set(block, sentencesOf(nlp(block.text.replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]));
+    return parsed.get(block)!;
+  };
+  // each section's component by what it does, from the section's first three sentences
+  const sections = new Map<string, Block[]>();
+  for (const b of blocks) if (b.heading) sections.set(b.heading, sections.get(b.heading) ?? []).get(b.heading)!.push(b);
+  const roles = new Map<string, string | undefined>();
+  for (const [heading, sectionBlocks] of sections) {
+    const first: string[] = [];
+    for (const block of sectionBlocks) {
+      first.push(...sentencesIn(block).map((x) => block.text.slice(x.offset.start, x.offset.start + x.offset.length)));
+      if (first.length >= 3) break;
+    }
+    roles.set(heading, roleName(headingNames.get(heading)!, first.slice(0, 3)));
+  }
+  for (const block of blocks) {
     let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
       note ??= `stopped at ${maxFacts} facts`;
@@ -509,8 +522,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     if (!/\d|`|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
     // the section's component named by what it does: the planner that computes itineraries
     const role = block.heading ? roles.get(block.heading) : undefined;
-    const aliases = role ? [role] : [];
-    for (const s of sentences) {
+    for (const s of sentencesIn(block)) {
       const terms = s.terms;
       if (terms.length < 3 || terms.length > 60) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
@@ -610,9 +622,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           // in the words people use
           for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
         }
-        for (const who of aliases) {
-          if (noun) questions.add(`What is the ${noun} of ${who}?`);
-          for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence }).slice(0, 2)) questions.add(q);
+        if (role) {
+          if (noun) questions.add(`What is the ${noun} of ${role}?`);
+          for (const q of conceptQuestions(role, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence }).slice(0, 2)) questions.add(q);
         }
         facts.push({
           kind: 'prose',
