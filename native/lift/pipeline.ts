@@ -251,8 +251,22 @@ export function formatMinutes(seconds: number): string {
 }
 
 /**
+ * Seconds per position from step end times (milliseconds) and each step's positions: the median
+ * over the steps after the first, as ONNX Runtime's first runs of a graph are slower than the rest
+ * (on semver's 54 files: 428, 137 and 116 ms for three equal steps; their mean had a 10-minute
+ * budget planned as 9 minutes for a learn that took 5).
+ */
+export function steadySecondsPerPosition(times: readonly number[], positions: readonly number[]): number {
+  const rates = times.slice(1).map((t, k) => (t - times[k]!) / 1000 / Math.max(1, positions[k + 1] ?? 0)).sort((a, b) => a - b);
+  if (!rates.length) return 0;
+  const mid = rates.length >> 1;
+  return rates.length % 2 ? rates[mid]! : (rates[mid - 1]! + rates[mid]!) / 2;
+}
+
+/**
  * Seconds per computed position on this machine, measured on a few steps of the real training
- * graph (a throw-away copy of the adapter; its first step, which loads the graph, is not counted).
+ * graph (a throw-away copy of the adapter; its first step, which loads the graph, is not counted,
+ * and the median step stands for the rest).
  */
 export async function measureSpeed(
   config: LlamaConfig,
@@ -263,7 +277,7 @@ export async function measureSpeed(
   // the longest samples: the graph is built for the longest row, as learning builds it
   const all = stages.flatMap((st) => st.samples);
   const longest = [...all].sort((a, b) => b.input.length - a.input.length);
-  const probe = [...longest.slice(0, Math.max(1, o.batch) * 4)];
+  const probe = [...longest.slice(0, Math.max(1, o.batch) * 6)];
   const plan = planSteps([{ samples: probe, epochs: 1 }], { seed: o.seed, batch: o.batch, rowTokens: longest[0]!.input.length });
   const times: number[] = [];
   await trainAdapter(config, weights, [{ samples: probe, epochs: 1 }], {
@@ -278,9 +292,7 @@ export async function measureSpeed(
       if (p.phase === 'train' && p.step) times.push(performance.now());
     },
   });
-  if (times.length < 2) return 0;
-  const positions = plan.steps.slice(1, times.length).reduce((a, rows) => a + rows.length * Math.max(...rows.map((r) => r.reduce((x, s) => x + s.input.length, 0))), 0);
-  return (times.at(-1)! - times[0]!) / 1000 / Math.max(1, positions);
+  return steadySecondsPerPosition(times, plan.steps.map((rows) => rows.length * Math.max(...rows.map((r) => r.reduce((x, s) => x + s.input.length, 0)))));
 }
 
 /**
