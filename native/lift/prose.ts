@@ -254,14 +254,19 @@ function lastIndex<T>(xs: readonly T[], f: (x: T, k: number) => boolean): number
   return -1;
 }
 
+interface Sentence {
+  offset: { start: number; length: number };
+  terms: Term[];
+}
+
 type Parsed = { offset: { start: number; length: number }; terms: { text: string; post?: string; tags: string[]; chunk?: string; offset: { start: number; length: number } }[] };
 
 /**
  * compromise's sentences, split again where it took an acronym's full stop for an abbreviation's
  * ("… issued by the Falcon internal CA. Clients older than …").
  */
-function sentencesOf(parsed: Parsed[]): { offset: { start: number; length: number }; terms: Term[] }[] {
-  const out: { offset: { start: number; length: number }; terms: Term[] }[] = [];
+function sentencesOf(parsed: Parsed[]): Sentence[] {
+  const out: Sentence[] = [];
   for (const s of parsed) {
     let current: Term[] = [];
     const push = (): void => {
@@ -288,6 +293,8 @@ const SUBORDINATOR = '(when|if|once|after|before|while|because|since|unless|unti
 const SUBORDINATORS = new RegExp(`^${SUBORDINATOR}$`, 'i');
 const SUBORDINATORS_LEAD = new RegExp(`^${SUBORDINATOR}\\s+`, 'i');
 const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|Every|All)\b/, (w) => w.toLowerCase());
+/** A phrase from the start of a sentence as it reads mid-sentence: its article and a capitalised first word lowered. */
+const midSentence = (s: string): string => lowerFirst(s).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** A verb's third-person present form (owned → owns), through compromise's conjugation. */
@@ -475,7 +482,7 @@ export function roleName(component: string, sentences: readonly string[]): strin
     const phrase = object ? before : after;
     const n = phrase.split(/\s+/).length;
     if (!phrase || n < 2 || n > 16 || (!object && (!/^[a-z]/.test(phrase) || /^(and|or|but|nor|on|in|at|for|to|of|with|from|by|as)\b/.test(phrase)))) continue;
-    return `the ${kind} that ${object ? lowerFirst(phrase).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase()) : phrase}`;
+    return `the ${kind} that ${object ? midSentence(phrase) : phrase}`;
   }
   return undefined;
 }
@@ -495,8 +502,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   // one scan of the document per distinct heading, not per block
   const headingNames = new Map([...new Set(blocks.map((b) => b.heading))].map((h) => [h, h ? headingName(h, source) : '']));
   // compromise parses a block once, when it is first needed
-  const parsed = new Map<Block, ReturnType<typeof sentencesOf>>();
-  const sentencesIn = (block: Block): ReturnType<typeof sentencesOf> => {
+  const parsed = new Map<Block, Sentence[]>();
+  const sentencesIn = (block: Block): Sentence[] => {
     if (!parsed.has(block)) parsed.set(block, sentencesOf(nlp(block.text.replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]));
     return parsed.get(block)!;
   };
@@ -547,7 +554,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const pronoun = subjectEnd > s0 && PRONOUNS.test(head.text);
       const headingTopic = block.heading ? headingNames.get(block.heading) : undefined;
       const properStart = head.tags.has('ProperNoun') || head.tags.has('Acronym');
-      const explicit = subjectRaw && !pronoun && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : lowerFirst(subjectRaw).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase())) : undefined;
+      const explicit = subjectRaw && !pronoun && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : midSentence(subjectRaw)) : undefined;
       // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)
       const plural = /^(they|their|them|these|those)$/i.test(head.text);
       const topic = (pronoun && lastSubject && lastSubject.plural === plural ? lastSubject.text : undefined) ?? headingTopic;
