@@ -13,6 +13,8 @@ import { Answerer } from '../lift/answer';
 import { statesDirectly } from '../lift/facts';
 import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
 import { conceptQuestions } from '../lift/prose';
+import { generateQA } from '../lift/qa';
+import { Bm25Index } from '../lift/retrieve';
 import { defaultModelDir } from '../model/default';
 import { RetrievalIndexes } from '../server/indexes';
 import { benchTempDir } from './temp';
@@ -88,13 +90,33 @@ export function generatorPhrasing(q: EvalQuestion): string | undefined {
   return asked ?? `What is the ${q.attribute} of ${subject}?`;
 }
 
+/**
+ * A user's question matched to the nearest fact the generator asked about (BM25 over each fact's
+ * training questions together) and asked in that fact's first training phrasing: a diagnostic of
+ * whether rewriting users' questions to learned ones would help, before building it into `ask`.
+ * Documents only (a single file); `undefined` when nothing matches.
+ */
+export async function questionMatcher(file: string, name: string): Promise<(question: string) => string | undefined> {
+  const text = fs.readFileSync(file, 'utf8');
+  const pairs = (await generateQA([{ root: path.dirname(file), path: name, file, text, bytes: text.length }])).filter((p) => p.kind === 'fact' && !p.check);
+  const byFact = new Map<string, string[]>();
+  for (const p of pairs) byFact.set(p.answer, [...(byFact.get(p.answer) ?? []), p.question]);
+  const facts = [...byFact.values()];
+  // little length normalisation: a fact asked in more phrasings is not a worse match
+  const index = new Bm25Index(facts.map((qs, i) => ({ path: '', startLine: i, endLine: i, text: qs.join('\n') })), 1.2, 0.3);
+  return (question) => {
+    const best = index.search(question, 1)[0];
+    return best && facts[best.chunk.startLine]![0];
+  };
+}
+
 /** Learns `roots` into a temporary adapter and asks `questions` in each condition. */
 async function evaluate(
   name: string,
   roots: string[],
   questions: EvalQuestion[],
   log: (line: string) => void,
-  o: { include?: string[]; learn?: Partial<LearnRequest> },
+  o: { include?: string[]; learn?: Partial<LearnRequest>; document?: string },
 ): Promise<Record<string, unknown>> {
   const modelDir = defaultModelDir();
   if (!modelDir) throw new Error('the default model is not installed');
@@ -105,14 +127,19 @@ async function evaluate(
     const indexes = new RetrievalIndexes(() => undefined);
     const request = { roots, model: modelDir, store: path.join(tmp, 'store'), include: o.include };
     await indexes.open(request);
-    const ask = async (adapter: string | undefined, retrieval: boolean, phrasing: (q: EvalQuestion) => string = (q) => q.question): Promise<{ score: Score; answers: string[]; gate?: number[] }> => {
+    const ask = async (adapter: string | undefined, retrieval: boolean, phrasing: (q: EvalQuestion) => string = (q) => q.question): Promise<{ score: Score; answers: string[]; sureness: number[][]; gate?: number[] }> => {
       await answerer.useAdapter(adapter);
       answerer.takeGates();
       const score: Score = { n: 0, direct: 0, contains: 0, otherSubject: 0, withContext: 0 };
       const answers: string[] = [];
+      const sureness: number[][] = [];
       for (const q of questions) {
         const chunks = retrieval ? (await indexes.retrieve(request, q.question, 8)).chunks : [];
-        const { text, sources } = await answerer.answer(phrasing(q), chunks, { maxTokens: 40 });
+        const { text, sources, tokens } = await answerer.answer(phrasing(q), chunks, { maxTokens: 40 });
+        // the log-probability of each token of the answer's value (up to its citation)
+        const cite = text.indexOf(' (');
+        let at = 0;
+        sureness.push(tokens.filter((t) => (at += t.text.length) - t.text.length < (cite < 0 ? text.length : cite)).map((t) => Number(t.logprob.toFixed(3))));
         const s = scoreAnswer(q, text, questions);
         score.n++;
         score.direct += Number(s.direct);
@@ -122,7 +149,7 @@ async function evaluate(
         answers.push(text.trim());
       }
       const gate = answerer.takeGates()?.map((g) => Number(g.toFixed(4)));
-      return { score, answers, ...(gate ? { gate } : {}) };
+      return { score, answers, sureness, ...(gate ? { gate } : {}) };
     };
     const before = await ask(undefined, false);
     const started = performance.now();
@@ -143,6 +170,8 @@ async function evaluate(
     const closed = await ask(adapterDir, false);
     const retrieved = await ask(adapterDir, true);
     const canonical = await ask(adapterDir, false, (q) => generatorPhrasing(q) ?? q.question);
+    const match = o.document ? await questionMatcher(roots[0]!, o.document) : undefined;
+    const matched = match && (await ask(adapterDir, false, (q) => match(q.question) ?? q.question));
     const fmt = (s: Score, gate?: number[]): string =>
       `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}${gate ? `; gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`;
     log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
@@ -150,6 +179,7 @@ async function evaluate(
     log(`  LIFT, closed book:            ${fmt(closed.score, closed.gate)}`);
     log(`  LIFT + retrieval:             ${fmt(retrieved.score, retrieved.gate)}`);
     log(`  LIFT, closed book, asked in the generator's phrasing (diagnostic): ${fmt(canonical.score)}`);
+    if (matched) log(`  LIFT, closed book, matched to the nearest learned question (diagnostic): ${fmt(matched.score)}`);
     return {
       name,
       adapterKind: o.learn?.adapterKind ?? 'lora',
@@ -163,9 +193,10 @@ async function evaluate(
       closedBook: closed.score,
       retrieval: retrieved.score,
       generatorPhrasing: canonical.score,
+      ...(matched ? { matchedQuestion: matched.score } : {}),
       ...(closed.gate ? { gate: { closedBook: closed.gate, retrieval: retrieved.gate } } : {}),
       // every question's answer in each condition after learning, for reading what users would see
-      answers: questions.map((q, i) => ({ question: q.question, expect: q.expect, closedBook: closed.answers[i], retrieval: retrieved.answers[i], generatorPhrasing: generatorPhrasing(q), generatorAnswer: canonical.answers[i] })),
+      answers: questions.map((q, i) => ({ question: q.question, expect: q.expect, closedBook: closed.answers[i], closedBookLogprobs: closed.sureness[i], retrieval: retrieved.answers[i], generatorPhrasing: generatorPhrasing(q), generatorAnswer: canonical.answers[i], ...(match && matched ? { matchedQuestion: match(q.question), matchedAnswer: matched.answers[i], matchedLogprobs: matched.sureness[i] } : {}) })),
     };
   } finally {
     await answerer.release();
@@ -178,7 +209,7 @@ export async function benchFacts(log: (line: string) => void = console.log, o: {
   const out: Record<string, unknown>[] = [];
   for (const d of set.documents) {
     if (o.only && o.only !== d.file) continue;
-    out.push(await evaluate(d.file, [path.join(QUALITY_DIR, d.file)], d.questions, log, { learn: o.learn }));
+    out.push(await evaluate(d.file, [path.join(QUALITY_DIR, d.file)], d.questions, log, { learn: o.learn, document: d.file }));
   }
   if (!o.only || o.only === 'code') {
     const root = path.join(process.cwd(), 'node_modules', set.code.package);

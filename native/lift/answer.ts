@@ -290,7 +290,7 @@ export class Answerer {
     question: string,
     chunks: readonly Chunk[],
     o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number; history?: readonly { question: string; answer: string }[] } = {},
-  ): Promise<Omit<Answer, 'usedAdapter'>> {
+  ): Promise<Omit<Answer, 'usedAdapter'> & { tokens: { text: string; logprob: number }[] }> {
     // a quarter of a small model's window leaves room for the retrieved context (answers are short)
     const maxTokens = answerReserve(this.cfg.maxPositions, o.maxTokens ?? 256);
     const { ids, used } = this.buildPrompt(question, chunks, maxTokens, o.history);
@@ -314,6 +314,8 @@ export class Answerer {
     });
     const text = this.tok.decode(result.tokens);
     if (text.length > emitted.length) o.onText?.(text.slice(emitted.length));
-    return { text, stop: result.stop, sources: used.map(({ path: p, startLine, endLine }) => ({ path: p, startLine, endLine })) };
+    // each answer token with how sure the model was of it
+    const pieces = result.tokens.map((t, i) => ({ text: this.tok.decode(result.tokens.slice(0, i + 1)).slice(this.tok.decode(result.tokens.slice(0, i)).length), logprob: result.logprobs[i]! }));
+    return { text, stop: result.stop, sources: used.map(({ path: p, startLine, endLine }) => ({ path: p, startLine, endLine })), tokens: pieces };
   }
 }

@@ -34,6 +34,8 @@ export interface GenerateOptions {
 
 export interface GenerateResult {
   tokens: number[];
+  /** Each token's log-probability under the model (at temperature 1): how sure it was. */
+  logprobs: number[];
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
 }
 
@@ -175,19 +177,30 @@ export class Generator {
     const room = this.fused ? Math.min(prompt.length + o.maxTokens, this.cfg.maxPositions) : Infinity;
     if (prompt.length > room) throw new Error(`generate: the prompt (${prompt.length} tokens) is longer than the model's ${this.cfg.maxPositions} positions`);
     const tokens: number[] = [];
+    const logprobs: number[] = [];
     const pick = sampler(o);
     let { logits, cache } = await this.step(prompt, 0, this.fused ? this.roomyCache(room) : undefined);
     for (;;) {
-      if (o.isCancelled?.()) return { tokens, stop: 'cancelled' };
+      if (o.isCancelled?.()) return { tokens, logprobs, stop: 'cancelled' };
       const next = pick(logits);
-      if (o.stopTokens?.includes(next)) return { tokens, stop: 'stop-token' };
+      if (o.stopTokens?.includes(next)) return { tokens, logprobs, stop: 'stop-token' };
       tokens.push(next);
+      logprobs.push(logProbability(logits, next));
       o.onToken?.(next);
       const position = prompt.length + tokens.length - 1;
-      if (tokens.length >= o.maxTokens || position >= room) return { tokens, stop: 'max-tokens' };
+      if (tokens.length >= o.maxTokens || position >= room) return { tokens, logprobs, stop: 'max-tokens' };
       ({ logits, cache } = await this.step([next], position, cache));
     }
   }
+}
+
+/** log softmax(logits)[id]. */
+export function logProbability(logits: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return logits[id]! - max - Math.log(sum);
 }
 
 /** Copies every position of a cache tensor [1, heads, n, headDim] into one with more room, [1, heads, room, headDim], from position `at`. */

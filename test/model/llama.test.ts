@@ -113,11 +113,19 @@ describe('generation', () => {
     assert.equal(cached.stop, 'max-tokens');
     assert.deepEqual(streamed, cached.tokens);
     const seq = [...prompt];
+    const sure: number[] = [];
     for (let i = 0; i < 12; i++) {
       const { logits } = await generator.step(seq, 0); // no cache: the whole sequence again
       seq.push(logits.indexOf(Math.max(...logits)));
+      // log softmax of the chosen token, in float64 from scratch
+      const max = Math.max(...logits);
+      sure.push(logits[seq.at(-1)!]! - max - Math.log(Array.from(logits).reduce((a, l) => a + Math.exp(l - max), 0)));
     }
     assert.deepEqual(cached.tokens, seq.slice(prompt.length));
+    assert.equal(cached.logprobs.length, 12);
+    cached.logprobs.forEach((l, i) => {
+      assert.ok(l <= 0 && Math.abs(l - sure[i]!) < 1e-3, `token ${i}: log-probability ${l}, recomputed ${sure[i]}`);
+    });
   });
 
   test('stop tokens, cancellation and seeded sampling', async () => {
@@ -126,10 +134,11 @@ describe('generation', () => {
     const prompt = [1, 2, 3];
     const greedy = await generator.generate(prompt, { maxTokens: 6 });
     const stopped = await generator.generate(prompt, { maxTokens: 6, stopTokens: [greedy.tokens[2]!] });
-    assert.deepEqual(stopped, { tokens: greedy.tokens.slice(0, greedy.tokens.indexOf(greedy.tokens[2]!)), stop: 'stop-token' });
+    const kept = greedy.tokens.indexOf(greedy.tokens[2]!);
+    assert.deepEqual(stopped, { tokens: greedy.tokens.slice(0, kept), logprobs: greedy.logprobs.slice(0, kept), stop: 'stop-token' });
     let n = 0;
     const cancelled = await generator.generate(prompt, { maxTokens: 50, isCancelled: () => ++n > 3 });
-    assert.deepEqual(cancelled, { tokens: greedy.tokens.slice(0, 3), stop: 'cancelled' });
+    assert.deepEqual(cancelled, { tokens: greedy.tokens.slice(0, 3), logprobs: greedy.logprobs.slice(0, 3), stop: 'cancelled' });
     const a = await generator.generate(prompt, { maxTokens: 8, temperature: 1.5, topP: 0.9, seed: 42 });
     const b = await generator.generate(prompt, { maxTokens: 8, temperature: 1.5, topP: 0.9, seed: 42 });
     assert.deepEqual(a, b);
