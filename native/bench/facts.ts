@@ -94,7 +94,7 @@ export function generatorPhrasing(q: EvalQuestion): string | undefined {
  * A user's question matched to the nearest fact the generator asked about (BM25 over each fact's
  * training questions together) and asked in that fact's first training phrasing: a diagnostic of
  * whether rewriting users' questions to learned ones would help, before building it into `ask`.
- * Documents only (a single file); `undefined` when nothing matches.
+ * Documents only (a single file); `undefined` when nothing matches (then the user's words are asked).
  */
 export async function questionMatcher(file: string, name: string): Promise<(question: string) => string | undefined> {
   const text = fs.readFileSync(file, 'utf8');
@@ -135,11 +135,10 @@ async function evaluate(
       const sureness: number[][] = [];
       for (const q of questions) {
         const chunks = retrieval ? (await indexes.retrieve(request, q.question, 8)).chunks : [];
-        const { text, sources, tokens } = await answerer.answer(phrasing(q), chunks, { maxTokens: 40 });
-        // the log-probability of each token of the answer's value (up to its citation)
-        const cite = text.indexOf(' (');
-        let at = 0;
-        sureness.push(tokens.filter((t) => (at += t.text.length) - t.text.length < (cite < 0 ? text.length : cite)).map((t) => Number(t.logprob.toFixed(3))));
+        const { text, sources, logprobs, ends } = await answerer.answer(phrasing(q), chunks, { maxTokens: 40 });
+        // the log-probability of each token of the answer's value (those that start before its citation)
+        const cite = text.indexOf(' (') < 0 ? text.length : text.indexOf(' (');
+        sureness.push(logprobs.filter((_, i) => (ends[i - 1] ?? 0) < cite).map((l) => Number(l.toFixed(3))));
         const s = scoreAnswer(q, text, questions);
         score.n++;
         score.direct += Number(s.direct);
@@ -171,7 +170,8 @@ async function evaluate(
     const retrieved = await ask(adapterDir, true);
     const canonical = await ask(adapterDir, false, (q) => generatorPhrasing(q) ?? q.question);
     const match = o.document ? await questionMatcher(roots[0]!, o.document) : undefined;
-    const matched = match && (await ask(adapterDir, false, (q) => match(q.question) ?? q.question));
+    const matchedQuestions = match && new Map(questions.map((q) => [q, match(q.question) ?? q.question]));
+    const matched = matchedQuestions && (await ask(adapterDir, false, (q) => matchedQuestions.get(q)!));
     const fmt = (s: Score, gate?: number[]): string =>
       `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}${gate ? `; gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`;
     log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
@@ -196,7 +196,7 @@ async function evaluate(
       ...(matched ? { matchedQuestion: matched.score } : {}),
       ...(closed.gate ? { gate: { closedBook: closed.gate, retrieval: retrieved.gate } } : {}),
       // every question's answer in each condition after learning, for reading what users would see
-      answers: questions.map((q, i) => ({ question: q.question, expect: q.expect, closedBook: closed.answers[i], closedBookLogprobs: closed.sureness[i], retrieval: retrieved.answers[i], generatorPhrasing: generatorPhrasing(q), generatorAnswer: canonical.answers[i], ...(match && matched ? { matchedQuestion: match(q.question), matchedAnswer: matched.answers[i], matchedLogprobs: matched.sureness[i] } : {}) })),
+      answers: questions.map((q, i) => ({ question: q.question, expect: q.expect, closedBook: closed.answers[i], closedBookLogprobs: closed.sureness[i], retrieval: retrieved.answers[i], generatorPhrasing: generatorPhrasing(q), generatorAnswer: canonical.answers[i], ...(matchedQuestions && matched ? { matchedQuestion: matchedQuestions.get(q), matchedAnswer: matched.answers[i], matchedLogprobs: matched.sureness[i] } : {}) })),
     };
   } finally {
     await answerer.release();

@@ -290,12 +290,14 @@ export class Answerer {
     question: string,
     chunks: readonly Chunk[],
     o: { maxTokens?: number; onText?: (text: string) => void; isCancelled?: () => boolean; temperature?: number; history?: readonly { question: string; answer: string }[] } = {},
-  ): Promise<Omit<Answer, 'usedAdapter'> & { tokens: { text: string; logprob: number }[] }> {
+  ): Promise<Omit<Answer, 'usedAdapter'> & { logprobs: number[]; ends: number[] }> {
     // a quarter of a small model's window leaves room for the retrieved context (answers are short)
     const maxTokens = answerReserve(this.cfg.maxPositions, o.maxTokens ?? 256);
     const { ids, used } = this.buildPrompt(question, chunks, maxTokens, o.history);
     const stopTokens = this.stopTokens();
     const tokens: number[] = [];
+    // where each token's text ends in the answer (decoded once per token, as streaming does)
+    const ends: number[] = [];
     let emitted = '';
     const result = await this.generator.generate(ids, {
       maxTokens,
@@ -305,6 +307,7 @@ export class Answerer {
       onToken: (t) => {
         tokens.push(t);
         const text = this.tok.decode(tokens);
+        ends.push(text.length);
         // wait for the rest of a character split across tokens
         if (text.length > emitted.length && !text.endsWith('\uFFFD')) {
           o.onText?.(text.slice(emitted.length));
@@ -314,8 +317,6 @@ export class Answerer {
     });
     const text = this.tok.decode(result.tokens);
     if (text.length > emitted.length) o.onText?.(text.slice(emitted.length));
-    // each answer token with how sure the model was of it
-    const pieces = result.tokens.map((t, i) => ({ text: this.tok.decode(result.tokens.slice(0, i + 1)).slice(this.tok.decode(result.tokens.slice(0, i)).length), logprob: result.logprobs[i]! }));
-    return { text, stop: result.stop, sources: used.map(({ path: p, startLine, endLine }) => ({ path: p, startLine, endLine })), tokens: pieces };
+    return { text, stop: result.stop, sources: used.map(({ path: p, startLine, endLine }) => ({ path: p, startLine, endLine })), logprobs: result.logprobs, ends };
   }
 }

@@ -73,6 +73,10 @@ describe('the answerer', () => {
     const a = await answerer.answer('what is alpha?', [], { maxTokens: 12, onText: (t) => pieces.push(t) });
     assert.equal(pieces.join(''), a.text);
     assert.equal(a.stop === 'max-tokens' || a.stop === 'stop-token', true);
+    // one log-probability and one end offset per answer token, the last end at the answer's end
+    assert.equal(a.logprobs.length, a.ends.length);
+    assert.ok(a.logprobs.every((l) => l <= 0) && a.ends.every((e, i) => e >= (a.ends[i - 1] ?? 0)));
+    if (a.ends.length) assert.equal(a.ends.at(-1), a.text.length);
     let n = 0;
     const c = await answerer.answer('what is alpha?', [], { maxTokens: 50, isCancelled: () => ++n > 2 });
     assert.equal(c.stop, 'cancelled');

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
+import { auc } from '../../native/bench/sureness';
 import { isHeldOut } from '../../native/pretrain/data';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -222,4 +223,11 @@ test('the fact generator finds the values the question set asks for (spec ≥ 13
     t.diagnostic(`${file}: ${found} of ${questions.length} asked values extracted`);
     assert.ok(found >= least, `${file}: ${found} of ${questions.length} asked values extracted, fewer than ${least}`);
   }
+});
+
+test('the AUC of the sureness report: separated, reversed, tied', () => {
+  assert.equal(auc([-0.1, -0.2], [-1, -2]), 1);
+  assert.equal(auc([-1, -2], [-0.1, -0.2]), 0);
+  assert.equal(auc([-0.5], [-0.5]), 0.5);
+  assert.equal(auc([-0.1, -3], [-1]), 0.5);
 });
