@@ -251,7 +251,7 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
             ? await client.ask({ ...common, question: target }, write, token)
             : await client.explain({ ...common, file: path.resolve(range![1]!), startLine: Number(range![2]), endLine: Number(range![3] ?? range![2]) }, write, token);
         const sources = r.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`).join(', ');
-        process.stdout.write(`\n\n(${r.usedAdapter ? 'learned knowledge' : 'base model'}${sources ? `; context: ${sources}` : ''}${r.retrievalOff ? `; workspace not searched: ${r.retrievalOff}` : ''})\n`);
+        process.stdout.write(`\n\n(${r.askedAs ? `asked as the learned question "${r.askedAs}"; ` : ''}${r.usedAdapter ? 'learned knowledge' : 'base model'}${sources ? `; context: ${sources}` : ''}${r.retrievalOff ? `; workspace not searched: ${r.retrievalOff}` : ''})\n`);
         if (r.notice) process.stderr.write(`lift ${kind}: ${r.notice}\n`);
         return 0;
       } catch (err) {

@@ -206,6 +206,8 @@ export interface AskResult {
   /** Whether learned knowledge (an adapter) was used. */
   usedAdapter: boolean;
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
+  /** The learned question this one was asked as (the adapter's fact it matched), when it was not asked in the user's words. */
+  askedAs?: string;
   /** Something the user should know about this answer (e.g. the active adapter was set aside). */
   notice?: string;
   /** Why the workspace was not searched for context (the adapter's self-check chose its weights alone). */

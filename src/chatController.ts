@@ -28,7 +28,7 @@ export interface Pin {
 }
 
 /**
- * What an answer drew on, for the note under it: learned knowledge or the base model, the lines
+ * What an answer drew on, for the note under it: the learned question it was asked as, learned knowledge or the base model, the lines
  * pinned by the request (the active editor's, mentions) as far as the prompt held them, the other
  * files, or why none were searched.
  */
@@ -51,7 +51,9 @@ export function answerNote(result: AskResult, pins: readonly Pin[], learning: bo
   const searched = result.retrievalOff ? l10n.t(' (not searched: {0})', result.retrievalOff) : '';
   const pinnedPart = found.map((p) => l10n.t(' + {0} ({1})', p.label, at(p.source))).join('');
   const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : found.length || searched ? '' : l10n.t(', no matching files');
-  return `${result.notice ? `${result.notice} ` : ''}${knowledge}${pinnedPart}${context}${searched}`;
+  // a question matched to a learned fact was asked in the words the adapter learned: say which
+  const asked = result.askedAs ? l10n.t('Asked as the learned question "{0}". ', result.askedAs) : '';
+  return `${result.notice ? `${result.notice} ` : ''}${asked}${knowledge}${pinnedPart}${context}${searched}`;
 }
 
 /**

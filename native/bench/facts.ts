@@ -13,8 +13,7 @@ import { Answerer } from '../lift/answer';
 import { statesDirectly } from '../lift/facts';
 import { learnWorkspace, type LearnRequest } from '../lift/pipeline';
 import { conceptQuestions } from '../lift/prose';
-import { generateQA } from '../lift/qa';
-import { Bm25Index } from '../lift/retrieve';
+import { QuestionMatcher } from '../lift/match';
 import { defaultModelDir } from '../model/default';
 import { RetrievalIndexes } from '../server/indexes';
 import { benchTempDir } from './temp';
@@ -90,33 +89,13 @@ export function generatorPhrasing(q: EvalQuestion): string | undefined {
   return asked ?? `What is the ${q.attribute} of ${subject}?`;
 }
 
-/**
- * A user's question matched to the nearest fact the generator asked about (BM25 over each fact's
- * training questions together) and asked in that fact's first training phrasing: a diagnostic of
- * whether rewriting users' questions to learned ones would help, before building it into `ask`.
- * Documents only (a single file); `undefined` when nothing matches (then the user's words are asked).
- */
-export async function questionMatcher(file: string, name: string): Promise<(question: string) => string | undefined> {
-  const text = fs.readFileSync(file, 'utf8');
-  const pairs = (await generateQA([{ root: path.dirname(file), path: name, file, text, bytes: text.length }])).filter((p) => p.kind === 'fact' && !p.check);
-  const byFact = new Map<string, string[]>();
-  for (const p of pairs) byFact.set(p.answer, [...(byFact.get(p.answer) ?? []), p.question]);
-  const facts = [...byFact.values()];
-  // little length normalisation: a fact asked in more phrasings is not a worse match
-  const index = new Bm25Index(facts.map((qs, i) => ({ path: '', startLine: i, endLine: i, text: qs.join('\n') })), 1.2, 0.3);
-  return (question) => {
-    const best = index.search(question, 1)[0];
-    return best && facts[best.chunk.startLine]![0];
-  };
-}
-
 /** Learns `roots` into a temporary adapter and asks `questions` in each condition. */
 async function evaluate(
   name: string,
   roots: string[],
   questions: EvalQuestion[],
   log: (line: string) => void,
-  o: { include?: string[]; learn?: Partial<LearnRequest>; document?: string },
+  o: { include?: string[]; learn?: Partial<LearnRequest> },
 ): Promise<Record<string, unknown>> {
   const modelDir = defaultModelDir();
   if (!modelDir) throw new Error('the default model is not installed');
@@ -169,17 +148,18 @@ async function evaluate(
     const closed = await ask(adapterDir, false);
     const retrieved = await ask(adapterDir, true);
     const canonical = await ask(adapterDir, false, (q) => generatorPhrasing(q) ?? q.question);
-    const match = o.document ? await questionMatcher(roots[0]!, o.document) : undefined;
-    const matchedQuestions = match && new Map(questions.map((q) => [q, match(q.question) ?? q.question]));
+    // as `ask` asks: matched to the learned question of a fact (the file learning wrote beside the adapter)
+    const matcher = QuestionMatcher.load(adapterDir);
+    const matchedQuestions = matcher && new Map(questions.map((q) => [q, matcher.match(q.question)?.question ?? q.question]));
     const matched = matchedQuestions && (await ask(adapterDir, false, (q) => matchedQuestions.get(q)!));
     const fmt = (s: Score, gate?: number[]): string =>
       `direct ${s.direct}/${s.n}, contains ${s.contains}/${s.n}, other subject ${s.otherSubject}/${s.n}${s.withContext ? `, context in ${s.withContext}/${s.n}` : ''}${gate ? `; gate ${gate.map((g) => g.toFixed(2)).join(' ')}` : ''}`;
     log(`${name}: ${learned.files} files, ${learned.tokens} tokens, ${learned.facts ?? 0} facts, ${learned.qaPairs} QA pairs; learned in ${seconds.toFixed(0)} s (${learned.steps} steps); self-check ${learned.selfCheck?.direct ?? 0}/${learned.selfCheck?.asked ?? 0}`);
     log(`  before learning, closed book: ${fmt(before.score)}`);
-    log(`  LIFT, closed book:            ${fmt(closed.score, closed.gate)}`);
+    log(`  LIFT, closed book, users' words: ${fmt(closed.score, closed.gate)}`);
     log(`  LIFT + retrieval:             ${fmt(retrieved.score, retrieved.gate)}`);
     log(`  LIFT, closed book, asked in the generator's phrasing (diagnostic): ${fmt(canonical.score)}`);
-    if (matched) log(`  LIFT, closed book, matched to the nearest learned question (diagnostic): ${fmt(matched.score)}`);
+    if (matched) log(`  LIFT, closed book, as ask asks (matched to a learned question): ${fmt(matched.score)}`);
     return {
       name,
       adapterKind: o.learn?.adapterKind ?? 'lora',
@@ -209,7 +189,7 @@ export async function benchFacts(log: (line: string) => void = console.log, o: {
   const out: Record<string, unknown>[] = [];
   for (const d of set.documents) {
     if (o.only && o.only !== d.file) continue;
-    out.push(await evaluate(d.file, [path.join(QUALITY_DIR, d.file)], d.questions, log, { learn: o.learn, document: d.file }));
+    out.push(await evaluate(d.file, [path.join(QUALITY_DIR, d.file)], d.questions, log, { learn: o.learn }));
   }
   if (!o.only || o.only === 'code') {
     const root = path.join(process.cwd(), 'node_modules', set.code.package);

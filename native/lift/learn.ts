@@ -357,12 +357,13 @@ export async function learnToFolder(
   weights: LlamaWeights,
   stages: readonly Stage[],
   dir: string,
-  o: TrainOptions & { baseModel?: string; manifest?: (losses: number[]) => object },
+  o: TrainOptions & { baseModel?: string; manifest?: (losses: number[]) => object; files?: Record<string, string> },
 ): Promise<{ adapter: LoraAdapter; losses: number[] }> {
   const result = await trainAdapter(cfg, weights, stages, o);
   if (o.isCancelled?.()) throw new LearnCancelled('Learning was cancelled; the previous adapter is unchanged.');
   o.onProgress?.({ phase: 'save', message: dir });
-  const extra: Record<string, string> = o.manifest ? { [MANIFEST]: `${JSON.stringify(o.manifest(result.losses), null, 1)}\n` } : {};
+  // files saved with the weights (in the same atomic rename): the manifest, what `ask` matches questions to
+  const extra: Record<string, string> = { ...o.files, ...(o.manifest ? { [MANIFEST]: `${JSON.stringify(o.manifest(result.losses), null, 1)}\n` } : {}) };
   try {
     saveAdapter(dir, cfg, result.adapter, o.baseModel ?? '', extra);
   } catch (err) {

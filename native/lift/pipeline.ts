@@ -17,6 +17,7 @@ import type { LlamaWeights } from '../model/weights';
 import { ADAPTER_KINDS, type AdapterKind, type LoraConfig } from '../model/llama';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
+import { LEARNED_QUESTIONS, learnedFacts, learnedQuestionsFile } from './match';
 import { type Chunk, chunkFiles, chunkTokensFor, tokenSizing } from './retrieve';
 import { SearchIndex } from './searchindex';
 import { hubSnapshotOf } from '../model/hub';
@@ -545,6 +546,7 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
     return { adapterDir: currentDir ?? adapterDir, qaPairs: 0, facts: facts.facts, notes: facts.notes, inputHash: input.hash, files: files.length, skipped: report.skipped.length, redactions: report.redactions.reduce((a, r) => a + r.count, 0), tokens: input.ids.length, samples: 0, steps: 0, firstLoss: 0, finalLoss: 0, report };
   }
   const hub = hubSnapshotOf(req.modelDir);
+  const textOf = new Map(files.map((f) => [f.path, f.text]));
   const { losses } = await learnToFolder(config, weights, stages, adapterDir, {
     lora,
     initial,
@@ -566,6 +568,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       files: learned.map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
+    // each fact's training questions and source paragraph: `ask` matches users' questions to them
+    files: { [LEARNED_QUESTIONS]: learnedQuestionsFile(learnedFacts(qa, (p) => textOf.get(p))) },
     // read once, above: training checks it against its plan
     checkpoint: checkpoint && { ...checkpoint, found: interrupted && 'checkpoint' in interrupted ? interrupted : null },
     onProgress: progress,

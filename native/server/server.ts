@@ -1,6 +1,7 @@
 /**
  * The trainer's JSON-RPC methods, registered on a connection (IPC or stdio).
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { type CancellationToken, type MessageConnection, ResponseError } from 'vscode-jsonrpc';
 import { version as trainerVersion } from '../../package.json';
@@ -43,6 +44,7 @@ import {
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { Answerer } from '../lift/answer';
+import { LEARNED_QUESTIONS, QuestionMatcher } from '../lift/match';
 import { FifoQueue, QueueCancelled } from './queue';
 import { CollectCancelled, collect, MAX_FILE_BYTES } from '../lift/corpus';
 import { describeRefusal, isInside, readBounded, realpathOrUndefined, relativePosix, resolveInside } from '../files';
@@ -265,6 +267,27 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
   /** Explanations by content: the same code, model and adapter give the same answer. */
   const explained = new Map<string, AskResult>();
 
+  /** The learned-question matcher of the adapter answering (read again when its file changes). */
+  let matcher: { key: string; matcher: QuestionMatcher | undefined } | undefined;
+  const matcherOf = (dir: string): QuestionMatcher | undefined => {
+    let key = `${dir}:none`;
+    try {
+      const st = fs.statSync(path.join(dir, LEARNED_QUESTIONS), { throwIfNoEntry: false });
+      if (st) key = `${dir}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      // unreadable: load says why
+    }
+    if (matcher?.key !== key) {
+      try {
+        matcher = { key, matcher: QuestionMatcher.load(dir) };
+      } catch (err) {
+        log('warn', `questions are asked in the user's words: ${(err as Error).message}`);
+        matcher = { key, matcher: undefined };
+      }
+    }
+    return matcher.matcher;
+  };
+
   /** Shared by ask and explain: load the model once, retrieve, answer, stream. */
   function answerWith(p: AskParams, token: CancellationToken, pinned: Chunk[] = [], cacheKey?: string): Promise<AskResult> {
     return line.run(() => answerNow(p, token, pinned, cacheKey), token).catch((err: unknown) => {
@@ -328,14 +351,16 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         const found = await indexes.retrieve(p, p.question + pinned.map((c) => ` ${c.text}`).join(''), 8, { isCancelled: () => token.isCancellationRequested });
         hits = found.chunks;
       }
-      const answer = await model.answer(p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
+      // a fact question is asked as the adapter learned the fact it is most likely about (explanations, which have a cache key, as written)
+      const askedAs = usedAdapter && dir && !cacheKey ? matcherOf(dir)?.match(p.question)?.question : undefined;
+      const { logprobs: _logprobs, ends: _ends, ...answer } = await model.answer(askedAs ?? p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
         history: p.history,
         maxTokens: p.maxTokens,
         isCancelled: () => token.isCancellationRequested,
         onText: stream,
       });
       if (answer.stop === 'cancelled') throw cancelled();
-      const result = { ...answer, usedAdapter, ...(notice ? { notice } : {}), ...(retrievalOff ? { retrievalOff } : {}) };
+      const result = { ...answer, usedAdapter, ...(askedAs ? { askedAs } : {}), ...(notice ? { notice } : {}), ...(retrievalOff ? { retrievalOff } : {}) };
       if (key) {
         explained.set(key, result);
         if (explained.size > 200) explained.delete(explained.keys().next().value!);

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../../native/client';
-import { ChatController } from '../../src/chatController';
+import { answerNote, ChatController } from '../../src/chatController';
 import type { LearnProgress } from '../../native/protocol';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
@@ -25,6 +25,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-learn-rpc-'));
 const modelDir = path.join(tmp, 'model');
 const docs = path.join(tmp, 'docs');
 let client: TrainerClient;
+const logger = memoryLogger();
 
 before(() => {
   const cfg = smallConfig({ hidden: 32, layers: 1, heads: 2, intermediate: 64, vocab: 259, maxPositions: 1024 });
@@ -32,7 +33,7 @@ before(() => {
   fs.mkdirSync(docs);
   fs.writeFileSync(path.join(docs, 'README.md'), '# Orbit\n\nOrbit schedules jobs. The default queue is "orbit-main" and jobs time out after 90 seconds.\n'.repeat(3));
   fs.writeFileSync(path.join(docs, '.env'), 'TOKEN=do-not-learn-me\n');
-  client = new TrainerClient({ trainerPath: trainerBundle, logger: memoryLogger(), client: { name: 'test', version: '0' } });
+  client = new TrainerClient({ trainerPath: trainerBundle, logger, client: { name: 'test', version: '0' } });
 });
 after(async () => {
   await client?.dispose();
@@ -53,7 +54,11 @@ describe('learn over JSON-RPC', () => {
     assert.ok(r.steps >= 1 && r.steps <= 2 * segments + 2 * r.samples, `${r.steps} steps`);
     assert.deepEqual(r.passes, [2, 2]);
     assert.match(r.inputHash, /^[0-9a-f]{64}$/);
-    assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'lift_manifest.json']);
+    assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'learned_questions.json', 'lift_manifest.json']);
+    // the facts' training questions, each with the paragraph it comes from, for ask to match questions to
+    const learned = JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { facts: { questions: string[]; context: string }[] };
+    assert.ok(learned.facts.some((f) => f.questions.some((q) => /how long/i.test(q)) && f.context.includes('time out after 90 seconds')), JSON.stringify(learned.facts.slice(0, 3)));
+    assert.doesNotMatch(JSON.stringify(learned), /do-not-learn-me/);
     const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
     // then the self-check, when the text has facts to check
     assert.deepEqual(phases.slice(0, 5), ['collect', 'tokenize', 'build', 'train', 'save']);
@@ -155,6 +160,36 @@ describe('learn over JSON-RPC', () => {
     const mismatched = await client.ask({ question: 'What is Orbit?', roots: [docs], model: other, adapterDir: path.join(tmp, 'adapter'), maxTokens: 2 });
     assert.equal(mismatched.usedAdapter, false);
     await assert.rejects(client.ask({ question: '', roots: [docs], model: modelDir }), /"question" \(non-empty string\)/);
+  });
+
+  test('a fact question is asked as the adapter learned it, and says so; requests for more, explanations, the base model and older adapters are asked as written', async () => {
+    const adapterDir = path.join(tmp, 'adapter');
+    const learned = (JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { facts: { questions: string[] }[] }).facts;
+    const ask = (question: string, dir = adapterDir) => client.ask({ question, roots: [docs], model: modelDir, adapterDir: dir, maxTokens: 2 });
+    const r = await ask('How long may an Orbit job run?');
+    assert.ok(r.askedAs && learned.some((f) => f.questions[0] === r.askedAs), `asked as ${r.askedAs}`);
+    assert.match(r.askedAs!, /time out after how long\?$/);
+    const note = answerNote(r, [], false);
+    assert.ok(note.startsWith(`Asked as the learned question "${r.askedAs}". Learned knowledge`), note);
+    assert.equal((await ask('Explain how Orbit schedules jobs.')).askedAs, undefined);
+    const base = await client.ask({ question: 'Which queue do Orbit jobs land in?', roots: [docs], model: modelDir, maxTokens: 2 });
+    assert.equal(base.usedAdapter, false);
+    assert.equal(base.askedAs, undefined, 'no adapter: nothing learned to match');
+    const explained = await client.explain({ file: path.join(docs, 'README.md'), startLine: 3, endLine: 3, roots: [docs], model: modelDir, adapterDir, maxTokens: 2 });
+    assert.equal(explained.askedAs, undefined);
+    // an adapter learned before the file existed, and one whose file is damaged, answer as written
+    const older = path.join(tmp, 'adapter-older');
+    fs.cpSync(adapterDir, older, { recursive: true });
+    fs.rmSync(path.join(older, 'learned_questions.json'));
+    const answered = await ask('How long may an Orbit job run?', older);
+    assert.equal(answered.usedAdapter, true);
+    assert.equal(answered.askedAs, undefined);
+    fs.writeFileSync(path.join(older, 'learned_questions.json'), '{"facts": [');
+    const damaged = await ask('How long may an Orbit job run?', older);
+    assert.equal(damaged.usedAdapter, true);
+    assert.equal(damaged.askedAs, undefined);
+    assert.ok(logger.has('warn', /questions are asked in the user's words: .*learned_questions\.json cannot be read/), logger.lines.join('\n'));
+    fs.rmSync(older, { recursive: true, force: true });
   });
 
   test("an adapter whose self-check did better from its weights alone answers without searching the workspace; retrieve: true still searches", async () => {
@@ -328,8 +363,9 @@ describe('lift learn', () => {
     assert.match(stdout, /skipped: 1 secret; redactions: 0/);
     assert.ok(fs.existsSync(path.join(out, 'adapter_model.safetensors')));
     await assert.rejects(run(process.execPath, [trainerBundle, 'learn', docs]), (e: { code?: number }) => e.code === 2);
-    const asked = await run(process.execPath, [trainerBundle, 'ask', 'What is the default queue?', '--model', modelDir, '--adapter', out, '--root', docs, '--max-tokens', '4']);
-    assert.match(asked.stdout, /\(learned knowledge; context: README\.md:1-\d+(, README\.md:\d+-\d+)*\)\n$/);
+    const asked = await run(process.execPath, [trainerBundle, 'ask', 'How long may an Orbit job run?', '--model', modelDir, '--adapter', out, '--root', docs, '--max-tokens', '4']);
+    // a fact question: asked as the adapter learned it, and the summary line says which question that was
+    assert.match(asked.stdout, /\(asked as the learned question "[^\n]*how long\?"; learned knowledge; context: README\.md:1-\d+(, README\.md:\d+-\d+)*\)\n$/i);
     const explained = await run(process.execPath, [trainerBundle, 'explain', `${path.join(docs, 'README.md')}:2-3`, '--model', modelDir, '--root', docs, '--max-tokens', '4']);
     assert.match(explained.stdout, /\(base model; context: README\.md:2-3/);
     await assert.rejects(run(process.execPath, [trainerBundle, 'explain', 'README.md', '--model', modelDir]), (e: { code?: number }) => e.code === 2);
@@ -344,8 +380,8 @@ describe('lift learn', () => {
     assert.ok(key, learned.stdout);
     const listed = await run(process.execPath, [trainerBundle, 'adapters', store]);
     assert.match(listed.stdout, new RegExp(`^\\* ${key}  \\S+  1 files, \\d+ tokens, \\d+ QA, loss [\\d.]+  \\(model\\)\n$`));
-    const storeAsk = await run(process.execPath, [trainerBundle, 'ask', 'What is the default queue?', '--model', modelDir, '--store', store, '--root', docs, '--max-tokens', '2']);
-    assert.match(storeAsk.stdout, /\(learned knowledge; /);
+    const storeAsk = await run(process.execPath, [trainerBundle, 'ask', 'How long may an Orbit job run?', '--model', modelDir, '--store', store, '--root', docs, '--max-tokens', '2']);
+    assert.match(storeAsk.stdout, /\(asked as the learned question "[^\n]*"; learned knowledge; /);
     assert.match((await run(process.execPath, [trainerBundle, 'adapters', store, '--delete', key])).stdout, /^no adapters\n$/);
     await assert.rejects(run(process.execPath, [trainerBundle, 'adapters', store, '--select', 'ffffffffffffffff']), (e: { code?: number; stderr?: string }) => e.code === 1 && /no adapter ffffffffffffffff/.test(e.stderr ?? ''));
     await assert.rejects(run(process.execPath, [trainerBundle, 'adapters']), (e: { code?: number }) => e.code === 2);

@@ -1,0 +1,132 @@
+/**
+ * Users' questions matched to the facts an adapter learned. A small model recalls a fact when it
+ * is asked the way it was taught, far less when the question is phrased another way (the quality
+ * bench: 68 of the spec's 142 questions answered in a learned phrasing against 47 in users'
+ * words). So learning keeps each answer's training questions, with the paragraph it comes from,
+ * beside the adapter; `ask` finds the answer a question is about (BM25 over both) and, when that
+ * is a fact, asks it as the adapter learned it, telling the user which question it asked.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { JSON_FILE_LIMIT, readText } from '../files';
+import type { QAPair } from './qa';
+import { Bm25Index, type Chunk, terms } from './retrieve';
+
+/** The file beside an adapter's weights that holds its learned facts' questions. */
+export const LEARNED_QUESTIONS = 'learned_questions.json';
+
+/**
+ * One learned answer: the questions it was trained on (the first is the one asked), and the text
+ * it comes from. `fact` is false for the other kinds (a definition, a file's contents, a
+ * section): a question nearest to one of those is asked as written, since its own words already
+ * are the generator's templates ("Where is main defined?") and no fact should answer it.
+ */
+export interface LearnedFact {
+  questions: string[];
+  context: string;
+  fact: boolean;
+}
+
+/** The largest learned-questions file read (a repository's answers, 32 questions each). */
+const LEARNED_QUESTIONS_LIMIT = 8 * JSON_FILE_LIMIT;
+
+/** Questions kept per answer: the generator's phrasings of a fact (27 at most on the quality spec), a bounded file. */
+const QUESTIONS_PER_FACT = 32;
+/** Lines of a source paragraph kept around a fact's line (each side). */
+const CONTEXT_LINES = 6;
+
+/** The paragraph around `line` (1-based): the lines up to a blank line or a heading, at most CONTEXT_LINES each side, after the nearest Markdown heading above. */
+export function paragraphAround(text: string, line: number): string {
+  const lines = text.split('\n');
+  const at = Math.min(Math.max(line - 1, 0), lines.length - 1);
+  const heading = (l: string | undefined): boolean => l !== undefined && /^#{1,6}\s/.test(l);
+  let a = at;
+  let b = at;
+  while (a > 0 && at - a < CONTEXT_LINES && lines[a - 1]!.trim() && !heading(lines[a])) a--;
+  while (b + 1 < lines.length && b - at < CONTEXT_LINES && lines[b + 1]!.trim() && !heading(lines[b + 1])) b++;
+  let h = a;
+  while (h >= 0 && !heading(lines[h])) h--;
+  return [...(h >= 0 && h < a ? [lines[h]!] : []), ...lines.slice(a, b + 1)].join('\n');
+}
+
+/** The answers `qa` trains (its check questions stay out), each with its questions and source paragraph. */
+export function learnedFacts(qa: readonly QAPair[], textOf: (path: string) => string | undefined): LearnedFact[] {
+  const byAnswer = new Map<string, { pair: QAPair; questions: string[] }>();
+  for (const p of qa) {
+    if (p.check) continue;
+    const key = `${p.kind}\0${p.answer}`;
+    const f = byAnswer.get(key) ?? { pair: p, questions: [] };
+    if (f.questions.length < QUESTIONS_PER_FACT && !f.questions.includes(p.question)) f.questions.push(p.question);
+    byAnswer.set(key, f);
+  }
+  return [...byAnswer.values()].map(({ pair, questions }) => {
+    const text = textOf(pair.path);
+    return { questions, context: text !== undefined && pair.line ? paragraphAround(text, pair.line) : '', fact: pair.kind === 'fact' };
+  });
+}
+
+/** The file's text for `learnedFacts` (written beside the adapter). */
+export const learnedQuestionsFile = (facts: readonly LearnedFact[]): string => `${JSON.stringify({ format: 1, facts })}\n`;
+
+/**
+ * Requests for more than a fact (an explanation, a summary, code to write): asked in the user's
+ * words, since a learned fact's question would answer something narrower than was asked.
+ */
+const NOT_A_FACT = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e|show|list|write|generate|create|implement|refactor|fix|compare|why|walk me|give (?:me )?an? (?:overview|summary|example))\b|^\s*what (?:does|do|is) .{1,80} (?:do|for)\s*\??\s*$/i;
+
+export const asksForAFact = (question: string): boolean => !NOT_A_FACT.test(question);
+
+/** Words that say nothing of which fact is asked about: a match shares at least one other word with the question. */
+const FUNCTION_WORDS = new Set(
+  'a an the of to in on at by for with from into onto as and or but not no nor is are was were be been being it its this that these those there here what which who whom whose when where why how do does did done can could may might must shall should will would i me my we our us you your he she they them their his her if then than so such any all each every some many much more most one ones about after before over under up down out off yes true false ok okay please tell know need want get got happen happens'.split(' '),
+);
+
+/** How much the source paragraph counts beside the fact's own questions (it names the component as the text does). */
+const CONTEXT_WEIGHT = 1;
+
+export class QuestionMatcher {
+  private readonly questions: Bm25Index;
+  private readonly contexts: Bm25Index;
+
+  constructor(private readonly facts: readonly LearnedFact[]) {
+    const chunk = (text: string, i: number): Chunk => ({ path: '', startLine: i, endLine: i, text });
+    // little length normalisation over questions: a fact asked in more phrasings is not a worse match
+    this.questions = new Bm25Index(facts.map((f, i) => chunk(f.questions.join('\n'), i)), 1.2, 0.3);
+    this.contexts = new Bm25Index(facts.map((f, i) => chunk(f.context, i)), 1.2, 0.75);
+  }
+
+  /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, it shares no word but "is" and "the" with it, or it is that question already). */
+  match(question: string): { question: string; score: number } | undefined {
+    if (!asksForAFact(question) || !this.facts.length) return undefined;
+    const scores = new Map<number, number>();
+    for (const h of this.questions.search(question, this.facts.length)) scores.set(h.chunk.startLine, h.score);
+    for (const h of this.contexts.search(question, this.facts.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
+    let best: [number, number] | undefined;
+    for (const e of scores) if (!best || e[1] > best[1] || (e[1] === best[1] && e[0] < best[0])) best = e;
+    if (!best) return undefined;
+    // sharing only "is" and "the" is no match: the question is asked as written
+    const fact = this.facts[best[0]]!;
+    const words = new Set(terms(`${fact.questions.join('\n')}\n${fact.context}`));
+    if (!fact.fact || !terms(question).some((t) => !FUNCTION_WORDS.has(t) && words.has(t))) return undefined;
+    const learned = fact.questions[0]!;
+    const same = (a: string): string => a.trim().replace(/\s+/g, ' ').toLowerCase();
+    // already asked as learned: nothing to say
+    return same(learned) === same(question) ? undefined : { question: learned, score: best[1] };
+  }
+
+  /** The matcher of the facts learned beside an adapter; undefined when it has none (learned before this file existed, or without facts). A damaged file is an error saying so. */
+  static load(adapterDir: string): QuestionMatcher | undefined {
+    const file = path.join(adapterDir, LEARNED_QUESTIONS);
+    if (!fs.existsSync(file)) return undefined;
+    let data: { facts?: unknown };
+    try {
+      data = JSON.parse(readText(file, LEARNED_QUESTIONS_LIMIT)) as { facts?: unknown };
+    } catch (err) {
+      throw new Error(`${file} cannot be read (${err instanceof Error ? err.message : String(err)})`);
+    }
+    const isFact = (f: Partial<LearnedFact> | null): f is LearnedFact =>
+      Array.isArray(f?.questions) && f.questions.length > 0 && f.questions.every((q) => typeof q === 'string') && typeof f.context === 'string' && typeof f.fact === 'boolean';
+    if (!Array.isArray(data?.facts) || !data.facts.every(isFact)) throw new Error(`${file} is not a list of learned facts`);
+    return data.facts.length ? new QuestionMatcher(data.facts) : undefined;
+  }
+}
