@@ -39,7 +39,8 @@ export async function runDemo(client: TrainerClient, o: { model: string; print: 
         const ok = statesDirectly(r.text, q.expect);
         if (ok) right++;
         const answer = r.text.replace(/\s+/g, ' ').trim().slice(0, 100);
-        o.print(`  ${ok ? '✓' : '✗'} ${q.question}\n      ${answer || '(no answer)'}\n      expected first: ${q.expect}; ${r.usedAdapter ? 'from learned knowledge' : 'base model'}, no file in the prompt`);
+        const asked = r.askedAs ? `\n      asked as the learned question: ${r.askedAs}` : '';
+        o.print(`  ${ok ? '✓' : '✗'} ${q.question}${asked}\n      ${answer || '(no answer)'}\n      expected first: ${q.expect}; ${r.usedAdapter ? 'from learned knowledge' : 'base model'}, no file in the prompt`);
       }
       o.print(`  ${right}/${spec.questions.length} right`);
       return right;

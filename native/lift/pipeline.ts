@@ -17,7 +17,7 @@ import type { LlamaWeights } from '../model/weights';
 import { ADAPTER_KINDS, type AdapterKind, type LoraConfig } from '../model/llama';
 import { Answerer, answerEndTokens, chatFormat, formatPrompt } from './answer';
 import { modelQA } from './modelqa';
-import { LEARNED_QUESTIONS, learnedFacts, learnedQuestionsFile } from './match';
+import { LEARNED_QUESTIONS, learnedAnswers, learnedQuestionsFile } from './match';
 import { type Chunk, chunkFiles, chunkTokensFor, tokenSizing } from './retrieve';
 import { SearchIndex } from './searchindex';
 import { hubSnapshotOf } from '../model/hub';
@@ -568,8 +568,8 @@ export async function learnWorkspace(req: LearnRequest, hooks: { onProgress?: (p
       files: learned.map((f) => ({ path: f.path, file: f.file, bytes: f.bytes, sha256: textHash(f.text) })),
       losses: downsample(losses),
     }),
-    // each fact's training questions and source paragraph: `ask` matches users' questions to them
-    files: { [LEARNED_QUESTIONS]: learnedQuestionsFile(learnedFacts(qa, (p) => textOf.get(p))) },
+    // each answer's training questions and source paragraph: `ask` matches users' questions to them
+    files: { [LEARNED_QUESTIONS]: learnedQuestionsFile(learnedAnswers(qa, (p) => textOf.get(p))) },
     // read once, above: training checks it against its plan
     checkpoint: checkpoint && { ...checkpoint, found: interrupted && 'checkpoint' in interrupted ? interrupted : null },
     onProgress: progress,

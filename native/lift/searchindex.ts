@@ -123,7 +123,7 @@ export function stem(t: string): string {
 }
 
 /** Words a question is made of rather than about (left out of the query unless it has no others). */
-const QUESTION_WORDS = new Set(
+export const QUESTION_WORDS = new Set(
   'a an the is are was were be been do does did i me my we our you your it its of in on at to for from by with and or what which who whom whose when where why how can could should would will shall may might must there this that these those if than then so as about into any some much many'.split(' '),
 );
 

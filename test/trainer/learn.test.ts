@@ -56,8 +56,8 @@ describe('learn over JSON-RPC', () => {
     assert.match(r.inputHash, /^[0-9a-f]{64}$/);
     assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'learned_questions.json', 'lift_manifest.json']);
     // the facts' training questions, each with the paragraph it comes from, for ask to match questions to
-    const learned = JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { facts: { questions: string[]; context: string }[] };
-    assert.ok(learned.facts.some((f) => f.questions.some((q) => /how long/i.test(q)) && f.context.includes('time out after 90 seconds')), JSON.stringify(learned.facts.slice(0, 3)));
+    const learned = JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { answers: { questions: string[]; context: string; fact: boolean }[] };
+    assert.ok(learned.answers.some((f) => f.questions.some((q) => /how long/i.test(q)) && f.context.includes('time out after 90 seconds')), JSON.stringify(learned.answers.slice(0, 3)));
     assert.doesNotMatch(JSON.stringify(learned), /do-not-learn-me/);
     const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
     // then the self-check, when the text has facts to check
@@ -164,7 +164,7 @@ describe('learn over JSON-RPC', () => {
 
   test('a fact question is asked as the adapter learned it, and says so; requests for more, explanations, the base model and older adapters are asked as written', async () => {
     const adapterDir = path.join(tmp, 'adapter');
-    const learned = (JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { facts: { questions: string[] }[] }).facts;
+    const learned = (JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { answers: { questions: string[] }[] }).answers;
     const ask = (question: string, dir = adapterDir) => client.ask({ question, roots: [docs], model: modelDir, adapterDir: dir, maxTokens: 2 });
     const r = await ask('How long may an Orbit job run?');
     assert.ok(r.askedAs && learned.some((f) => f.questions[0] === r.askedAs), `asked as ${r.askedAs}`);
@@ -184,7 +184,7 @@ describe('learn over JSON-RPC', () => {
     const answered = await ask('How long may an Orbit job run?', older);
     assert.equal(answered.usedAdapter, true);
     assert.equal(answered.askedAs, undefined);
-    fs.writeFileSync(path.join(older, 'learned_questions.json'), '{"facts": [');
+    fs.writeFileSync(path.join(older, 'learned_questions.json'), '{"answers": [');
     const damaged = await ask('How long may an Orbit job run?', older);
     assert.equal(damaged.usedAdapter, true);
     assert.equal(damaged.askedAs, undefined);
