@@ -1,7 +1,8 @@
 /**
  * Reads a facts result of `npm run bench -- quality <document>` (one with the diagnostic
- * conditions) and prints what it says about two ideas not built into `ask` yet:
- *   npx tsx native/bench/sureness.ts native/bench/results/quality-facts-spec-matched-2026-12-06.json
+ * conditions) and prints what it says about two ideas (the second is now how `ask` asks, in
+ * native/lift/match.ts; the first is not built):
+ *   TSX_DISABLE_CACHE=1 node --import tsx native/bench/sureness.ts native/bench/results/quality-facts-spec-matched-2026-12-06.json
  * - how well the least sure token of an answer's value separates right from wrong answers
  *   (AUC; right and wrong answers at or above a log-probability threshold);
  * - how often the question matched to a learned fact is about the expected value, and how many
@@ -73,7 +74,7 @@ async function main(file: string, threshold = -0.3): Promise<void> {
 if (require.main === module) {
   const [file, threshold] = process.argv.slice(2);
   if (!file) {
-    console.error('usage: npx tsx native/bench/sureness.ts <facts result .json> [threshold]');
+    console.error('usage: TSX_DISABLE_CACHE=1 node --import tsx native/bench/sureness.ts <facts result .json> [threshold]');
     process.exit(2);
   }
   main(file, threshold === undefined ? undefined : Number(threshold)).catch((err: unknown) => {

@@ -33,7 +33,7 @@ export interface LearnedAnswer {
 const LEARNED_QUESTIONS_LIMIT = 8 * JSON_FILE_LIMIT;
 
 /** Questions kept per answer: the generator's phrasings of a fact (27 at most on the quality spec), a bounded file. */
-const QUESTIONS_PER_FACT = 32;
+const QUESTIONS_PER_ANSWER = 32;
 /** Lines of a source paragraph kept around a fact's line (each side). */
 const CONTEXT_LINES = 6;
 
@@ -58,7 +58,7 @@ export function learnedAnswers(qa: readonly QAPair[], textOf: (path: string) => 
     if (p.check) continue;
     const key = `${p.kind}\0${p.answer}`;
     const f = byAnswer.get(key) ?? { pair: p, questions: [] };
-    if (f.questions.length < QUESTIONS_PER_FACT && !f.questions.includes(p.question)) f.questions.push(p.question);
+    if (f.questions.length < QUESTIONS_PER_ANSWER && !f.questions.includes(p.question)) f.questions.push(p.question);
     byAnswer.set(key, f);
   }
   return [...byAnswer.values()].map(({ pair, questions }) => {
@@ -78,7 +78,7 @@ const NOT_A_FACT = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e|show|list
 
 export const asksForAFact = (question: string): boolean => !NOT_A_FACT.test(question);
 
-/** Text as stemmed terms ("shifts" meets "shift", "scheduled" "schedule"), for the BM25 indexes: 87 of the quality spec's 142 questions matched rightly, 73 unstemmed. */
+/** Text as stemmed terms ("shifts" meets "shift", "scheduled" "schedule"), for the BM25 indexes: 87 of the quality spec's 142 questions matched rightly, 73 unstemmed (with the paragraph both times). */
 const stemmed = (text: string): string => terms(text).map(stem).join(' ');
 
 /** How much the source paragraph counts beside the fact's own questions (it names the component as the text does). */
@@ -106,10 +106,10 @@ export class QuestionMatcher {
     for (const e of scores) if (!best || e[1] > best[1] || (e[1] === best[1] && e[0] < best[0])) best = e;
     if (!best) return undefined;
     // sharing only "is" and "the" is no match: the question is asked as written
-    const fact = this.answers[best[0]]!;
-    const words = new Set(stemmed(`${fact.questions.join('\n')}\n${fact.context}`).split(' '));
-    if (!fact.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
-    const learned = fact.questions[0]!;
+    const nearest = this.answers[best[0]]!;
+    const words = new Set(stemmed(`${nearest.questions.join('\n')}\n${nearest.context}`).split(' '));
+    if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
+    const learned = nearest.questions[0]!;
     const same = (a: string): string => a.trim().replace(/\s+/g, ' ').toLowerCase();
     // already asked as learned: nothing to say
     return same(learned) === same(question) ? undefined : { question: learned, score: best[1] };
