@@ -4,8 +4,9 @@
  * bench: 68 of the spec's 142 questions answered when asked in a learned phrasing, against 47 in
  * users' words). So learning keeps each answer's training questions, with the paragraph it
  * comes from, beside the adapter; `ask` finds the answer a question is about (BM25 over the
- * stemmed words of both) and, when that is a fact, asks it as the adapter learned it, telling
- * the user which question it asked.
+ * stemmed words of both, a fact whose value is not of the kind the question asks for counting
+ * half) and, when that is a fact, asks it as the adapter learned it, telling the user which
+ * question it asked.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,6 +28,8 @@ export interface LearnedAnswer {
   questions: string[];
   context: string;
   fact: boolean;
+  /** A fact's value as learned ("15 minutes", "QRX-417"): its kind (a duration, a time, a number, …) is matched to what the question asks for. */
+  value?: string;
 }
 
 /** The largest learned-questions file read (a repository's answers, 32 questions each). */
@@ -63,7 +66,8 @@ export function learnedAnswers(qa: readonly QAPair[], textOf: (path: string) => 
   }
   return [...byAnswer.values()].map(({ pair, questions }) => {
     const text = textOf(pair.path);
-    return { questions, context: text !== undefined && pair.line ? paragraphAround(text, pair.line) : '', fact: pair.kind === 'fact' };
+    const fact = pair.kind === 'fact';
+    return { questions, context: text !== undefined && pair.line ? paragraphAround(text, pair.line) : '', fact, ...(fact && pair.value ? { value: pair.value } : {}) };
   });
 }
 
@@ -78,41 +82,114 @@ const NOT_A_FACT = /^\s*(?:please\s+)?(?:explain|describe|summari[sz]e|show|list
 
 export const asksForAFact = (question: string): boolean => !NOT_A_FACT.test(question);
 
-/** Text as stemmed terms ("shifts" meets "shift", "scheduled" "schedule"), for the BM25 indexes: 87 of the quality spec's 142 questions matched rightly, 73 unstemmed (with the paragraph both times). */
-const stemmed = (text: string): string => terms(text).map(stem).join(' ');
+/**
+ * Text as stemmed terms ("shifts" meets "shift", "scheduled" "schedule"), for the BM25 indexes: 87
+ * of the quality spec's 142 questions matched rightly, 73 unstemmed (with the paragraph both
+ * times). Question words ("how", "many", "which") are left out: what they ask for is the value's
+ * kind (askedKinds), not a word to find.
+ */
+const stemmed = (text: string): string =>
+  terms(text)
+    .filter((t) => !QUESTION_WORDS.has(t))
+    .map(stem)
+    .join(' ');
 
 /** How much the source paragraph counts beside the fact's own questions (it names the component as the text does). */
 const CONTEXT_WEIGHT = 1;
+
+/** What kind of value a fact states, by its text. */
+export type ValueKind = 'duration' | 'time' | 'number' | 'percent' | 'temperature' | 'version' | 'yesno' | 'name' | 'identifier' | 'phrase';
+
+const NUMBER_WORD = '(?:\\d[\\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|hundred|half(?: an?)?|an?)';
+const TIME_UNIT = '(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|(?:working |business |calendar )?days?|weeks?|fortnights?|months?|years?)';
+const DAY_OR_MONTH = /\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b|\b(?:daily|weekly|monthly|nightly|yearly|annually)\b/i;
+
+/** A value's kind by its shape: units, clock times, digits, capitals. */
+export function valueKind(value: string): ValueKind {
+  const v = value.trim();
+  if (/^(?:yes|no)\b/i.test(v)) return 'yesno';
+  if (/°|\bdegrees?\b/i.test(v)) return 'temperature';
+  if (/%|\bper ?cent\b/i.test(v)) return 'percent';
+  if (new RegExp(`^(?:about |roughly |up to |at most |at least )?${NUMBER_WORD}(?:\\s*-\\s*|\\s+)(?:consecutive |more )?${TIME_UNIT}\\b`, 'i').test(v)) return 'duration';
+  if (/^\d{1,2}:\d{2}\b/.test(v) || DAY_OR_MONTH.test(v)) return 'time';
+  if (/^v?\d+(?:\.\d+){2,}\b/.test(v)) return 'version';
+  if (new RegExp(`^(?:about |roughly |up to |at most |at least )?${NUMBER_WORD}\\b`, 'i').test(v) && !/^an?\b/i.test(v)) return 'number';
+  // an identifier: a code, a path, a key, a command (QRX-417, /srv/tiles, TLP_KEY, relay-templates)
+  if (/\d|[_/@#.:]|\b[a-z]+-[a-z]|^[A-Z0-9]{2,}\b|^\S+$/.test(v) && !/^[A-Z][a-z]+$/.test(v)) return 'identifier';
+  // a name: capitalised words (Blue Lantern, Night Owl Ops); else words (hardware security key)
+  return /^[A-Z]/.test(v) ? 'name' : 'phrase';
+}
+
+/**
+ * The kinds of value a question asks for, by its question words ("how long" a duration, "which
+ * port" a number, "which team" a name), or undefined where they do not say. Each list is
+ * generous (a "when" may be a time or a delay): a fact of another kind is matched less readily,
+ * not ruled out.
+ */
+const ASKED_KINDS: [RegExp, ValueKind[]][] = [
+  [/\bport\b/, ['number']],
+  [/\bhow (?:long|soon|quickly|often|frequently)\b|\bhow much (?:time|notice|longer|more time|history)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|\bafter how (?:long|much)\b|\bat what (?:pace|rate|interval)\b|\b(?:what|which) (?:period|duration|timeout|time ?limit|retention|lifetime|deadline|interval)\b/, ['duration', 'number']],
+  [/\btemperature|\bdegrees?\b|\bhow (?:warm|cold|hot)\b/, ['temperature']],
+  [/\bper ?cent|\bpercentage\b|\bshare of\b/, ['percent']],
+  [/\b(?:what|which|at what|by what|on what) (?:time|hour|date|day|weekday|month)\b|\bwhat day\b/, ['time']],
+  [/^(?:and |so |then )?when (?:does|do|did|is|are|was|will|would|should|must|can|may)\b/, ['time', 'duration']],
+  [/\b(?:which|what) (?:\w+ )?(?:version|release)\b/, ['version', 'number', 'identifier']],
+  [/\bhow many\b|\b(?:what|which) number\b|\b(?:largest|smallest|maximum|minimum|max|min|greatest) number\b|\bhow (?:big|large)\b/, ['number', 'percent']],
+  [/^(?:who|whom|whose)\b|\bwho\b|\b(?:which|what) (?:team|group|company|supplier|vendor|person|owner|maintainer)\b/, ['name', 'phrase']],
+  [/\b(?:which|what) (?:\w+ )?code\b/, ['identifier', 'name', 'number']],
+  [/\b(?:which|what) (?:env(?:ironment)? var(?:iable)?|header|directory|folder|file|path|address|hostname|url)\b/, ['identifier']],
+  [/\b(?:which|what) (?:bucket|repo(?:sitory)?|region|key|command|channel|id|identifier)\b/, ['identifier', 'name']],
+  [/\b(?:which|what) (?:(?:\w+ )?error|(?:\w+ )?message|app|application|tool|system|database|datastore|service|component|algorithm|name|browser|engine|library|framework)\b/, ['name', 'identifier', 'phrase']],
+  [/^(?:is|are|can|could|may|must|should|does|do|am|will|would|was)\b/, ['yesno', 'name', 'identifier', 'phrase']],
+];
+
+/** The kinds of value `question` asks for (the first of ASKED_KINDS its words fit), or undefined. */
+export function askedKinds(question: string): ValueKind[] | undefined {
+  const q = question.toLowerCase();
+  return ASKED_KINDS.find(([re]) => re.test(q))?.[1];
+}
+
+/** How much a match counts when the fact's value is not of a kind the question asks for. */
+const OTHER_KIND = 0.5;
 
 export class QuestionMatcher {
   private readonly questions: Bm25Index;
   private readonly contexts: Bm25Index;
 
-  constructor(private readonly answers: readonly LearnedAnswer[]) {
+  constructor(readonly answers: readonly LearnedAnswer[]) {
     const chunk = (text: string, i: number): Chunk => ({ path: '', startLine: i, endLine: i, text: stemmed(text) });
     // little length normalisation over questions: a fact asked in more phrasings is not a worse match
     this.questions = new Bm25Index(answers.map((f, i) => chunk(f.questions.join('\n'), i)), 1.2, 0.3);
     this.contexts = new Bm25Index(answers.map((f, i) => chunk(f.context, i)), 1.2, 0.75);
   }
 
-  /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, it shares no word but "is" and "the" with it, or it is that question already). */
-  match(question: string): { question: string; score: number } | undefined {
-    if (!asksForAFact(question) || !this.answers.length) return undefined;
+  /** Every learned answer's index by how well `question` matches it, best first (ties: the earlier answer). */
+  rank(question: string): { index: number; score: number }[] {
     const scores = new Map<number, number>();
     const query = stemmed(question);
     for (const h of this.questions.search(query, this.answers.length)) scores.set(h.chunk.startLine, h.score);
     for (const h of this.contexts.search(query, this.answers.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
-    let best: [number, number] | undefined;
-    for (const e of scores) if (!best || e[1] > best[1] || (e[1] === best[1] && e[0] < best[0])) best = e;
+    const asked = askedKinds(question);
+    for (const [index, score] of scores) {
+      const value = this.answers[index]!.value;
+      if (asked && value !== undefined && !asked.includes(valueKind(value))) scores.set(index, score * OTHER_KIND);
+    }
+    return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
+  }
+
+  /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, it shares no word but "is" and "the" with it, or it is that question already). */
+  match(question: string): { question: string; score: number } | undefined {
+    if (!asksForAFact(question) || !this.answers.length) return undefined;
+    const best = this.rank(question)[0];
     if (!best) return undefined;
     // sharing only "is" and "the" is no match: the question is asked as written
-    const nearest = this.answers[best[0]]!;
+    const nearest = this.answers[best.index]!;
     const words = new Set(stemmed(`${nearest.questions.join('\n')}\n${nearest.context}`).split(' '));
     if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
     const learned = nearest.questions[0]!;
     const same = (a: string): string => a.trim().replace(/\s+/g, ' ').toLowerCase();
     // already asked as learned: nothing to say
-    return same(learned) === same(question) ? undefined : { question: learned, score: best[1] };
+    return same(learned) === same(question) ? undefined : { question: learned, score: best.score };
   }
 
   /** The matcher of the answers learned beside an adapter; undefined when it has none (learned before this file existed, or nothing learned). A damaged file is an error saying so. */
@@ -126,7 +203,7 @@ export class QuestionMatcher {
       throw new Error(`${file} cannot be read (${err instanceof Error ? err.message : String(err)})`);
     }
     const isAnswer = (f: Partial<LearnedAnswer> | null): f is LearnedAnswer =>
-      Array.isArray(f?.questions) && f.questions.length > 0 && f.questions.every((q) => typeof q === 'string') && typeof f.context === 'string' && typeof f.fact === 'boolean';
+      Array.isArray(f?.questions) && f.questions.length > 0 && f.questions.every((q) => typeof q === 'string') && typeof f.context === 'string' && typeof f.fact === 'boolean' && (f.value === undefined || typeof f.value === 'string');
     if (!Array.isArray(data?.answers) || !data.answers.every(isAnswer)) throw new Error(`${file} is not a list of learned answers`);
     return data.answers.length ? new QuestionMatcher(data.answers) : undefined;
   }

@@ -56,8 +56,8 @@ describe('learn over JSON-RPC', () => {
     assert.match(r.inputHash, /^[0-9a-f]{64}$/);
     assert.deepEqual(fs.readdirSync(adapterDir).sort(), ['adapter_config.json', 'adapter_model.safetensors', 'learned_questions.json', 'lift_manifest.json']);
     // the facts' training questions, each with the paragraph it comes from, for ask to match questions to
-    const learned = JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { answers: { questions: string[]; context: string; fact: boolean }[] };
-    assert.ok(learned.answers.some((f) => f.questions.some((q) => /how long/i.test(q)) && f.context.includes('time out after 90 seconds')), JSON.stringify(learned.answers.slice(0, 3)));
+    const learned = JSON.parse(fs.readFileSync(path.join(adapterDir, 'learned_questions.json'), 'utf8')) as { answers: { questions: string[]; context: string; fact: boolean; value?: string }[] };
+    assert.ok(learned.answers.some((f) => f.questions.some((q) => /how long/i.test(q)) && f.context.includes('time out after 90 seconds') && f.value === '90 seconds'), JSON.stringify(learned.answers.slice(0, 3)));
     assert.doesNotMatch(JSON.stringify(learned), /do-not-learn-me/);
     const phases = progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]);
     // then the self-check, when the text has facts to check
