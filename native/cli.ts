@@ -17,6 +17,7 @@ import { benchLora } from './bench/lora';
 import { benchEstimate } from './bench/estimate';
 import { benchQuality } from './bench/quality';
 import { benchRecompute, recomputeChild } from './bench/recompute';
+import { benchMatch } from './bench/match';
 import { benchRetrieval } from './bench/retrieval';
 import { benchTokenizer } from './bench/tokenizer';
 import { TrainerClient, TrainerError, type TrainerLogger } from './client';
@@ -69,7 +70,7 @@ Usage:
                          whether learning the folders (default: the current one) fits this
                          machine and about how long a fast learn takes here
   lift serve [--stdio]   serve JSON-RPC (IPC when started by the extension, else stdio)
-  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|estimate [org/name] [path]|quality [facts|spec.md|guide.md|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory] [--lr X] [--minutes M] [--context-qa S]]
+  lift bench [all|engine|lora [tiny|SmolLM]|recompute|generate [default|SmolLM]|gpu|tokenizer|collect|learn [demo|library]|retrieval|match [document|code]|estimate [org/name] [path]|quality [facts|<document>|code|symbols [repo] [--seed N]] [--adapter-kind lora|gated-memory] [--lr X] [--minutes M] [--context-qa S]]
                          benchmarks (medians and ratios to a peer in the same run) and the
                          knowledge evaluation; writes JSON to out/bench/<suite>.json
 
@@ -459,6 +460,8 @@ export async function main(argv: string[]): Promise<number> {
         // learn: the demo sample, then a real library at three sizes; learn demo | learn library: one of them
         learn: async () => ({ ...(args[2] !== 'library' ? { demo: await benchLearn(console.log) } : {}), ...(args[2] !== 'demo' ? { library: await benchLearnLibrary(console.log) } : {}) }),
         retrieval: () => benchRetrieval(console.log),
+        // match [document|code]: how often ask's match reaches the asked fact (no model)
+        match: () => benchMatch(console.log, args[2]),
         // estimate [org/name] [file or folder]: "Choose Model"'s learn estimate against a whole learn
         estimate: () => benchEstimate(console.log, args[2], args[3] && path.resolve(args[3])),
         // quality: the fact questions (documents and code); quality symbols [repo] [--seed N]: the symbol questions on a repository
@@ -480,7 +483,7 @@ export async function main(argv: string[]): Promise<number> {
           if (contextQA !== undefined && !(contextQA >= 0 && contextQA <= 1)) throw new Error(`--context-qa takes a share from 0 to 1, not ${args[contextAt + 1]}`);
           const learn = { ...(adapterKind ? { adapterKind: adapterKind as 'lora' | 'gated-memory' } : {}), ...(lr ? { lr } : {}), ...(budgetMinutes !== undefined ? { budgetMinutes } : {}), ...(contextQA !== undefined ? { contextQA } : {}) };
           const repo = args[3] && !args[3].startsWith('--') ? { repo: path.resolve(args[3]) } : {};
-          return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}), learn }) : benchFacts(console.log, { ...(args[2] && !args[2].startsWith('--') ? { only: args[2] } : {}), learn });
+          return args[2] === 'symbols' ? benchQuality(console.log, { ...repo, ...(seed ? { seed } : {}), learn }) : benchFacts(console.log, { ...(args[2] && args[2] !== 'facts' && !args[2].startsWith('--') ? { only: args[2] } : {}), learn });
         },
       };
       if (suite !== 'all' && !suites[suite]) {

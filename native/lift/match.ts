@@ -155,8 +155,11 @@ const OTHER_KIND = 0.5;
 export class QuestionMatcher {
   private readonly questions: Bm25Index;
   private readonly contexts: Bm25Index;
+  /** Each answer's value kind, once (undefined: not a fact, or learned before values were kept). */
+  private readonly kinds: (ValueKind | undefined)[];
 
   constructor(readonly answers: readonly LearnedAnswer[]) {
+    this.kinds = answers.map((a) => (a.value === undefined ? undefined : valueKind(a.value)));
     const chunk = (text: string, i: number): Chunk => ({ path: '', startLine: i, endLine: i, text: stemmed(text) });
     // little length normalisation over questions: a fact asked in more phrasings is not a worse match
     this.questions = new Bm25Index(answers.map((f, i) => chunk(f.questions.join('\n'), i)), 1.2, 0.3);
@@ -171,8 +174,8 @@ export class QuestionMatcher {
     for (const h of this.contexts.search(query, this.answers.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
     const asked = askedKinds(question);
     for (const [index, score] of scores) {
-      const value = this.answers[index]!.value;
-      if (asked && value !== undefined && !asked.includes(valueKind(value))) scores.set(index, score * OTHER_KIND);
+      const kind = this.kinds[index];
+      if (asked && kind && !asked.includes(kind)) scores.set(index, score * OTHER_KIND);
     }
     return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   }
