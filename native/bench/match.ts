@@ -35,7 +35,8 @@ export async function matchShare(name: string, roots: string[], questions: reado
   for (const p of qa) if (p.kind === 'fact' && !p.check && !answerOf.has(p.question)) answerOf.set(p.question, p.answer);
   const count = (matcher: QuestionMatcher): number =>
     questions.filter((q) => {
-      const m = matcher.match(q.question);
+      // a question that is the learned one already is asked as written: the same
+      const m = matcher.nearest(q.question);
       const answer = m && answerOf.get(m.question);
       return answer !== undefined && scoreAnswer(q, answer, questions).direct;
     }).length;

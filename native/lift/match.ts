@@ -107,7 +107,7 @@ const DAY_OR_MONTH = /\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:janu
 /** A value's kind by its shape: units, clock times, digits, capitals. */
 export function valueKind(value: string): ValueKind {
   const v = value.trim();
-  if (/^(?:yes|no)\b/i.test(v)) return 'yesno';
+  if (/^(?:yes|no)\b|^(?:true|false)$/i.test(v)) return 'yesno';
   if (/°|\bdegrees?\b/i.test(v)) return 'temperature';
   if (/%|\bper ?cent\b/i.test(v)) return 'percent';
   if (new RegExp(`^(?:about |roughly |up to |at most |at least )?${NUMBER_WORD}(?:\\s*-\\s*|\\s+)(?:consecutive |more )?${TIME_UNIT}\\b`, 'i').test(v)) return 'duration';
@@ -138,6 +138,7 @@ const ASKED_KINDS: [RegExp, ValueKind[]][] = [
   [/^(?:who|whom|whose)\b|\bwho\b|\b(?:which|what) (?:team|group|company|supplier|vendor|person|owner|maintainer)\b/, ['name', 'phrase']],
   [/\b(?:which|what) (?:\w+ )?code\b/, ['identifier', 'name', 'number']],
   [/\b(?:which|what) (?:env(?:ironment)? var(?:iable)?|header|directory|folder|file|path|address|hostname|url)\b/, ['identifier']],
+  [/\b(?:which|what) (?:[\w.()]+ )?(?:option|setting|flag|parameter|argument|property|function|method)\b/, ['identifier']],
   [/\b(?:which|what) (?:bucket|repo(?:sitory)?|region|key|command|channel|id|identifier)\b/, ['identifier', 'name']],
   [/\b(?:which|what) (?:(?:\w+ )?error|(?:\w+ )?message|app|application|tool|system|database|datastore|service|component|algorithm|name|browser|engine|library|framework)\b/, ['name', 'identifier', 'phrase']],
   [/^(?:is|are|can|could|may|must|should|does|do|am|will|would|was)\b/, ['yesno', 'name', 'identifier', 'phrase']],
@@ -180,8 +181,8 @@ export class QuestionMatcher {
     return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   }
 
-  /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, it shares no word but "is" and "the" with it, or it is that question already). */
-  match(question: string): { question: string; score: number } | undefined {
+  /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, or it shares no word but "is" and "the" with it). */
+  nearest(question: string): { question: string; score: number } | undefined {
     if (!asksForAFact(question) || !this.answers.length) return undefined;
     const best = this.rank(question)[0];
     if (!best) return undefined;
@@ -189,10 +190,15 @@ export class QuestionMatcher {
     const nearest = this.answers[best.index]!;
     const words = new Set(stemmed(`${nearest.questions.join('\n')}\n${nearest.context}`).split(' '));
     if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
-    const learned = nearest.questions[0]!;
+    return { question: nearest.questions[0]!, score: best.score };
+  }
+
+  /** The learned question to ask instead of `question` (`nearest`), or undefined where there is none or it is that question already. */
+  match(question: string): { question: string; score: number } | undefined {
+    const m = this.nearest(question);
     const same = (a: string): string => a.trim().replace(/\s+/g, ' ').toLowerCase();
     // already asked as learned: nothing to say
-    return same(learned) === same(question) ? undefined : { question: learned, score: best.score };
+    return m && same(m.question) === same(question) ? undefined : m;
   }
 
   /** The matcher of the answers learned beside an adapter; undefined when it has none (learned before this file existed, or nothing learned). A damaged file is an error saying so. */

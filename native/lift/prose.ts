@@ -7,6 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
+import { callFacts, callOf, type TermItem, termFacts, termItem, termKind } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
 export interface ProseReport {
@@ -33,6 +34,8 @@ interface Block {
   heading: string;
   /** Offsets of `code` spans (values as written). */
   code: [number, number][];
+  /** The term a list item describes ("* `retries`: The maximum …"), read by `termFacts`. */
+  term?: TermItem;
 }
 
 const STOPWORDS = new Set('the a an of to in is are and or for on with by be it that this as at from not must may can will when which after before each every its their than per into only should'.split(' '));
@@ -118,7 +121,8 @@ function blank(text: string, line: number, heading: string): Block {
     code.push([m.index! + 1, m.index! + m[0].length - 1]);
   }
   for (const m of text.matchAll(/(\*\*|__|\*|~~)(?=\S)/g)) set(m.index!, m.index! + m[1]!.length);
-  return { text: chars.join(''), line, heading, code };
+  const term = termItem(text);
+  return { text: chars.join(''), line, heading, code, ...(term ? { term } : {}) };
 }
 
 const UNITS = new Set(
@@ -134,7 +138,7 @@ function tokenShape(t: string): 'code' | 'path' | 'version' | 'time' | undefined
   if (/^v?\d+(\.\d+){1,3}([-+][\w.]+)?$/.test(t) && /\./.test(t)) return 'version';
   if (/^(~|\.{1,2})?\/[\w.@/-]+$|^[\w.-]+\/[\w./@-]+$|^[\w-]+\.(md|json|ya?ml|toml|ts|js|py|go|rs|txt|conf|ini|log|sh|env)$/i.test(t)) return 'path';
   if (/^[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$/.test(t) || (/[A-Za-z]/.test(t) && /\d/.test(t) && /^[\w.#-]+$/.test(t)) || /^#[\w-]+$/.test(t)) return 'code';
-  if (/^[a-z]+[A-Z_]\w*$/.test(t) || /^[a-z]+(\.[a-z]+)+$/.test(t)) return 'code';
+  if (/^[a-z]+[A-Z_]\w*$/.test(t) || (/^[a-z]+(\.[a-z]+)+$/.test(t) && !/^(e\.g|i\.e|a\.k\.a|n\.b|p\.s)$/i.test(t))) return 'code';
   // an e-mail address
   if (/^[\w.+-]+@[\w-]+(\.[\w-]+)+$/.test(t)) return 'code';
   return undefined;
@@ -519,19 +523,39 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     }
     roles.set(heading, roleName(headingNames.get(heading)!, first.slice(0, 3)));
   }
+  // a section that documents a call: the call by what it does, and what it returns
+  for (const [heading, sectionBlocks] of sections) {
+    const call = callOf(heading);
+    const first = sectionBlocks.find((b) => !b.term);
+    if (call && first) facts.push(...callFacts(file, call, first).slice(0, Math.max(0, maxFacts - facts.length)));
+  }
+  // the text before a list ("Available options:"): what its terms are
+  let intro = { heading: '', text: '' };
   for (const block of blocks) {
     let lastSubject: { text: string; plural: boolean } | undefined;
     if (facts.length >= maxFacts) {
       note ??= `stopped at ${maxFacts} facts`;
       break;
     }
-    // only blocks that can hold a value are analysed (digits, capitals inside, code spans)
-    if (!/\d|`|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
+    // a term list's item: its term, default and bounds are read as such; its other sentences are
+    // about the term
+    let covered: [number, number][] = [];
+    let termTopic: string | undefined;
+    if (block.term) {
+      const kind = termKind(`${block.heading} ${intro.heading === block.heading ? intro.text : ''}`);
+      const read = termFacts(file, block, block.term, kind);
+      facts.push(...read.facts.slice(0, maxFacts - facts.length));
+      covered = read.covered;
+      termTopic = `the ${block.term.name} ${kind ?? 'option'}`;
+    } else intro = { heading: block.heading, text: block.text };
+    // only blocks that can hold a value are analysed (code spans, digits, capitals inside; the
+    // text has its backticks blanked)
+    if (!block.code.length && !/\d|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
     // the section's component named by what it does: the planner that computes itineraries
     const role = block.heading ? roles.get(block.heading) : undefined;
     for (const s of sentencesIn(block)) {
       const terms = s.terms;
-      if (terms.length < 3 || terms.length > 60) continue;
+      if (terms.length < 3 || terms.length > 60 || covered.some(([a, b]) => s.offset.start < b && a < s.offset.start + s.offset.length)) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
       const values = findValues(terms, block.text, block.code.filter(([a, b]) => a >= s.offset.start && b <= s.offset.start + s.offset.length));
       // a sentence that opens with a subordinate clause has its subject after the clause's comma
@@ -552,7 +576,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       // a subordinate clause with no comma after it gives its own subject (when the manifest store is down → the manifest store)
       const subjectRaw = clean(block.text.slice(head.start, subjectStop > s0 ? terms[subjectStop - 1]!.end : head.start)).replace(SUBORDINATORS_LEAD, '');
       const pronoun = subjectEnd > s0 && PRONOUNS.test(head.text);
-      const headingTopic = block.heading ? headingNames.get(block.heading) : undefined;
+      const headingTopic = termTopic ?? (block.heading ? headingNames.get(block.heading) : undefined);
       const properStart = head.tags.has('ProperNoun') || head.tags.has('Acronym');
       const explicit = subjectRaw && !pronoun && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : midSentence(subjectRaw)) : undefined;
       // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)

@@ -1,0 +1,224 @@
+/**
+ * Facts from a document's term lists — the commonest shape of a fact in real READMEs, an option
+ * list ("* `maxTimeout`: The maximum number of milliseconds between two retries. Default is
+ * `Infinity`."): the term is what the item describes, so it is asked for by its description
+ * ("Which option sets the maximum number of milliseconds between two retries?"), and the item's
+ * default and bounds are asked of the term and of its description ("What is the maximum number of
+ * milliseconds between two retries by default?"). Parts of speech come from `compromise`.
+ */
+import nlp from 'compromise';
+import type { Fact } from './facts';
+
+/** A list item that describes a term: where its description starts in the item's text. */
+export interface TermItem {
+  /** The term as written (an option, a key, a flag, a method): `maxTimeout`, `--watch`, `reset()`. */
+  name: string;
+  /** Offset in the item's text where the description starts. */
+  at: number;
+}
+
+/** "- `name`: description", "* **name** — description" (the raw Markdown of a list item). */
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s)\s*/;
+/** A term is a name (an option, a method, a flag, a path), not a number or an expression. */
+const TERM_NAME = /^-{0,2}[A-Za-z_$][\w.$/-]*(?:\(\))?$/;
+
+/** The term a list item describes, when it is one ("* `retries`: …"). */
+export function termItem(raw: string): TermItem | undefined {
+  const m = TERM.exec(raw);
+  const name = (m?.[1] ?? m?.[2])?.trim();
+  return m && name && TERM_NAME.test(name) ? { name, at: m[0].length } : undefined;
+}
+
+/** What a document calls the terms of a list, from the text before it ("Available options:", "can contain any of the following keys:"). */
+export function termKind(intro: string): string | undefined {
+  const m = /\b(option|setting|key|parameter|argument|flag|field|propert(?:y|ies)|attribute|variable|command|method|event)s?\b/i.exec(intro);
+  return m ? m[1]!.toLowerCase().replace(/ies$/, 'y') : undefined;
+}
+
+const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])(?=\s|$)/g, '$1').trim();
+const lowerFirst = (s: string): string => s.replace(/^[A-Z](?=[a-z]|\s)/, (c) => c.toLowerCase());
+
+/** "the default is X", "defaults to X", "default: X", "by default it is X" (the value follows). */
+const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default:|by\s+default(?:\s+it)?\s+is)\s+/gi;
+/** "minimum value is X", "max: X" (the value follows). */
+const BOUND = /\b(min|max)(?:imum)?(?:\s+value)?\s*(?:is|of|:)\s+/gi;
+/** A sentence end in a description (not after e.g. or i.e.). */
+const SENTENCE_END = /(?<!\b(?:e\.g|i\.e|etc|vs))[.!?](?=\s|$)/g;
+
+/** The value written at `at` in `text`: a code span starting there, else a number, else (`phrase`) words up to a comma, a stop or "which". */
+function valueAt(text: string, code: readonly [number, number][], at: number, phrase: boolean): { value: string; end: number } | undefined {
+  const span = code.find(([s]) => s >= at && s <= at + 2);
+  if (span) return { value: text.slice(span[0], span[1]).trim(), end: span[1] + 1 };
+  const number = /^\s*(\d[\d,.]*(?:\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|days?|[kmg]i?b|bytes?|%))?)(?![\w])/i.exec(text.slice(at));
+  if (number) return { value: number[1]!.replace(/[.,]$/, ''), end: at + number[0].length };
+  if (!phrase) return undefined;
+  const rest = text.slice(at);
+  const stop = rest.search(/[.;:)]\s|[.;)]$|,\s|\(|\s+which\s|\s+(?:or|and)\s+(?:throws|rejects|fails|raises)\b|\s+(?:when|if|once|unless)\s|\n\s*\n/);
+  const value = clean(stop < 0 ? rest : rest.slice(0, stop)).replace(/[.,;]$/, '');
+  const words = value.split(/\s+/).length;
+  return value && words <= 14 ? { value, end: at + (stop < 0 ? rest.length : stop) } : undefined;
+}
+
+/** A verb's forms through compromise's conjugation ("resolve" → resolves / resolve). */
+function verbForms(verb: string): { present: string; infinitive: string } {
+  const forms = nlp(verb).verbs().conjugate()[0] as { PresentTense?: string; Infinitive?: string } | undefined;
+  return { present: forms?.PresentTense ?? verb, infinitive: forms?.Infinitive ?? verb };
+}
+
+/**
+ * The description as a phrase the questions can hold: "whether to X" (`whether`), a verb phrase
+ * ("randomizes the timeouts …", `verb`; "is called if …" for a participle) or a noun phrase ("the
+ * maximum number of …", `noun`).
+ */
+export function describe(description: string): { form: 'whether' | 'verb' | 'noun'; phrase: string; infinitive?: string } | undefined {
+  const d = clean(description.replace(/\([^()]+\)/g, ' ')).replace(/[.,;:]+$/, '');
+  if (d.split(/\s+/).length < 2) return undefined;
+  if (/^whether\b/i.test(d)) return { form: 'whether', phrase: d.replace(/^whether\s+/i, '') };
+  // the first word's tags after "it" and after "to": a verb in both ("Resolve symlinks", "Returns
+  // an array") — compromise tags a description's first word alone as a noun too readily, and
+  // after one of them alone some nouns as verbs ("it custom …", "to list of …"); after "it" only,
+  // a verb when a determiner follows ("Flush every write", "Cache the results")
+  const [word, ...more] = d.split(/\s+/);
+  const tagsAfter = (lead: string): Set<string> => new Set((nlp(`${lead} ${lowerFirst(d)}`).json() as { terms: { tags: string[] }[] }[])[0]?.terms[1]?.tags ?? []);
+  const tags = tagsAfter('it');
+  const determiner = /^(the|a|an|every|all|each|any|some|its|their|no|this|these)$/i.test(more[0] ?? '');
+  if (tags.has('Verb') && (determiner || tagsAfter('to').has('Verb')) && !tags.has('Gerund')) {
+    if (tags.has('PastTense') || tags.has('Participle')) return { form: 'verb', phrase: `is ${lowerFirst(d)}` };
+    const forms = verbForms(word!.toLowerCase());
+    return { form: 'verb', phrase: [forms.present, ...more].join(' '), infinitive: [forms.infinitive, ...more].join(' ') };
+  }
+  const np = lowerFirst(d);
+  return { form: 'noun', phrase: /^(the|a|an|this|its|any)\s/i.test(np) ? np : `the ${np}` };
+}
+
+/** The call a section documents, from its heading ("retry.operation([options])" → "retry.operation()", "new RetryOperation(timeouts)" → "new RetryOperation()"). */
+export const callOf = (heading: string): string | undefined => {
+  const m = /^\s*(new\s+)?\.?([A-Za-z_$][\w.$]*)\s*\([^()]*\)\s*$/.exec(heading.replace(/\[[^\]]*\]/g, ''));
+  return m ? `${m[1] ? 'new ' : ''}${m[2]}()` : undefined;
+};
+
+/**
+ * Facts of one term list item: the term (asked for by its description), its default and its
+ * bounds. `text` is the item with Markdown markup blanked (offsets of the source), `code` its code
+ * spans, `kind` what the document calls its terms ("option"). Returns the facts and the spans of
+ * `text` they cover (the item's first sentence, its default and bound clauses), which prose
+ * reading leaves to them.
+ */
+export function termFacts(
+  file: string,
+  item: { text: string; code: readonly [number, number][]; line: number; heading: string },
+  term: TermItem,
+  kind: string | undefined,
+): { facts: Fact[]; covered: [number, number][] } {
+  const { text, code } = item;
+  const lineAt = (offset: number): number => item.line + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
+  SENTENCE_END.lastIndex = term.at;
+  const firstEnd = SENTENCE_END.exec(text)?.index ?? text.length;
+  const covered: [number, number][] = [[0, firstEnd + 1]];
+  // the description: the first sentence less its default and bound clauses
+  let description = text.slice(term.at, firstEnd);
+  const defaults: { value: string; start: number; end: number }[] = [];
+  for (const m of text.matchAll(DEFAULT)) {
+    const v = valueAt(text, code, m.index! + m[0].length, true);
+    if (v) defaults.push({ value: v.value, start: m.index!, end: v.end });
+  }
+  const bounds: { which: 'min' | 'max'; value: string; start: number; end: number }[] = [];
+  for (const m of text.matchAll(BOUND)) {
+    const v = valueAt(text, code, m.index! + m[0].length, false);
+    if (v) bounds.push({ which: m[1]!.toLowerCase() as 'min' | 'max', value: v.value, start: m.index!, end: v.end });
+  }
+  for (const c of [...defaults, ...bounds]) {
+    covered.push([c.start, c.end]);
+    if (c.start >= term.at && c.start < firstEnd) description = description.slice(0, c.start - term.at).replace(/[\s,;(]+$/, '');
+  }
+  const d = describe(description);
+  const kinds = [...new Set([kind ?? 'option', 'option'])];
+  const call = callOf(item.heading);
+  const name = term.name;
+  const facts: Fact[] = [];
+  const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
+    const qs = [...new Set(questions.map((q) => clean(q)))].filter((q) => !q.includes(value) || attribute === 'name');
+    if (qs.length) facts.push({ kind: 'prose', subject: `the ${name} ${kinds[0]}`, attribute, value, path: file, line, evidence: clean(text), questions: qs });
+  };
+  // the term, asked for by what it does
+  if (d) {
+    const asks = kinds.flatMap((k) => {
+      const of = call ? ` of ${call}` : '';
+      if (d.form === 'whether') {
+        const to = /^to\s+(.+)$/i.exec(d.phrase)?.[1];
+        return [`Which ${k} sets whether ${d.phrase}?`, `Which ${k}${of} decides whether ${d.phrase}?`, ...(to ? [`Which ${k} do I set to ${to}?`, `Which ${k} makes it ${to}?`, `What is the name of the ${k} to ${to}?`] : [])];
+      }
+      if (d.form === 'verb') return [`Which ${k} ${d.phrase}?`, `Which ${k}${of} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} is used to ${d.infinitive}?`, `Which ${k} do I use to ${d.infinitive}?`] : [`What is the name of the ${k} that ${d.phrase}?`])];
+      return [`Which ${k} sets ${d.phrase}?`, `Which ${k} controls ${d.phrase}?`, `Which ${k}${of} is ${d.phrase}?`, `Which ${k} do I use for ${d.phrase}?`, `What is the name of the ${k} for ${d.phrase}?`];
+    });
+    fact('name', name, item.line, asks);
+  }
+  // its default, asked of the term and of what it is
+  for (const def of defaults) {
+    const of = call ? ` of ${call}` : '';
+    const asks = [`What does ${name} default to?`, `What is the default ${name}?`, `What is the default value of the ${name} ${kinds[0]}${of}?`, `What is ${name} by default?`, `If ${name} is not set, what value does it take?`];
+    if (d?.form === 'noun') {
+      asks.push(`What is ${d.phrase} by default?`, `By default, what is ${d.phrase}?`, `If I don't set it, what is ${d.phrase}?`, `What is ${d.phrase} when nothing is configured?`, `Out of the box, what is ${d.phrase}?`);
+      const count = /^the\s+(?:(maximum|minimum)\s+)?(?:number|amount)\s+of\s+(.+)$/i.exec(d.phrase);
+      if (count) asks.push(`By default, how many ${count[2]}${count[1] ? ` at ${count[1] === 'maximum' ? 'most' : 'least'}` : ''}?`);
+    } else if (d?.form === 'whether') {
+      const to = /^to\s+(.+)$/i.exec(d.phrase)?.[1];
+      asks.push(`By default, does it decide whether ${d.phrase}?`, ...(to ? [`Does it ${to} by default?`, `Unless configured otherwise, does it ${to}?`] : []));
+    } else if (d?.infinitive) {
+      asks.push(`Does it ${d.infinitive} by default?`, `Unless configured otherwise, does it ${d.infinitive}?`);
+    } else if (d) {
+      asks.push(`By default, what ${d.phrase}?`, `What ${d.phrase} unless I configure one?`);
+    }
+    fact('default', def.value, lineAt(def.start), asks);
+  }
+  // its bounds
+  for (const b of bounds) {
+    const [least, low] = b.which === 'min' ? ['minimum', 'smallest'] : ['maximum', 'largest'];
+    const asks = [`What is the ${least} value of ${name}?`, `What is the ${low} ${name} allowed?`, `How ${b.which === 'min' ? 'low' : 'high'} can ${name} be set?`];
+    if (d?.form === 'noun') {
+      const core = d.phrase.replace(/^(the|a|an)\s+/i, '');
+      asks.push(`What is the ${least} ${core}?`, `What is the ${b.which === 'min' ? 'lowest' : 'highest'} ${core} I can set?`);
+    }
+    fact(b.which === 'min' ? 'minimum' : 'maximum', b.value, lineAt(b.start), asks);
+  }
+  return { facts, covered };
+}
+
+/**
+ * Facts of a section that documents a call (its heading "retryOperation.reset()", ".lockSync(file,
+ * [options])"): the call, asked for by what its first sentence says it does ("Which method resets
+ * the internal state of the operation object?"), and what it returns ("Returns `false` when …":
+ * "What does retryOperation.retry() return?"). `text` is the section's first paragraph with
+ * markup blanked, `code` its code spans.
+ */
+export function callFacts(file: string, call: string, item: { text: string; code: readonly [number, number][]; line: number }): Fact[] {
+  const { text, code } = item;
+  const lineAt = (offset: number): number => item.line + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
+  const facts: Fact[] = [];
+  const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
+    const qs = [...new Set(questions.map((q) => clean(q)))];
+    if (qs.length) facts.push({ kind: 'prose', subject: call, attribute, value, path: file, line, evidence: clean(text), questions: qs });
+  };
+  const kinds = call.includes('.') && !/^new\s/.test(call) ? ['method', 'function'] : ['function', 'method'];
+  const short = /\.([\w$]+\(\))$/.exec(call)?.[1];
+  SENTENCE_END.lastIndex = 0;
+  const firstEnd = SENTENCE_END.exec(text)?.index ?? text.length;
+  // "This is an alias for …", "It is the sync version of …": what it is
+  const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
+  if (d && !/^returns\b/i.test(d.phrase)) {
+    fact('name', call, item.line, kinds.flatMap((k) =>
+      d.form === 'verb' ? [`Which ${k} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} do I call to ${d.infinitive}?`, `What ${k} is there to ${d.infinitive}?`] : [])]
+      : d.form === 'noun' ? [`Which ${k} is ${d.phrase}?`, `Which ${k} gives ${d.phrase}?`]
+      : [`Which ${k} tells whether ${d.phrase}?`]));
+  }
+  // what it returns: "Returns X", "Returns X when …"
+  for (const m of text.matchAll(/(?:^|[.!?]\s+)(Returns|It returns|Resolves (?:with|to))\s+/g)) {
+    const at = m.index! + m[0].length;
+    const v = valueAt(text, code, at, true);
+    if (!v || v.value.split(/\s+/).length > 12) continue;
+    const cond = /^\s*(?:when|if|once)\s+([^.;]+)/i.exec(text.slice(v.end))?.[1];
+    const asks = [call, ...(short ? [short] : [])].flatMap((c) => [`What does ${c} return?`, `What is returned by ${c}?`, `What do I get back from ${c}?`, ...(cond ? [`What does ${c} return when ${clean(cond)}?`, `When ${clean(cond)}, what does ${c} return?`] : [])]);
+    fact('returns', v.value, lineAt(at), asks);
+  }
+  return facts;
+}

@@ -1,0 +1,115 @@
+/**
+ * Facts from a README's term lists and call sections (native/lift/options.ts): an option is asked
+ * for by what it does, its default and bounds by its name and its description; a section that
+ * documents a call gives the call by what it does and what it returns. The README here is written
+ * for the test, in the shapes real READMEs use.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { statesDirectly } from '../../native/lift/facts';
+import { callOf, describe, termItem, termKind } from '../../native/lift/options';
+import { proseFacts } from '../../native/lift/prose';
+
+const README = `# pondcache
+
+A cache for pond sensor readings.
+
+## API
+
+### pond.open(dir, [options])
+
+Opens a cache in \`dir\`. Returns a \`Pond\` handle or throws on error.
+
+Available options:
+
+* \`maxEntries\`: The maximum number of readings kept in memory. Default is \`500\`.
+* \`compress\`: Whether to compress readings on disk, defaults to \`true\`.
+* \`flushEvery\`: The interval in seconds between two flushes, defaults to \`30\` (minimum value is \`5\`).
+* \`onEvict\`: Called when a reading leaves the cache, defaults to a function that does nothing.
+* \`sync\`: Flush every write before returning. Setting this to \`true\` makes writes slower.
+
+### pond.close(force)
+
+Closes the cache and its files.
+Returns \`false\` when readings were still being written.
+
+## Layout
+
+The readings live under \`readings/\` and the index in \`index.db\`.
+`;
+
+test('a term list item is recognised by its term, and what the document calls its terms', () => {
+  assert.deepEqual(termItem('* `retries`: The maximum amount of times'), { name: 'retries', at: 13 });
+  assert.equal(termItem('- **timeout** — How long to wait')?.name, 'timeout');
+  assert.equal(termItem('- `--watch`: rerun on change')?.name, '--watch');
+  // numbers and expressions are no terms, nor is a plain item
+  assert.equal(termItem('* `1000`: The `minTimeout` value in ms'), undefined);
+  assert.equal(termItem('* `k = 0 ... 9`: The `retries` value'), undefined);
+  assert.equal(termItem('* retries are counted from zero'), undefined);
+  assert.equal(termKind('Available options:'), 'option');
+  assert.equal(termKind('`options` is a JS object that can contain any of the following keys:'), 'option');
+  assert.equal(termKind('It accepts these keys:'), 'key');
+  assert.equal(termKind('Some history.'), undefined);
+});
+
+test('a description reads as whether-to, a verb phrase or a noun phrase', () => {
+  assert.deepEqual(describe('Whether to retry forever'), { form: 'whether', phrase: 'to retry forever' });
+  assert.deepEqual(describe('Resolve symlinks using realpath'), { form: 'verb', phrase: 'resolves symlinks using realpath', infinitive: 'resolve symlinks using realpath' });
+  assert.deepEqual(describe('Randomizes the timeouts'), { form: 'verb', phrase: 'randomizes the timeouts', infinitive: 'randomize the timeouts' });
+  assert.equal(describe('Called if the lock gets compromised')?.phrase, 'is called if the lock gets compromised');
+  assert.deepEqual(describe('The maximum time (in milliseconds) that it may run.'), { form: 'noun', phrase: 'the maximum time that it may run' });
+  assert.deepEqual(describe('Custom lockfile path'), { form: 'noun', phrase: 'the custom lockfile path' });
+  assert.equal(describe('Path'), undefined);
+  assert.equal(callOf('retry.operation([options])'), 'retry.operation()');
+  assert.equal(callOf('.lockSync(file, [options])'), 'lockSync()');
+  assert.equal(callOf('new RetryOperation(timeouts, [options])'), 'new RetryOperation()');
+  assert.equal(callOf('Installation'), undefined);
+});
+
+test("an option list gives each option by what it does, its default and its bounds, asked of its name and its description", () => {
+  const { facts } = proseFacts('README.md', README);
+  const find = (attribute: string, value: string) => facts.find((f) => f.attribute === attribute && f.value === value);
+  // the option, asked for by what it does
+  const name = find('name', 'maxEntries');
+  assert.ok(name, JSON.stringify(facts.map((f) => [f.attribute, f.value])));
+  assert.equal(name.line, 13);
+  assert.ok(name.questions.includes('Which option sets the maximum number of readings kept in memory?'), name.questions.join(' | '));
+  assert.ok(name.questions.some((q) => q.includes('of pond.open()')), 'asked of the call the section documents');
+  assert.ok(find('name', 'compress')?.questions.includes('Which option do I set to compress readings on disk?'));
+  assert.ok(find('name', 'onEvict')?.questions.includes('Which option is called when a reading leaves the cache?'));
+  assert.ok(find('name', 'sync')?.questions.includes('Which option is used to flush every write before returning?'));
+  // defaults: a code span, or words up to the clause's end
+  const def = find('default', '500');
+  assert.ok(def?.questions.includes('What does maxEntries default to?'));
+  assert.ok(def.questions.includes('What is the maximum number of readings kept in memory by default?'));
+  assert.ok(def.questions.includes('By default, how many readings kept in memory at most?'));
+  assert.ok(find('default', 'true')?.questions.includes('Does it compress readings on disk by default?'));
+  assert.ok(find('default', '30'));
+  assert.ok(find('default', 'a function that does nothing'));
+  // a bound in parentheses
+  assert.ok(find('minimum', '5')?.questions.includes('What is the minimum interval in seconds between two flushes?'));
+  // questions never hold the value they ask for (an option's name may be in its description)
+  for (const f of facts.filter((x) => x.attribute !== 'name')) for (const q of f.questions) assert.ok(!q.includes(f.value), `${q} gives away ${f.value}`);
+  // the item's later sentences are read as prose about the option
+  const slower = facts.find((f) => f.line === 17 && f.attribute !== 'name' && f.value === 'true');
+  assert.equal(slower?.subject, 'the sync option');
+});
+
+test('a section that documents a call gives the call by what it does and what it returns', () => {
+  const { facts } = proseFacts('README.md', README);
+  const close = facts.find((f) => f.attribute === 'name' && f.value === 'pond.close()');
+  assert.ok(close?.questions.includes('Which method closes the cache and its files?'), JSON.stringify(close));
+  const returns = facts.find((f) => f.attribute === 'returns' && f.subject === 'pond.close()');
+  assert.equal(returns?.value, 'false');
+  assert.ok(returns.questions.includes('What does pond.close() return when readings were still being written?'));
+  assert.ok(returns.questions.includes('What does close() return?'), 'asked by the method name alone too');
+  // "Returns a `Pond` handle or throws on error": the value stops before "or throws"
+  const open = facts.find((f) => f.attribute === 'returns' && f.subject === 'pond.open()');
+  assert.ok(open && statesDirectly(open.value, 'a Pond handle'), JSON.stringify(open));
+});
+
+test('a paragraph whose only values are code spans gives facts', () => {
+  const { facts } = proseFacts('README.md', README);
+  assert.ok(facts.some((f) => f.value === 'readings/'), JSON.stringify(facts.filter((f) => f.line === 26)));
+  assert.ok(facts.some((f) => f.value === 'index.db'));
+});
