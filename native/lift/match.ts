@@ -126,21 +126,24 @@ export function valueKind(value: string): ValueKind {
  * generous (a "when" may be a time or a delay): a fact of another kind is matched less readily,
  * not ruled out.
  */
+/** "which", "what", "what's the", "what is an", …: the words before the noun that says what is asked for. */
+const WH = String.raw`\b(?:which|what)(?:'s| is| are| was| were)?(?: the| a| an| its| their)?`;
+const asks = (nouns: string, oneWordBefore = false): RegExp => new RegExp(`${WH} ${oneWordBefore ? String.raw`(?:[\w.()-]+ )?` : ''}(?:${nouns})\\b`);
 const ASKED_KINDS: [RegExp, ValueKind[]][] = [
   [/\bport\b/, ['number']],
-  [/\bhow (?:long|soon|quickly|often|frequently)\b|\bhow much (?:time|notice|longer|more time|history)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|\bafter how (?:long|much)\b|\bat what (?:pace|rate|interval)\b|\b(?:what|which) (?:period|duration|timeout|time ?limit|retention|lifetime|deadline|interval)\b/, ['duration', 'number']],
+  [new RegExp(String.raw`\bhow (?:long|soon|quickly|often|frequently)\b|\bhow much (?:time|notice|longer|more time|history)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|\bafter how (?:long|much)\b|\bat what (?:pace|rate|interval)\b|${asks('period|duration|timeout|time ?limit|retention|lifetime|deadline|interval').source}`), ['duration', 'number']],
   [/\btemperature|\bdegrees?\b|\bhow (?:warm|cold|hot)\b/, ['temperature']],
   [/\bper ?cent|\bpercentage\b|\bshare of\b/, ['percent']],
-  [/\b(?:what|which|at what|by what|on what) (?:time|hour|date|day|weekday|month)\b|\bwhat day\b/, ['time']],
+  [new RegExp(String.raw`\b(?:at|by|on|from) what (?:time|hour|date|day)\b|${asks('time|hour|date|day|weekday|month').source}`), ['time']],
   [/^(?:and |so |then )?when (?:does|do|did|is|are|was|will|would|should|must|can|may)\b/, ['time', 'duration']],
-  [/\b(?:which|what) (?:\w+ )?(?:version|release)\b/, ['version', 'number', 'identifier']],
-  [/\bhow many\b|\b(?:what|which) number\b|\b(?:largest|smallest|maximum|minimum|max|min|greatest) number\b|\bhow (?:big|large)\b/, ['number', 'percent']],
-  [/^(?:who|whom|whose)\b|\bwho\b|\b(?:which|what) (?:team|group|company|supplier|vendor|person|owner|maintainer)\b/, ['name', 'phrase']],
-  [/\b(?:which|what) (?:\w+ )?code\b/, ['identifier', 'name', 'number']],
-  [/\b(?:which|what) (?:env(?:ironment)? var(?:iable)?|header|directory|folder|file|path|address|hostname|url)\b/, ['identifier']],
-  [/\b(?:which|what) (?:[\w.()]+ )?(?:option|setting|flag|parameter|argument|property|function|method)\b/, ['identifier']],
-  [/\b(?:which|what) (?:bucket|repo(?:sitory)?|region|key|command|channel|id|identifier)\b/, ['identifier', 'name']],
-  [/\b(?:which|what) (?:(?:\w+ )?error|(?:\w+ )?message|app|application|tool|system|database|datastore|service|component|algorithm|name|browser|engine|library|framework)\b/, ['name', 'identifier', 'phrase']],
+  [asks('version|release', true), ['version', 'number', 'identifier']],
+  [new RegExp(String.raw`\bhow many\b|\b(?:largest|smallest|maximum|minimum|max|min|greatest) number\b|\bhow (?:big|large)\b|${asks('number').source}`), ['number', 'percent']],
+  [new RegExp(String.raw`^(?:who|whom|whose)\b|\bwho\b|${asks('team|group|company|supplier|vendor|person|owner|maintainer').source}`), ['name', 'phrase']],
+  [asks('code', true), ['identifier', 'name', 'number']],
+  [asks('env(?:ironment)? var(?:iable)?|header|directory|folder|file|path|address|hostname|url|e-?mail(?: address)?'), ['identifier']],
+  [asks('option|setting|flag|parameter|argument|property|function|method', true), ['identifier']],
+  [asks('bucket|repo(?:sitory)?|region|key|command|channel|id|identifier', true), ['identifier', 'name']],
+  [new RegExp(String.raw`${asks('(?:\w+ )?error|(?:\w+ )?message|app|application|tool|system|database|datastore|service|component|algorithm|name|nickname|term|word|browser|engine|library|framework').source}|\b(?:called|nickname)\b`), ['name', 'identifier', 'phrase']],
   [/^(?:is|are|can|could|may|must|should|does|do|am|will|would|was)\b/, ['yesno', 'name', 'identifier', 'phrase']],
 ];
 

@@ -148,7 +148,9 @@ interface Value {
   value: string;
   start: number;
   end: number;
-  type: 'duration' | 'size' | 'count' | 'number' | 'code' | 'path' | 'version' | 'time' | 'name' | 'person';
+  type: 'duration' | 'size' | 'count' | 'number' | 'code' | 'path' | 'version' | 'time' | 'name' | 'person' | 'term';
+  /** A name the text gives something ("a small gateway on the ceiling that we call a roost"): what it names. */
+  names?: string;
   /** Terms of the sentence covered (indices). */
   from: number;
   to: number;
@@ -190,7 +192,11 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     // a single modifier (8 consecutive minutes, 5 working days)
     const isUnit = (t: Term | undefined): boolean => !!t && (UNITS.has(t.text.toLowerCase()) || t.tags.has('Unit'));
     const modifier = terms[g.to + 1]?.tags.has('Adjective') || terms[g.to + 1]?.tags.has('Gerund');
-    const unitAt = isUnit(terms[g.to + 1]) ? g.to + 1 : modifier && isUnit(terms[g.to + 2]) ? g.to + 2 : -1;
+    // a count of things: a number before a plural noun (eleven engineers, three roosts; compromise
+    // tags some such nouns as verbs, so a lower-case word in -s counts too)
+    const counted = (t: Term | undefined): boolean =>
+      !!t && t.start === g.end + 1 && !/^one$/i.test(t0.text) && (t.tags.has('Plural') || /^[a-z]{3,}s$/.test(t.text)) && !/(ss|us|is)$/.test(t.text) && !t.tags.has('Adverb') && !t.tags.has('Value') && !tokenShape(t.text);
+    const unitAt = isUnit(terms[g.to + 1]) ? g.to + 1 : modifier && isUnit(terms[g.to + 2]) ? g.to + 2 : counted(terms[g.to + 1]) && (t0.tags.has('Cardinal') || /^\d+$/.test(raw)) ? g.to + 1 : -1;
     const unit = unitAt > 0 ? terms[unitAt] : undefined;
     // a number written out counts only with its unit (twelve hours, two weeks; not "one of")
     const spelled = t0.tags.has('TextValue') && t0.tags.has('Cardinal') && g.from === g.to && unit !== undefined;
@@ -226,6 +232,40 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
       out.push({ value, start: g.start, end: g.start + value.length, type: shape, from: g.from, to: zone ? g.to + 1 : g.to });
       continue;
     }
+  }
+  // a name the text gives something: "the service called ironbark-core", "a gateway that we call a
+  // roost", "is then said to be dark", "known as the hub"
+  for (let i = 0; i < terms.length - 1; i++) {
+    const w = terms[i]!.text.toLowerCase();
+    const prev = terms[i - 1]?.text.toLowerCase();
+    const trigger =
+      (/^(called|named|dubbed|nicknamed)$/.test(w) && terms[i]!.tags.has('Verb') && text[terms[i]!.end] === ' ') ||
+      (w === 'call' && /^(we|they|you|people|everyone)$/.test(prev ?? '')) ||
+      (w === 'as' && /^(known|referred)$/.test(prev ?? '')) ||
+      (w === 'be' && prev === 'to' && terms[i - 2]?.text.toLowerCase() === 'said');
+    if (!trigger) continue;
+    let j = i + 1;
+    if (/^(a|an|the)$/i.test(terms[j]!.text) && j + 1 < terms.length) j++;
+    const t = terms[j]!;
+    if (t.tags.has('Preposition') || t.tags.has('Determiner') || t.tags.has('Pronoun') || t.tags.has('Adverb') || out.some((v) => j >= v.from && j <= v.to)) continue;
+    // the token as written (ironbark-core is two terms), without its trailing punctuation
+    let end = t.end;
+    while (end < text.length && /[\w-]/.test(text[end]!)) end++;
+    const value = text.slice(t.start, end).replace(/-+$/, '');
+    const to = lastIndex(terms, (x) => x.start < end);
+    // what it names: the noun phrase before the trigger (through one "on the …", "of the …")
+    const stop = w === 'call' ? i - 2 : w === 'as' || w === 'be' ? i - 2 : i - 1;
+    let k = stop;
+    const noun = (x: Term | undefined): boolean => !!x && x.chunk === 'Noun' && !x.tags.has('Pronoun') && !x.tags.has('Value') && !/^(that|which|who)$/i.test(x.text);
+    while (k >= 0 && /^(that|which|who|is|are|then|was|were|to|now|often|usually)$/i.test(terms[k]!.text)) k--;
+    const last = k;
+    while (k >= 0 && noun(terms[k])) k--;
+    if (k >= 1 && terms[k]!.tags.has('Preposition') && /^(on|of|in|at|for)$/i.test(terms[k]!.text) && noun(terms[k - 1])) {
+      k--;
+      while (k >= 0 && noun(terms[k])) k--;
+    }
+    const names = last > k ? clean(text.slice(terms[k + 1]!.start, terms[last]!.end)) : undefined;
+    if (value.length >= 2 && to >= j) out.push({ value, start: t.start, end: t.start + value.length, type: 'term', from: j, to, ...(names ? { names: midSentence(names) } : {}) });
   }
   // names: runs of proper nouns (not a sentence's first word unless a person's name), not units
   for (let i = 0; i < terms.length; i++) {
@@ -652,6 +692,14 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           if ((v.type === 'count' || v.type === 'size') && verb) questions.add(`For ${who}, ${wh} (${verb})?`);
           // in the words people use
           for (const q of conceptQuestions(who, { type: v.type, value: v.value, noun, verb, unit, kind: kind?.text.toLowerCase(), sentence })) questions.add(q);
+        }
+        if (v.type === 'term' && v.names) {
+          const np = v.names.replace(/^(a|an|the)\s+/i, '');
+          questions.add(`What is ${v.names} called?`);
+          questions.add(`What do we call ${v.names}?`);
+          questions.add(`What name is used for the ${np}?`);
+          questions.add(`What is the name of the ${np}?`);
+          if (subj) questions.add(`What is the ${np} of ${subj} called?`);
         }
         if (role) {
           if (noun) questions.add(`What is the ${noun} of ${role}?`);

@@ -94,6 +94,12 @@ describe('matching a question', () => {
     assert.ok(askedKinds('Is it OK to put the auth service behind the LB?')!.includes('yesno'));
     assert.equal(askedKinds('When the collector cannot keep up, what does it shed first?'), undefined, 'a "when" clause asks for no time');
     assert.equal(askedKinds('What does the gateway do with a bad request?'), undefined);
+    // "what's the", "what is an" before the noun that says what is asked for
+    assert.deepEqual(askedKinds("What's the address of the wall board?"), ['identifier']);
+    assert.deepEqual(askedKinds('Which retry.operation setting makes it never give up?'), ['identifier']);
+    assert.deepEqual(askedKinds("What's the nickname for the box on the ceiling?"), ['name', 'identifier', 'phrase']);
+    assert.deepEqual(askedKinds('From what date are changes frozen?'), ['time']);
+    assert.equal(valueKind('false'), 'yesno');
   });
 
   test('a fact whose value is of another kind than asked is matched less readily', () => {

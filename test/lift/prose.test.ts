@@ -183,3 +183,20 @@ test("indented code (a README's usage text) is no prose, an indented list paragr
   const run = facts.filter((f) => f.value === 'Run');
   assert.ok(run.every((f) => !f.questions.some((x) => /team|maintains/.test(x))), run.flatMap((f) => f.questions).join(' | '));
 });
+
+test('a count of things and a name the text gives something are facts', () => {
+  const text = `# Cold rooms
+
+The rotation is staffed by a team of eleven engineers. Restarting more than three roosts at once is forbidden.
+Every probe reports to a small gateway on the ceiling that we call a roost. Escalations go to the service called ironbark-core, which answers within 12 minutes.
+`;
+  const { facts } = proseFacts('GUIDE.md', text);
+  const by = new Map(facts.map((f) => [f.value, f]));
+  assert.ok(by.get('eleven engineers')?.questions.some((q) => q.includes('how many engineers')), JSON.stringify(facts.map((f) => f.value)));
+  assert.ok(by.has('three roosts'));
+  assert.ok(by.get('roost')?.questions.includes('What is a small gateway on the ceiling called?'), JSON.stringify(by.get('roost')));
+  assert.ok(by.get('ironbark-core')?.questions.includes('What is the service called?'));
+  assert.equal(by.get('12 minutes')?.line, 4, 'the sentence keeps its other values');
+  // "one" before a plural noun is no count ("one of", "one engineers" is no English)
+  assert.ok(!proseFacts('X.md', 'The gateway runs on one of the nodes and pages Nina Holt.').facts.some((f) => /^one/.test(f.value)));
+});
