@@ -80,7 +80,8 @@ test("an option list gives each option by what it does, its default and its boun
   assert.ok(find('name', 'sync')?.questions.includes('Which option is used to flush every write before returning?'));
   // defaults: a code span, or words up to the clause's end
   const def = find('default', '500');
-  assert.ok(def?.questions.includes('What does maxEntries default to?'));
+  assert.ok(def, JSON.stringify(facts.map((f) => [f.attribute, f.value])));
+  assert.ok(def.questions.includes('What does maxEntries default to?'));
   assert.ok(def.questions.includes('What is the maximum number of readings kept in memory by default?'));
   assert.ok(def.questions.includes('By default, how many readings kept in memory at most?'));
   assert.ok(find('default', 'true')?.questions.includes('Does it compress readings on disk by default?'));
