@@ -132,13 +132,16 @@ export function termFacts(
     if (c.start >= term.at && c.start < firstEnd) description = description.slice(0, c.start - term.at).replace(/[\s,;(]+$/, '');
   }
   const d = describe(description);
-  const kinds = [...new Set([kind ?? 'option', 'option'])];
+  // a setting-like term is also asked for as an "option" (users say "which option" of keys and
+  // flags); a list that does not say what its terms are asks "which one"
+  const settingLike = kind !== undefined && /^(option|setting|key|parameter|argument|flag|field|property|attribute|variable)$/.test(kind);
+  const kinds = kind === undefined ? ['one'] : settingLike ? [...new Set([kind, 'option'])] : [kind];
   const call = callOf(item.heading);
   const name = term.name;
   const facts: Fact[] = [];
   const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
     const qs = [...new Set(questions.map((q) => clean(q)))].filter((q) => !q.includes(value) || attribute === 'name');
-    if (qs.length) facts.push({ kind: 'prose', subject: `the ${name} ${kinds[0]}`, attribute, value, path: file, line, evidence: clean(text), questions: qs });
+    if (qs.length) facts.push({ kind: 'prose', subject: kind ? `the ${name} ${kind}` : name, attribute, value, path: file, line, evidence: clean(text), questions: qs });
   };
   // the term, asked for by what it does
   if (d) {
@@ -156,7 +159,7 @@ export function termFacts(
   // its default, asked of the term and of what it is
   for (const def of defaults) {
     const of = call ? ` of ${call}` : '';
-    const asks = [`What does ${name} default to?`, `What is the default ${name}?`, `What is the default value of the ${name} ${kinds[0]}${of}?`, `What is ${name} by default?`, `If ${name} is not set, what value does it take?`];
+    const asks = [`What does ${name} default to?`, `What is the default ${name}?`, `What is the default value of ${kind ? `the ${name} ${kind}` : name}${of}?`, `What is ${name} by default?`, `If ${name} is not set, what value does it take?`];
     if (d?.form === 'noun') {
       asks.push(`What is ${d.phrase} by default?`, `By default, what is ${d.phrase}?`, `If I don't set it, what is ${d.phrase}?`, `What is ${d.phrase} when nothing is configured?`, `Out of the box, what is ${d.phrase}?`);
       const count = /^the\s+(?:(maximum|minimum)\s+)?(?:number|amount)\s+of\s+(.+)$/i.exec(d.phrase);

@@ -586,7 +586,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const read = termFacts(file, block, block.term, kind);
       facts.push(...read.facts.slice(0, maxFacts - facts.length));
       covered = read.covered;
-      termTopic = `the ${block.term.name} ${kind ?? 'option'}`;
+      termTopic = kind ? `the ${block.term.name} ${kind}` : block.term.name;
     } else intro = { heading: block.heading, text: block.text };
     // only blocks that can hold a value are analysed (code spans, digits, capitals inside; the
     // text has its backticks blanked)

@@ -109,6 +109,13 @@ test('a section that documents a call gives the call by what it does and what it
   assert.ok(open && statesDirectly(open.value, 'a Pond handle'), JSON.stringify(open));
 });
 
+test('a list that does not say what its terms are asks "which one"', () => {
+  const { facts } = proseFacts('README.md', '# Layout\n\n- `src/`: The extension host code.\n- `webview/`: The sidebar UI, built by esbuild.\n');
+  const src = facts.find((f) => f.value === 'src/');
+  assert.ok(src?.questions.includes('Which one sets the extension host code?'), JSON.stringify(facts));
+  assert.ok(!facts.some((f) => f.questions.some((q) => /option/.test(q))), 'no "option" where the list never says so');
+});
+
 test('a paragraph whose only values are code spans gives facts', () => {
   const { facts } = proseFacts('README.md', README);
   assert.ok(facts.some((f) => f.value === 'readings/'), JSON.stringify(facts.filter((f) => f.line === 26)));
