@@ -120,15 +120,16 @@ export function valueKind(value: string): ValueKind {
   return /^[A-Z]/.test(v) ? 'name' : 'phrase';
 }
 
+/** "which", "what", "what's the", "what is an", …: the words before the noun that says what is asked for. */
+const WH = String.raw`\b(?:which|what)(?:'s| is| are| was| were)?(?: the| a| an| its| their)?`;
+/** A question that asks for one of `nouns` ("which port", "what's the address", with `oneWordBefore` "which retry.operation setting"). */
+const asks = (nouns: string, oneWordBefore = false): RegExp => new RegExp(`${WH} ${oneWordBefore ? String.raw`(?:[\w.()-]+ )?` : ''}(?:${nouns})\\b`);
 /**
  * The kinds of value a question asks for, by its question words ("how long" a duration, "which
  * port" a number, "which team" a name), or undefined where they do not say. Each list is
  * generous (a "when" may be a time or a delay): a fact of another kind is matched less readily,
  * not ruled out.
  */
-/** "which", "what", "what's the", "what is an", …: the words before the noun that says what is asked for. */
-const WH = String.raw`\b(?:which|what)(?:'s| is| are| was| were)?(?: the| a| an| its| their)?`;
-const asks = (nouns: string, oneWordBefore = false): RegExp => new RegExp(`${WH} ${oneWordBefore ? String.raw`(?:[\w.()-]+ )?` : ''}(?:${nouns})\\b`);
 const ASKED_KINDS: [RegExp, ValueKind[]][] = [
   [/\bport\b/, ['number']],
   [new RegExp(String.raw`\bhow (?:long|soon|quickly|often|frequently)\b|\bhow much (?:time|notice|longer|more time|history)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|\bafter how (?:long|much)\b|\bat what (?:pace|rate|interval)\b|${asks('period|duration|timeout|time ?limit|retention|lifetime|deadline|interval').source}`), ['duration', 'number']],

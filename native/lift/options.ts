@@ -42,8 +42,15 @@ const lowerFirst = (s: string): string => s.replace(/^[A-Z](?=[a-z]|\s)/, (c) =>
 const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default:|by\s+default(?:\s+it)?\s+is)\s+/gi;
 /** "minimum value is X", "max: X" (the value follows). */
 const BOUND = /\b(min|max)(?:imum)?(?:\s+value)?\s*(?:is|of|:)\s+/gi;
-/** A sentence end in a description (not after e.g. or i.e.). */
-const SENTENCE_END = /(?<!\b(?:e\.g|i\.e|etc|vs))[.!?](?=\s|$)/g;
+/** Where the sentence that runs from `from` ends (a stop not after e.g. or i.e.), or the text's end. */
+function sentenceEnd(text: string, from: number): number {
+  const end = /(?<!\b(?:e\.g|i\.e|etc|vs))[.!?](?=\s|$)/g;
+  end.lastIndex = from;
+  return end.exec(text)?.index ?? text.length;
+}
+
+/** The 1-based source line of `offset` in a block of text that starts at line `item.line`. */
+export const lineOf = (item: { text: string; line: number }, offset: number): number => item.line + (item.text.slice(0, offset).match(/\n/g)?.length ?? 0);
 
 /** The value written at `at` in `text`: a code span starting there, else a number, else (`phrase`) words up to a comma, a stop or "which". */
 function valueAt(text: string, code: readonly [number, number][], at: number, phrase: boolean): { value: string; end: number } | undefined {
@@ -59,8 +66,8 @@ function valueAt(text: string, code: readonly [number, number][], at: number, ph
   return value && words <= 14 ? { value, end: at + (stop < 0 ? rest.length : stop) } : undefined;
 }
 
-/** A verb's forms through compromise's conjugation ("resolve" → resolves / resolve). */
-function verbForms(verb: string): { present: string; infinitive: string } {
+/** A verb's third-person present form and infinitive through compromise's conjugation (owned → owns, drops → drop). */
+export function verbForms(verb: string): { present: string; infinitive: string } {
   const forms = nlp(verb).verbs().conjugate()[0] as { PresentTense?: string; Infinitive?: string } | undefined;
   return { present: forms?.PresentTense ?? verb, infinitive: forms?.Infinitive ?? verb };
 }
@@ -106,14 +113,11 @@ export const callOf = (heading: string): string | undefined => {
  */
 export function termFacts(
   file: string,
-  item: { text: string; code: readonly [number, number][]; line: number; heading: string },
-  term: TermItem,
+  item: { text: string; code: readonly [number, number][]; line: number; heading: string; term: TermItem },
   kind: string | undefined,
 ): { facts: Fact[]; covered: [number, number][] } {
-  const { text, code } = item;
-  const lineAt = (offset: number): number => item.line + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
-  SENTENCE_END.lastIndex = term.at;
-  const firstEnd = SENTENCE_END.exec(text)?.index ?? text.length;
+  const { text, code, term } = item;
+  const firstEnd = sentenceEnd(text, term.at);
   const covered: [number, number][] = [[0, firstEnd + 1]];
   // the description: the first sentence less its default and bound clauses
   let description = text.slice(term.at, firstEnd);
@@ -172,7 +176,7 @@ export function termFacts(
     } else if (d) {
       asks.push(`By default, what ${d.phrase}?`, `What ${d.phrase} unless I configure one?`);
     }
-    fact('default', def.value, lineAt(def.start), asks);
+    fact('default', def.value, lineOf(item, def.start), asks);
   }
   // its bounds
   for (const b of bounds) {
@@ -182,7 +186,7 @@ export function termFacts(
       const core = d.phrase.replace(/^(the|a|an)\s+/i, '');
       asks.push(`What is the ${least} ${core}?`, `What is the ${b.which === 'min' ? 'lowest' : 'highest'} ${core} I can set?`);
     }
-    fact(b.which === 'min' ? 'minimum' : 'maximum', b.value, lineAt(b.start), asks);
+    fact(b.which === 'min' ? 'minimum' : 'maximum', b.value, lineOf(item, b.start), asks);
   }
   return { facts, covered };
 }
@@ -196,7 +200,6 @@ export function termFacts(
  */
 export function callFacts(file: string, call: string, item: { text: string; code: readonly [number, number][]; line: number }): Fact[] {
   const { text, code } = item;
-  const lineAt = (offset: number): number => item.line + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
   const facts: Fact[] = [];
   const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
     const qs = [...new Set(questions.map((q) => clean(q)))];
@@ -204,8 +207,7 @@ export function callFacts(file: string, call: string, item: { text: string; code
   };
   const kinds = call.includes('.') && !/^new\s/.test(call) ? ['method', 'function'] : ['function', 'method'];
   const short = /\.([\w$]+\(\))$/.exec(call)?.[1];
-  SENTENCE_END.lastIndex = 0;
-  const firstEnd = SENTENCE_END.exec(text)?.index ?? text.length;
+  const firstEnd = sentenceEnd(text, 0);
   // "This is an alias for …", "It is the sync version of …": what it is
   const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
   if (d && !/^returns\b/i.test(d.phrase)) {
@@ -221,7 +223,7 @@ export function callFacts(file: string, call: string, item: { text: string; code
     if (!v || v.value.split(/\s+/).length > 12) continue;
     const cond = /^\s*(?:when|if|once)\s+([^.;]+)/i.exec(text.slice(v.end))?.[1];
     const asks = [call, ...(short ? [short] : [])].flatMap((c) => [`What does ${c} return?`, `What is returned by ${c}?`, `What do I get back from ${c}?`, ...(cond ? [`What does ${c} return when ${clean(cond)}?`, `When ${clean(cond)}, what does ${c} return?`] : [])]);
-    fact('returns', v.value, lineAt(at), asks);
+    fact('returns', v.value, lineOf(item, at), asks);
   }
   return facts;
 }

@@ -7,7 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
-import { callFacts, callOf, type TermItem, termFacts, termItem, termKind } from './options';
+import { callFacts, callOf, lineOf, type TermItem, termFacts, termItem, termKind, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
 export interface ProseReport {
@@ -253,11 +253,10 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     while (end < text.length && /[\w-]/.test(text[end]!)) end++;
     const value = text.slice(t.start, end).replace(/-+$/, '');
     const to = lastIndex(terms, (x) => x.start < end);
-    // what it names: the noun phrase before the trigger (through one "on the …", "of the …")
-    const stop = w === 'call' ? i - 2 : w === 'as' || w === 'be' ? i - 2 : i - 1;
-    let k = stop;
+    // what it names: the noun phrase before the trigger's words (through one "on the …", "of the …")
+    let k = i - 1;
     const noun = (x: Term | undefined): boolean => !!x && x.chunk === 'Noun' && !x.tags.has('Pronoun') && !x.tags.has('Value') && !/^(that|which|who)$/i.test(x.text);
-    while (k >= 0 && /^(that|which|who|is|are|then|was|were|to|now|often|usually)$/i.test(terms[k]!.text)) k--;
+    while (k >= 0 && /^(that|which|who|is|are|then|was|were|to|now|often|usually|also|we|they|you|people|everyone|known|referred|said)$/i.test(terms[k]!.text)) k--;
     const last = k;
     while (k >= 0 && noun(terms[k])) k--;
     if (k >= 1 && terms[k]!.tags.has('Preposition') && /^(on|of|in|at|for)$/i.test(terms[k]!.text) && noun(terms[k - 1])) {
@@ -341,18 +340,6 @@ const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|
 const midSentence = (s: string): string => lowerFirst(s).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
 const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
-/** A verb's third-person present form (owned → owns), through compromise's conjugation. */
-function present(verb: string): string {
-  const forms = nlp(verb).verbs().conjugate()[0] as { PresentTense?: string } | undefined;
-  return forms?.PresentTense ?? verb;
-}
-
-/** A verb's infinitive (drops → drop), through compromise's conjugation. */
-function infinitive(verb: string): string {
-  const forms = nlp(verb).verbs().conjugate()[0] as { Infinitive?: string } | undefined;
-  return forms?.Infinitive ?? verb;
-}
-
 /**
  * A rule that forbids something ("it must never be published through the public load balancer",
  * "the builder is never allowed to query the primary database", "the collector never drops
@@ -377,7 +364,7 @@ export function ruleQuestions(subject: string, clause: string): { value: string;
   } else if (!aux) {
     // never drops metrics → does S drop metrics
     const [verb, ...more] = rest.split(/\s+/);
-    rest = [infinitive(verb!), ...more].join(' ');
+    rest = [verbForms(verb!).infinitive, ...more].join(' ');
     return { value, questions: [`Does ${S} ${rest}?`, `Is it true that ${S} may ${rest}?`, `Will ${S} ever ${rest}?`, `Can ${S} ${rest}?`] };
   }
   return { value, questions: [`Can ${S} ${rest}?`, `May ${S} ${rest}?`, `Is it OK for ${S} to ${rest}?`, `Is it true that ${S} may ${rest}?`] };
@@ -583,7 +570,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     let termTopic: string | undefined;
     if (block.term) {
       const kind = termKind(`${block.heading} ${intro.heading === block.heading ? intro.text : ''}`);
-      const read = termFacts(file, block, block.term, kind);
+      const read = termFacts(file, { ...block, term: block.term }, kind);
       facts.push(...read.facts.slice(0, maxFacts - facts.length));
       covered = read.covered;
       termTopic = kind ? `the ${block.term.name} ${kind}` : block.term.name;
@@ -645,7 +632,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
         // the verb nearest before the value (retries … 3 times; is owned by …)
         const verbAt = lastIndex(terms, (t, k) => k < v.from && k >= Math.max(0, mainVerb) && t.tags.has('Verb') && !t.tags.has('Auxiliary') && !t.tags.has('Copula'));
         const verb = verbAt >= 0 ? terms[verbAt]!.text.toLowerCase() : undefined;
-        const byName = (v.type === 'person' || v.type === 'name') && verb && terms[verbAt]!.tags.has('Passive') ? present(verb) : undefined;
+        const byName = (v.type === 'person' || v.type === 'name') && verb && terms[verbAt]!.tags.has('Passive') ? verbForms(verb).present : undefined;
         const attribute = noun ?? (v.type === 'person' || v.type === 'name' ? (verb ? `${verb}${byName ? ' by' : ''}` : 'name') : verb ?? v.type);
         const rel = v.start - s.offset.start;
         // a name before its kind (the Platform Storage team): asked as "which team"
@@ -711,7 +698,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           attribute,
           value: v.value.replace(/\s+/g, ' '),
           path: file,
-          line: block.line + (block.text.slice(0, v.start).match(/\n/g)?.length ?? 0),
+          line: lineOf(block, v.start),
           evidence: clean(sentence),
           questions: [...questions].filter((q) => !q.includes(v.value)),
         });
@@ -735,7 +722,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
             attribute: 'rule',
             value: asked[0]!.value,
             path: file,
-            line: block.line + (block.text.slice(0, terms[negation]!.start).match(/\n/g)?.length ?? 0),
+            line: lineOf(block, terms[negation]!.start),
             evidence: clean(sentence),
             questions: [...new Set(asked.flatMap((r) => r.questions))],
           });
