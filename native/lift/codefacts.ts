@@ -24,13 +24,13 @@ const LISTEN = new Set(['on', 'once', 'addListener', 'prependListener', 'prepend
 type Family =
   | 'constant' | 'enum' | 'default' | 'field' | 'init' | 'fallback' | 'param' | 'option-param'
   | 'extends' | 'implements' | 'throws' | 'exports' | 'route' | 'listen' | 'emit' | 'env' | 'env-default'
-  | 'command' | 'option' | 'option-default';
+  | 'command' | 'option' | 'option-default' | 'message' | 'returns';
 
 const KIND: Record<Family, FactKind> = {
   constant: 'constant', enum: 'enum', default: 'default', field: 'default', init: 'default', fallback: 'default',
   param: 'parameter-default', 'option-param': 'default', extends: 'extends', implements: 'extends', throws: 'throws',
   exports: 'exports', route: 'literal', listen: 'literal', emit: 'literal', env: 'literal', 'env-default': 'default',
-  command: 'literal', option: 'literal', 'option-default': 'default',
+  command: 'literal', option: 'literal', 'option-default': 'default', message: 'message', returns: 'returns',
 };
 
 /** A fact before its questions, with what the questions need to know. */
@@ -42,7 +42,15 @@ interface Raw {
   line: number;
   col: number;
   /** Extra words for the phrasings: the HTTP method, the handler, a description, the enum, the member… */
-  x: { method?: string; handler?: string; desc?: string; owner?: string; member?: string; fn?: string; reader?: boolean };
+  x: { method?: string; handler?: string; desc?: string; owner?: string; member?: string; fn?: string; reader?: boolean; when?: When };
+}
+
+/** When a statement runs, as its code says: the tests of the ifs and cases around it (outermost first), or that it is in an error handler. */
+interface When {
+  /** "`release` is 'release' and `this.prerelease.length === 0`" */
+  test?: string;
+  /** In a catch or except clause. */
+  caught?: boolean;
 }
 
 interface Ctx {
@@ -247,6 +255,9 @@ function fnPhrase(fn: string): string {
   return `the ${readable(name)} method of ${owner}`;
 }
 
+/** A function as code in a question: "the Client constructor" rather than Client.constructor. */
+const calledAs = (fn: string): string => (/\.(constructor|__init__)$/.test(fn) ? `the ${fn.replace(/\.(constructor|__init__)$/, '')} constructor` : fn);
+
 /** The training phrasings of a fact: 5–8 questions that ask for exactly its value. */
 function questionsFor(r: Raw, path: string): string[] {
   const q: string[] = [];
@@ -292,9 +303,7 @@ function questionsFor(r: Raw, path: string): string[] {
     case 'param': {
       const param = r.family === 'param';
       const fnLike = param || r.family === 'option-param' || r.family === 'fallback';
-      const ctor = fnLike && /\.(constructor|__init__)$/.test(S);
-      // the subject as code in a question: "the Client constructor" rather than Client.constructor
-      const C = ctor ? `the ${S.replace(/\.(constructor|__init__)$/, '')} constructor` : S;
+      const C = fnLike ? calledAs(S) : S;
       // an owner's topic joins the attribute (defaultRetryOptions + limit → retry limit); a function's name does not
       const t = fnLike || r.family === 'field' || r.family === 'init' ? '' : topic(s);
       const ta = t && !a.includes(t) ? `${t} ${a}` : a;
@@ -368,6 +377,43 @@ function questionsFor(r: Raw, path: string): string[] {
         `What kind of error comes out of ${fp}?`,
         `Complete: ${S} ${raise}s ___.`,
       );
+      break;
+    }
+    case 'message': {
+      const C = calledAs(S);
+      const fp = fnPhrase(S);
+      const t = x.when?.test;
+      const when = t ? ` when ${t}` : '';
+      const E = x.handler;
+      if (E) {
+        const raise = /\.py$/.test(path) ? 'raise' : 'throw';
+        const raised = raise === 'raise' ? 'raised' : 'thrown';
+        q.push(
+          `What error message does ${C} ${raise}${when}?`,
+          `What does the ${E} ${raised} by ${fp}${when} say?`,
+          `Which message comes with the error ${C} ${raise}s${when}?`,
+          `What is the text of the ${E} from ${C}${when}?`,
+          t ? `When ${t}, what does ${fp} fail with?` : `What does ${fp} fail with?`,
+          `Complete: ${t ? `when ${t}, ` : ''}${C} ${raise}s ${E}(___).`,
+        );
+      } else {
+        q.push(
+          `What error message does ${C} print${when}?`,
+          `What does ${fp} write to the console${when}?`,
+          `Which message does ${C} show${when}?`,
+          t ? `When ${t}, what does ${fp} report?` : `What does ${fp} report?`,
+          `Complete: ${t ? `when ${t}, ` : ''}${C} prints ___.`,
+        );
+      }
+      break;
+    }
+    case 'returns': {
+      const C = calledAs(S);
+      const fp = fnPhrase(S);
+      const when = x.when?.caught ? 'an error is caught' : x.when?.test ?? '';
+      q.push(`What does ${C} return when ${when}?`, `When ${when}, what does ${fp} give back?`, `What is the result of ${C} if ${when}?`, `Which value does ${fp} return when ${when}?`);
+      if (x.when?.caught) q.push(`What does ${C} return if it fails?`, `What does ${C} return instead of throwing?`);
+      q.push(`Complete: when ${when}, ${C} returns ___.`);
       break;
     }
     case 'exports':
@@ -679,13 +725,19 @@ function esCall(st: State, n: Node, ctx: Ctx, path: string): void {
   if (!f) return;
   const a = args(n);
   if (f.type === 'identifier' && f.text === 'reject' && a[0]?.type === 'new_expression') {
-    thrown(st, a[0].childForFieldName('constructor'), ctx);
+    thrown(st, a[0].childForFieldName('constructor'), ctx, n, a[0].childForFieldName('arguments'));
     return;
   }
   if (f.type !== 'member_expression') return;
   const prop = f.childForFieldName('property')?.text ?? '';
   const obj = f.childForFieldName('object');
   const first = a[0];
+  // an error the function prints: console.error('--inc can only be used on a single version')
+  if (obj?.text === 'console' && (prop === 'error' || prop === 'warn') && ctx.fn) {
+    const message = messageText(first);
+    if (message) addMessage(st, ctx.fn, message.node, message.text, n);
+    return;
+  }
   const firstStr = first ? plainString(first) : undefined;
   if (obj?.text === 'Object' && prop === 'assign' && first) {
     const target = targetName(n, ctx).name ?? ctx.fn;
@@ -733,14 +785,76 @@ function esCall(st: State, n: Node, ctx: Ctx, path: string): void {
   }
 }
 
-function thrown(st: State, type: Node | null | undefined, ctx: Ctx): void {
+/**
+ * An error thrown in the enclosing function: its type (`type`, an error class's name) and, when
+ * its first argument is a message literal, that message with when it is thrown (`at`: the throw).
+ */
+function thrown(st: State, type: Node | null | undefined, ctx: Ctx, at?: Node, args?: Node | null): void {
   if (!type || !ctx.fn) return;
   const value = type.text.replace(/<.*$/s, '');
   if (!/^[\w.$:]+$/.test(value) || !/(^|[.:])[A-Z]/.test(value)) return;
   const key = `${ctx.fn}\0${value}`;
-  if (st.thrown.has(key)) return;
-  st.thrown.add(key);
-  add(st, 'throws', ctx.fn, 'error thrown', value, type, { fn: ctx.fn });
+  if (!st.thrown.has(key)) {
+    st.thrown.add(key);
+    add(st, 'throws', ctx.fn, 'error thrown', value, type, { fn: ctx.fn });
+  }
+  const message = messageText(args?.namedChildren.find((c) => c && c.type !== 'comment'));
+  if (at && message) addMessage(st, ctx.fn, message.node, message.text, at, value);
+}
+
+/** A message a function throws or prints (`error`: the error type, when thrown), with the conditions it is given under. */
+function addMessage(st: State, fn: string, node: Node, text: string, at: Node, error?: string): void {
+  const when = whenOf(at);
+  add(st, 'message', fn, `message${error ? ` of ${error}` : ''}${when.test ? ` when ${when.test}` : ''}`, text, node, { fn, handler: error, when });
+}
+
+/** A message literal: a string, or a template or f-string with its substitutions as written; at least two words. */
+function messageText(n: Node | null | undefined): { node: Node; text: string } | undefined {
+  if (!n || !STRING_TYPES.has(n.type)) return undefined;
+  const text = unquote(n.text);
+  return text !== undefined && /[A-Za-z]{2,}\W+[A-Za-z$]/.test(text) ? { node: n, text: oneLine(text) } : undefined;
+}
+
+/**
+ * A literal the enclosing function returns in a named case: when it catches an error (inc gives
+ * null) or under an if or case (diff gives null for equal versions). A guard's true or false is
+ * the predicate itself, not a fact of its own.
+ */
+function returned(st: State, n: Node, ctx: Ctx): void {
+  const v = unwrap(n.namedChildren.find((c) => c && c.type !== 'comment'));
+  if (!v || !ctx.fn) return;
+  const value = literalValue(v);
+  if (value === undefined) return;
+  const when = whenOf(n);
+  if (!when.caught && (!when.test || /^(true|false|undefined)$/i.test(value))) return;
+  add(st, 'returns', ctx.fn, `return value when ${when.caught ? 'an error is caught' : when.test}`, value, v, { fn: ctx.fn, when });
+}
+
+/** The longest condition a question names (longer ones are code to read, not a case to ask about). */
+const MAX_CONDITION = 90;
+
+/** When the statement `n` runs, by the ifs, cases and catch clauses around it up to its function (the innermost two tests). */
+function whenOf(n: Node): When {
+  const tests: string[] = [];
+  let caught = false;
+  const code = (c: Node): string => `\`${oneLine(c.text.replace(/^\((.*)\)$/s, '$1'))}\``;
+  for (let c = n, p = n.parent; p && !FUNCTION_TYPES.has(p.type) && !CLASS_TYPES.has(p.type); c = p, p = p.parent) {
+    if (p.type === 'if_statement' || p.type === 'elif_clause') {
+      const test = p.childForFieldName('condition');
+      if (!test || c.id === test.id) continue;
+      const consequence = p.childForFieldName('consequence');
+      tests.unshift(consequence && c.id === consequence.id ? code(test) : `not ${code(test)}`);
+    } else if (p.type === 'switch_case' || p.type === 'switch_default') {
+      const on = p.parent?.parent?.type === 'switch_statement' ? p.parent.parent.childForFieldName('value') : null;
+      const value = p.childForFieldName('value');
+      if (on) tests.unshift(value ? `${code(on)} is ${value.text}` : `${code(on)} is none of the cases`);
+    } else if (/^(catch_clause|except_clause)$/.test(p.type)) {
+      caught = true;
+      break;
+    }
+  }
+  const test = tests.slice(-2).join(' and ');
+  return { ...(test && test.length <= MAX_CONDITION ? { test } : {}), ...(caught ? { caught } : {}) };
 }
 
 /** Base classes and interfaces of a class. */
@@ -915,9 +1029,11 @@ function visit(st: State, n: Node, ctx: Ctx, path: string): void {
         }
         return;
       }
+      case 'return_statement':
+        return returned(st, n, ctx);
       case 'throw_statement': {
         const e = n.namedChildren[0];
-        if (e?.type === 'new_expression') thrown(st, e.childForFieldName('constructor'), ctx);
+        if (e?.type === 'new_expression') thrown(st, e.childForFieldName('constructor'), ctx, n, e.childForFieldName('arguments'));
         return;
       }
       case 'call_expression':
@@ -997,10 +1113,13 @@ function visit(st: State, n: Node, ctx: Ctx, path: string): void {
         }
         return;
       }
+      case 'return_statement':
+        return returned(st, n, ctx);
       case 'raise_statement': {
         const e = n.namedChildren[0];
         if (!e) return;
-        thrown(st, e.type === 'call' ? e.childForFieldName('function') : /^(identifier|attribute)$/.test(e.type) ? e : null, ctx);
+        if (e.type === 'call') thrown(st, e.childForFieldName('function'), ctx, n, e.childForFieldName('arguments'));
+        else if (/^(identifier|attribute)$/.test(e.type)) thrown(st, e, ctx);
         return;
       }
       case 'subscript': {
@@ -1115,7 +1234,7 @@ function visit(st: State, n: Node, ctx: Ctx, path: string): void {
     case 'throw_statement':
     case 'throw_expression': {
       const e = n.namedChildren[0];
-      if (e?.type === 'object_creation_expression') thrown(st, e.childForFieldName('type'), ctx);
+      if (e?.type === 'object_creation_expression') thrown(st, e.childForFieldName('type'), ctx, n, e.childForFieldName('arguments'));
       return;
     }
     case 'parameter': {
@@ -1224,8 +1343,8 @@ export async function codeFacts(path: string, text: string, o: { maxFacts?: numb
       }
       add(st, 'exports', path, 'exported names', list, ex.at);
     }
-    const raws = st.raws.sort((a, b) => a.line - b.line || a.col - b.col).slice(0, maxFacts);
-    return raws.map((r) => ({
+    const raws = st.raws.sort((a, b) => a.line - b.line || a.col - b.col);
+    const facts = raws.map((r) => ({
       kind: KIND[r.family],
       subject: r.subject,
       attribute: r.attribute,
@@ -1235,6 +1354,8 @@ export async function codeFacts(path: string, text: string, o: { maxFacts?: numb
       evidence: (st.lines[r.line - 1] ?? '').trim().slice(0, 200),
       questions: questionsFor(r, path),
     }));
+    // a fact every question of which would give its value away (diff returns 'minor' when `lowVersion.minor`…) is not asked
+    return facts.filter((f) => f.questions.length).slice(0, maxFacts);
   } finally {
     tree.delete();
   }

@@ -19,6 +19,10 @@ export type FactKind =
   | 'extends'
   /** Code: the errors a function throws (value: the error type). */
   | 'throws'
+  /** Code: the message of an error a function throws or prints, with when (value: the message as written). */
+  | 'message'
+  /** Code: a literal a function returns in a case its code names (an error caught, a guard). */
+  | 'returns'
   /** Code: the names a module exports (value: the list). */
   | 'exports'
   /** Code: a string literal that names a route, an event, an environment variable or a command. */

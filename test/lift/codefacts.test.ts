@@ -272,6 +272,76 @@ describe('code facts with tree-sitter', () => {
     assert.ok(retries.questions.some((q) => q.startsWith('How many retries')));
   });
 
+  test('error messages and the values returned in named cases, with when (JavaScript and Python)', async () => {
+    const js = [
+      'class Version {',
+      '  constructor (raw) {',
+      "    if (raw.length > MAX_LENGTH) throw new TypeError(`version is longer than ${MAX_LENGTH} characters`)",
+      '    const m = raw.match(FULL)',
+      '    if (!m) {',
+      '      throw new TypeError(`Invalid Version: ${raw}`)',
+      '    }',
+      '  }',
+      '  bump (release) {',
+      '    switch (release) {',
+      "      case 'release':",
+      "        if (!this.pre) throw new Error('version is not a prerelease')",
+      '        break',
+      '      default:',
+      '        throw new Error(`invalid increment: ${release}`)',
+      '    }',
+      '  }',
+      '}',
+      'const inc = (v, release) => {',
+      '  try {',
+      '    return new Version(v).bump(release)',
+      '  } catch (er) {',
+      '    return null',
+      '  }',
+      '}',
+      'const diff = (a, b) => {',
+      '  if (a === b) return null',
+      '  if (a.major !== b.major) return true',
+      "  if (a.minor) return 'minor'",
+      "  return 'patch'",
+      '}',
+      "const failInc = () => { console.error('--inc can only be used on a single version') }",
+      '',
+    ].join('\n');
+    const facts = await codeFacts('semver.js', js);
+    has(facts, [
+      'message Version.constructor | message of TypeError when `raw.length > MAX_LENGTH` = version is longer than ${MAX_LENGTH} characters @3',
+      'message Version.constructor | message of TypeError when `!m` = Invalid Version: ${raw} @6',
+      "message Version.bump | message of Error when `release` is 'release' and `!this.pre` = version is not a prerelease @12",
+      'message Version.bump | message of Error when `release` is none of the cases = invalid increment: ${release} @15',
+      'returns inc | return value when an error is caught = null @23',
+      'returns diff | return value when `a === b` = null @27',
+      'message failInc | message = --inc can only be used on a single version @32',
+    ]);
+    checkShapes(facts, js);
+    // a guard's true is the predicate itself; a return under no condition is no case; a question naming the value ('minor') is not asked
+    assert.ok(!facts.some((f) => f.kind === 'returns' && ['true', 'patch', 'minor'].includes(f.value)), facts.map(show).join('\n'));
+    const longer = facts.find((f) => f.value.startsWith('version is longer'))!;
+    assert.equal(longer.questions[0], 'What error message does the Version constructor throw when `raw.length > MAX_LENGTH`?');
+    const inc = facts.find((f) => f.kind === 'returns' && f.subject === 'inc')!;
+    assert.ok(inc.questions.includes('What does inc return if it fails?'), inc.questions.join('\n'));
+
+    const py = [
+      'def parse(text, strict=False):',
+      '    try:',
+      '        return Version(text)',
+      '    except ValueError:',
+      '        if strict:',
+      '            raise ValueError(f"not a version: {text}")',
+      '        return None',
+      '',
+    ].join('\n');
+    has(await codeFacts('parse.py', py), [
+      'message parse | message of ValueError when `strict` = not a version: {text} @6',
+      'returns parse | return value when an error is caught = None @7',
+    ]);
+  });
+
   test('a file without facts, a language without a grammar, a broken file', async () => {
     assert.deepEqual(await codeFacts('math.ts', 'function add(a: number, b: number) {\n  return a + b;\n}\n'), []);
     assert.deepEqual(await codeFacts('empty.py', ''), []);
