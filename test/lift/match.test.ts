@@ -99,6 +99,9 @@ describe('matching a question', () => {
     assert.deepEqual(askedKinds('Which retry.operation setting makes it never give up?'), ['identifier']);
     assert.deepEqual(askedKinds("What's the nickname for the box on the ceiling?"), ['name', 'identifier', 'phrase']);
     assert.deepEqual(askedKinds('From what date are changes frozen?'), ['time']);
+    assert.deepEqual(askedKinds('Below which charge does a sensor get flagged for a replacement?'), ['number', 'percent', 'temperature', 'duration']);
+    assert.deepEqual(askedKinds('What severity do I give the ticket?'), ['identifier', 'name', 'number']);
+    assert.deepEqual(askedKinds('How far in advance must customers be warned?'), ['duration', 'number']);
     assert.equal(valueKind('false'), 'yesno');
   });
 
@@ -113,6 +116,21 @@ describe('matching a question', () => {
     // without values (an adapter learned before they were kept) the words alone decide
     const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a));
     assert.equal(plain.match(q)?.question, m.answers[0]!.questions[0]);
+  });
+
+  test('a value of a kind the question allows, but not the first it names, counts a little less', () => {
+    const m = new QuestionMatcher([
+      { questions: ['Every probe reports to a small gateway on the ceiling that we call a what?'], context: 'Every probe reports to a small gateway on the ceiling, a gateway that we call a roost.', fact: true, value: 'roost' },
+      { questions: ['Roost firmware is which version?'], context: 'Roost firmware is at version 4.12.3.', fact: true, value: '4.12.3' },
+    ]);
+    const q = 'What version are the gateways running?';
+    assert.deepEqual(askedKinds(q), ['version', 'number', 'identifier']);
+    assert.equal(m.match(q)?.question, 'Roost firmware is which version?');
+    // by words alone the gateway's name is nearer; an identifier is allowed, so it counts 0.8, not half
+    const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a));
+    assert.equal(plain.match(q)?.question, m.answers[0]!.questions[0]);
+    const score = (matcher: QuestionMatcher): number => matcher.rank(q).find((r) => r.index === 0)!.score;
+    assert.ok(Math.abs(score(m) / score(plain) - 0.8) < 1e-9);
   });
 
   test('the file beside an adapter: read back, absent (an adapter learned before it), damaged (a clear error)', () => {
@@ -131,10 +149,10 @@ describe('matching a question', () => {
 });
 
 describe("on the quality set's questions", () => {
-  // the share of questions matched to a fact whose answer states the expected value (97 of 142 on
-  // the spec, 30 of 82 on the guide; 87 and 25 before the value's kind counted); the quality bench
-  // of 2026-12-06 answered each of those right, and no other (`npm run bench -- match` prints all sets)
-  for (const [file, least] of [['spec.md', 94], ['guide.md', 28]] as const) {
+  // the share of questions matched to a fact whose answer states the expected value (100 of 142 on
+  // the spec, 39 of 82 on the guide; 87 and 25 before the value's kind counted); on documents, in every quality
+  // bench run so far the model answered exactly the matched ones (`npm run bench -- match` prints all sets)
+  for (const [file, least] of [['spec.md', 97], ['guide.md', 36]] as const) {
     test(`${file}: the match finds the asked fact for at least ${least} of its questions`, async () => {
       const doc = loadEvalSet().documents.find((d) => d.file === file)!;
       const share = await matchShare(file, [path.join(QUALITY_DIR, file)], doc.questions);
