@@ -1,11 +1,12 @@
 /**
  * Facts from code: the checkable values a source file writes down — constants, enum members,
- * defaults in option objects and parameters, base classes, the errors a function throws, a
+ * defaults in option objects and parameters, base classes, the errors a function throws and
+ * their messages, the literals it returns in a named case (an error caught, an if, a case), a
  * module's exports, and string literals that name routes, events, environment variables and
  * command-line commands — each with the questions that ask for exactly that value. Parsed with
  * tree-sitter (the grammars of symbols.ts). TypeScript/JavaScript and Python get every kind;
- * Go, Rust, Java and C# the cheap ones (constants, enums, base classes, throws, environment
- * variables, Go routes and flags); C/C++ none yet. Values are literals only: a value computed
+ * Go, Rust, Java and C# the cheap ones (constants, enums, base classes, throws with their
+ * messages in Java and C#, environment variables, Go routes and flags); C/C++ none yet. Values are literals only: a value computed
  * at run time, a function or a whole object (its properties are read instead) is no fact.
  */
 import type * as TreeSitter from '@vscode/tree-sitter-wasm';
@@ -1343,19 +1344,15 @@ export async function codeFacts(path: string, text: string, o: { maxFacts?: numb
       }
       add(st, 'exports', path, 'exported names', list, ex.at);
     }
-    const raws = st.raws.sort((a, b) => a.line - b.line || a.col - b.col);
-    const facts = raws.map((r) => ({
-      kind: KIND[r.family],
-      subject: r.subject,
-      attribute: r.attribute,
-      value: r.value,
-      path,
-      line: r.line,
-      evidence: (st.lines[r.line - 1] ?? '').trim().slice(0, 200),
-      questions: questionsFor(r, path),
-    }));
-    // a fact every question of which would give its value away (diff returns 'minor' when `lowVersion.minor`…) is not asked
-    return facts.filter((f) => f.questions.length).slice(0, maxFacts);
+    const facts: Fact[] = [];
+    for (const r of st.raws.sort((a, b) => a.line - b.line || a.col - b.col)) {
+      if (facts.length >= maxFacts) break;
+      const questions = questionsFor(r, path);
+      // a fact every question of which would give its value away (diff returns 'minor' when `lowVersion.minor`…) is not asked
+      if (!questions.length) continue;
+      facts.push({ kind: KIND[r.family], subject: r.subject, attribute: r.attribute, value: r.value, path, line: r.line, evidence: (st.lines[r.line - 1] ?? '').trim().slice(0, 200), questions });
+    }
+    return facts;
   } finally {
     tree.delete();
   }
