@@ -256,6 +256,10 @@ function fnPhrase(fn: string): string {
   return `the ${readable(name)} method of ${owner}`;
 }
 
+/** The verbs of an error in a file's language: Python raises, the others throw (`other`: the one not used, for a second phrasing). */
+const raiseVerbs = (path: string): { raise: string; raised: string; other: string } =>
+  /\.py$/.test(path) ? { raise: 'raise', raised: 'raised', other: 'throw' } : { raise: 'throw', raised: 'thrown', other: 'raise' };
+
 /** A function as code in a question: "the Client constructor" rather than Client.constructor. */
 const calledAs = (fn: string): string => (/\.(constructor|__init__)$/.test(fn) ? `the ${fn.replace(/\.(constructor|__init__)$/, '')} constructor` : fn);
 
@@ -369,11 +373,11 @@ function questionsFor(r: Raw, path: string): string[] {
       break;
     case 'throws': {
       const fp = fnPhrase(S);
-      const raise = /\.py$/.test(path) ? 'raise' : 'throw';
+      const { raise, raised, other } = raiseVerbs(path);
       q.push(
         `Which error does ${S} ${raise}?`,
-        `What error type can ${S} ${raise === 'raise' ? 'throw' : 'raise'}?`,
-        `What exception is ${raise === 'raise' ? 'raised' : 'thrown'} by ${fp}?`,
+        `What error type can ${S} ${other}?`,
+        `What exception is ${raised} by ${fp}?`,
         `When it fails, which error class does ${S} ${raise}?`,
         `What kind of error comes out of ${fp}?`,
         `Complete: ${S} ${raise}s ___.`,
@@ -387,8 +391,7 @@ function questionsFor(r: Raw, path: string): string[] {
       const when = t ? ` when ${t}` : '';
       const E = x.handler;
       if (E) {
-        const raise = /\.py$/.test(path) ? 'raise' : 'throw';
-        const raised = raise === 'raise' ? 'raised' : 'thrown';
+        const { raise, raised } = raiseVerbs(path);
         q.push(
           `What error message does ${C} ${raise}${when}?`,
           `What does the ${E} ${raised} by ${fp}${when} say?`,
@@ -809,8 +812,9 @@ function addMessage(st: State, fn: string, node: Node, text: string, at: Node, e
   add(st, 'message', fn, `message${error ? ` of ${error}` : ''}${when.test ? ` when ${when.test}` : ''}`, text, node, { fn, handler: error, when });
 }
 
-/** A message literal: a string, or a template or f-string with its substitutions as written; at least two words. */
-function messageText(n: Node | null | undefined): { node: Node; text: string } | undefined {
+/** A message literal: a string, or a template or f-string with its substitutions as written; at least two words (C# wraps an argument in an `argument` node). */
+function messageText(arg: Node | null | undefined): { node: Node; text: string } | undefined {
+  const n = arg?.type === 'argument' ? arg.namedChildren.at(-1) : arg;
   if (!n || !STRING_TYPES.has(n.type)) return undefined;
   const text = unquote(n.text);
   return text !== undefined && /[A-Za-z]{2,}\W+[A-Za-z$]/.test(text) ? { node: n, text: oneLine(text) } : undefined;

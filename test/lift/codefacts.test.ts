@@ -340,6 +340,11 @@ describe('code facts with tree-sitter', () => {
       'message parse | message of ValueError when `strict` = not a version: {text} @6',
       'returns parse | return value when an error is caught = None @7',
     ]);
+    // Java and C#: the message of a `throw new`, with its condition
+    const java = 'class Parser {\n  int parse(String s) {\n    if (s == null) {\n      throw new IllegalArgumentException("input must not be null");\n    }\n    return 1;\n  }\n}\n';
+    has(await codeFacts('Parser.java', java), ['message Parser.parse | message of IllegalArgumentException when `s == null` = input must not be null @4']);
+    const cs = 'class Parser {\n  int Parse(string s) {\n    if (s == null) throw new ArgumentException("input must not be null");\n    return 1;\n  }\n}\n';
+    has(await codeFacts('Parser.cs', cs), ['message Parser.Parse | message of ArgumentException when `s == null` = input must not be null @3']);
   });
 
   test('a file without facts, a language without a grammar, a broken file', async () => {
