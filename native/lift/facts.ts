@@ -63,12 +63,31 @@ export function checkQuestion(f: Fact): number | undefined {
   return f.questions.length >= 3 ? hash(`${f.path}:${f.line}:${f.value}:${f.attribute}`) % f.questions.length : undefined;
 }
 
+/** `value` in `text` as a whole: not inside a longer number or word ("1" is not in "12", "1.2.3" or "v1"). */
+function holds(text: string, value: string): boolean {
+  const v = value.trim();
+  if (!v) return false;
+  const word = /[A-Za-z0-9_]/;
+  for (let at = text.indexOf(v); at >= 0; at = text.indexOf(v, at + 1)) {
+    const before = text.slice(Math.max(0, at - 2), at);
+    const after = text.slice(at + v.length, at + v.length + 2);
+    // a camel-case seam is a boundary (LRU in LRUCache, Compromised in onCompromised)
+    const camelBefore = /[a-z]$/.test(before) && /^[A-Z]/.test(v);
+    const camelAfter = /^[A-Z][a-z]/.test(after) && /[A-Za-z]$/.test(v);
+    const joinedBefore = word.test(v[0]!) && !camelBefore && (word.test(before.slice(-1)) || /\d\.$/.test(before));
+    const joinedAfter = word.test(v[v.length - 1]!) && !camelAfter && (word.test(after[0] ?? '') || /^\.\d/.test(after));
+    if (!joinedBefore && !joinedAfter) return true;
+  }
+  return false;
+}
+
 /**
- * Whether an answer states the fact directly: its first sentence holds the value (a sentence
- * ends at ". " or a line break; a value's own dots, as in 2.4.1, do not end it).
+ * Whether an answer states the fact directly: its first sentence holds the value as a whole (a
+ * sentence ends at ". " or a line break; a value's own dots, as in 2.4.1, do not end it), outside
+ * the citation of where it is written ("1" is not stated by "satisfies (functions/satisfies.js:12)").
  */
 export function statesDirectly(answer: string, value: string, also: readonly string[] = []): boolean {
   const text = answer.replace(/`/g, '').trim();
-  const first = text.split(/(?<=[.!?])\s+(?=[A-Z(])|\n/)[0] ?? '';
-  return [value, ...also].some((v) => first.includes(v));
+  const first = (text.split(/(?<=[.!?])\s+(?=[A-Z(])|\n/)[0] ?? '').replace(/\s*\([^()\s]+:\d+(?:-\d+)?\)/g, ' ');
+  return [value, ...also].some((v) => holds(first, v));
 }

@@ -118,6 +118,15 @@ test('statesDirectly looks at the first sentence only', () => {
   assert.ok(!statesDirectly('The gateway is described in SPEC.md. It listens on 4652.', '4652'));
   assert.ok(!statesDirectly('## Ingest gateway\nThe ingest gateway listens on port 4652', '4652'));
   assert.ok(statesDirectly('4,652 (SPEC.md:4)', '4652', ['4,652']));
+  // the value as a whole, never a citation's path or line
+  assert.ok(!statesDirectly('satisfies (functions/satisfies.js:12)', '1'));
+  assert.ok(!statesDirectly('It retries 10 times.', '1'));
+  assert.ok(!statesDirectly('Use 1.2.3 or later.', '1'));
+  assert.ok(statesDirectly('The cache is an LRUCache.', 'LRU'), 'a camel-case seam is a boundary');
+  assert.ok(!statesDirectly('The cache is an LRUS.', 'LRU'));
+  assert.ok(statesDirectly('1 (bin/semver.js:40)', '1'));
+  assert.ok(statesDirectly('It fails with "Invalid Version: 1.x" (classes/semver.js:40)', 'Invalid Version'));
+  assert.ok(statesDirectly('The SemVer spec v2.0.0.', 'v2.0.0'));
 });
 
 test('documents without facts, not in English, or very large yield fewer facts and say so', async () => {
