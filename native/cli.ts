@@ -27,6 +27,7 @@ import { formatStatus } from './statusText';
 import { runDemo } from './demo';
 import { measureMachine, modelChoices } from './lift/choices';
 import { collect } from './lift/corpus';
+import { alsoLearnedText } from './lift/match';
 import { formatMinutes } from './lift/pipeline';
 import { formatBytes } from './lift/resources';
 import type { DeviceEstimate } from './protocol';
@@ -253,6 +254,7 @@ async function answerCommand(kind: 'ask' | 'explain', args: string[], verbose: b
             : await client.explain({ ...common, file: path.resolve(range![1]!), startLine: Number(range![2]), endLine: Number(range![3] ?? range![2]) }, write, token);
         const sources = r.sources.map((s) => `${s.path}:${s.startLine}-${s.endLine}`).join(', ');
         process.stdout.write(`\n\n(${r.askedAs ? `asked as the learned question "${r.askedAs}"; ` : ''}${r.usedAdapter ? 'learned knowledge' : 'base model'}${sources ? `; context: ${sources}` : ''}${r.retrievalOff ? `; workspace not searched: ${r.retrievalOff}` : ''})\n`);
+        if (r.alsoLearned?.length) process.stdout.write(`(other learned facts near the question: ${alsoLearnedText(r.alsoLearned)})\n`);
         if (r.notice) process.stderr.write(`lift ${kind}: ${r.notice}\n`);
         return 0;
       } catch (err) {

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { TrainerClient } from './client';
 import type { LearnProgress } from './protocol';
 import { statesDirectly } from './lift/facts';
+import { alsoLearnedText } from './lift/match';
 
 interface DemoSpec {
   document: string;
@@ -39,7 +40,7 @@ export async function runDemo(client: TrainerClient, o: { model: string; print: 
         const ok = statesDirectly(r.text, q.expect);
         if (ok) right++;
         const answer = r.text.replace(/\s+/g, ' ').trim().slice(0, 100);
-        const asked = r.askedAs ? `\n      asked as the learned question: ${r.askedAs}` : '';
+        const asked = `${r.askedAs ? `\n      asked as the learned question: ${r.askedAs}` : ''}${r.alsoLearned?.length ? `\n      other learned facts near it: ${alsoLearnedText(r.alsoLearned)}` : ''}`;
         o.print(`  ${ok ? '✓' : '✗'} ${q.question}${asked}\n      ${answer || '(no answer)'}\n      expected first: ${q.expect}; ${r.usedAdapter ? 'from learned knowledge' : 'base model'}, no file in the prompt`);
       }
       o.print(`  ${right}/${spec.questions.length} right`);

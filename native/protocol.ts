@@ -208,6 +208,8 @@ export interface AskResult {
   stop: 'stop-token' | 'max-tokens' | 'cancelled';
   /** The learned question this one was asked as (the adapter's fact it matched), when it was not asked in the user's words. */
   askedAs?: string;
+  /** Other learned facts near the question (their learned questions and values), shown as ones the user may have meant: an answer to a reworded question can be about the wrong one. */
+  alsoLearned?: { question: string; value?: string }[];
   /** Something the user should know about this answer (e.g. the active adapter was set aside). */
   notice?: string;
   /** Why the workspace was not searched for context (the adapter's self-check chose its weights alone). */

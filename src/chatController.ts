@@ -53,7 +53,11 @@ export function answerNote(result: AskResult, pins: readonly Pin[], learning: bo
   const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : found.length || searched ? '' : l10n.t(', no matching files');
   // a question matched to a learned fact was asked in the words the adapter learned: say which
   const asked = result.askedAs ? l10n.t('Asked as the learned question "{0}". ', result.askedAs) : '';
-  return `${result.notice ? `${result.notice} ` : ''}${asked}${knowledge}${pinnedPart}${context}${searched}`;
+  // the next facts near the question: a reworded question's answer can be about the wrong one
+  const also = result.alsoLearned?.length
+    ? l10n.t(' Other learned facts near the question: {0}.', result.alsoLearned.map((a) => (a.value !== undefined ? l10n.t('"{0}" ({1})', a.question, a.value) : `"${a.question}"`)).join('; '))
+    : '';
+  return `${result.notice ? `${result.notice} ` : ''}${asked}${knowledge}${pinnedPart}${context}${searched}${also}`;
 }
 
 /**

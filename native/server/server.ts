@@ -352,7 +352,8 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         hits = found.chunks;
       }
       // a fact question is asked as the adapter learned the fact it is most likely about (explanations, which have a cache key, as written)
-      const askedAs = usedAdapter && dir && !cacheKey ? matcherOf(dir)?.match(p.question)?.question : undefined;
+      const matched = usedAdapter && dir && !cacheKey ? matcherOf(dir)?.match(p.question) : undefined;
+      const askedAs = matched?.question;
       const { logprobs: _logprobs, ends: _ends, ...answer } = await model.answer(askedAs ?? p.question, [...pinned, ...hits.filter((h) => !pinned.some((c) => c.path === h.path && c.startLine === h.startLine))], {
         history: p.history,
         maxTokens: p.maxTokens,
@@ -360,7 +361,7 @@ export function serve(connection: MessageConnection, exit: (code: number) => voi
         onText: stream,
       });
       if (answer.stop === 'cancelled') throw cancelled();
-      const result = { ...answer, usedAdapter, ...(askedAs ? { askedAs } : {}), ...(notice ? { notice } : {}), ...(retrievalOff ? { retrievalOff } : {}) };
+      const result = { ...answer, usedAdapter, ...(askedAs ? { askedAs } : {}), ...(matched?.also.length ? { alsoLearned: matched.also } : {}), ...(notice ? { notice } : {}), ...(retrievalOff ? { retrievalOff } : {}) };
       if (key) {
         explained.set(key, result);
         if (explained.size > 200) explained.delete(explained.keys().next().value!);

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { askedKinds, asksForAFact, LEARNED_QUESTIONS, learnedAnswers, learnedQuestionsFile, paragraphAround, QuestionMatcher, valueKind } from '../../native/lift/match';
+import { alsoLearnedText, askedKinds, asksForAFact, LEARNED_QUESTIONS, learnedAnswers, learnedQuestionsFile, paragraphAround, QuestionMatcher, valueKind } from '../../native/lift/match';
 import type { QAPair } from '../../native/lift/qa';
 import { loadEvalSet, QUALITY_DIR } from '../../native/bench/facts';
 import { matchShare } from '../../native/bench/match';
@@ -131,6 +131,28 @@ describe('matching a question', () => {
     assert.equal(plain.match(q)?.question, m.answers[0]!.questions[0]);
     const score = (matcher: QuestionMatcher): number => matcher.rank(q).find((r) => r.index === 0)!.score;
     assert.ok(Math.abs(score(m) / score(plain) - 0.8) < 1e-9);
+  });
+
+  test('the next facts near the question come with the match (at most two, each scoring at least 0.6 of the best), with their values', () => {
+    const context = '# Shifts\nShifts hand over at 07:30 and 19:30 local time. Swaps go to Ilse Varga.';
+    const m = new QuestionMatcher([
+      { questions: ['Shifts hand over at what time and 19:30 local time?'], context, fact: true, value: '07:30' },
+      { questions: ['Shifts hand over at 07:30 and what time local time?'], context, fact: true, value: '19:30' },
+      { questions: ['Where is shiftTime defined?'], context: 'export function shiftTime(evening) { return evening ? "19:30" : "07:30"; }', fact: false },
+      { questions: ['Who takes shift swaps?'], context, fact: true, value: 'Ilse Varga' },
+      { questions: ['Which port does the billing exporter use?'], context: '# Billing\nThe exporter listens on 9100.', fact: true, value: '9100' },
+    ]);
+    const r = m.match('At what time do shifts hand over in the evening?');
+    assert.ok(r, 'matched');
+    const ranked = m.rank('At what time do shifts hand over in the evening?');
+    const best = ranked[0]!.score;
+    const near = ranked.filter((x) => x.index !== ranked[0]!.index && m.answers[x.index]!.fact && x.score >= 0.6 * best).slice(0, 2);
+    assert.deepEqual(r.also, near.map((x) => ({ question: m.answers[x.index]!.questions[0]!, value: m.answers[x.index]!.value })));
+    // both hand-over times are in the answer or beside it: the one the match missed is a glance away
+    assert.deepEqual(new Set([r.question, ...r.also.map((a) => a.question)].filter((q) => q.startsWith('Shifts'))).size, 2, JSON.stringify(r));
+    assert.ok(!r.also.some((a) => a.question.startsWith('Where')), 'never a definition');
+    assert.ok(!r.also.some((a) => a.value === '9100'), 'a fact far from the question is not shown');
+    assert.equal(alsoLearnedText([{ question: 'Who takes shift swaps?', value: 'Ilse Varga' }, { question: 'Which one?' }]), '"Who takes shift swaps?" (Ilse Varga); "Which one?"');
   });
 
   test('the file beside an adapter: read back, absent (an adapter learned before it), damaged (a clear error)', () => {

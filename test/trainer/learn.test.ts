@@ -19,6 +19,7 @@ import { randomWeights, smallConfig } from '../../native/model/init';
 import { saveModelFolder } from '../../native/model/weights';
 import { memoryLogger, trainerBundle } from '../helpers';
 import { MANIFEST } from '../../native/lift/learn';
+import { learnedQuestionsFile, QuestionMatcher } from '../../native/lift/match';
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lift-learn-rpc-'));
@@ -171,6 +172,29 @@ describe('learn over JSON-RPC', () => {
     assert.match(r.askedAs!, /time out after how long\?$/);
     const note = answerNote(r, [], false);
     assert.ok(note.startsWith(`Asked as the learned question "${r.askedAs}". Learned knowledge`), note);
+    // the next facts near a question come beside its answer, as the matcher finds them
+    const matcher = QuestionMatcher.load(adapterDir)!;
+    for (const question of ['How long may an Orbit job run?', 'Which queue do Orbit jobs land in?', 'How long does Orbit keep a job and its history?']) {
+      assert.deepEqual((await ask(question)).alsoLearned ?? [], matcher.match(question)?.also ?? [], question);
+    }
+    const richer = path.join(tmp, 'adapter-richer');
+    fs.cpSync(adapterDir, richer, { recursive: true });
+    const context = '# Orbit\nJobs time out after 90 seconds and are retried after 30 seconds.';
+    fs.writeFileSync(
+      path.join(richer, 'learned_questions.json'),
+      learnedQuestionsFile([
+        { questions: ['Orbit jobs time out after how long?'], context, fact: true, value: '90 seconds' },
+        { questions: ['Orbit jobs are retried after how long?'], context, fact: true, value: '30 seconds' },
+      ]),
+    );
+    const near = await ask('How long is it for an Orbit job?', richer);
+    // both facts fit the question about as well: one is asked, the other is named beside the answer
+    const [asked, other] = near.askedAs === 'Orbit jobs time out after how long?' ? [0, 1] : [1, 0];
+    const learnedNow = QuestionMatcher.load(richer)!.answers;
+    assert.equal(near.askedAs, learnedNow[asked]!.questions[0]);
+    assert.deepEqual(near.alsoLearned, [{ question: learnedNow[other]!.questions[0], value: learnedNow[other]!.value }]);
+    assert.ok(answerNote(near, [], false).endsWith(` Other learned facts near the question: "${learnedNow[other]!.questions[0]}" (${learnedNow[other]!.value}).`), answerNote(near, [], false));
+    fs.rmSync(richer, { recursive: true, force: true });
     assert.equal((await ask('Explain how Orbit schedules jobs.')).askedAs, undefined);
     const base = await client.ask({ question: 'Which queue do Orbit jobs land in?', roots: [docs], model: modelDir, maxTokens: 2 });
     assert.equal(base.usedAdapter, false);
