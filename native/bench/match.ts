@@ -21,6 +21,8 @@ export interface MatchShare {
   matched: number;
   /** The same, matched by words alone (no value kinds). */
   wordsOnly: number;
+  /** Questions whose best match misses but one of the other facts shown near it (`also`) states the expected value. */
+  nearby: number;
   /** Questions whose expected value is the value of some generated fact. */
   extracted: number;
 }
@@ -33,17 +35,21 @@ export async function matchShare(name: string, roots: string[], questions: reado
   const answers = learnedAnswers(qa, (p) => texts.get(p));
   const answerOf = new Map<string, string>();
   for (const p of qa) if (p.kind === 'fact' && !p.check && !answerOf.has(p.question)) answerOf.set(p.question, p.answer);
-  const count = (matcher: QuestionMatcher): number =>
-    questions.filter((q) => {
-      // a question that is the learned one already is asked as written: the same
-      const m = matcher.nearest(q.question);
-      const answer = m && answerOf.get(m.question);
-      return answer !== undefined && scoreAnswer(q, answer, questions).direct;
-    }).length;
+  const right = (q: EvalQuestion, learned: string | undefined): boolean => {
+    const answer = learned === undefined ? undefined : answerOf.get(learned);
+    return answer !== undefined && scoreAnswer(q, answer, questions).direct;
+  };
+  // a question that is the learned one already is asked as written: the same
+  const count = (matcher: QuestionMatcher): number => questions.filter((q) => right(q, matcher.nearest(q.question)?.question)).length;
+  const withValues = new QuestionMatcher(answers);
   return {
     name,
     questions: questions.length,
-    matched: count(new QuestionMatcher(answers)),
+    matched: count(withValues),
+    nearby: questions.filter((q) => {
+      const m = withValues.nearest(q.question);
+      return m && !right(q, m.question) && m.also.some((a) => right(q, a.question));
+    }).length,
     wordsOnly: count(new QuestionMatcher(answers.map(({ value: _, ...a }) => a))),
     extracted: questions.filter((q) => qa.some((p) => p.kind === 'fact' && p.value !== undefined && statesDirectly(p.value, q.expect, q.also))).length,
   };
@@ -60,7 +66,7 @@ export async function benchMatch(log: (line: string) => void = console.log, only
   const out: MatchShare[] = [];
   for (const s of sets) {
     const r = await matchShare(s.name, s.roots, s.questions);
-    log(`${r.name}: matched to the asked fact ${r.matched}/${r.questions} (words alone ${r.wordsOnly}); asked values the generator made a fact of ${r.extracted}/${r.questions}`);
+    log(`${r.name}: matched to the asked fact ${r.matched}/${r.questions} (words alone ${r.wordsOnly}), among the other facts shown near it ${r.nearby} more; asked values the generator made a fact of ${r.extracted}/${r.questions}`);
     out.push(r);
   }
   return out;
