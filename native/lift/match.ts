@@ -6,7 +6,8 @@
  * comes from, beside the adapter; `ask` finds the answer a question is about (BM25 over the
  * stemmed words of both, a fact whose value is not of the kind the question asks for counting
  * half) and, when that is a fact, asks it as the adapter learned it, telling the user which
- * question it asked.
+ * question it asked, and which other learned facts came near (a reworded question's answer can be
+ * about the wrong one; the right one is often next).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
