@@ -23,6 +23,8 @@ export interface MatchShare {
   wordsOnly: number;
   /** Questions whose best match misses but one of the other facts shown near it (`also`) states the expected value. */
   nearby: number;
+  /** Other facts shown per question, on average. */
+  shownPerQuestion: number;
   /** Questions whose expected value is the value of some generated fact. */
   extracted: number;
 }
@@ -42,14 +44,14 @@ export async function matchShare(name: string, roots: string[], questions: reado
   // a question that is the learned one already is asked as written: the same
   const count = (matcher: QuestionMatcher): number => questions.filter((q) => right(q, matcher.nearest(q.question)?.question)).length;
   const withValues = new QuestionMatcher(answers);
+  // each question's match once: the fact asked and the others shown near it
+  const nearest = questions.map((q) => ({ q, m: withValues.nearest(q.question) }));
   return {
     name,
     questions: questions.length,
-    matched: count(withValues),
-    nearby: questions.filter((q) => {
-      const m = withValues.nearest(q.question);
-      return m && !right(q, m.question) && m.also.some((a) => right(q, a.question));
-    }).length,
+    matched: nearest.filter(({ q, m }) => right(q, m?.question)).length,
+    nearby: nearest.filter(({ q, m }) => m && !right(q, m.question) && m.also.some((a) => right(q, a.question))).length,
+    shownPerQuestion: nearest.reduce((n, { m }) => n + (m?.also.length ?? 0), 0) / Math.max(1, questions.length),
     wordsOnly: count(new QuestionMatcher(answers.map(({ value: _, ...a }) => a))),
     extracted: questions.filter((q) => qa.some((p) => p.kind === 'fact' && p.value !== undefined && statesDirectly(p.value, q.expect, q.also))).length,
   };
@@ -66,7 +68,7 @@ export async function benchMatch(log: (line: string) => void = console.log, only
   const out: MatchShare[] = [];
   for (const s of sets) {
     const r = await matchShare(s.name, s.roots, s.questions);
-    log(`${r.name}: matched to the asked fact ${r.matched}/${r.questions} (words alone ${r.wordsOnly}), among the other facts shown near it ${r.nearby} more; asked values the generator made a fact of ${r.extracted}/${r.questions}`);
+    log(`${r.name}: matched to the asked fact ${r.matched}/${r.questions} (words alone ${r.wordsOnly}), among the other facts shown near it ${r.nearby} more (${r.shownPerQuestion.toFixed(1)} shown per question); asked values the generator made a fact of ${r.extracted}/${r.questions}`);
     out.push(r);
   }
   return out;

@@ -180,7 +180,8 @@ export const alsoLearnedText = (also: readonly AlsoLearned[]): string => also.ma
  * best's, at most ALSO_COUNT. Without the model, on the quality set's five question sets, the
  * asked fact was the best match for 168 questions and among these for 39 more (spec 17 of 142,
  * guide 10 of 82, retry 2 of 24, proper-lockfile 7 of 25, semver code 3 of 38), with 1.1 to 1.5
- * shown per question (at 0.5: 42 more with 1.4 to 1.7; at 0.7: 35 with 0.9 to 1.2).
+ * shown per question (`npm run bench -- match`; at 0.5, counted once: 42 more with 1.4 to 1.7;
+ * at 0.7: 35 with 0.9 to 1.2).
  */
 const ALSO_SHARE = 0.6;
 const ALSO_COUNT = 2;
