@@ -199,6 +199,12 @@ export interface AskParams extends AnswerContextParams {
   mentions?: CodeRange[];
 }
 
+/** A learned fact near a question: the question learning asked it with, and its value. */
+export interface NearbyFact {
+  question: string;
+  value?: string;
+}
+
 export interface AskResult {
   text: string;
   /** The files and lines given to the model as context. */
@@ -209,7 +215,7 @@ export interface AskResult {
   /** The learned question this one was asked as (the adapter's fact it matched), when it was not asked in the user's words. */
   askedAs?: string;
   /** Other learned facts near the question (their learned questions and values), shown as ones the user may have meant: an answer to a reworded question can be about the wrong one. */
-  alsoLearned?: { question: string; value?: string }[];
+  alsoLearned?: NearbyFact[];
   /** Something the user should know about this answer (e.g. the active adapter was set aside). */
   notice?: string;
   /** Why the workspace was not searched for context (the adapter's self-check chose its weights alone). */

@@ -6,7 +6,7 @@ import * as l10n from '@vscode/l10n';
 import { type CancellationToken, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError, type TrainerState } from '../native/client';
 import { endsWithPath } from '../native/files';
-import { type AnswerContextParams, type AskParams, type AskResult, type CodeRange, MAX_MENTIONS, type SelfCheckFigures, type TrainerStatus } from '../native/protocol';
+import { type AnswerContextParams, type AskParams, type AskResult, type CodeRange, MAX_MENTIONS, type NearbyFact, type SelfCheckFigures, type TrainerStatus } from '../native/protocol';
 import { type HistoryItem, type HostToWebview, isWebviewToHost, type KnowledgeView, type LearningView, type Mention, type MentionItem, type TrainerView } from '../webview/messages';
 
 export interface AskOutcome {
@@ -16,6 +16,8 @@ export interface AskOutcome {
   error?: string;
   /** What the answer drew on. */
   note?: string;
+  /** Other learned facts near the question. */
+  nearby?: NearbyFact[];
 }
 
 /** What answering needs from the settings; undefined when no model is set (the trainer echoes then). */
@@ -30,7 +32,7 @@ export interface Pin {
 /**
  * What an answer drew on, for the note under it: the learned question it was asked as, learned knowledge or the base model, the lines
  * pinned by the request (the active editor's, mentions) as far as the prompt held them, the other
- * files, or why none were searched.
+ * files, or why none were searched. The other facts near the question are not in it (`nearbyNote`).
  */
 export function answerNote(result: AskResult, pins: readonly Pin[], learning: boolean): string {
   const at = (s: AskResult['sources'][number]): string => `${s.path}:${s.startLine}-${s.endLine}`;
@@ -53,11 +55,16 @@ export function answerNote(result: AskResult, pins: readonly Pin[], learning: bo
   const context = others.length ? l10n.t(' + context from {0}', others.join(', ')) : found.length || searched ? '' : l10n.t(', no matching files');
   // a question matched to a learned fact was asked in the words the adapter learned: say which
   const asked = result.askedAs ? l10n.t('Asked as the learned question "{0}". ', result.askedAs) : '';
-  // the next facts near the question: a reworded question's answer can be about the wrong one
-  const also = result.alsoLearned?.length
-    ? l10n.t(' Other learned facts near the question: {0}.', result.alsoLearned.map((a) => (a.value !== undefined ? l10n.t('"{0}" ({1})', a.question, a.value) : `"${a.question}"`)).join('; '))
-    : '';
-  return `${result.notice ? `${result.notice} ` : ''}${asked}${knowledge}${pinnedPart}${context}${searched}${also}`;
+  return `${result.notice ? `${result.notice} ` : ''}${asked}${knowledge}${pinnedPart}${context}${searched}`;
+}
+
+/**
+ * The other learned facts near a question, as a sentence after the note (where they cannot be
+ * offered as questions to ask): an answer to a reworded question can be about the wrong fact.
+ */
+export function nearbyNote(nearby: readonly NearbyFact[] | undefined): string {
+  if (!nearby?.length) return '';
+  return l10n.t(' Other learned facts near the question: {0}.', nearby.map((a) => (a.value !== undefined ? l10n.t('"{0}" ({1})', a.question, a.value) : `"${a.question}"`)).join('; '));
 }
 
 /**
@@ -268,15 +275,18 @@ export class ChatController {
     try {
       const produced = await produce(this.opts.answerContext?.(), stream, cancel.token);
       let note: string | undefined;
+      let nearby: NearbyFact[] | undefined;
       let text: string;
       if ('result' in produced) {
         if (produced.result.stop === 'cancelled') throw new TrainerError('Cancelled.', 'cancelled');
         note = answerNote(produced.result, produced.pins, this.learning?.state === 'running');
+        if (produced.result.alsoLearned?.length) nearby = produced.result.alsoLearned;
         text = produced.result.text;
       } else text = produced.text;
-      this.post({ type: 'answerEnd', id, outcome: 'done', ...(note ? { note } : {}) });
-      await this.remember({ question, answer: text, outcome: 'done', ...(note ? { note } : {}) });
-      return { id, outcome: 'done', text, ...(note ? { note } : {}) };
+      const about = { ...(note ? { note } : {}), ...(nearby ? { nearby } : {}) };
+      this.post({ type: 'answerEnd', id, outcome: 'done', ...about });
+      await this.remember({ question, answer: text, outcome: 'done', ...about });
+      return { id, outcome: 'done', text, ...about };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') {
         this.post({ type: 'answerEnd', id, outcome: 'cancelled' });

@@ -10,7 +10,7 @@ import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type TrainerClient, TrainerError } from '../native/client';
 import { formatStatus } from '../native/statusText';
 import { type AskResult, type CodeRange, type LearnResult, MAX_MENTIONS } from '../native/protocol';
-import { type AnswerContext, answerNote, type Pin, withoutActive } from './chatController';
+import { type AnswerContext, answerNote, nearbyNote, type Pin, withoutActive } from './chatController';
 
 /** The parts of VS Code's ChatResponseStream that LIFT writes to. */
 export interface ResponseStream {
@@ -35,7 +35,8 @@ export interface ParticipantContext {
 
 export interface ParticipantResult {
   errorDetails?: { message: string };
-  metadata: { command: string; learned?: boolean; answered?: boolean };
+  /** `nearby`: the learned questions of other facts near the question, offered as follow-ups. */
+  metadata: { command: string; learned?: boolean; answered?: boolean; nearby?: string[] };
 }
 
 interface ChatApi {
@@ -150,8 +151,9 @@ export function participantHandler(deps: ParticipantDeps) {
         const uri = toUri(roots, s.path);
         stream.reference(new vscode.Location(uri, new vscode.Range(s.startLine - 1, 0, s.endLine - 1, 0)));
       }
-      stream.markdown(`\n\n*${answerNote(result, pins, deps.learning())}*`);
-      return { metadata: { command, answered: true, learned: result.usedAdapter } };
+      stream.markdown(`\n\n*${answerNote(result, pins, deps.learning())}${nearbyNote(result.alsoLearned)}*`);
+      const nearby = result.alsoLearned?.map((a) => a.question);
+      return { metadata: { command, answered: true, learned: result.usedAdapter, ...(nearby?.length ? { nearby } : {}) } };
     } catch (err) {
       if (err instanceof TrainerError && err.kind === 'cancelled') return { metadata: { command } };
       return { metadata: { command }, errorDetails: { message: err instanceof Error ? err.message : String(err) } };
@@ -162,11 +164,14 @@ export function participantHandler(deps: ParticipantDeps) {
   };
 }
 
-/** Follow-ups under an answer: learning when nothing is learned yet, the status after a learn. */
+/**
+ * Follow-ups under an answer: learning when nothing is learned yet, the status after a learn, and
+ * after an answer the other learned facts near its question, each asked as learning asked it.
+ */
 export function followups(result: ParticipantResult): { prompt: string; label: string; command?: string }[] {
   if (result.metadata.command === 'learn' && result.metadata.learned) return [{ prompt: '', label: vscode.l10n.t('What does LIFT know now?'), command: 'status' }];
   if (result.metadata.learned === false) return [{ prompt: '', label: vscode.l10n.t('Learn this workspace'), command: 'learn' }];
-  return [];
+  return (result.metadata.nearby ?? []).map((question) => ({ prompt: question, label: question }));
 }
 
 export type ParticipantHandler = ReturnType<typeof participantHandler>;
@@ -175,16 +180,16 @@ export type ParticipantHandler = ReturnType<typeof participantHandler>;
  * Registers @lift where the editor has the chat API (`registered` false elsewhere: the sidebar
  * serves alone). Returns the handler too, and counts the requests the Chat view sends it.
  */
-export function registerParticipant(deps: ParticipantDeps, icon: vscode.Uri): { registered: boolean; handler: ParticipantHandler; requests: () => number; dispose(): void } {
+export function registerParticipant(deps: ParticipantDeps, icon: vscode.Uri): { registered: boolean; handler: ParticipantHandler; followups: typeof followups; requests: () => number; dispose(): void } {
   const handler = participantHandler(deps);
   let requests = 0;
   const chat = (vscode as unknown as { chat?: Partial<ChatApi> }).chat;
-  if (typeof chat?.createChatParticipant !== 'function') return { registered: false, handler, requests: () => 0, dispose: () => undefined };
+  if (typeof chat?.createChatParticipant !== 'function') return { registered: false, handler, followups, requests: () => 0, dispose: () => undefined };
   const participant = chat.createChatParticipant(PARTICIPANT_ID, (...args) => {
     requests++;
     return handler(...args);
   });
   participant.iconPath = icon;
   participant.followupProvider = { provideFollowups: followups };
-  return { registered: true, handler, requests: () => requests, dispose: () => participant.dispose() };
+  return { registered: true, handler, followups, requests: () => requests, dispose: () => participant.dispose() };
 }

@@ -303,7 +303,7 @@ function appendToAnswer(a: AnswerView, chunk: string): void {
   });
 }
 
-function finish(a: AnswerView, end: { outcome: HistoryItem['outcome']; error?: string; note?: string }): void {
+function finish(a: AnswerView, end: Pick<HistoryItem, 'outcome' | 'error' | 'note' | 'nearby'>): void {
   if (a.frame !== undefined) cancelAnimationFrame(a.frame);
   a.frame = undefined;
   setAnswer(a, a.text);
@@ -316,6 +316,24 @@ function finish(a: AnswerView, end: { outcome: HistoryItem['outcome']; error?: s
     linkFileRefs(note);
     a.root.append(note);
   }
+  if (end.nearby?.length) a.root.append(nearbyFacts(end.nearby));
+}
+
+/**
+ * The other learned facts near the question, each a button that asks it in the words learning
+ * used: an answer to a reworded question can be about the wrong fact, and one of these the right one.
+ */
+function nearbyFacts(nearby: NonNullable<HistoryItem['nearby']>): HTMLElement {
+  const box = el('div', { className: 'nearby' });
+  box.append(el('span', { text: l10n.t('Other learned facts near the question:') }));
+  for (const fact of nearby) {
+    const ask = el('button', { className: 'ask-nearby', text: fact.value !== undefined ? l10n.t('{0} ({1})', fact.question, fact.value) : fact.question });
+    ask.type = 'button';
+    ask.title = l10n.t('Ask this question');
+    ask.addEventListener('click', () => post({ type: 'ask', text: fact.question }));
+    box.append(ask);
+  }
+  return box;
 }
 
 function setBusy(): void {
@@ -436,7 +454,8 @@ function onHostMessage(m: HostToWebview): void {
       if (!a) break;
       finish(a, m);
       // screen readers hear the answer once, complete, with what it drew on (or why it failed)
-      announcer.textContent = m.outcome === 'done' ? `${l10n.t('LIFT answered: {0}', a.text)}${m.note ? ` (${m.note})` : ''}` : m.outcome === 'failed' ? l10n.t("LIFT's answer failed: {0}", m.error ?? '') : l10n.t('LIFT stopped answering.');
+      const nearby = m.nearby?.length ? ` ${l10n.t('Other learned facts near the question:')} ${m.nearby.map((f) => f.question).join('; ')}` : '';
+      announcer.textContent = m.outcome === 'done' ? `${l10n.t('LIFT answered: {0}', a.text)}${m.note ? ` (${m.note})` : ''}${nearby}` : m.outcome === 'failed' ? l10n.t("LIFT's answer failed: {0}", m.error ?? '') : l10n.t('LIFT stopped answering.');
       answers.delete(m.id);
       pending = Math.max(0, pending - 1);
       setBusy();

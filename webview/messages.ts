@@ -2,7 +2,7 @@
  * Messages between the sidebar webview and the extension host, declared once for both sides.
  * The webview imports types only: its bundle must not pull in host code (the checks here run in the host).
  */
-import { type LearnPhase, MAX_MENTIONS, type SelfCheckFigures } from '../native/protocol';
+import { type LearnPhase, MAX_MENTIONS, type NearbyFact, type SelfCheckFigures } from '../native/protocol';
 
 /** What the sidebar shows about the trainer. */
 export type TrainerView =
@@ -24,6 +24,8 @@ export interface HistoryItem {
   outcome: 'done' | 'cancelled' | 'failed';
   error?: string;
   note?: string;
+  /** Other learned facts near the question: the view offers to ask each as learning asked it. */
+  nearby?: NearbyFact[];
 }
 
 /** The learning panel: progress with the loss curve while learning runs, the report after. */
@@ -89,7 +91,7 @@ export type HostToWebview =
   /** A question was accepted (typed in the view or sent by a command); an answer follows. */
   | { type: 'question'; id: number; text: string }
   | { type: 'answerChunk'; id: number; text: string }
-  | { type: 'answerEnd'; id: number; outcome: 'done' | 'cancelled' | 'failed'; error?: string; note?: string };
+  | { type: 'answerEnd'; id: number; outcome: 'done' | 'cancelled' | 'failed'; error?: string; note?: string; nearby?: NearbyFact[] };
 
 export type WebviewToHost =
   | { type: 'ready' }

@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JSON_FILE_LIMIT, readText } from '../files';
+import type { NearbyFact } from '../protocol';
 import type { QAPair } from './qa';
 import { Bm25Index, type Chunk, terms } from './retrieve';
 import { QUESTION_WORDS, stem } from './searchindex';
@@ -166,14 +167,8 @@ const OTHER_KIND = 0.5;
  */
 const LESSER_KIND = 0.8;
 
-/** A learned fact shown beside an answer as one the user may have meant: its learned question and value. */
-export interface AlsoLearned {
-  question: string;
-  value?: string;
-}
-
 /** Facts shown beside an answer, as a line says them: "…hand over at 07:30 and what time?" (19:30); "…" (…). */
-export const alsoLearnedText = (also: readonly AlsoLearned[]): string => also.map((a) => `"${a.question}"${a.value !== undefined ? ` (${a.value})` : ''}`).join('; ');
+export const alsoLearnedText = (also: readonly NearbyFact[]): string => also.map((a) => `"${a.question}"${a.value !== undefined ? ` (${a.value})` : ''}`).join('; ');
 
 /**
  * Facts shown beside an answer: the next ones whose match scores at least this share of the
@@ -215,7 +210,7 @@ export class QuestionMatcher {
   }
 
   /** The learned question of the fact `question` is most likely about, or undefined (it asks for more than a fact, it is nearest to a learned answer of another kind, or it shares no word but "is" and "the" with it); with the next facts near it (`ALSO_SHARE`). */
-  nearest(question: string): { question: string; score: number; also: AlsoLearned[] } | undefined {
+  nearest(question: string): { question: string; score: number; also: NearbyFact[] } | undefined {
     if (!asksForAFact(question) || !this.answers.length) return undefined;
     const ranked = this.rank(question);
     const best = ranked[0];
@@ -224,7 +219,7 @@ export class QuestionMatcher {
     const nearest = this.answers[best.index]!;
     const words = new Set(stemmed(`${nearest.questions.join('\n')}\n${nearest.context}`).split(' '));
     if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
-    const also: AlsoLearned[] = [];
+    const also: NearbyFact[] = [];
     for (const r of ranked.slice(1)) {
       if (also.length >= ALSO_COUNT || r.score < ALSO_SHARE * best.score) break;
       const a = this.answers[r.index]!;
@@ -234,7 +229,7 @@ export class QuestionMatcher {
   }
 
   /** The learned question to ask instead of `question` (`nearest`), or undefined where there is none or it is that question already. */
-  match(question: string): { question: string; score: number; also: AlsoLearned[] } | undefined {
+  match(question: string): { question: string; score: number; also: NearbyFact[] } | undefined {
     const m = this.nearest(question);
     const same = (a: string): string => a.trim().replace(/\s+/g, ' ').toLowerCase();
     // already asked as learned: nothing to say

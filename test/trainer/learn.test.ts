@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { TrainerClient, TrainerError } from '../../native/client';
-import { answerNote, ChatController } from '../../src/chatController';
+import { type AnswerContext, answerNote, ChatController, nearbyNote } from '../../src/chatController';
+import type { HistoryItem, HostToWebview } from '../../webview/messages';
 import type { LearnProgress } from '../../native/protocol';
 import { byteLevelTokenizerJson } from '../../native/model/bytelevel';
 import { randomWeights, smallConfig } from '../../native/model/init';
@@ -193,7 +194,21 @@ describe('learn over JSON-RPC', () => {
     const learnedNow = QuestionMatcher.load(richer)!.answers;
     assert.equal(near.askedAs, learnedNow[asked]!.questions[0]);
     assert.deepEqual(near.alsoLearned, [{ question: learnedNow[other]!.questions[0], value: learnedNow[other]!.value }]);
-    assert.ok(answerNote(near, [], false).endsWith(` Other learned facts near the question: "${learnedNow[other]!.questions[0]}" (${learnedNow[other]!.value}).`), answerNote(near, [], false));
+    assert.doesNotMatch(answerNote(near, [], false), /Other learned facts/);
+    assert.equal(nearbyNote(near.alsoLearned), ` Other learned facts near the question: "${learnedNow[other]!.questions[0]}" (${learnedNow[other]!.value}).`);
+    // the sidebar's controller hands them to the view (which offers to ask each) and keeps them in the history
+    const history: HistoryItem[] = [];
+    const posted: HostToWebview[] = [];
+    const chat = new ChatController(client, {
+      answerContext: () => ({ model: modelDir, roots: [docs], adapterDir: richer, maxTokens: 2 }) as AnswerContext,
+      history: { load: () => history, save: (items) => void history.splice(0, history.length, ...items) },
+    });
+    chat.attach((m) => posted.push(m));
+    const outcome = await chat.ask('How long is it for an Orbit job?');
+    assert.deepEqual([outcome.outcome, outcome.nearby], ['done', near.alsoLearned]);
+    assert.deepEqual(posted.find((m) => m.type === 'answerEnd'), { type: 'answerEnd', id: 1, outcome: 'done', note: outcome.note, nearby: near.alsoLearned });
+    assert.deepEqual(history.at(-1)?.nearby, near.alsoLearned);
+    chat.dispose();
     fs.rmSync(richer, { recursive: true, force: true });
     assert.equal((await ask('Explain how Orbit schedules jobs.')).askedAs, undefined);
     const base = await client.ask({ question: 'Which queue do Orbit jobs land in?', roots: [docs], model: modelDir, maxTokens: 2 });

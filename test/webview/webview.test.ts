@@ -148,6 +148,8 @@ describe('sidebar webview in Chromium', () => {
     await playAnswer(h, 1, 'Where is `main`?', ['`main` is in [src/main.ts:1](src/main.ts:1).\n\n```ts\nexport function main() {}\n```']);
     await post({ type: 'question', id: 2, text: 'And then?' });
     await post({ type: 'answerEnd', id: 2, outcome: 'failed', error: 'The LIFT trainer stopped unexpectedly.' });
+    await post({ type: 'question', id: 3, text: 'When does the night shift start?' });
+    await post({ type: 'answerEnd', id: 3, outcome: 'done', note: 'Learned knowledge', nearby: [{ question: 'Shifts hand over at 07:30 and what time?', value: '19:30' }] });
     // DevTools evaluation: the page's CSP does not apply, and no script is added to the page
     await h.page.evaluate(fs.readFileSync(path.join(repoRoot, 'node_modules/axe-core/axe.min.js'), 'utf8'));
     const violations = await h.page.evaluate('axe.run(document).then((r) => r.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join("; ")}`))');
@@ -169,6 +171,35 @@ describe('sidebar webview in Chromium', () => {
     assert.deepEqual(h.fromWebview.at(-1), { type: 'openFile', path: 'lib/util.ts', line: 10 });
   });
 
+  test('the other learned facts near a question are buttons under its answer that ask them, in the history too', async () => {
+    const history: HistoryItem[] = [];
+    h = await open(0, { history: { load: () => history, save: (items) => void history.splice(0, history.length, ...items) } });
+    await h.page.locator('#trainer[data-state="ready"]').waitFor({ timeout: 15_000 });
+    const post = (m: HostToWebview): Promise<void> => h.page.evaluate((msg) => window.postMessage(msg, '*'), m);
+    const nearby = [{ question: 'Shifts last twelve hours and hand over at 07:30 and what time?', value: '19:30' }, { question: 'Who takes shift swaps?' }];
+    await post({ type: 'question', id: 40, text: 'When does the night shift start?' });
+    await post({ type: 'answerEnd', id: 40, outcome: 'done', note: 'Learned knowledge', nearby });
+    const buttons = h.page.locator('.message.answer[data-id="40"] .nearby button');
+    assert.equal(await h.page.locator('.message.answer[data-id="40"] .nearby > span').innerText(), 'Other learned facts near the question:');
+    assert.deepEqual(await buttons.allInnerTexts(), ['Shifts last twelve hours and hand over at 07:30 and what time? (19:30)', 'Who takes shift swaps?']);
+    assert.deepEqual(await buttons.evaluateAll((bs) => bs.map((b) => [b.tagName, (b as HTMLButtonElement).type, b.getAttribute('title')])), [
+      ['BUTTON', 'button', 'Ask this question'],
+      ['BUTTON', 'button', 'Ask this question'],
+    ]);
+    // a click asks the learned question: a round trip through the host's controller and the trainer
+    await buttons.nth(0).click();
+    assert.deepEqual(h.fromWebview.at(-1), { type: 'ask', text: nearby[0]!.question });
+    await h.page.locator('.message.answer[data-outcome="done"]:not([data-id="40"])').waitFor({ timeout: 15_000 });
+    assert.equal(await h.page.locator('.message.question').last().innerText(), `You\n${nearby[0]!.question}`);
+    // kept with the exchange: the restored history offers them again
+    history.unshift({ question: 'When does the night shift start?', answer: 'At 19:30.', outcome: 'done', note: 'Learned knowledge', nearby });
+    await h.page.reload();
+    await h.page.locator('.message.answer[data-history="true"] .nearby button').first().waitFor({ timeout: 15_000 });
+    await h.page.locator('.message.answer[data-history="true"] .nearby button').nth(1).click();
+    assert.deepEqual(h.fromWebview.at(-1), { type: 'ask', text: 'Who takes shift swaps?' });
+    assert.deepEqual(h.errors, []);
+  });
+
   test('in a pseudo-locale every string of the sidebar itself comes from the bundle', async () => {
     h = await open();
     await h.page.goto(`${origin}/qps-ploc`);
@@ -180,8 +211,10 @@ describe('sidebar webview in Chromium', () => {
     await playAnswer(h, 4, 'Q', ['```ts\nx\n```']);
     await post({ type: 'question', id: 5, text: 'Q' });
     await post({ type: 'answerEnd', id: 5, outcome: 'cancelled' });
+    await post({ type: 'question', id: 6, text: 'Q' });
+    await post({ type: 'answerEnd', id: 6, outcome: 'done', nearby: [{ question: 'Q2' }] });
     const texts = await h.page.evaluate(() => {
-      const own = ['#knowledge', '#trainer .state', '#trainer vscode-badge:first-of-type', '#learning .head', '#learning .loss span', '#learning .report', '.offer span', '#learn', '#send', '#clear', '#stop', 'h1', '.copy', '.insert', '.message.answer[data-id="5"] .note'];
+      const own = ['#knowledge', '#trainer .state', '#trainer vscode-badge:first-of-type', '#learning .head', '#learning .loss span', '#learning .report', '.offer span', '#learn', '#send', '#clear', '#stop', 'h1', '.copy', '.insert', '.message.answer[data-id="5"] .note', '.nearby > span'];
       const out: string[] = own.flatMap((s) => [...document.querySelectorAll(s)].map((e) => `${s}: ${e.textContent ?? ''}`));
       for (const e of document.querySelectorAll('[placeholder], [title], [aria-label]')) for (const a of ['placeholder', 'title', 'aria-label']) if (e.hasAttribute(a)) out.push(`[${a}]: ${e.getAttribute(a)}`);
       return out;
@@ -290,10 +323,10 @@ describe('sidebar webview in Chromium', () => {
     for (const text of ['The ', 'port ', 'is ', '7431.']) await post({ type: 'answerChunk', id: 7, text });
     await h.page.waitForTimeout(100);
     assert.deepEqual(await h.page.evaluate(() => (window as unknown as { announced: string[] }).announced), [], 'nothing announced while streaming');
-    await post({ type: 'answerEnd', id: 7, outcome: 'done', note: 'Learned knowledge' });
+    await post({ type: 'answerEnd', id: 7, outcome: 'done', note: 'Learned knowledge', nearby: [{ question: 'The admin API listens on which port?', value: '7432' }] });
     await h.page.locator('.message.answer[data-id="7"][data-outcome="done"]').waitFor({ timeout: 5000 });
     await h.page.waitForTimeout(100);
-    assert.deepEqual(await h.page.evaluate(() => (window as unknown as { announced: string[] }).announced), ['LIFT answered: The port is 7431. (Learned knowledge)']);
+    assert.deepEqual(await h.page.evaluate(() => (window as unknown as { announced: string[] }).announced), ['LIFT answered: The port is 7431. (Learned knowledge) Other learned facts near the question: The admin API listens on which port?']);
     const box = await h.page.locator('#announcer').boundingBox();
     assert.ok(box && box.width <= 1 && box.height <= 1, `the announcer takes no room (${JSON.stringify(box)})`);
   });

@@ -228,6 +228,10 @@ describe('LIFT in VS Code', () => {
     const refs = parts.filter(([k]) => k === 'reference').map(([, v]) => v as vscode.Location);
     assert.ok(refs.some((l) => l.uri.fsPath === main.fsPath), `a reference to src/main.ts among ${refs.map((l) => l.uri.fsPath).join(', ')}`);
     assert.match(text(), /\n\n\*Learned knowledge[^*]*\*$/, 'the note says what it drew on');
+    // the other learned facts near a question come back as follow-ups that ask them
+    const nearby = ['Jobs time out after how long?', 'Jobs are retried after how long?'];
+    assert.deepEqual(api.participant.followups({ metadata: { command: 'ask', answered: true, learned: true, nearby } }), nearby.map((q) => ({ prompt: q, label: q })));
+    assert.deepEqual(api.participant.followups({ metadata: { command: 'ask', answered: true, learned: true } }), []);
 
     parts.length = 0;
     const mention = { id: 'vscode.file', value: new vscode.Location(main, new vscode.Range(0, 0, 2, 1)) };
