@@ -17,16 +17,20 @@ export interface TermItem {
   at: number;
 }
 
-/** "- `name`: description", "* **name** — description" (the raw Markdown of a list item). */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s)\s*/;
-/** A term is a name (an option, a method, a flag, a path), not a number or an expression. */
-const TERM_NAME = /^-{0,2}[A-Za-z_$][\w.$/-]*(?:\(\))?$/;
+/**
+ * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description"
+ * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
+ * `termFacts` reads it).
+ */
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\((?:default|defaults\s+to)\b[^()\n]*\)\s*[.:]?)\s*/i;
+/** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
+const TERM_NAME = /^(?:-{0,2}|\.)[A-Za-z_$][\w.$/-]*(?:\([^()\n]*\))?$/;
 
-/** The term a list item describes, when it is one ("* `retries`: …"). */
+/** The term a list item describes, when it is one ("* `retries`: …"); a method's arguments are left out (`.unwatch(path)` → `.unwatch()`). */
 export function termItem(raw: string): TermItem | undefined {
   const m = TERM.exec(raw);
   const name = (m?.[1] ?? m?.[2])?.trim();
-  return m && name && TERM_NAME.test(name) ? { name, at: m[0].length } : undefined;
+  return m && name && TERM_NAME.test(name) ? { name: name.replace(/\([^()]+\)$/, '()'), at: m[0].length } : undefined;
 }
 
 /** What a document calls the terms of a list, from the text before it ("Available options:", "can contain any of the following keys:"). */
@@ -74,12 +78,17 @@ export function verbForms(verb: string): { present: string; infinitive: string }
 
 /**
  * The description as a phrase the questions can hold: "whether to X" (`whether`), a verb phrase
- * ("randomizes the timeouts …", `verb`; "is called if …" for a participle) or a noun phrase ("the
- * maximum number of …", `noun`).
+ * ("randomizes the timeouts …", `verb`; "is called if …" for a participle), a noun phrase ("the
+ * maximum number of …", `noun`) or what setting it does ("if `true` causes …", `condition`).
  */
-export function describe(description: string): { form: 'whether' | 'verb' | 'noun'; phrase: string; infinitive?: string } | undefined {
-  const d = clean(description.replace(/\([^()]+\)/g, ' ')).replace(/[.,;:]+$/, '');
+export function describe(description: string): { form: 'whether' | 'verb' | 'noun' | 'condition'; phrase: string; infinitive?: string } | undefined {
+  // "Indicates whether to …" says what "whether to …" says
+  const d = clean(description.replace(/\([^()]+\)/g, ' '))
+    .replace(/[.,;:]+$/, '')
+    .replace(/^(?:indicates|determines|specifies|controls|decides|sets)\s+(?=whether\b)/i, '');
   if (d.split(/\s+/).length < 2) return undefined;
+  // "If set to `false`, …", "if `true` causes …": what setting it does, under its condition
+  if (/^(?:if|when|unless)\b/i.test(d)) return { form: 'condition', phrase: lowerFirst(d) };
   if (/^whether\b/i.test(d)) return { form: 'whether', phrase: d.replace(/^whether\s+/i, '') };
   // the first word's tags after "it" and after "to": a verb in both ("Resolve symlinks", "Returns
   // an array") — compromise tags a description's first word alone as a noun too readily, and
@@ -155,6 +164,7 @@ export function termFacts(
         const to = /^to\s+(.+)$/i.exec(d.phrase)?.[1];
         return [`Which ${k} sets whether ${d.phrase}?`, `Which ${k}${of} decides whether ${d.phrase}?`, ...(to ? [`Which ${k} do I set to ${to}?`, `Which ${k} makes it ${to}?`, `What is the name of the ${k} to ${to}?`] : [])];
       }
+      if (d.form === 'condition') return [`Which ${k}, ${d.phrase}?`, `Which ${k}${of} is it that, ${d.phrase}?`];
       if (d.form === 'verb') return [`Which ${k} ${d.phrase}?`, `Which ${k}${of} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} is used to ${d.infinitive}?`, `Which ${k} do I use to ${d.infinitive}?`] : [`What is the name of the ${k} that ${d.phrase}?`])];
       return [`Which ${k} sets ${d.phrase}?`, `Which ${k} controls ${d.phrase}?`, `Which ${k}${of} is ${d.phrase}?`, `Which ${k} do I use for ${d.phrase}?`, `What is the name of the ${k} for ${d.phrase}?`];
     });
@@ -173,7 +183,7 @@ export function termFacts(
       asks.push(`By default, does it decide whether ${d.phrase}?`, ...(to ? [`Does it ${to} by default?`, `Unless configured otherwise, does it ${to}?`] : []));
     } else if (d?.infinitive) {
       asks.push(`Does it ${d.infinitive} by default?`, `Unless configured otherwise, does it ${d.infinitive}?`);
-    } else if (d) {
+    } else if (d?.form === 'verb') {
       asks.push(`By default, what ${d.phrase}?`, `What ${d.phrase} unless I configure one?`);
     }
     fact('default', def.value, lineOf(item, def.start), asks);
@@ -210,7 +220,7 @@ export function callFacts(file: string, call: string, item: { text: string; code
   const firstEnd = sentenceEnd(text, 0);
   // "This is an alias for …", "It is the sync version of …": what it is
   const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
-  if (d && !/^returns\b/i.test(d.phrase)) {
+  if (d && d.form !== 'condition' && !/^returns\b/i.test(d.phrase)) {
     fact('name', call, item.line, kinds.flatMap((k) =>
       d.form === 'verb' ? [`Which ${k} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} do I call to ${d.infinitive}?`, `What ${k} is there to ${d.infinitive}?`] : [])]
       : d.form === 'noun' ? [`Which ${k} is ${d.phrase}?`, `Which ${k} gives ${d.phrase}?`]

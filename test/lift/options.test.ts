@@ -46,6 +46,13 @@ test('a term list item is recognised by its term, and what the document calls it
   assert.equal(termItem('* `1000`: The `minTimeout` value in ms'), undefined);
   assert.equal(termItem('* `k = 0 ... 9`: The `retries` value'), undefined);
   assert.equal(termItem('* retries are counted from zero'), undefined);
+  // a default in parentheses before the description; a method with a leading dot and its arguments
+  const initial = '- `ignoreInitial` (default: `false`). ';
+  assert.deepEqual(termItem(`${initial}If set to \`false\` then events are emitted`), { name: 'ignoreInitial', at: initial.length });
+  assert.equal(termItem('- `usePolling` (Default: `false`): Whether to poll')?.name, 'usePolling');
+  assert.equal(termItem('- `.getWatched()`: Returns an object')?.name, '.getWatched()');
+  assert.equal(termItem('- `.unwatch(path / paths)`: Stop watching files')?.name, '.unwatch()');
+  assert.equal(termItem('- `depth` (in levels). How deep to go'), undefined, 'only a default may stand between a term and its description');
   assert.equal(termKind('Available options:'), 'option');
   assert.equal(termKind('`options` is a JS object that can contain any of the following keys:'), 'option');
   assert.equal(termKind('It accepts these keys:'), 'key');
@@ -60,6 +67,8 @@ test('a description reads as whether-to, a verb phrase or a noun phrase', () => 
   assert.deepEqual(describe('The maximum time (in milliseconds) that it may run.'), { form: 'noun', phrase: 'the maximum time that it may run' });
   assert.deepEqual(describe('Custom lockfile path'), { form: 'noun', phrase: 'the custom lockfile path' });
   assert.equal(describe('Path'), undefined);
+  assert.deepEqual(describe('Indicates whether to watch files that cannot be read'), { form: 'whether', phrase: 'to watch files that cannot be read' });
+  assert.deepEqual(describe('If `true` causes tmp to close the descriptor'), { form: 'condition', phrase: 'if `true` causes tmp to close the descriptor' });
   assert.equal(callOf('retry.operation([options])'), 'retry.operation()');
   assert.equal(callOf('.lockSync(file, [options])'), 'lockSync()');
   assert.equal(callOf('new RetryOperation(timeouts, [options])'), 'new RetryOperation()');
@@ -107,6 +116,33 @@ test('a section that documents a call gives the call by what it does and what it
   // "Returns a `Pond` handle or throws on error": the value stops before "or throws"
   const open = facts.find((f) => f.attribute === 'returns' && f.subject === 'pond.open()');
   assert.ok(open && statesDirectly(open.value, 'a Pond handle'), JSON.stringify(open));
+});
+
+test('options written "`name` (default: `x`). Description" and methods written "`.name(args)`: …" are terms too', () => {
+  const doc = [
+    '# watcher',
+    '',
+    '## Options',
+    '',
+    '- `ignorePermissionErrors` (default: `false`). Indicates whether to watch files',
+    '  that lack read permissions if possible.',
+    '- `atomic` (default: `true`). If set to `true`, a file deleted and added again',
+    '  within 100 ms is reported as changed.',
+    '',
+    '## Methods',
+    '',
+    '- `.getWatched()`: Returns an object representing all the paths being watched.',
+    '',
+  ].join('\n');
+  const { facts } = proseFacts('README.md', doc);
+  const find = (attribute: string, value: string) => facts.find((f) => f.attribute === attribute && f.value === value);
+  const all = JSON.stringify(facts.map((f) => [f.attribute, f.value, f.questions[0]]));
+  assert.ok(find('name', 'ignorePermissionErrors')?.questions.includes('Which option sets whether to watch files that lack read permissions if possible?'), all);
+  assert.equal(find('default', 'false')?.subject, 'the ignorePermissionErrors option', all);
+  assert.ok(find('name', 'atomic')?.questions.includes('Which option, if set to true, a file deleted and added again within 100 ms is reported as changed?'), all);
+  assert.ok(find('default', 'true')?.questions.includes('What does atomic default to?'), all);
+  assert.ok(!facts.some((f) => f.questions.some((q) => /default, what if|whether if/i.test(q))), 'a condition is no verb or noun phrase');
+  assert.ok(find('name', '.getWatched()')?.questions.includes('Which method returns an object representing all the paths being watched?'), all);
 });
 
 test('a list that does not say what its terms are asks "which one"', () => {
