@@ -42,8 +42,11 @@ export function termKind(intro: string): string | undefined {
 const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])(?=\s|$)/g, '$1').trim();
 const lowerFirst = (s: string): string => s.replace(/^[A-Z](?=[a-z]|\s)/, (c) => c.toLowerCase());
 
-/** "the default is X", "defaults to X", "default: X", "by default it is X" (the value follows). */
-const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default:|by\s+default(?:\s+it)?\s+is)\s+/gi;
+/**
+ * "the default is X", "defaults to X", "default: X", "by default it is X", "falls back to X" (the
+ * value follows), and "default `X`" where a code span or a number follows at once (`bare`).
+ */
+const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default:|by\s+default(?:\s+it)?\s+is|falls?\s+back\s+to|(default))\s+/gi;
 /** "minimum value is X", "max: X" (the value follows). */
 const BOUND = /\b(min|max)(?:imum)?(?:\s+value)?\s*(?:is|of|:)\s+/gi;
 /** Where the sentence that runs from `from` ends (a stop not after e.g. or i.e.), or the text's end. */
@@ -132,7 +135,8 @@ export function termFacts(
   let description = text.slice(term.at, firstEnd);
   const defaults: { value: string; start: number; end: number }[] = [];
   for (const m of text.matchAll(DEFAULT)) {
-    const v = valueAt(text, code, m.index! + m[0].length, true);
+    // "the system's default temporary directory" is no default value: a bare "default" takes only a code span or a number
+    const v = valueAt(text, code, m.index! + m[0].length, m[1] === undefined);
     if (v) defaults.push({ value: v.value, start: m.index!, end: v.end });
   }
   const bounds: { which: 'min' | 'max'; value: string; start: number; end: number }[] = [];

@@ -128,6 +128,8 @@ test('options written "`name` (default: `x`). Description" and methods written "
     '  that lack read permissions if possible.',
     '- `atomic` (default: `true`). If set to `true`, a file deleted and added again',
     '  within 100 ms is reported as changed.',
+    '- `tries`: how many times to try for a unique name under the default temporary folder, default `3`',
+    '- `mode`: the file mode to create with, falls back to `0o600` on file creation',
     '',
     '## Methods',
     '',
@@ -142,6 +144,10 @@ test('options written "`name` (default: `x`). Description" and methods written "
   assert.ok(find('name', 'atomic')?.questions.includes('Which option, if set to true, a file deleted and added again within 100 ms is reported as changed?'), all);
   assert.ok(find('default', 'true')?.questions.includes('What does atomic default to?'), all);
   assert.ok(!facts.some((f) => f.questions.some((q) => /default, what if|whether if/i.test(q))), 'a condition is no verb or noun phrase');
+  // "default `3`" and "falls back to `0o600`" are defaults; "the default temporary folder" is not
+  assert.equal(find('default', '3')?.subject, 'the tries option', all);
+  assert.equal(find('default', '0o600')?.subject, 'the mode option', all);
+  assert.ok(!facts.some((f) => f.attribute === 'default' && /temporary/.test(f.value)), all);
   assert.ok(find('name', '.getWatched()')?.questions.includes('Which method returns an object representing all the paths being watched?'), all);
 });
 
