@@ -93,8 +93,23 @@ export const asksForAFact = (question: string): boolean => !NOT_A_FACT.test(ques
 const stemmed = (text: string): string =>
   terms(text)
     .filter((t) => !QUESTION_WORDS.has(t))
-    .map(stem)
+    .map(word)
     .join(' ');
+
+/**
+ * Short forms READMEs and users write for the same word ("env" and "environment variable",
+ * "dir" and "folder"), read as one: without the model, spec 100 → 101, proper-lockfile 11 → 13,
+ * chokidar 8 → 9 and the held-out chalk 6 → 7 matched, no set lower (chalk's misses unread).
+ */
+const SHORT: Readonly<Record<string, string>> = {
+  env: 'environment', config: 'configuration', cfg: 'configuration', dir: 'directory', dirs: 'directory', folder: 'directory', folders: 'directory',
+  max: 'maximum', min: 'minimum', ms: 'millisecond', sec: 'second', secs: 'second', arg: 'argument', args: 'argument', param: 'parameter', params: 'parameter',
+  opts: 'option', repo: 'repository', repos: 'repository', dep: 'dependency', deps: 'dependency', info: 'information', auth: 'authentication', db: 'database',
+  msg: 'message', err: 'error', fn: 'function', func: 'function',
+};
+
+/** A term as the match compares it: its long form, stemmed. */
+const word = (t: string): string => stem(SHORT[t] ?? t);
 
 /** How much the source paragraph counts beside the fact's own questions (it names the component as the text does). */
 const CONTEXT_WEIGHT = 1;
@@ -218,7 +233,7 @@ export class QuestionMatcher {
     // sharing only "is" and "the" is no match: the question is asked as written
     const nearest = this.answers[best.index]!;
     const words = new Set(stemmed(`${nearest.questions.join('\n')}\n${nearest.context}`).split(' '));
-    if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(stem(t)))) return undefined;
+    if (!nearest.fact || !terms(question).some((t) => !QUESTION_WORDS.has(t) && words.has(word(t)))) return undefined;
     const also: NearbyFact[] = [];
     for (const r of ranked.slice(1)) {
       if (also.length >= ALSO_COUNT || r.score < ALSO_SHARE * best.score) break;

@@ -113,9 +113,12 @@ describe('matching a question', () => {
     ]);
     const q = 'Which env var holds the credentials of the relay?';
     assert.equal(m.match(q)?.question, 'The relay reads its credentials from which environment variable?');
-    // without values (an adapter learned before they were kept) the words alone decide
-    const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a));
+    // without values (an adapter learned before they were kept) the words alone decide: with the
+    // learned question saying only "which variable", the first fact's words are nearer
+    const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }, i) => ({ ...a, questions: i === 1 ? ['The relay reads its credentials from which variable?'] : a.questions })));
     assert.equal(plain.match(q)?.question, m.answers[0]!.questions[0]);
+    // a short form is read as its long one: "env" is "environment", so the words alone find the fact that says so
+    assert.equal(new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a)).match(q)?.question, 'The relay reads its credentials from which environment variable?');
   });
 
   test('a value of a kind the question allows, but not the first it names, counts a little less', () => {
