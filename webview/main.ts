@@ -327,7 +327,7 @@ function nearbyFacts(nearby: NonNullable<HistoryItem['nearby']>): HTMLElement {
   const box = el('div', { className: 'nearby' });
   box.append(el('span', { text: l10n.t('Other learned facts near the question:') }));
   for (const fact of nearby) {
-    const ask = el('button', { className: 'ask-nearby', text: fact.value !== undefined ? l10n.t('{0} ({1})', fact.question, fact.value) : fact.question });
+    const ask = el('button', { text: fact.value !== undefined ? l10n.t('{0} ({1})', fact.question, fact.value) : fact.question });
     ask.type = 'button';
     ask.title = l10n.t('Ask this question');
     ask.addEventListener('click', () => post({ type: 'ask', text: fact.question }));
