@@ -136,6 +136,20 @@ describe('matching a question', () => {
     assert.ok(Math.abs(score(m) / score(plain) - 0.8) < 1e-9);
   });
 
+  test("a section ranked first gives way to a fact scoring at least 0.8 of it; one far ahead is asked as written", () => {
+    const context = '## Graceful cleanup\nTemporary files are removed when the process exits only if you call setGracefulCleanup() first.';
+    const m = new QuestionMatcher([
+      { questions: ['What does the section "Graceful cleanup" say?', 'What is said about graceful cleanup?'], context, fact: false },
+      { questions: ['To remove temporary files on exit, you call which method first?'], context, fact: true, value: 'setGracefulCleanup()' },
+    ]);
+    const q = 'How do I get graceful cleanup of my temporary files?';
+    const [first, second] = m.rank(q);
+    assert.equal(first!.index, 0, 'the section shares more words');
+    assert.ok(second!.score >= 0.8 * first!.score && second!.score < first!.score);
+    assert.equal(m.match(q)?.question, 'To remove temporary files on exit, you call which method first?');
+    assert.equal(m.match('What is said in the graceful cleanup section?'), undefined, 'the section far ahead: asked as written');
+  });
+
   test('the next facts near the question come with the match (at most two, each scoring at least 0.6 of the best), with their values', () => {
     const context = '# Shifts\nShifts hand over at 07:30 and 19:30 local time. Swaps go to Ilse Varga.';
     const m = new QuestionMatcher([
