@@ -108,8 +108,26 @@ const SHORT: Readonly<Record<string, string>> = {
   msg: 'message', err: 'error', fn: 'function', func: 'function',
 };
 
-/** A term as the match compares it: its long form, stemmed. */
-const word = (t: string): string => stem(SHORT[t] ?? t);
+/**
+ * British spellings users write for the words READMEs spell the American way ("256-colour output",
+ * "colors"), read as one after stemming, so their inflections meet too ("colours", "initialised").
+ */
+const BRITISH: Readonly<Record<string, string>> = {
+  colour: 'color', behaviour: 'behavior', favour: 'favor', favourite: 'favorite', honour: 'honor', neighbour: 'neighbor', flavour: 'flavor', labour: 'labor',
+  licence: 'license', centre: 'center', metre: 'meter', grey: 'gray', catalogue: 'catalog', dialogue: 'dialog', analogue: 'analog', defence: 'defense', offence: 'offense',
+  analyse: 'analyze', initialise: 'initialize', serialise: 'serialize', deserialise: 'deserialize', normalise: 'normalize', organise: 'organize', recognise: 'recognize',
+  customise: 'customize', optimise: 'optimize', prioritise: 'prioritize', synchronise: 'synchronize', minimise: 'minimize', maximise: 'maximize', authorise: 'authorize',
+  finalise: 'finalize', sanitise: 'sanitize', tokenise: 'tokenize', visualise: 'visualize', utilise: 'utilize', standardise: 'standardize', localise: 'localize',
+  categorise: 'categorize', memoise: 'memoize', parallelise: 'parallelize', randomise: 'randomize', capitalise: 'capitalize', emphasise: 'emphasize', summarise: 'summarize',
+  cancelled: 'canceled', cancelling: 'canceling', labelled: 'labeled', labelling: 'labeling', modelled: 'modeled', travelled: 'traveled', signalled: 'signaled',
+};
+const SPELLING = new Map(Object.entries(BRITISH).map(([b, a]) => [stem(b), stem(a)]));
+
+/** A term as the match compares it: its long form, stemmed, spelt the American way. */
+const word = (t: string): string => {
+  const s = stem(SHORT[t] ?? t);
+  return SPELLING.get(s) ?? s;
+};
 
 /** How much the source paragraph counts beside the fact's own questions (it names the component as the text does). */
 const CONTEXT_WEIGHT = 1;

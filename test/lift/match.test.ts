@@ -121,6 +121,15 @@ describe('matching a question', () => {
     assert.equal(new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a)).match(q)?.question, 'The relay reads its credentials from which environment variable?');
   });
 
+  test('British spellings meet the American ones, inflected too ("colours" finds "colors", "initialised" "initializes")', () => {
+    const m = new QuestionMatcher([
+      { questions: ['Which option sets the size of the text?'], context: 'The `size` option sets the size of the text.', fact: true, value: 'size' },
+      { questions: ['Which option sets the colors of the text?'], context: 'The `palette` option sets the colors of the text and initializes the terminal.', fact: true, value: 'palette' },
+    ]);
+    assert.equal(m.match('Which option sets the colours of the text?')?.question, 'Which option sets the colors of the text?');
+    assert.equal(m.match('Which option is initialised first?')?.question, 'Which option sets the colors of the text?');
+  });
+
   test('a value of a kind the question allows, but not the first it names, counts a little less', () => {
     const m = new QuestionMatcher([
       { questions: ['Every probe reports to a small gateway on the ceiling that we call a what?'], context: 'Every probe reports to a small gateway on the ceiling, a gateway that we call a roost.', fact: true, value: 'roost' },
