@@ -110,7 +110,9 @@ const SHORT: Readonly<Record<string, string>> = {
 
 /**
  * British spellings users write for the words READMEs spell the American way ("256-colour output",
- * "colors"), read as one after stemming, so their inflections meet too ("colours", "initialised").
+ * "colors"), read as one after stemming, so one form of each stands for its inflections
+ * ("colours", "initialised"; "cancelled" for "cancelling"). SHORT is looked up before stemming
+ * instead: stemmed, "mins" (minutes) would meet "min" (minimum).
  */
 const BRITISH: Readonly<Record<string, string>> = {
   colour: 'color', behaviour: 'behavior', favour: 'favor', favourite: 'favorite', honour: 'honor', neighbour: 'neighbor', flavour: 'flavor', labour: 'labor',
@@ -119,7 +121,7 @@ const BRITISH: Readonly<Record<string, string>> = {
   customise: 'customize', optimise: 'optimize', prioritise: 'prioritize', synchronise: 'synchronize', minimise: 'minimize', maximise: 'maximize', authorise: 'authorize',
   finalise: 'finalize', sanitise: 'sanitize', tokenise: 'tokenize', visualise: 'visualize', utilise: 'utilize', standardise: 'standardize', localise: 'localize',
   categorise: 'categorize', memoise: 'memoize', parallelise: 'parallelize', randomise: 'randomize', capitalise: 'capitalize', emphasise: 'emphasize', summarise: 'summarize',
-  cancelled: 'canceled', cancelling: 'canceling', labelled: 'labeled', labelling: 'labeling', modelled: 'modeled', travelled: 'traveled', signalled: 'signaled',
+  cancelled: 'canceled', labelled: 'labeled', modelled: 'modeled', travelled: 'traveled', signalled: 'signaled',
 };
 const SPELLING = new Map(Object.entries(BRITISH).map(([b, a]) => [stem(b), stem(a)]));
 
