@@ -158,7 +158,7 @@ export function termFacts(
   const facts: Fact[] = [];
   const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
     const qs = [...new Set(questions.map((q) => clean(q)))].filter((q) => !q.includes(value) || attribute === 'name');
-    if (qs.length) facts.push({ kind: 'prose', subject: kind ? `the ${name} ${kind}` : name, attribute, value, path: file, line, evidence: clean(text), questions: qs });
+    if (qs.length) facts.push({ kind: 'prose', subject: kind ? (/^\d/.test(name) ? `${kind} ${name}` : `the ${name} ${kind}`) : name, attribute, value, path: file, line, evidence: clean(text), questions: qs });
   };
   // the term, asked for by what it does
   if (d) {

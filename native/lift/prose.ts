@@ -36,6 +36,8 @@ interface Block {
   code: [number, number][];
   /** The term a list item describes ("* `retries`: The maximum …"), read by `termFacts`. */
   term?: TermItem;
+  /** What a table's terms are, from its first header ("Option" → option). */
+  kind?: string;
 }
 
 const STOPWORDS = new Set('the a an of to in is are and or for on with by be it that this as at from not must may can will when which after before each every its their than per into only should'.split(' '));
@@ -50,7 +52,7 @@ export function looksEnglish(text: string): boolean {
 /**
  * Markdown → prose blocks (paragraphs, list items), markup blanked. Code is left out: fenced
  * blocks, and indented ones (four spaces or a tab after a blank line, outside a list: a README's
- * usage text and shell sessions are not sentences), and so are tables.
+ * usage text and shell sessions are not sentences). A table's rows are read as sentences (`tableRows`).
  */
 export function proseBlocks(text: string): Block[] {
   const lines = text.split('\n');
@@ -64,6 +66,11 @@ export function proseBlocks(text: string): Block[] {
   const flush = (): void => {
     if (current) blocks.push(blank(current.lines.join('\n'), current.line, heading));
     current = undefined;
+  };
+  let table: { raw: string; line: number }[] = [];
+  const flushTable = (): void => {
+    if (table.length) for (const r of tableRows(table)) blocks.push({ ...blank(r.text, r.line, heading), ...(r.term ? { term: r.term } : {}), ...(r.kind ? { kind: r.kind } : {}) });
+    table = [];
   };
   lines.forEach((raw, i) => {
     if (/^\s*(```|~~~)/.test(raw)) {
@@ -85,7 +92,13 @@ export function proseBlocks(text: string): Block[] {
       inList = false;
       return;
     }
-    if (!raw.trim() || /^\s*\|/.test(raw) || /^\s*(<!--|-->|<\/?[a-z][^>]*>\s*$)/i.test(raw)) {
+    if (/^\s*\|/.test(raw)) {
+      flush();
+      table.push({ raw, line: i + 1 });
+      return;
+    }
+    flushTable();
+    if (!raw.trim() || /^\s*(<!--|-->|<\/?[a-z][^>]*>\s*$)/i.test(raw)) {
       flush();
       return;
     }
@@ -98,8 +111,57 @@ export function proseBlocks(text: string): Block[] {
     current.lines.push(raw);
   });
   flush();
+  flushTable();
   return blocks;
 }
+
+/** A table row's cells (a pipe escaped as `\|` stays in its cell), trimmed. */
+const cells = (raw: string): string[] =>
+  raw.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/).map((c) => c.replace(/\\\|/g, '|').trim());
+/** A cell that says nothing (a dash, a tick, a cross, empty). */
+const EMPTY_CELL = /^(?:[-–—✔✓✗✘×xX?]|n\/a|none|)$/i;
+const DESCRIPTION_HEADER = /\b(?:description|meaning|purpose|notes?|details?|explanation|summary|effect|comment|what it does|usage)\b/i;
+
+/**
+ * A Markdown table → one block per row, read as a term list's item: the first cell is the term
+ * (`basename`, `--watch`, `2`), the description cell what it is ("- `2`: 256 color support."),
+ * a default cell its default ("Default: `false`."), and any other short cell a sentence ("The
+ * type of `basename` is `boolean`."). What the terms are comes from the first header ("Option" →
+ * option, "Level" → level). Tables with no header separator, and rows of ticks and dashes, give
+ * nothing.
+ */
+function tableRows(rows: readonly { raw: string; line: number }[]): { text: string; line: number; term?: TermItem; kind?: string }[] {
+  if (rows.length < 3 || !/^\s*\|?\s*:?-{2,}/.test(rows[1]!.raw)) return [];
+  const header = cells(rows[0]!.raw).map((h) => h.replace(/[`*_]/g, '').trim());
+  const body = rows.slice(2).map((r) => ({ cells: cells(r.raw), line: r.line }));
+  const words = (c: string): number => c.split(/\s+/).filter(Boolean).length;
+  // the description column: named so, else the one with the most words (four or more on average)
+  let described = header.findIndex((h, k) => k > 0 && DESCRIPTION_HEADER.test(h));
+  if (described < 0) {
+    const mean = header.map((_, k) => body.reduce((n, r) => n + words(r.cells[k] ?? ''), 0) / Math.max(1, body.length));
+    const most = mean.reduce((best, m, k) => (k > 0 && m > (mean[best] ?? 0) ? k : best), 0);
+    described = most > 0 && mean[most]! >= 4 ? most : -1;
+  }
+  const first = (header[0] ?? '').toLowerCase();
+  const kind = termKind(first) ?? (/^[a-z]+$/.test(first) && first !== 'name' ? first.replace(/s$/, '') : undefined);
+  const out: { text: string; line: number; term?: TermItem; kind?: string }[] = [];
+  for (const { cells: row, line } of body) {
+    const key = row[0] ?? '';
+    const name = key.replace(/^(`|\*\*)(.*)\1$/, '$2').trim();
+    if (EMPTY_CELL.test(name) || name.length > 60 || row.filter((c) => !EMPTY_CELL.test(c)).length < 2) continue;
+    const stop = (s: string): string => (/[.!?]$/.test(s) ? s : `${s}.`);
+    const others = header.flatMap((h, k) => {
+      const c = row[k] ?? '';
+      if (k === 0 || k === described || !h || EMPTY_CELL.test(c) || words(c) > 8) return [];
+      return [/default/i.test(h) ? `Default: ${stop(c)}` : /^values?$/i.test(h) ? `The ${key} is ${stop(c)}` : `The ${h.toLowerCase()} of ${key} is ${stop(c)}`];
+    });
+    const description = described > 0 && !EMPTY_CELL.test(row[described] ?? '') ? stop(row[described]!) : '';
+    const head = `- ${key}: `;
+    out.push({ text: description ? head + [description, ...others].join(' ') : others.join(' '), line, ...(description ? { term: { name, at: head.length } } : {}), ...(kind ? { kind } : {}) });
+  }
+  return out;
+}
+
 
 /** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
 function blank(text: string, line: number, heading: string): Block {
@@ -569,11 +631,11 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     let covered: [number, number][] = [];
     let termTopic: string | undefined;
     if (block.term) {
-      const kind = termKind(`${block.heading} ${intro.heading === block.heading ? intro.text : ''}`);
+      const kind = block.kind ?? termKind(`${block.heading} ${intro.heading === block.heading ? intro.text : ''}`);
       const read = termFacts(file, { ...block, term: block.term }, kind);
       facts.push(...read.facts.slice(0, maxFacts - facts.length));
       covered = read.covered;
-      termTopic = kind ? `the ${block.term.name} ${kind}` : block.term.name;
+      termTopic = kind ? (/^\d/.test(block.term.name) ? `${kind} ${block.term.name}` : `the ${block.term.name} ${kind}`) : block.term.name;
     } else intro = { heading: block.heading, text: block.text };
     // only blocks that can hold a value are analysed (code spans, digits, capitals inside; the
     // text has its backticks blanked)

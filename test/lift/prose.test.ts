@@ -1,7 +1,7 @@
 /**
  * Facts from prose (compromise for sentences, tags and chunks): several facts in one paragraph,
  * each with its subject, line and questions that never contain the answer; Markdown markup, code
- * blocks and tables; what happens with text that has no facts, is not English, or is very large.
+ * blocks and tables (rows read as a term list's items); what happens with text that has no facts, is not English, or is very large.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,9 +20,9 @@ The gateway is owned by the Platform Storage team.
 port: 9999
 \`\`\`
 
-| setting | value |
-|---|---|
-| port | 7777 |
+| option | default | description |
+|---|---|---|
+| \`uploadLimit\` | \`16\` | The most uploads in flight at once. |
 
 - Logs are written to [the log folder](https://example.com) /var/log/ingest.
 
@@ -36,8 +36,12 @@ test('every value of a multi-fact paragraph is a fact with its subject, line and
   for (const [value, line] of [['4652', 4], ['3 times', 4], ['15 minutes', 5], ['8 MiB', 5], ['INGEST-413', 5], ['Platform Storage', 6], ['/var/log/ingest', 16], ['02:40 UTC', 19], ['90 days', 19], ['Mara Lindqvist', 19], ['2.4.1', 19]] as const) {
     assert.equal(by.get(value)?.line, line, `${value} at line ${line}: ${JSON.stringify(facts.map((f) => [f.value, f.line]))}`);
   }
-  // fenced code and tables are not prose
-  assert.ok(!by.has('9999') && !by.has('7777'));
+  // fenced code is not prose; a table's row is read as a term list's item (its term, its default)
+  assert.ok(!by.has('9999'));
+  assert.equal(by.get('16')?.line, 14);
+  assert.equal(by.get('16')?.attribute, 'default');
+  assert.ok(by.get('16')!.questions.includes('What is the default value of the uploadLimit option?'), by.get('16')!.questions.join(' | '));
+  assert.ok(by.get('uploadLimit')!.questions.includes('Which option sets the most uploads in flight at once?'), by.get('uploadLimit')!.questions.join(' | '));
   // the pronoun stands for the paragraph's subject; the heading names what a sentence does not
   assert.equal(by.get('15 minutes')!.subject, 'the ingest gateway');
   assert.ok(by.get('15 minutes')!.questions.some((q) => /ingest gateway's cache entries expire after how long\?/i.test(q)), by.get('15 minutes')!.questions.join(' | '));
@@ -208,4 +212,29 @@ Every probe reports to a small gateway on the ceiling that we call a roost. Esca
   assert.equal(by.get('12 minutes')?.line, 4, 'the sentence keeps its other values');
   // "one" before a plural noun is no count ("one of", "one engineers" is no English)
   assert.ok(!proseFacts('X.md', 'The gateway runs on one of the nodes and pages Nina Holt.').facts.some((f) => /^one/.test(f.value)));
+});
+
+test("a table's rows are a term list's items: the first header names the kind, a row of ticks and a table with no separator give nothing", () => {
+  const doc = [
+    '# Levels',
+    '',
+    'Chalk picks a level by itself.',
+    '',
+    '| Level | Description |',
+    '| :---: | :--- |',
+    '| `2` | 256 color support |',
+    '',
+    '| Feature | `a` | `b` |',
+    '| --- | --- | --- |',
+    '| Brace expansion | ✔ | - |',
+    '',
+    '| no | separator |',
+    '| `PORT_X` | 7781 |',
+  ].join('\n');
+  const { facts } = proseFacts('L.md', doc);
+  const level = facts.find((f) => f.value === '2');
+  assert.equal(level?.line, 7);
+  assert.equal(level?.subject, 'level 2');
+  assert.ok(level!.questions.includes('Which level sets the 256 color support?'), level!.questions.join(' | '));
+  assert.ok(!facts.some((f) => /Brace|✔|PORT_X|7781/.test(`${f.value} ${f.subject}`)), JSON.stringify(facts.map((f) => [f.subject, f.value])));
 });
