@@ -130,7 +130,7 @@ export function termFacts(
 ): { facts: Fact[]; covered: [number, number][] } {
   const { text, code, term } = item;
   const firstEnd = sentenceEnd(text, term.at);
-  const covered: [number, number][] = [[0, firstEnd + 1]];
+  const covered: [number, number][] = [];
   // the description: the first sentence less its default and bound clauses
   let description = text.slice(term.at, firstEnd);
   const defaults: { value: string; start: number; end: number }[] = [];

@@ -177,6 +177,11 @@ function blank(text: string, line: number, heading: string): Block {
     set(m.index!, m.index! + (m[0].startsWith('!') ? 2 : 1));
     set(m.index! + m[0].length - m[2]!.length - 3, m.index! + m[0].length);
   }
+  // reference links ([text][ref]): keep the text, blank the reference
+  for (const m of text.matchAll(/\[([^\]\n]*)\]\[([^\]\n]*)\]/g)) {
+    set(m.index!, m.index! + 1);
+    set(m.index! + 1 + m[1]!.length, m.index! + m[0].length);
+  }
   for (const m of text.matchAll(/`([^`\n]+)`/g)) {
     set(m.index!, m.index! + 1);
     set(m.index! + m[0].length - 1, m.index! + m[0].length);
@@ -247,9 +252,18 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     while (g.end < text.length && !/\s/.test(text[g.end]!)) g.end++;
     const lead = /^[("'\[]*/.exec(text.slice(g.start, g.end))![0].length;
     g.start += lead;
-    const raw = text.slice(g.start, g.end).replace(/[.,;:!?)"'\]]+$/, '');
+    let raw = text.slice(g.start, g.end).replace(/[.,;:!?)"'\]]+$/, '');
     g.end = g.start + raw.length;
     const t0 = terms[g.from]!;
+    // a number with its scale word is one number (16 million, 1.5 billion)
+    const scale = terms[g.to + 1];
+    const scaled = /^\d[\d,.]*$/.test(raw) && !!scale && scale.start === g.end + 1 && /^(hundred|thousand|million|billion|trillion)$/i.test(scale.text);
+    if (scaled) {
+      g.to += 1;
+      taken.add(g.to);
+      g.end = scale.end;
+      raw = text.slice(g.start, g.end);
+    }
     // the unit: the next term, when it is one (8 MiB, 15 minutes, 3 times, 7 °C), or the one after
     // a single modifier (8 consecutive minutes, 5 working days)
     const isUnit = (t: Term | undefined): boolean => !!t && (UNITS.has(t.text.toLowerCase()) || t.tags.has('Unit'));
@@ -262,7 +276,7 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     const unit = unitAt > 0 ? terms[unitAt] : undefined;
     // a number written out counts only with its unit (twelve hours, two weeks; not "one of")
     const spelled = t0.tags.has('TextValue') && t0.tags.has('Cardinal') && g.from === g.to && unit !== undefined;
-    const numeric = t0.tags.has('NumericValue') || t0.tags.has('Percent') || /^\d[\d,]*(\.\d+)?%?$/.test(raw) || spelled;
+    const numeric = scaled || t0.tags.has('NumericValue') || t0.tags.has('Percent') || /^\d[\d,]*(\.\d+)?%?$/.test(raw) || spelled;
     const shape = tokenShape(raw);
     const month = terms[g.to + 1]?.tags.has('Month') ? terms[g.to + 1] : undefined;
     if (numeric && !shape && month && /^\d{1,2}$/.test(raw)) {
@@ -597,7 +611,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
   // compromise parses a block once, when it is first needed
   const parsed = new Map<Block, Sentence[]>();
   const sentencesIn = (block: Block): Sentence[] => {
-    if (!parsed.has(block)) parsed.set(block, sentencesOf(nlp(block.text.replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]));
+    // a term list's item is parsed from its description on (the term's name and colon blanked: they are no sentence's words)
+    if (!parsed.has(block)) parsed.set(block, sentencesOf(nlp((block.term ? ' '.repeat(block.term.at) + block.text.slice(block.term.at) : block.text).replace(/\n/g, ' ')).json({ offset: true, terms: { offset: true } }) as Parsed[]));
     return parsed.get(block)!;
   };
   // each section's component by what it does, from the section's first three sentences
@@ -667,7 +682,9 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const pronoun = subjectEnd > s0 && PRONOUNS.test(head.text);
       const headingTopic = termTopic ?? (block.heading ? headingNames.get(block.heading) : undefined);
       const properStart = head.tags.has('ProperNoun') || head.tags.has('Acronym');
-      const explicit = subjectRaw && !pronoun && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : midSentence(subjectRaw)) : undefined;
+      // a term list item's first sentence describes the term ("a file name template that …"): the term is its subject
+      const describesTerm = block.term !== undefined && s === sentencesIn(block)[0];
+      const explicit = subjectRaw && !pronoun && !describesTerm && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : midSentence(subjectRaw)) : undefined;
       // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)
       const plural = /^(they|their|them|these|those)$/i.test(head.text);
       const topic = (pronoun && lastSubject && lastSubject.plural === plural ? lastSubject.text : undefined) ?? headingTopic;
@@ -685,7 +702,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const inHeading = headingTopic && subject && !words(headingTopic).some((w) => words(subject).includes(w)) ? headingTopic : undefined;
       for (const v of values) {
         if (facts.length >= maxFacts) break;
-        if (v.value.length > 80 || (v.type === 'number' && /^[0-9]$/.test(v.value) && v.from === 0)) continue;
+        if (v.value.length > 80 || (v.type === 'number' && /^[0-9]$/.test(v.value) && v.from === 0) || v.value === block.term?.name) continue;
         const prev = terms[v.from - 1];
         const nounBefore = prev && (v.from > 1 || !/^(set|use|run|add|see|call|pass|export|define)$/i.test(prev.text)) && prev.text.length > 2 && prev.tags.has('Noun') && !prev.tags.has('Preposition') && !prev.tags.has('Value') && !prev.tags.has('Pronoun') && !PRONOUNS.test(prev.text) && !prev.tags.has('Determiner') && !values.some((w) => w !== v && v.from - 1 >= w.from && v.from - 1 <= w.to);
         // the value names itself by the noun before it (port 4652, error QRX-417, version 2.4.1)

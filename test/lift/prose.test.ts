@@ -238,3 +238,16 @@ test("a table's rows are a term list's items: the first header names the kind, a
   assert.ok(level!.questions.includes('Which level sets the 256 color support?'), level!.questions.join(' | '));
   assert.ok(!facts.some((f) => /Brace|✔|PORT_X|7781/.test(`${f.value} ${f.subject}`)), JSON.stringify(facts.map((f) => [f.subject, f.value])));
 });
+
+test("a number with its scale word is one value; a term list item's description holds facts about the term; a reference link is its text", () => {
+  const scaled = proseFacts('C.md', '# Colors\n\nThe terminal shows 16 million colors.\n').facts;
+  assert.deepEqual(scaled.map((f) => f.value), ['16 million colors']);
+  const doc = '# Options\n\nAvailable options:\n\n- `template`: a [`mkstemp`][3] like file name template that must include `XXXXXX` once. Default: `tmp-XXXXXX`.\n';
+  const { facts } = proseFacts('O.md', doc);
+  const placeholder = facts.find((f) => f.value === 'XXXXXX');
+  assert.equal(placeholder?.subject, 'the template option', JSON.stringify(facts.map((f) => [f.subject, f.value])));
+  assert.ok(placeholder!.questions.length >= 2 && placeholder!.questions.every((q) => !q.includes('XXXXXX') && !/^template\b/.test(q)), placeholder!.questions.join(' | '));
+  assert.ok(!facts.some((f) => f.value === 'template' && f.attribute !== 'name'), 'the term itself is no value of its description');
+  // a reference link keeps its text, not its reference
+  assert.ok(facts.every((f) => f.questions.every((q) => !/\]|\[3/.test(q))), facts.flatMap((f) => f.questions).join(' | '));
+});
