@@ -39,6 +39,9 @@ export function termKind(intro: string): string | undefined {
   return m ? m[1]!.toLowerCase().replace(/ies$/, 'y') : undefined;
 }
 
+/** What a term is called as a subject: "the retries option", "level 2" (a numbered one), or its name where the list does not say what its terms are. */
+export const termSubject = (name: string, kind: string | undefined): string => (kind ? (/^\d/.test(name) ? `${kind} ${name}` : `the ${name} ${kind}`) : name);
+
 const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])(?=\s|$)/g, '$1').trim();
 const lowerFirst = (s: string): string => s.replace(/^[A-Z](?=[a-z]|\s)/, (c) => c.toLowerCase());
 
@@ -120,8 +123,8 @@ export const callOf = (heading: string): string | undefined => {
  * Facts of one term list item: the term (asked for by its description), its default and its
  * bounds. `text` is the item with Markdown markup blanked (offsets of the source), `code` its code
  * spans, `kind` what the document calls its terms ("option"). Returns the facts and the spans of
- * `text` they cover (the item's first sentence, its default and bound clauses), which prose
- * reading leaves to them.
+ * `text` they cover (its default and bound clauses), which prose reading leaves to them; the
+ * description's other values are read as prose about the term.
  */
 export function termFacts(
   file: string,
@@ -158,7 +161,7 @@ export function termFacts(
   const facts: Fact[] = [];
   const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
     const qs = [...new Set(questions.map((q) => clean(q)))].filter((q) => !q.includes(value) || attribute === 'name');
-    if (qs.length) facts.push({ kind: 'prose', subject: kind ? (/^\d/.test(name) ? `${kind} ${name}` : `the ${name} ${kind}`) : name, attribute, value, path: file, line, evidence: clean(text), questions: qs });
+    if (qs.length) facts.push({ kind: 'prose', subject: termSubject(name, kind), attribute, value, path: file, line, evidence: clean(text), questions: qs });
   };
   // the term, asked for by what it does
   if (d) {

@@ -7,7 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
-import { callFacts, callOf, lineOf, type TermItem, termFacts, termItem, termKind, verbForms } from './options';
+import { callFacts, callOf, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
 export interface ProseReport {
@@ -52,7 +52,7 @@ export function looksEnglish(text: string): boolean {
 /**
  * Markdown → prose blocks (paragraphs, list items), markup blanked. Code is left out: fenced
  * blocks, and indented ones (four spaces or a tab after a blank line, outside a list: a README's
- * usage text and shell sessions are not sentences). A table's rows are read as sentences (`tableRows`).
+ * usage text and shell sessions are not sentences). A table's rows are read as a term list's items (`tableRows`).
  */
 export function proseBlocks(text: string): Block[] {
   const lines = text.split('\n');
@@ -161,7 +161,6 @@ function tableRows(rows: readonly { raw: string; line: number }[]): { text: stri
   }
   return out;
 }
-
 
 /** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
 function blank(text: string, line: number, heading: string): Block {
@@ -650,7 +649,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const read = termFacts(file, { ...block, term: block.term }, kind);
       facts.push(...read.facts.slice(0, maxFacts - facts.length));
       covered = read.covered;
-      termTopic = kind ? (/^\d/.test(block.term.name) ? `${kind} ${block.term.name}` : `the ${block.term.name} ${kind}`) : block.term.name;
+      termTopic = termSubject(block.term.name, kind);
     } else intro = { heading: block.heading, text: block.text };
     // only blocks that can hold a value are analysed (code spans, digits, capitals inside; the
     // text has its backticks blanked)
