@@ -118,6 +118,8 @@ export function proseBlocks(text: string): Block[] {
 /** A table row's cells (a pipe escaped as `\|` stays in its cell), trimmed. */
 const cells = (raw: string): string[] =>
   raw.trim().replace(/^\|/, '').replace(/(?<!\\)\|$/, '').split(/(?<!\\)\|/).map((c) => c.replace(/\\\|/g, '|').trim());
+/** A cell's text as a sentence: with its full stop. */
+const stop = (s: string): string => (/[.!?]$/.test(s) ? s : `${s}.`);
 /** A cell that says nothing (a dash, a tick, a cross, empty). */
 const EMPTY_CELL = /^(?:[-–—✔✓✗✘×xX?]|n\/a|none|)$/i;
 const DESCRIPTION_HEADER = /\b(?:description|meaning|purpose|notes?|details?|explanation|summary|effect|comment|what it does|usage)\b/i;
@@ -149,7 +151,6 @@ function tableRows(rows: readonly { raw: string; line: number }[]): { text: stri
     const key = row[0] ?? '';
     const name = key.replace(/^(`|\*\*)(.*)\1$/, '$2').trim();
     if (EMPTY_CELL.test(name) || name.length > 60 || row.filter((c) => !EMPTY_CELL.test(c)).length < 2) continue;
-    const stop = (s: string): string => (/[.!?]$/.test(s) ? s : `${s}.`);
     const others = header.flatMap((h, k) => {
       const c = row[k] ?? '';
       if (k === 0 || k === described || !h || EMPTY_CELL.test(c) || words(c) > 8) return [];
@@ -656,7 +657,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     if (!block.code.length && !/\d|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
     // the section's component named by what it does: the planner that computes itineraries
     const role = block.heading ? roles.get(block.heading) : undefined;
-    for (const s of sentencesIn(block)) {
+    const sentences = sentencesIn(block);
+    for (const s of sentences) {
       const terms = s.terms;
       if (terms.length < 3 || terms.length > 60 || covered.some(([a, b]) => s.offset.start < b && a < s.offset.start + s.offset.length)) continue;
       const sentence = block.text.slice(s.offset.start, s.offset.start + s.offset.length);
@@ -682,7 +684,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       const headingTopic = termTopic ?? (block.heading ? headingNames.get(block.heading) : undefined);
       const properStart = head.tags.has('ProperNoun') || head.tags.has('Acronym');
       // a term list item's first sentence describes the term ("a file name template that …"): the term is its subject
-      const describesTerm = block.term !== undefined && s === sentencesIn(block)[0];
+      const describesTerm = block.term !== undefined && s === sentences[0];
       const explicit = subjectRaw && !pronoun && !describesTerm && subjectEnd - s0 <= 8 && !values.some((v) => v.from >= s0 && v.from < subjectEnd) ? (properStart ? subjectRaw : midSentence(subjectRaw)) : undefined;
       // "it"/"its" stand for a singular subject, "they"/"their" for a plural one (else the heading's)
       const plural = /^(they|their|them|these|those)$/i.test(head.text);

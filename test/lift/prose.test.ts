@@ -229,6 +229,7 @@ test("a table's rows are a term list's items: the first header names the kind, a
     '| Brace expansion | ✔ | - |',
     '',
     '| no | separator |',
+    '| here | either |',
     '| `PORT_X` | 7781 |',
   ].join('\n');
   const { facts } = proseFacts('L.md', doc);
