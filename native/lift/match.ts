@@ -180,7 +180,7 @@ const ASKED_KINDS: [RegExp, ValueKind[]][] = [
   [/\b(?:below|above|under|over|beyond|exceeds?|past) (?:which|what)\b/, ['number', 'percent', 'temperature', 'duration']],
   [asks('code|severity|priority|tier|grade', true), ['identifier', 'name', 'number']],
   [asks('env(?:ironment)? var(?:iable)?|header|directory|folder|file|path|address|hostname|url|e-?mail(?: address)?'), ['identifier']],
-  [asks('option|setting|flag|parameter|argument|property|function|method', true), ['identifier']],
+  [asks('option|setting|flag|parameter|argument|property|function|method|event|hook|callback|field', true), ['identifier']],
   [asks('bucket|repo(?:sitory)?|region|key|command|channel|id|identifier', true), ['identifier', 'name']],
   [new RegExp(String.raw`${asks('(?:\w+ )?error|(?:\w+ )?message|app|application|tool|system|database|datastore|service|component|algorithm|name|nickname|term|word|browser|engine|library|framework').source}|\b(?:called|nickname)\b`), ['name', 'identifier', 'phrase']],
   [/^(?:is|are|can|could|may|must|should|does|do|am|will|would|was)\b/, ['yesno', 'name', 'identifier', 'phrase']],
@@ -191,6 +191,15 @@ export function askedKinds(question: string): ValueKind[] | undefined {
   const q = question.toLowerCase();
   return ASKED_KINDS.find(([re]) => re.test(q))?.[1];
 }
+
+/**
+ * What a question asks for when it asks for a term by what it is ("Which setting …", "which event
+ * name"), by family: the generator asks for a term's name the same way ("Which option sets …?").
+ */
+const TERM_FAMILIES: readonly string[] = ['option|setting|flag|parameter|argument|property|field|key|variable|attribute|one', 'method|function|call|hook|callback', 'event', 'command'];
+const termWords = (nouns: string): string => String.raw`\b(?:which|what)(?:'s| is| are)?(?: the| an?)? (?:[\w.()]+ )?(?:${nouns})(?: names?)?(?![\w-])`;
+const ASKS_FOR_A_TERM = TERM_FAMILIES.map((f) => new RegExp(termWords(f), 'i'));
+const NAMES_A_TERM = TERM_FAMILIES.map((f) => new RegExp(`${termWords(f)}|\\bthe name of the (?:${f})\\b`, 'i'));
 
 /** How much a match counts when the fact's value is not of a kind the question asks for. */
 const OTHER_KIND = 0.5;
@@ -247,9 +256,12 @@ export class QuestionMatcher {
     for (const h of this.questions.search(query, this.answers.length)) scores.set(h.chunk.startLine, h.score);
     for (const h of this.contexts.search(query, this.answers.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
     const asked = askedKinds(question);
+    // a question for a term's name (its family's index): another identifier, one the term's description mentions, counts less
+    const term = ASKS_FOR_A_TERM.findIndex((re) => re.test(question));
     for (const [index, score] of scores) {
       const kind = this.kinds[index];
       if (asked && kind && asked[0] !== kind) scores.set(index, score * (asked.includes(kind) ? LESSER_KIND : OTHER_KIND));
+      else if (term >= 0 && kind && !this.answers[index]!.questions.some((q) => NAMES_A_TERM[term]!.test(q))) scores.set(index, score * LESSER_KIND);
     }
     return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   }

@@ -39,6 +39,33 @@ export function termKind(intro: string): string | undefined {
   return m ? m[1]!.toLowerCase().replace(/ies$/, 'y') : undefined;
 }
 
+/**
+ * The term a section documents by its heading alone, as API references write options, properties
+ * and events ("##### concurrency" under "#### options", "#### .isRateLimited", "## expired" under
+ * "# Events"), with what the nearest heading above calls it: a name in a code span, a name shaped
+ * like code (camelCase, a dot, an underscore), or a name under a heading that says what its terms
+ * are. Calls are `callOf`'s; a capitalised word not in a code span is a title ("Usage").
+ * `ancestors` are the headings above, nearest last.
+ */
+export function headingTerm(raw: string, ancestors: readonly string[]): { name: string; kind?: string } | undefined {
+  const name = raw.replace(/!?\[([^\]\n]*)\]\([^)\n]*\)/g, '$1').replace(/`|\*\*/g, '').trim();
+  if (!TERM_NAME.test(name) || /\(/.test(name) || (/^[A-Z][a-z]*$|^[A-Z]+$/.test(name) && !raw.includes('`'))) return undefined;
+  let kind: string | undefined;
+  for (const a of [...ancestors].reverse()) {
+    // a call's own terms are its arguments ("##### fn" under ".add(fn, options?)")
+    const call = /\(([^()]*)\)/.exec(a);
+    if (call && callOf(a)) {
+      if (!new RegExp(`(?:^|[\\s,\\[])${name.replace(/[$.]/g, '\\$&')}\\??(?:[\\s,\\]]|$)`).test(call[1]!)) continue;
+      kind = 'argument';
+      break;
+    }
+    kind = termKind(a);
+    if (kind) break;
+  }
+  kind ??= name.startsWith('.') ? 'property' : undefined;
+  return raw.includes('`') || kind || /[a-z][A-Z]|[._$]/.test(name) ? { name, ...(kind ? { kind } : {}) } : undefined;
+}
+
 /** What a term is called as a subject: "the retries option", "level 2" (a numbered one), or its name where the list does not say what its terms are. */
 export const termSubject = (name: string, kind: string | undefined): string => (kind ? (/^\d/.test(name) ? `${kind} ${name}` : `the ${name} ${kind}`) : name);
 
@@ -140,7 +167,7 @@ export function termFacts(
   for (const m of text.matchAll(DEFAULT)) {
     // "the system's default temporary directory" is no default value: a bare "default" takes only a code span or a number
     const v = valueAt(text, code, m.index! + m[0].length, m[1] === undefined);
-    if (v) defaults.push({ value: v.value, start: m.index!, end: v.end });
+    if (v) defaults.push({ value: v.value, start: m.index! + (/^[\s,(;]/.test(m[0]) ? 1 : 0), end: v.end });
   }
   const bounds: { which: 'min' | 'max'; value: string; start: number; end: number }[] = [];
   for (const m of text.matchAll(BOUND)) {
@@ -149,7 +176,10 @@ export function termFacts(
   }
   for (const c of [...defaults, ...bounds]) {
     covered.push([c.start, c.end]);
-    if (c.start >= term.at && c.start < firstEnd) description = description.slice(0, c.start - term.at).replace(/[\s,;(]+$/, '');
+    if (c.start < term.at || c.start >= firstEnd) continue;
+    // a clause that opens the description ("*(default: `0`)* the standard ttl …") goes from its front, else the rest goes
+    const front = !text.slice(term.at, c.start).replace(/[\s(*_]/g, '');
+    description = front ? text.slice(c.end, firstEnd).replace(/^[\s)*_.,:;-]+/, '') : description.slice(0, c.start - term.at).replace(/[\s,;(]+$/, '');
   }
   const d = describe(description);
   // a setting-like term is also asked for as an "option" (users say "which option" of keys and
@@ -227,7 +257,12 @@ export function callFacts(file: string, call: string, item: { text: string; code
   const firstEnd = sentenceEnd(text, 0);
   // "This is an alias for …", "It is the sync version of …": what it is
   const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
-  if (d && d.form !== 'condition' && !/^returns\b/i.test(d.phrase)) {
+  // "Returns a promise that resolves when the queue is empty": the call is what resolves then
+  const settles = /^returns\s+a\s+promise\s+(?:that|which)\s+(resolves|rejects|settles|fulfills)\s+(when|once|after|if|as soon as)\s+(.+)$/i.exec(d?.phrase ?? '');
+  if (settles) {
+    const [, verb, when, what] = settles;
+    fact('name', call, item.line, kinds.flatMap((k) => [`Which ${k} ${verb!.toLowerCase()} ${when!.toLowerCase()} ${what}?`, `Which ${k} returns a promise that ${verb!.toLowerCase()} ${when!.toLowerCase()} ${what}?`, `Which ${k} do I await to wait until ${what}?`, `What ${k} lets me wait until ${what}?`]));
+  } else if (d && d.form !== 'condition' && !/^returns\b/i.test(d.phrase)) {
     fact('name', call, item.line, kinds.flatMap((k) =>
       d.form === 'verb' ? [`Which ${k} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} do I call to ${d.infinitive}?`, `What ${k} is there to ${d.infinitive}?`] : [])]
       : d.form === 'noun' ? [`Which ${k} is ${d.phrase}?`, `Which ${k} gives ${d.phrase}?`]

@@ -7,7 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
-import { callFacts, callOf, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
+import { callFacts, callOf, headingTerm, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
 export interface ProseReport {
@@ -58,14 +58,51 @@ export function proseBlocks(text: string): Block[] {
   const lines = text.split('\n');
   const blocks: Block[] = [];
   let heading = '';
+  // the headings above, by level (1-based), as written
+  const headings: string[] = [];
   let fence = false;
   let indentedCode = false;
   // whether the last block was a list item (an indented paragraph after it continues the item)
   let inList = false;
   let current: { lines: string[]; line: number } | undefined;
+  // the term the section's heading names ("##### concurrency"): its attribute lines wait for the description after them
+  let section: { name: string; kind?: string; attributes?: [number, number]; described: boolean } | undefined;
+  /** Lines `from` to `to` (1-based) as the section term's block, its description from offset `at` (none: the attributes alone). */
+  const termBlock = (from: number, to: number, at?: number): Block => {
+    const t = lines.slice(from - 1, to).join('\n');
+    return { ...blank(t, from, heading), term: { name: section!.name, at: at ?? t.length }, ...(section!.kind ? { kind: section!.kind } : {}) };
+  };
+  const attributesAlone = (): void => {
+    if (section?.attributes) blocks.push(termBlock(...section.attributes));
+    if (section) section.attributes = undefined;
+  };
   const flush = (): void => {
-    if (current) blocks.push(blank(current.lines.join('\n'), current.line, heading));
+    const c = current;
     current = undefined;
+    if (!c) return;
+    const end = c.line + c.lines.length - 1;
+    if (section && c.lines.every((l) => ATTRIBUTE_LINE.test(l))) {
+      // "Type: `number`\ Default: `Infinity`": read with the description that follows
+      attributesAlone();
+      if (section.described) blocks.push(termBlock(c.line, end));
+      else section.attributes = [c.line, end];
+      return;
+    }
+    if (section && !section.described) {
+      section.described = true;
+      if (!/^\s*([-*+]|\d+[.)]|>)\s/.test(c.lines[0]!)) {
+        const from = section.attributes?.[0] ?? c.line;
+        section.attributes = undefined;
+        blocks.push(termBlock(from, end, from < c.line ? lines.slice(from - 1, c.line - 1).join('\n').length + 1 : 0));
+        return;
+      }
+      attributesAlone();
+    }
+    blocks.push(blank(c.lines.join('\n'), c.line, heading));
+  };
+  const endSection = (): void => {
+    attributesAlone();
+    section = undefined;
   };
   let table: { raw: string; line: number }[] = [];
   const flushTable = (): void => {
@@ -88,7 +125,14 @@ export function proseBlocks(text: string): Block[] {
     const h = /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(raw);
     if (h) {
       flush();
+      flushTable();
+      endSection();
+      const level = h[1]!.length;
+      headings.length = level - 1;
+      const term = headingTerm(h[2]!, headings.filter(Boolean));
+      headings[level - 1] = h[2]!;
       heading = h[2]!.replace(/[`*_]/g, '').trim();
+      if (term) section = { ...term, described: false };
       inList = false;
       return;
     }
@@ -112,8 +156,12 @@ export function proseBlocks(text: string): Block[] {
   });
   flush();
   flushTable();
+  endSection();
   return blocks;
 }
+
+/** A line of an API reference's term attributes: "Type: `number`\\", "Default: `Infinity`", "Minimum: `1`". */
+const ATTRIBUTE_LINE = /^\s*(?:\*\*)?(?:type|default(?: value)?|minimum|maximum|min|max|required|optional|values?|since)(?:\*\*)?\s*:/i;
 
 /** A table row's cells (a pipe escaped as `\|` stays in its cell), trimmed. */
 const cells = (raw: string): string[] =>

@@ -145,6 +145,23 @@ describe('matching a question', () => {
     assert.ok(Math.abs(score(m) / score(plain) - 0.8) < 1e-9);
   });
 
+  test("a question for a term by what it is (\"which setting\", \"which method\") prefers a fact that names a term of that family", () => {
+    const context = '##### carryover\nWhether jobs still running when a window ends count against `windowCap` in the next window.';
+    const m = new QuestionMatcher([
+      { questions: ['Whether jobs still running when a window ends count against what in the next window?', 'Fill in the blank: Whether jobs still running when a window ends count against ___ in the next window.'], context, fact: true, value: 'windowCap' },
+      { questions: ['Which option sets whether jobs still running when a window ends count against windowCap in the next window?'], context, fact: true, value: 'carryover' },
+    ]);
+    const q = 'Which setting makes jobs still running at the end of a window count in the next one?';
+    assert.equal(m.match(q)?.question, m.answers[1]!.questions[0]);
+    // against words alone: the description's own identifier counts 0.8 for a question for a setting,
+    // the setting's name in full; asked for a method (another family), both count 0.8
+    const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a));
+    const ratio = (question: string, i: number): number => m.rank(question).find((r) => r.index === i)!.score / plain.rank(question).find((r) => r.index === i)!.score;
+    assert.ok(Math.abs(ratio(q, 0) - 0.8) < 1e-9 && Math.abs(ratio(q, 1) - 1) < 1e-9, `${ratio(q, 0)} ${ratio(q, 1)}`);
+    const method = 'Which method makes jobs still running at the end of a window count in the next one?';
+    assert.ok(Math.abs(ratio(method, 0) - 0.8) < 1e-9 && Math.abs(ratio(method, 1) - 0.8) < 1e-9, `${ratio(method, 0)} ${ratio(method, 1)}`);
+  });
+
   test("a section ranked first gives way to a fact scoring at least 0.8 of it; one far ahead is asked as written", () => {
     const context = '## Graceful cleanup\nTemporary files are removed when the process exits only if you call setGracefulCleanup() first.';
     const m = new QuestionMatcher([

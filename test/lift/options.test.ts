@@ -163,3 +163,80 @@ test('a paragraph whose only values are code spans gives facts', () => {
   assert.ok(facts.some((f) => f.value === 'readings/'), JSON.stringify(facts.filter((f) => f.line === 26)));
   assert.ok(facts.some((f) => f.value === 'index.db'));
 });
+
+test('an API reference that names each term by a heading: its attribute lines and description are read as a term list item', () => {
+  const doc = [
+    '# pondqueue',
+    '',
+    '## Usage',
+    '',
+    'Make a queue and add work.',
+    '',
+    '### PondQueue(options?)',
+    '',
+    '#### options',
+    '',
+    '##### concurrency',
+    '',
+    'Type: `number`\\',
+    'Default: `Infinity`\\',
+    'Minimum: `1`',
+    '',
+    'The maximum number of jobs that run at the same time.',
+    '',
+    '##### autoStart',
+    '',
+    'Type: `boolean`\\',
+    'Default: `true`',
+    '',
+    '### queue',
+    '',
+    '#### .add(fn, options?)',
+    '',
+    'Adds a job.',
+    '',
+    '##### fn',
+    '',
+    'The function of the job. It gets a signal as its first argument.',
+    '',
+    '#### .onDrained()',
+    '',
+    'Returns a promise that resolves when no jobs are waiting.',
+    '',
+    '#### .isPaused',
+    '',
+    'Whether the queue is paused.',
+    '',
+    '## Events',
+    '',
+    '### drained',
+    '',
+    'Emitted when the last waiting job starts.',
+  ].join('\n');
+  const { facts } = proseFacts('Q.md', doc);
+  const all = JSON.stringify(facts.map((f) => [f.subject, f.attribute, f.value, f.line]));
+  const of = (value: string, attribute: string) => facts.find((f) => f.value === value && f.attribute === attribute);
+  // the heading's term, by what its description says, with the default and bound on their own lines
+  assert.ok(of('concurrency', 'name')?.questions.includes('Which option sets the maximum number of jobs that run at the same time?'), all);
+  assert.equal(of('Infinity', 'default')?.line, 14, all);
+  assert.equal(of('Infinity', 'default')?.subject, 'the concurrency option');
+  assert.equal(of('1', 'minimum')?.line, 15, all);
+  // attribute lines alone (no description) still give the default
+  assert.equal(of('true', 'default')?.subject, 'the autoStart option', all);
+  // a call's own term is its argument; a dotted name a property; a term under "Events" an event
+  assert.equal(of('fn', 'name')?.subject, 'the fn argument', all);
+  assert.ok(of('.isPaused', 'name')?.questions.includes('Which property sets whether the queue is paused?'), all);
+  assert.ok(of('drained', 'name')?.questions.includes('Which event is emitted when the last waiting job starts?'), all);
+  // a method described by the promise it returns is asked for by when that settles
+  assert.ok(of('onDrained()', 'name')?.questions.includes('Which method resolves when no jobs are waiting?'), all);
+  // a title is no term
+  assert.ok(!facts.some((f) => /^(?:Usage|Events)$/.test(f.value) || /Usage/.test(f.subject)), all);
+});
+
+test('a default written before the description ("`stdTTL`: *(default: `0`)* the standard ttl …") leaves the description whole', () => {
+  const doc = '# Options\n\n- `stdTTL`: *(default: `0`)* the standard ttl in seconds for every cache element.\n';
+  const { facts } = proseFacts('N.md', doc);
+  const all = JSON.stringify(facts.map((f) => [f.subject, f.attribute, f.value, f.questions]));
+  assert.ok(facts.find((f) => f.attribute === 'name' && f.value === 'stdTTL')?.questions.includes('Which option sets the standard ttl in seconds for every cache element?'), all);
+  assert.ok(facts.find((f) => f.attribute === 'default' && f.value === '0')?.questions.includes('What is the standard ttl in seconds for every cache element by default?'), all);
+});
