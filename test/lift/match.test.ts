@@ -130,6 +130,22 @@ describe('matching a question', () => {
     assert.equal(m.match('Which option is initialised first?')?.question, 'Which option sets the colors of the text?');
   });
 
+  test('words docs and users write for one thing meet ("jobs" finds "tasks", "fires" finds "emitted"); others stay apart', () => {
+    const m = new QuestionMatcher([
+      { questions: ['Which option sets the maximum number of retries?'], context: '', fact: true, value: 'retries' },
+      { questions: ['Which option sets the maximum number of tasks?'], context: '', fact: true, value: 'concurrency' },
+      { questions: ['Which event is sent when the queue fills?'], context: '', fact: true, value: 'full' },
+      { questions: ['Which event is emitted when the queue drains?'], context: '', fact: true, value: 'drain' },
+      { questions: ['Which method removes a key?'], context: '', fact: true, value: 'del()' },
+    ]);
+    // each shares "number" or "event" with both; only the synonym tells them apart (a tie goes to the earlier one)
+    assert.equal(m.match('What is the maximum number of jobs?')?.question, 'Which option sets the maximum number of tasks?');
+    assert.equal(m.match('Which event fires?')?.question, 'Which event is emitted when the queue drains?');
+    // "evict" is no "remove" (a group left out: it cost a question set one match)
+    assert.deepEqual(m.rank('evicts'), []);
+    assert.equal(m.rank('removes')[0]?.index, 4);
+  });
+
   test('a value of a kind the question allows, but not the first it names, counts a little less', () => {
     const m = new QuestionMatcher([
       { questions: ['Every probe reports to a small gateway on the ceiling that we call a what?'], context: 'Every probe reports to a small gateway on the ceiling, a gateway that we call a roost.', fact: true, value: 'roost' },
