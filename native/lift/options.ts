@@ -167,13 +167,23 @@ export function termFacts(
   for (const m of text.matchAll(DEFAULT)) {
     // "the system's default temporary directory" is no default value: a bare "default" takes only a code span or a number
     const v = valueAt(text, code, m.index! + m[0].length, m[1] === undefined);
-    if (v) defaults.push({ value: v.value, start: m.index! + (/^[\s,(;]/.test(m[0]) ? 1 : 0), end: v.end });
+    // "Default: `zlib.constants.Z_DEFAULT_CHUNK`, or `16384`": a constant and what it is, one value
+    const or = v && /^\s*,?\s*or\s+/.exec(text.slice(v.end));
+    const alternative = or ? valueAt(text, code, v!.end + or[0].length, false) : undefined;
+    if (v) defaults.push({ value: alternative ? `${v.value}, or ${alternative.value}` : v.value, start: m.index! + (/^[\s,(;]/.test(m[0]) ? 1 : 0), end: alternative?.end ?? v.end });
   }
   const bounds: { which: 'min' | 'max'; value: string; start: number; end: number }[] = [];
   for (const m of text.matchAll(BOUND)) {
     const v = valueAt(text, code, m.index! + m[0].length, false);
     if (v) bounds.push({ which: m[1]!.toLowerCase() as 'min' | 'max', value: v.value, start: m.index!, end: v.end });
   }
+  // "Type: `number`" (an API reference's attribute line)
+  const types: { value: string; start: number; end: number }[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*type:\s+/gi)) {
+    const v = valueAt(text, code, m.index! + m[0].length, false);
+    if (v) types.push({ value: v.value, start: m.index! + m[0].length, end: v.end });
+  }
+  for (const c of types) covered.push([c.start, c.end]);
   for (const c of [...defaults, ...bounds]) {
     covered.push([c.start, c.end]);
     if (c.start < term.at || c.start >= firstEnd) continue;
@@ -224,6 +234,11 @@ export function termFacts(
       asks.push(`By default, what ${d.phrase}?`, `What ${d.phrase} unless I configure one?`);
     }
     fact('default', def.value, lineOf(item, def.start), asks);
+  }
+  // its type
+  for (const t of types) {
+    const subject = termSubject(name, kind);
+    fact('type', t.value, lineOf(item, t.start), [`What type is ${name}?`, `What is the type of ${subject}?`, `What type of value does ${subject} take?`, `Which type does ${name} have?`]);
   }
   // its bounds
   for (const b of bounds) {

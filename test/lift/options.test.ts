@@ -189,6 +189,11 @@ test('an API reference that names each term by a heading: its attribute lines an
     'Type: `boolean`\\',
     'Default: `true`',
     '',
+    '##### chunkSize',
+    '',
+    'Type: `Number`<br>',
+    'Default: `zlib.constants.Z_DEFAULT_CHUNK`, or `16384`.',
+    '',
     '### queue',
     '',
     '#### .add(fn, options?)',
@@ -223,6 +228,9 @@ test('an API reference that names each term by a heading: its attribute lines an
   assert.equal(of('1', 'minimum')?.line, 15, all);
   // attribute lines alone (no description) still give the default
   assert.equal(of('true', 'default')?.subject, 'the autoStart option', all);
+  // its type; a constant default with what it is, one value
+  assert.ok(of('number', 'type')?.questions.includes('What type is concurrency?'), all);
+  assert.equal(of('zlib.constants.Z_DEFAULT_CHUNK, or 16384', 'default')?.subject, 'the chunkSize option', all);
   // a call's own term is its argument; a dotted name a property; a term under "Events" an event
   assert.equal(of('fn', 'name')?.subject, 'the fn argument', all);
   assert.ok(of('.isPaused', 'name')?.questions.includes('Which property sets whether the queue is paused?'), all);
