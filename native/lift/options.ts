@@ -198,10 +198,11 @@ export function termFacts(
   const kinds = kind === undefined ? ['one'] : settingLike ? [...new Set([kind, 'option'])] : [kind];
   const call = callOf(item.heading);
   const name = term.name;
+  const subject = termSubject(name, kind);
   const facts: Fact[] = [];
   const fact = (attribute: string, value: string, line: number, questions: string[]): void => {
     const qs = [...new Set(questions.map((q) => clean(q)))].filter((q) => !q.includes(value) || attribute === 'name');
-    if (qs.length) facts.push({ kind: 'prose', subject: termSubject(name, kind), attribute, value, path: file, line, evidence: clean(text), questions: qs });
+    if (qs.length) facts.push({ kind: 'prose', subject, attribute, value, path: file, line, evidence: clean(text), questions: qs });
   };
   // the term, asked for by what it does
   if (d) {
@@ -236,10 +237,7 @@ export function termFacts(
     fact('default', def.value, lineOf(item, def.start), asks);
   }
   // its type
-  for (const t of types) {
-    const subject = termSubject(name, kind);
-    fact('type', t.value, lineOf(item, t.start), [`What type is ${name}?`, `What is the type of ${subject}?`, `What type of value does ${subject} take?`, `Which type does ${name} have?`]);
-  }
+  for (const t of types) fact('type', t.value, lineOf(item, t.start), [`What type is ${name}?`, `What is the type of ${subject}?`, `What type of value does ${subject} take?`, `Which type does ${name} have?`]);
   // its bounds
   for (const b of bounds) {
     const [least, low] = b.which === 'min' ? ['minimum', 'smallest'] : ['maximum', 'largest'];
