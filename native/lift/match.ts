@@ -127,24 +127,24 @@ const SPELLING = new Map(Object.entries(BRITISH).map(([b, a]) => [stem(b), stem(
 
 /**
  * Words API documentation and its users write for one thing ("job" and "task", "fires" and
- * "emitted", "setting" and "option"), read as the first of each group after stemming (a doubled
- * consonant's forms written out: the stemmer keeps "emitt"). Without the
+ * "emitted", "setting" and "option"), read as the first of each group after stemming (forms the
+ * stemmer leaves apart written out: "emitted" → "emitt", "fired" → "fir", "copied" → "copi"). Without the
  * model: p-queue 6 → 8 (task/job), node-cache 5 → 6 (stop/halt or callback/handler), no set lower;
  * the other groups moved no count. Left out, as each cost a set one question: delete/remove/evict
  * (chokidar), get/fetch/retrieve (p-queue), wait/await (yauzl), and "stopped" for "stop" (spec).
  */
 const SAME: readonly string[][] = [
   ['task', 'job'],
-  ['concurrent', 'concurrently', 'simultaneous', 'simultaneously', 'parallel'],
+  ['concurrent', 'concurrently', 'concurrency', 'simultaneous', 'simultaneously', 'parallel'],
   ['start', 'begin', 'beginning', 'began', 'launch'],
   ['stop', 'halt', 'terminate'],
   ['error', 'exception'],
   ['throw', 'raise'],
-  ['emit', 'emitted', 'fire', 'trigger', 'dispatch'],
+  ['emit', 'emitted', 'fire', 'fired', 'trigger', 'dispatch'],
   ['limit', 'cap', 'capped'],
   ['option', 'setting'],
   ['callback', 'handler', 'listener'],
-  ['copy', 'clone', 'duplicate'],
+  ['copy', 'copied', 'clone', 'duplicate'],
 ];
 const SYNONYM = new Map(SAME.flatMap(([first, ...rest]) => rest.map((w) => [stem(w), stem(first!)] as const)));
 
@@ -220,10 +220,14 @@ export function askedKinds(question: string): ValueKind[] | undefined {
  * What a question asks for when it asks for a term by what it is ("Which setting …", "which event
  * name"), by family: the generator asks for a term's name the same way ("Which option sets …?").
  */
-const TERM_FAMILIES: readonly string[] = ['option|setting|flag|parameter|argument|property|field|key|variable|attribute|one', 'method|function|call|hook|callback', 'event', 'command'];
-const termWords = (nouns: string): string => String.raw`\b(?:which|what)(?:'s| is| are)?(?: the| an?)? (?:[\w.()]+ )?(?:${nouns})(?: names?)?(?![\w-])`;
-const ASKS_FOR_A_TERM = TERM_FAMILIES.map((f) => new RegExp(termWords(f), 'i'));
-const NAMES_A_TERM = TERM_FAMILIES.map((f) => new RegExp(`${termWords(f)}|\\bthe name of the (?:${f})\\b`, 'i'));
+const TERM_FAMILIES: readonly string[] = ['option|setting|flag|parameter|argument|property|field|key|variable|attribute', 'method|function|call|hook|callback', 'event', 'command'];
+/** The family word as what is asked for: not a modifier of another noun ("what event loop phase", "the default option value"). */
+const NOT_A_MODIFIER = String.raw`(?: names?)?(?![\w-])(?!\s+(?:values?|loop|separator|phase|types?|format|string|object|order|group|level|size|count|number|list|file|prefix|suffix|syntax|style)\b)`;
+const termWords = (nouns: string): string => String.raw`\b(?:which|what)(?:'s| is| are)?(?: the| an?)? (?:[\w.()]+ )?(?:${nouns})${NOT_A_MODIFIER}`;
+/** The generator asks "which one" where a list does not say what its terms are: a setting's family. */
+const ONE = (k: number): string => (k === 0 ? String.raw`|\bwhich one\b` : '');
+const ASKS_FOR_A_TERM = TERM_FAMILIES.map((f, k) => new RegExp(`${termWords(f)}${ONE(k)}`, 'i'));
+const NAMES_A_TERM = TERM_FAMILIES.map((f, k) => new RegExp(`${termWords(f)}${ONE(k)}|\\bthe name of the (?:${f})\\b`, 'i'));
 
 /** How much a match counts when the fact's value is not of a kind the question asks for. */
 const OTHER_KIND = 0.5;

@@ -39,19 +39,26 @@ export function termKind(intro: string): string | undefined {
   return m ? m[1]!.toLowerCase().replace(/ies$/, 'y') : undefined;
 }
 
+/** A heading that says what the terms under it are, and nothing else ("Options", "Events", "API options"). */
+const KIND_HEADING = /^(?:[\w.]+\s+)?(?:option|setting|key|parameter|argument|flag|field|propert(?:y|ies)|attribute|variable|command|method|event)s?(?:\s+object)?\s*:?$/i;
+
 /**
  * The term a section documents by its heading alone, as API references write options, properties
  * and events ("##### concurrency" under "#### options", "#### .isRateLimited", "## expired" under
  * "# Events"), with what the nearest heading above calls it: a name in a code span, a name shaped
  * like code (camelCase, a dot, an underscore), or a name under a heading that says what its terms
- * are. Calls are `callOf`'s; a capitalised word not in a code span is a title ("Usage").
- * `ancestors` are the headings above, nearest last.
+ * are. Calls are `callOf`'s; a capitalised word, a version or a file name not in a code span is
+ * none ("Usage", "v2.1.0", "Node.js"). `ancestors` are the headings above, nearest last.
  */
 export function headingTerm(raw: string, ancestors: readonly string[]): { name: string; kind?: string } | undefined {
   const name = raw.replace(/!?\[([^\]\n]*)\]\([^)\n]*\)/g, '$1').replace(/`|\*\*/g, '').trim();
-  if (!TERM_NAME.test(name) || /\(/.test(name) || (/^[A-Z][a-z]*$|^[A-Z]+$/.test(name) && !raw.includes('`'))) return undefined;
+  const coded = raw.includes('`');
+  // a title, a version ("v2.1.0"), a product or file name ("Node.js", "index.d.ts"), "Misc.": not in a code span, no term
+  if (!TERM_NAME.test(name) || /\(/.test(name)) return undefined;
+  if (!coded && (/^[A-Z]/.test(name) || /^v?\d/.test(name) || /\.$|\.(?:js|ts|mjs|cjs|md|json|ya?ml)$/i.test(name))) return undefined;
   let kind: string | undefined;
-  for (const a of [...ancestors].reverse()) {
+  for (const heading of [...ancestors].reverse()) {
+    const a = heading.replace(/`|\*\*/g, '').trim();
     // a call's own terms are its arguments ("##### fn" under ".add(fn, options?)")
     const call = /\(([^()]*)\)/.exec(a);
     if (call && callOf(a)) {
@@ -59,11 +66,12 @@ export function headingTerm(raw: string, ancestors: readonly string[]): { name: 
       kind = 'argument';
       break;
     }
-    kind = termKind(a);
+    // a heading that names what its terms are, and nothing else ("Options", "Events", "API options"; not "Key concepts", "command-exists")
+    if (KIND_HEADING.test(a)) kind = termKind(a);
     if (kind) break;
   }
   kind ??= name.startsWith('.') ? 'property' : undefined;
-  return raw.includes('`') || kind || /[a-z][A-Z]|[._$]/.test(name) ? { name, ...(kind ? { kind } : {}) } : undefined;
+  return coded || kind || /[a-z][A-Z]|[._$]/.test(name) ? { name, ...(kind ? { kind } : {}) } : undefined;
 }
 
 /** What a term is called as a subject: "the retries option", "level 2" (a numbered one), or its name where the list does not say what its terms are. */
@@ -76,7 +84,7 @@ const lowerFirst = (s: string): string => s.replace(/^[A-Z](?=[a-z]|\s)/, (c) =>
  * "the default is X", "defaults to X", "default: X", "by default it is X", "falls back to X" (the
  * value follows), and "default `X`" where a code span or a number follows at once (`bare`).
  */
-const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default:|by\s+default(?:\s+it)?\s+is|falls?\s+back\s+to|(default))\s+/gi;
+const DEFAULT = /(?:^|[\s,(;])(?:it\s+)?(?:defaults?\s+(?:to|is)|default(?:\s+value)?\s+is|default(?:\s+value)?\s*:|by\s+default(?:\s+it)?\s+is|falls?\s+back\s+to|(default))\s+/gi;
 /** "minimum value is X", "max: X" (the value follows). */
 const BOUND = /\b(min|max)(?:imum)?(?:\s+value)?\s*(?:is|of|:)\s+/gi;
 /** Where the sentence that runs from `from` ends (a stop not after e.g. or i.e.), or the text's end. */
@@ -162,14 +170,16 @@ export function termFacts(
   const firstEnd = sentenceEnd(text, term.at);
   const covered: [number, number][] = [];
   // the description: the first sentence less its default and bound clauses
-  let description = text.slice(term.at, firstEnd);
+  let [start, end] = [term.at, firstEnd];
   const defaults: { value: string; start: number; end: number }[] = [];
   for (const m of text.matchAll(DEFAULT)) {
     // "the system's default temporary directory" is no default value: a bare "default" takes only a code span or a number
     const v = valueAt(text, code, m.index! + m[0].length, m[1] === undefined);
     // "Default: `zlib.constants.Z_DEFAULT_CHUNK`, or `16384`": a constant and what it is, one value
     const or = v && /^\s*,?\s*or\s+/.exec(text.slice(v.end));
-    const alternative = or ? valueAt(text, code, v!.end + or[0].length, false) : undefined;
+    const next = or ? valueAt(text, code, v!.end + or[0].length, false) : undefined;
+    // … not "`false`, or `true` when NODE_ENV is production" (a condition's value)
+    const alternative = next && /^\s*(?:[.;)]|\n|$)/.test(text.slice(next.end)) ? next : undefined;
     if (v) defaults.push({ value: alternative ? `${v.value}, or ${alternative.value}` : v.value, start: m.index! + (/^[\s,(;]/.test(m[0]) ? 1 : 0), end: alternative?.end ?? v.end });
   }
   const bounds: { which: 'min' | 'max'; value: string; start: number; end: number }[] = [];
@@ -179,19 +189,27 @@ export function termFacts(
   }
   // "Type: `number`" (an API reference's attribute line)
   const types: { value: string; start: number; end: number }[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*type:\s+/gi)) {
+  for (const m of text.matchAll(/(?:^|\n)\s*type\s*:\s+/gi)) {
     const v = valueAt(text, code, m.index! + m[0].length, false);
     if (v) types.push({ value: v.value, start: m.index! + m[0].length, end: v.end });
   }
   for (const c of types) covered.push([c.start, c.end]);
-  for (const c of [...defaults, ...bounds]) {
+  for (const c of [...defaults, ...bounds].sort((a, b) => a.start - b.start)) {
     covered.push([c.start, c.end]);
-    if (c.start < term.at || c.start >= firstEnd) continue;
+    if (c.start < start || c.start >= end) continue;
     // a clause that opens the description ("*(default: `0`)* the standard ttl …") goes from its front, else the rest goes
-    const front = !text.slice(term.at, c.start).replace(/[\s(*_]/g, '');
-    description = front ? text.slice(c.end, firstEnd).replace(/^[\s)*_.,:;-]+/, '') : description.slice(0, c.start - term.at).replace(/[\s,;(]+$/, '');
+    if (!text.slice(start, c.start).replace(/[\s(*_]/g, '')) start = Math.min(c.end, end);
+    else end = c.start;
   }
-  const d = describe(description);
+  const d = describe(
+    text
+      .slice(start, end)
+      .replace(/^[\s)*_.,:;-]+/, '')
+      .replace(/[\s,;(]+$/, '')
+      // a "Description:" label, and "This is …" ("This is a prebuilt binary …": a prebuilt binary …)
+      .replace(/^description\s*:\s*/i, '')
+      .replace(/^(?:this|it)\s+is\s+/i, ''),
+  );
   // a setting-like term is also asked for as an "option" (users say "which option" of keys and
   // flags); a list that does not say what its terms are asks "which one"
   const settingLike = kind !== undefined && /^(option|setting|key|parameter|argument|flag|field|property|attribute|variable)$/.test(kind);
@@ -271,10 +289,12 @@ export function callFacts(file: string, call: string, item: { text: string; code
   // "This is an alias for …", "It is the sync version of …": what it is
   const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
   // "Returns a promise that resolves when the queue is empty": the call is what resolves then
-  const settles = /^returns\s+a\s+promise\s+(?:that|which)\s+(resolves|rejects|settles|fulfills)\s+(when|once|after|if|as soon as)\s+(.+)$/i.exec(d?.phrase ?? '');
+  const settles = /^returns\s+a\s+promise\s+(?:that|which)\s+(resolves|rejects|settles|fulfills)\s+(when|once|after|if|as soon as)\s+([^;:]+)/i.exec(d?.phrase ?? '');
   if (settles) {
-    const [, verb, when, what] = settles;
-    fact('name', call, item.line, kinds.flatMap((k) => [`Which ${k} ${verb!.toLowerCase()} ${when!.toLowerCase()} ${what}?`, `Which ${k} returns a promise that ${verb!.toLowerCase()} ${when!.toLowerCase()} ${what}?`, `Which ${k} do I await to wait until ${what}?`, `What ${k} lets me wait until ${what}?`]));
+    const [verb, when, what] = [settles[1]!.toLowerCase(), settles[2]!.toLowerCase(), settles[3]!.trim()];
+    // waited for: a promise that resolves when something happens
+    const waits = /^(?:resolves|fulfills)$/.test(verb) && /^(?:when|once|after|as soon as)$/.test(when);
+    fact('name', call, item.line, kinds.flatMap((k) => [`Which ${k} ${verb} ${when} ${what}?`, `Which ${k} returns a promise that ${verb} ${when} ${what}?`, ...(waits ? [`Which ${k} do I await to wait until ${what}?`, `What ${k} lets me wait until ${what}?`] : [])]));
   } else if (d && d.form !== 'condition' && !/^returns\b/i.test(d.phrase)) {
     fact('name', call, item.line, kinds.flatMap((k) =>
       d.form === 'verb' ? [`Which ${k} ${d.phrase}?`, ...(d.infinitive ? [`Which ${k} do I call to ${d.infinitive}?`, `What ${k} is there to ${d.infinitive}?`] : [])]

@@ -76,13 +76,16 @@ export function proseBlocks(text: string): Block[] {
     if (section?.attributes) blocks.push(termBlock(...section.attributes));
     if (section) section.attributes = undefined;
   };
+  // the offset of line `line` in the text of lines `from` on
+  const offsetOf = (from: number, line: number): number => (line > from ? lines.slice(from - 1, line - 1).join('\n').length + 1 : 0);
   const flush = (): void => {
     const c = current;
     current = undefined;
     if (!c) return;
     const end = c.line + c.lines.length - 1;
-    if (section && c.lines.every((l) => ATTRIBUTE_LINE.test(l))) {
-      // "Type: `number`\ Default: `Infinity`": read with the description that follows
+    // "Type: `number`\ Default: `Infinity`": read with the description that follows (in the same paragraph or the next)
+    const attributes = section ? c.lines.findIndex((l) => !ATTRIBUTE_LINE.test(l)) : 0;
+    if (section && attributes < 0) {
       attributesAlone();
       if (section.described) blocks.push(termBlock(c.line, end));
       else section.attributes = [c.line, end];
@@ -90,10 +93,10 @@ export function proseBlocks(text: string): Block[] {
     }
     if (section && !section.described) {
       section.described = true;
-      if (!/^\s*([-*+]|\d+[.)]|>)\s/.test(c.lines[0]!)) {
+      if (!LIST_OR_QUOTE.test(c.lines[attributes]!)) {
         const from = section.attributes?.[0] ?? c.line;
         section.attributes = undefined;
-        blocks.push(termBlock(from, end, from < c.line ? lines.slice(from - 1, c.line - 1).join('\n').length + 1 : 0));
+        blocks.push(termBlock(from, end, offsetOf(from, c.line + attributes)));
         return;
       }
       attributesAlone();
@@ -112,11 +115,14 @@ export function proseBlocks(text: string): Block[] {
   lines.forEach((raw, i) => {
     if (/^\s*(```|~~~)/.test(raw)) {
       flush();
+      // attribute lines waiting for a description: code is none
+      attributesAlone();
       fence = !fence;
       return;
     }
     if (fence) return;
     if (/^( {4}|\t)/.test(raw) && (indentedCode || (!current && !inList))) {
+      attributesAlone();
       indentedCode = true;
       return;
     }
@@ -138,6 +144,7 @@ export function proseBlocks(text: string): Block[] {
     }
     if (/^\s*\|/.test(raw)) {
       flush();
+      attributesAlone();
       table.push({ raw, line: i + 1 });
       return;
     }
@@ -160,6 +167,8 @@ export function proseBlocks(text: string): Block[] {
   return blocks;
 }
 
+/** A list item's or a quote's first line. */
+const LIST_OR_QUOTE = /^\s*([-*+]|\d+[.)]|>)\s/;
 /** A line of an API reference's term attributes: "Type: `number`\\", "Default: `Infinity`", "Minimum: `1`". */
 const ATTRIBUTE_LINE = /^\s*(?:\*\*)?(?:type|default(?: value)?|minimum|maximum|min|max|required|optional|values?|since)(?:\*\*)?\s*:/i;
 

@@ -176,6 +176,9 @@ describe('matching a question', () => {
     assert.ok(Math.abs(ratio(q, 0) - 0.8) < 1e-9 && Math.abs(ratio(q, 1) - 1) < 1e-9, `${ratio(q, 0)} ${ratio(q, 1)}`);
     const method = 'Which method makes jobs still running at the end of a window count in the next one?';
     assert.ok(Math.abs(ratio(method, 0) - 0.8) < 1e-9 && Math.abs(ratio(method, 1) - 0.8) < 1e-9, `${ratio(method, 0)} ${ratio(method, 1)}`);
+    // the family word as a modifier ("the option value", "what event loop") asks for no term
+    const value = 'What is the option value that makes jobs still running at the end of a window count in the next one?';
+    assert.ok(Math.abs(ratio(value, 0) - 1) < 1e-9, `${ratio(value, 0)}`);
   });
 
   test("a section ranked first gives way to a fact scoring at least 0.8 of it; one far ahead is asked as written", () => {

@@ -248,3 +248,32 @@ test('a default written before the description ("`stdTTL`: *(default: `0`)* the 
   assert.ok(facts.find((f) => f.attribute === 'name' && f.value === 'stdTTL')?.questions.includes('Which option sets the standard ttl in seconds for every cache element?'), all);
   assert.ok(facts.find((f) => f.attribute === 'default' && f.value === '0')?.questions.includes('What is the standard ttl in seconds for every cache element by default?'), all);
 });
+
+test('heading terms: code or a table between attributes and description stays out, a call in backticks keeps its arguments, titles and versions are no terms', () => {
+  const facts = (doc: string) => proseFacts('R.md', doc).facts;
+  const show = (fs: ReturnType<typeof facts>) => JSON.stringify(fs.map((f) => [f.subject, f.attribute, f.value]));
+  // code between the attribute lines and the description is no part of the term
+  const fenced = facts(['## Options', '', '### retries', '', 'Type: `number`', '', '```js', 'const x = {max: 100, default: 7};', '```', '', 'The number of tries.'].join('\n'));
+  assert.ok(!fenced.some((f) => f.value === '7' || f.value === '100'), show(fenced));
+  // the description in the same paragraph as the attribute lines
+  const same = facts(['## Options', '', '### width', '', 'Type: `number`\\', 'Default: `4`\\', 'The maximum number of columns.'].join('\n'));
+  assert.ok(same.find((f) => f.attribute === 'name')?.questions.includes('Which option sets the maximum number of columns?'), show(same));
+  // bold labels ("**Type**: …") are read, a "Description:" label is no words of the description
+  const bold = facts(['## Options', '', '### depth', '', '**Type**: `number`', '', '**Default**: `3`', '', '**Description**: The deepest level walked.'].join('\n'));
+  assert.equal(bold.find((f) => f.attribute === 'default')?.value, '3', show(bold));
+  assert.equal(bold.find((f) => f.attribute === 'type')?.value, 'number', show(bold));
+  assert.ok(bold.find((f) => f.attribute === 'name')?.questions.includes('Which option sets the deepest level walked?'), show(bold));
+  // a default before the description and a bound after it: the description is what is between
+  const both = facts('# Options\n\n- `keep`: (default: `10`) the maximum number of items kept, minimum is `1`.\n');
+  assert.ok(both.find((f) => f.attribute === 'name')?.questions.includes('Which option sets the maximum number of items kept?'), show(both));
+  // "`false`, or `true` when …" is a condition's value, not the default's other name
+  const cond = facts('# Options\n\n- `strict`: Whether to fail on warnings. Default: `false`, or `true` when NODE_ENV is production.\n');
+  assert.equal(cond.find((f) => f.attribute === 'default')?.value, 'false', show(cond));
+  // a call written in a code span keeps its arguments' kind
+  const call = facts(['### `.add(fn, options?)`', '', 'Adds a job.', '', '#### fn', '', 'The function of the job.'].join('\n'));
+  assert.equal(call.find((f) => f.value === 'fn')?.subject, 'the fn argument', show(call));
+  // titles, versions, product names and a heading that only mentions a kind are no terms
+  const titles = facts(['# command-exists', '', '## install', '', 'Run npm install to get it.', '', '## v2.1.0', '', 'Fixed the 3 bugs in parsing.', '', '## Node.js', '', 'Needs version 18 at least.', '', '## TypeScript', '', 'Types ship with version 4.'].join('\n'));
+  assert.ok(!titles.some((f) => /install|v2\.1\.0|Node\.js|TypeScript/.test(f.subject) && f.attribute === 'name'), show(titles));
+  assert.ok(!titles.some((f) => /the install command/.test(f.subject)), show(titles));
+});
