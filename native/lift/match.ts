@@ -268,9 +268,12 @@ export class QuestionMatcher {
   private readonly contexts: Bm25Index;
   /** Each answer's value kind, once (undefined: not a fact, or learned before values were kept). */
   private readonly kinds: (ValueKind | undefined)[];
+  /** Whether each answer names a term of each of TERM_FAMILIES ("Which option sets …?"), once. */
+  private readonly names: boolean[][];
 
   constructor(readonly answers: readonly LearnedAnswer[]) {
     this.kinds = answers.map((a) => (a.value === undefined ? undefined : valueKind(a.value)));
+    this.names = answers.map((a) => NAMES_A_TERM.map((re) => a.questions.some((q) => re.test(q))));
     const chunk = (text: string, i: number): Chunk => ({ path: '', startLine: i, endLine: i, text: stemmed(text) });
     // little length normalisation over questions: a fact asked in more phrasings is not a worse match
     this.questions = new Bm25Index(answers.map((f, i) => chunk(f.questions.join('\n'), i)), 1.2, 0.3);
@@ -289,7 +292,7 @@ export class QuestionMatcher {
     for (const [index, score] of scores) {
       const kind = this.kinds[index];
       if (asked && kind && asked[0] !== kind) scores.set(index, score * (asked.includes(kind) ? LESSER_KIND : OTHER_KIND));
-      else if (term >= 0 && kind && !this.answers[index]!.questions.some((q) => NAMES_A_TERM[term]!.test(q))) scores.set(index, score * LESSER_KIND);
+      else if (term >= 0 && kind && !this.names[index]![term]) scores.set(index, score * LESSER_KIND);
     }
     return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   }

@@ -120,12 +120,16 @@ export function verbForms(verb: string): { present: string; infinitive: string }
 /**
  * The description as a phrase the questions can hold: "whether to X" (`whether`), a verb phrase
  * ("randomizes the timeouts …", `verb`; "is called if …" for a participle), a noun phrase ("the
- * maximum number of …", `noun`) or what setting it does ("if `true` causes …", `condition`).
+ * maximum number of …", `noun`) or what setting it does ("if `true` causes …", `condition`). A
+ * "Description:" label and a leading "This is" / "It is" are no part of it ("This is an alias
+ * for …": an alias for …).
  */
 export function describe(description: string): { form: 'whether' | 'verb' | 'noun' | 'condition'; phrase: string; infinitive?: string } | undefined {
   // "Indicates whether to …" says what "whether to …" says
   const d = clean(description.replace(/\([^()]+\)/g, ' '))
     .replace(/[.,;:]+$/, '')
+    .replace(/^description\s*:\s*/i, '')
+    .replace(/^(?:this|it)\s+is\s+/i, '')
     .replace(/^(?:indicates|determines|specifies|controls|decides|sets)\s+(?=whether\b)/i, '');
   if (d.split(/\s+/).length < 2) return undefined;
   // "If set to `false`, …", "if `true` causes …": what setting it does, under its condition
@@ -201,15 +205,7 @@ export function termFacts(
     if (!text.slice(start, c.start).replace(/[\s(*_]/g, '')) start = Math.min(c.end, end);
     else end = c.start;
   }
-  const d = describe(
-    text
-      .slice(start, end)
-      .replace(/^[\s)*_.,:;-]+/, '')
-      .replace(/[\s,;(]+$/, '')
-      // a "Description:" label, and "This is …" ("This is a prebuilt binary …": a prebuilt binary …)
-      .replace(/^description\s*:\s*/i, '')
-      .replace(/^(?:this|it)\s+is\s+/i, ''),
-  );
+  const d = describe(text.slice(start, end).replace(/^[\s)*_.,:;-]+/, '').replace(/[\s,;(]+$/, ''));
   // a setting-like term is also asked for as an "option" (users say "which option" of keys and
   // flags); a list that does not say what its terms are asks "which one"
   const settingLike = kind !== undefined && /^(option|setting|key|parameter|argument|flag|field|property|attribute|variable)$/.test(kind);
@@ -287,7 +283,7 @@ export function callFacts(file: string, call: string, item: { text: string; code
   const short = /\.([\w$]+\(\))$/.exec(call)?.[1];
   const firstEnd = sentenceEnd(text, 0);
   // "This is an alias for …", "It is the sync version of …": what it is
-  const d = describe(text.slice(0, firstEnd).replace(/^\s*(?:this|it)\s+is\s+/i, ''));
+  const d = describe(text.slice(0, firstEnd));
   // "Returns a promise that resolves when the queue is empty": the call is what resolves then
   const settles = /^returns\s+a\s+promise\s+(?:that|which)\s+(resolves|rejects|settles|fulfills)\s+(when|once|after|if|as soon as)\s+([^;:]+)/i.exec(d?.phrase ?? '');
   if (settles) {
