@@ -263,16 +263,24 @@ const ALSO_COUNT = 2;
  */
 const FACT_OVER_OTHER = 0.8;
 
+/**
+ * Words that ask for a default without saying "default" ("if I don't set one", "unless I change
+ * it", "out of the box"): the question is matched as if it said it, as the generator's default
+ * questions do ("What does memLevel default to?").
+ */
+const DEFAULT_CUE =
+  /\b(?:if|when) (?:i|you|we) (?:don't|do not|never|haven't|didn't) (?:set|pick|choose|specify|configure|change|pass|give|provide|supply|touch|override)\b|\bunless (?:i|you|we) (?:set|change|configure|override|specify|pick|choose|pass|provide)\b|\bout of the box\b|\bif (?:nothing|none) is (?:set|given|configured|specified|passed)\b|\bunless (?:configured|overridden|changed|set)\b|\bleft unset\b|\bstock\b/i;
+
 export class QuestionMatcher {
   private readonly questions: Bm25Index;
   private readonly contexts: Bm25Index;
-  /** Each answer's value kind, once (undefined: not a fact, or learned before values were kept). */
-  private readonly kinds: (ValueKind | undefined)[];
+  /** Each answer's value kinds, once: one per alternative ("`zlib.constants.Z_DEFAULT_CHUNK`, or `16384`": an identifier and a number); undefined: not a fact, or learned before values were kept. */
+  private readonly kinds: (ValueKind[] | undefined)[];
   /** Whether each answer names a term of each of TERM_FAMILIES ("Which option sets …?"), once. */
   private readonly names: boolean[][];
 
   constructor(readonly answers: readonly LearnedAnswer[]) {
-    this.kinds = answers.map((a) => (a.value === undefined ? undefined : valueKind(a.value)));
+    this.kinds = answers.map((a) => (a.value === undefined ? undefined : a.value.split(/,\s+or\s+/).map(valueKind)));
     this.names = answers.map((a) => NAMES_A_TERM.map((re) => a.questions.some((q) => re.test(q))));
     const chunk = (text: string, i: number): Chunk => ({ path: '', startLine: i, endLine: i, text: stemmed(text) });
     // little length normalisation over questions: a fact asked in more phrasings is not a worse match
@@ -283,16 +291,16 @@ export class QuestionMatcher {
   /** Every learned answer's index by how well `question` matches it, best first (ties: the earlier answer). */
   rank(question: string): { index: number; score: number }[] {
     const scores = new Map<number, number>();
-    const query = stemmed(question);
+    const query = stemmed(DEFAULT_CUE.test(question) ? `${question} default` : question);
     for (const h of this.questions.search(query, this.answers.length)) scores.set(h.chunk.startLine, h.score);
     for (const h of this.contexts.search(query, this.answers.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
     const asked = askedKinds(question);
     // a question for a term's name (its family's index): another identifier, one the term's description mentions, counts less
     const term = ASKS_FOR_A_TERM.findIndex((re) => re.test(question));
     for (const [index, score] of scores) {
-      const kind = this.kinds[index];
-      if (asked && kind && asked[0] !== kind) scores.set(index, score * (asked.includes(kind) ? LESSER_KIND : OTHER_KIND));
-      else if (term >= 0 && kind && !this.names[index]![term]) scores.set(index, score * LESSER_KIND);
+      const kinds = this.kinds[index];
+      if (asked && kinds && !kinds.includes(asked[0]!)) scores.set(index, score * (kinds.some((k) => asked.includes(k)) ? LESSER_KIND : OTHER_KIND));
+      else if (term >= 0 && kinds && !this.names[index]![term]) scores.set(index, score * LESSER_KIND);
     }
     return [...scores].map(([index, score]) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   }

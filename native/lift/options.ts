@@ -18,11 +18,12 @@ export interface TermItem {
 }
 
 /**
- * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description"
+ * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description",
+ * "- `name` Description" (a capitalised word after the name)
  * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
  * `termFacts` reads it).
  */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?)\s*/i;
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\([Dd]efaults?\b[^()\n]*\)\s*[.:]?|(?<=\s)(?=[A-Z][a-z]+\b))\s*/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
 const TERM_NAME = /^(?:-{0,2}|\.)[A-Za-z_$][\w.$/-]*(?:\([^()\n]*\))?$/;
 
@@ -132,6 +133,13 @@ export function describe(description: string): { form: 'whether' | 'verb' | 'nou
     .replace(/^(?:this|it)\s+is\s+/i, '')
     .replace(/^(?:indicates|determines|specifies|controls|decides|sets)\s+(?=whether\b)/i, '');
   if (d.split(/\s+/).length < 2) return undefined;
+  // "Set to true to call fs.chmod()": whether to call it
+  const set = /^set(?:\s+(?:this|it))?\s+to\s+true\s+to\s+(.+)$/i.exec(d);
+  if (set) return { form: 'whether', phrase: `to ${set[1]}` };
+  // "Use for normal data", "Use to force Huffman encoding only": what it is for, what it does
+  const use = /^used?\s+(for|to)\s+(.+)$/i.exec(d);
+  if (use?.[1]!.toLowerCase() === 'for') return { form: 'verb', phrase: `is for ${use[2]}` };
+  if (use) return describe(use[2]!);
   // "If set to `false`, …", "if `true` causes …": what setting it does, under its condition
   if (/^(?:if|when|unless)\b/i.test(d)) return { form: 'condition', phrase: lowerFirst(d) };
   if (/^whether\b/i.test(d)) return { form: 'whether', phrase: d.replace(/^whether\s+/i, '') };

@@ -142,7 +142,7 @@ export function proseBlocks(text: string): Block[] {
       inList = false;
       return;
     }
-    if (/^\s*\|/.test(raw)) {
+    if (tableLine(raw, lines[i + 1], table.length > 0)) {
       flush();
       attributesAlone();
       table.push({ raw, line: i + 1 });
@@ -171,6 +171,16 @@ export function proseBlocks(text: string): Block[] {
 const LIST_OR_QUOTE = /^\s*([-*+]|\d+[.)]|>)\s/;
 /** A line of an API reference's term attributes: "Type: `number`\\", "Default: `Infinity`", "Minimum: `1`". */
 const ATTRIBUTE_LINE = /^\s*(?:\*\*)?(?:type|default(?: value)?|minimum|maximum|min|max|required|optional|values?|since)(?:\*\*)?\s*:/i;
+
+/** A table's delimiter row ("--- | ---", "|:--|--:|"): with a pipe, so a thematic break ("---") is none. */
+const DELIMITER_ROW = /^(?=.*\|)\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$/;
+/**
+ * Whether a line is a table's: it starts with a pipe, or it has one and starts a table (the next
+ * line is a delimiter row: GitHub's tables need no outer pipes, "Key | Description" over
+ * "--- | ---") or goes on with one.
+ */
+const tableLine = (raw: string, next: string | undefined, inTable: boolean): boolean =>
+  /^\s*\|/.test(raw) || (/(?<!\\)\|/.test(raw) && (inTable ? raw.trim() !== '' : DELIMITER_ROW.test(next ?? '')));
 
 /** A table row's cells (a pipe escaped as `\|` stays in its cell), trimmed. */
 const cells = (raw: string): string[] =>
@@ -471,7 +481,8 @@ const SUBORDINATORS_LEAD = new RegExp(`^${SUBORDINATOR}\\s+`, 'i');
 const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|Every|All)\b/, (w) => w.toLowerCase());
 /** A phrase from the start of a sentence as it reads mid-sentence: its article and a capitalised first word lowered. */
 const midSentence = (s: string): string => lowerFirst(s).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
-const upperFirst = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+/** The first letter capitalised, unless the first word is code (`zlib.constants.Z_RLE`, `memLevel`, `req.pipe()`), which keeps its case. */
+const upperFirst = (s: string): string => (/^[a-z][^\s]*?(?:[._$()/]|[a-z][A-Z])/.test(s) ? s : s.charAt(0).toUpperCase() + s.slice(1));
 
 /**
  * A rule that forbids something ("it must never be published through the public load balancer",

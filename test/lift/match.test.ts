@@ -181,6 +181,26 @@ describe('matching a question', () => {
     assert.ok(Math.abs(ratio(value, 0) - 1) < 1e-9, `${ratio(value, 0)}`);
   });
 
+  test('a question that asks for a default without saying so ("if I don\'t set one", "unless I change it") finds the default; a value written two ways has both kinds', () => {
+    const context = '##### memLevel\nType: `Number`\nDefault: `zlib.constants.Z_DEFAULT_MEMLEVEL`, or `8`';
+    const m = new QuestionMatcher([
+      { questions: ['What type is memLevel?'], context, fact: true, value: 'Number' },
+      { questions: ['What does memLevel default to?'], context, fact: true, value: 'zlib.constants.Z_DEFAULT_MEMLEVEL, or 8' },
+      { questions: ['What is the maximum memLevel?'], context, fact: true, value: 'Z_MAX_MEMLEVEL' },
+    ]);
+    for (const q of ["What memLevel do I get if I don't set one?", 'What memLevel applies unless I change it?', 'Out of the box, what memLevel is used?']) {
+      assert.equal(m.match(q)?.question, 'What does memLevel default to?', q);
+    }
+    // without the cue the type and the default tie (the earlier one wins): the cue decides
+    assert.equal(m.match('What memLevel do I get?')?.question, 'What type is memLevel?');
+    // "how many": a number; the constant-or-number value is one, the constant alone is not
+    const many = 'How many memLevel steps are there at most?';
+    const score = (i: number): number => m.rank(many).find((r) => r.index === i)!.score;
+    const plain = new QuestionMatcher(m.answers.map(({ value: _, ...a }) => a));
+    const plainScore = (i: number): number => plain.rank(many).find((r) => r.index === i)!.score;
+    assert.ok(Math.abs(score(1) / plainScore(1) - 1) < 1e-9 && Math.abs(score(2) / plainScore(2) - 0.5) < 1e-9, `${score(1) / plainScore(1)} ${score(2) / plainScore(2)}`);
+  });
+
   test("a section ranked first gives way to a fact scoring at least 0.8 of it; one far ahead is asked as written", () => {
     const context = '## Graceful cleanup\nTemporary files are removed when the process exits only if you call setGracefulCleanup() first.';
     const m = new QuestionMatcher([

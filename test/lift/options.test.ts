@@ -53,6 +53,10 @@ test('a term list item is recognised by its term, and what the document calls it
   assert.equal(termItem('- `.getWatched()`: Returns an object')?.name, '.getWatched()');
   assert.equal(termItem('- `.unwatch(path / paths)`: Stop watching files')?.name, '.unwatch()');
   assert.equal(termItem('- `depth` (in levels). How deep to go'), undefined, 'only a default may stand between a term and its description');
+  // a capitalised description right after the term ("- `zlib.constants.Z_RLE` Use to limit …"); not a lower-case word
+  assert.deepEqual(termItem('- `zlib.constants.Z_RLE` Use to limit match distances'), { name: 'zlib.constants.Z_RLE', at: 25 });
+  assert.equal(termItem('- `1` Fastest compression'), undefined, 'a number is no term');
+  assert.equal(termItem('- `foo` is called first'), undefined);
   assert.equal(termKind('Available options:'), 'option');
   assert.equal(termKind('`options` is a JS object that can contain any of the following keys:'), 'option');
   assert.equal(termKind('It accepts these keys:'), 'key');
@@ -69,6 +73,10 @@ test('a description reads as whether-to, a verb phrase or a noun phrase', () => 
   assert.equal(describe('Path'), undefined);
   assert.deepEqual(describe('Indicates whether to watch files that cannot be read'), { form: 'whether', phrase: 'to watch files that cannot be read' });
   assert.deepEqual(describe('If `true` causes tmp to close the descriptor'), { form: 'condition', phrase: 'if `true` causes tmp to close the descriptor' });
+  // "Use to …" says what it does, "Use for …" what it is for
+  assert.deepEqual(describe('Use to force Huffman encoding only'), { form: 'verb', phrase: 'forces Huffman encoding only', infinitive: 'force Huffman encoding only' });
+  assert.deepEqual(describe('Use for normal data.'), { form: 'verb', phrase: 'is for normal data' });
+  assert.deepEqual(describe('Set to true to call `fs.chmod()` on each file'), { form: 'whether', phrase: 'to call `fs.chmod()` on each file' });
   assert.equal(callOf('retry.operation([options])'), 'retry.operation()');
   assert.equal(callOf('.lockSync(file, [options])'), 'lockSync()');
   assert.equal(callOf('new RetryOperation(timeouts, [options])'), 'new RetryOperation()');
@@ -149,6 +157,14 @@ test('options written "`name` (default: `x`). Description" and methods written "
   assert.equal(find('default', '0o600')?.subject, 'the mode option', all);
   assert.ok(!facts.some((f) => f.attribute === 'default' && /temporary/.test(f.value)), all);
   assert.ok(find('name', '.getWatched()')?.questions.includes('Which method returns an object representing all the paths being watched?'), all);
+});
+
+test('a term written "- `name` Use to …" is asked for by what it does; a question that starts with a code term keeps its case', () => {
+  const doc = '# Strategy\n\n- `zlib.constants.Z_RLE` Use to limit match distances to one.\n  This is designed to be almost as fast as `zlib.constants.Z_HUFFMAN_ONLY`.\n';
+  const { facts } = proseFacts('S.md', doc);
+  const all = JSON.stringify(facts.map((f) => [f.attribute, f.value, f.questions[0]]));
+  assert.ok(facts.find((f) => f.value === 'zlib.constants.Z_RLE')?.questions.includes('Which one is used to limit match distances to one?'), all);
+  assert.equal(facts.find((f) => f.value === 'zlib.constants.Z_HUFFMAN_ONLY')?.questions[0], 'zlib.constants.Z_RLE is designed to be almost as fast as what?', all);
 });
 
 test('a list that does not say what its terms are asks "which one"', () => {

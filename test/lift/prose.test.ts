@@ -240,6 +240,27 @@ test("a table's rows are a term list's items: the first header names the kind, a
   assert.ok(!facts.some((f) => /Brace|✔|PORT_X|7781/.test(`${f.value} ${f.subject}`)), JSON.stringify(facts.map((f) => [f.subject, f.value])));
 });
 
+test('a table needs no outer pipes ("Key | Default" over "--- | ---"); a line with a pipe and no delimiter row under it stays prose', () => {
+  const doc = [
+    '# Limits',
+    '',
+    'Pipe the stream with `a | b` when you need it.',
+    'The relay listens on 7781.',
+    '',
+    'Key | Description | Default',
+    '--- | --- | ---',
+    '`fieldSize` | Max field value size (in bytes) | 1MB',
+    '`headerPairs` | The max number of header key=>value pairs to parse | 2000',
+    'Specifying the limits protects the site.',
+  ].join('\n');
+  const { facts } = proseFacts('L.md', doc);
+  const all = JSON.stringify(facts.map((f) => [f.subject, f.attribute, f.value, f.line]));
+  assert.equal(facts.find((f) => f.attribute === 'default' && f.value === '1MB')?.line, 8, all);
+  assert.equal(facts.find((f) => f.attribute === 'default' && f.value === '2000')?.subject, 'the headerPairs key', all);
+  assert.ok(facts.some((f) => f.attribute === 'name' && f.value === 'fieldSize'), all);
+  assert.equal(facts.find((f) => f.value === '7781')?.line, 4, all);
+});
+
 test("a number with its scale word is one value; a term list item's description holds facts about the term; a reference link is its text", () => {
   const scaled = proseFacts('C.md', '# Colors\n\nThe terminal shows 16 million colors.\n').facts;
   assert.deepEqual(scaled.map((f) => f.value), ['16 million colors']);
