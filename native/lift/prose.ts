@@ -112,15 +112,33 @@ export function proseBlocks(text: string): Block[] {
     if (table.length) for (const r of tableRows(table)) blocks.push({ ...blank(r.text, r.line, heading), ...(r.term ? { term: r.term } : {}), ...(r.kind ? { kind: r.kind } : {}) });
     table = [];
   };
+  // an example's comments are the author's prose ("// send a ping approx every 2 seconds"): consecutive whole-line ones are one block
+  let comment: { lines: string[]; line: number; whole: boolean } | undefined;
+  let commentStyle: RegExp | undefined;
+  const flushComment = (): void => {
+    if (comment) blocks.push(blank(comment.lines.join('\n'), comment.line, heading));
+    comment = undefined;
+  };
   lines.forEach((raw, i) => {
-    if (/^\s*(```|~~~)/.test(raw)) {
+    const opens = /^\s*(```|~~~)\s*([\w+-]*)/.exec(raw);
+    if (opens) {
       flush();
+      flushComment();
       // attribute lines waiting for a description: code is none
       attributesAlone();
       fence = !fence;
+      commentStyle = fence ? commentsOf(opens[2]!) : undefined;
       return;
     }
-    if (fence) return;
+    if (fence) {
+      const c = commentStyle && proseComment(raw, commentStyle);
+      if (c && c.whole && comment?.whole && comment.line + comment.lines.length === i + 1) comment.lines.push(c.text);
+      else {
+        flushComment();
+        if (c) comment = { lines: [c.text], line: i + 1, whole: c.whole };
+      }
+      return;
+    }
     if (/^( {4}|\t)/.test(raw) && (indentedCode || (!current && !inList))) {
       attributesAlone();
       indentedCode = true;
@@ -165,6 +183,22 @@ export function proseBlocks(text: string): Block[] {
   flushTable();
   endSection();
   return blocks;
+}
+
+/** How a fenced block's language writes comments: `//` (JavaScript and its kin, also a fence with no language), `#` (shells, Python, YAML); none for others (JSON, output, diffs). */
+function commentsOf(lang: string): RegExp | undefined {
+  const l = lang.toLowerCase();
+  if (!l || /^(?:js|javascript|jsx|mjs|cjs|ts|typescript|tsx|java|go|rust|rs|c|cpp|c\+\+|cs|csharp|kotlin|swift|json5|jsonc)$/.test(l)) return /(^\s*|\s)\/\/\s?(.*)$/;
+  if (/^(?:sh|bash|shell|zsh|console|py|python|yaml|yml|toml|ruby|rb)$/.test(l)) return /(^\s*|\s)#\s?(.*)$/;
+  return undefined;
+}
+
+/** A code line's comment when it is prose: three words or more, starting with a letter, no code in it (commented-out code is none). */
+function proseComment(raw: string, style: RegExp): { text: string; whole: boolean } | undefined {
+  const m = style.exec(raw);
+  const text = m?.[2]!.trim() ?? '';
+  if (!m || !/^[A-Za-z]/.test(text) || /[(){};=<>[\]]|=>|^\w+:\s/.test(text) || text.split(/\s+/).length < 3) return undefined;
+  return { text, whole: /^\s*$/.test(m[1]!) && m.index === 0 };
 }
 
 /** A list item's or a quote's first line. */

@@ -240,6 +240,36 @@ test("a table's rows are a term list's items: the first header names the kind, a
   assert.ok(!facts.some((f) => /Brace|✔|PORT_X|7781/.test(`${f.value} ${f.subject}`)), JSON.stringify(facts.map((f) => [f.subject, f.value])));
 });
 
+test("an example's comments are prose (whole-line ones joined); commented-out code, JSON and output fences are not", () => {
+  const doc = [
+    '# Events',
+    '',
+    '```js',
+    "app.get('/events', function (req, res) {",
+    '  // send a ping approx',
+    '  // every 2 seconds',
+    "  setInterval(ping, 2000) // the relay listens on 7781",
+    '  // app.listen(3000)',
+    "  fetch('http://example.com/x') // see http://example.com",
+    '})',
+    '```',
+    '',
+    '```json',
+    '{ "note": "// the backup runs at 02:40" }',
+    '```',
+    '',
+    '```sh',
+    '# the cache keeps 500 entries',
+    '```',
+  ].join('\n');
+  const { facts } = proseFacts('E.md', doc);
+  const all = JSON.stringify(facts.map((f) => [f.value, f.line, f.questions[0]]));
+  assert.equal(facts.find((f) => f.value === '2 seconds')?.line, 6, all);
+  assert.equal(facts.find((f) => f.value === '7781')?.line, 7, all);
+  assert.equal(facts.find((f) => f.value === '500 entries')?.line, 18, all);
+  assert.ok(!facts.some((f) => /3000|02:40|example/.test(f.value)), all);
+});
+
 test('a table needs no outer pipes ("Key | Default" over "--- | ---"); a line with a pipe and no delimiter row under it stays prose', () => {
   const doc = [
     '# Limits',
