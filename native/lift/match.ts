@@ -269,7 +269,7 @@ const FACT_OVER_OTHER = 0.8;
  * questions do ("What does memLevel default to?").
  */
 const DEFAULT_CUE =
-  /\b(?:if|when) (?:i|you|we) (?:don't|do not|never|haven't|didn't) (?:set|pick|choose|specify|configure|change|pass|give|provide|supply|touch|override)\b|\bunless (?:i|you|we) (?:set|change|configure|override|specify|pick|choose|pass|provide)\b|\bout of the box\b|\bif (?:nothing|none) is (?:set|given|configured|specified|passed)\b|\bunless (?:configured|overridden|changed|set)\b|\bleft unset\b|\bstock\b/i;
+  /\b(?:if|when) (?:i|you|we) (?:don['’]t|do not|never|haven['’]t|didn['’]t) (?:set|pick|choose|specify|configure|change|pass|give|provide|supply|touch|override)\b|\bunless (?:i|you|we) (?:set|change|configure|override|specify|pick|choose|pass|provide)\b|\bout of the box\b|\bif (?:nothing|none) is (?:set|given|configured|specified|passed)\b|\bunless (?:configured|overridden|changed|set)\b|\b(?:left unset|if omitted|when omitted)\b/i;
 
 export class QuestionMatcher {
   private readonly questions: Bm25Index;

@@ -23,13 +23,15 @@ export interface TermItem {
  * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
  * `termFacts` reads it).
  */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\([Dd]efaults?\b[^()\n]*\)\s*[.:]?|(?<=\s)(?=[A-Z][a-z]+\b))\s*/;
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?)\s*/i;
+/** "- `zlib.constants.Z_RLE` Use to …": a code span and a capital letter (a bold word so, "- **Note** The …", is no term). */
+const TERM_THEN_CAPITAL = /^\s*[-*+]\s+`([^`\n]+)`\s+(?=[A-Z])/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
 const TERM_NAME = /^(?:-{0,2}|\.)[A-Za-z_$][\w.$/-]*(?:\([^()\n]*\))?$/;
 
 /** The term a list item describes, when it is one ("* `retries`: …"); a method's arguments are left out (`.unwatch(path)` → `.unwatch()`). */
 export function termItem(raw: string): TermItem | undefined {
-  const m = TERM.exec(raw);
+  const m = TERM.exec(raw) ?? TERM_THEN_CAPITAL.exec(raw);
   const name = (m?.[1] ?? m?.[2])?.trim();
   return m && name && TERM_NAME.test(name) ? { name: name.replace(/\([^()]+\)$/, '()'), at: m[0].length } : undefined;
 }
@@ -137,7 +139,7 @@ export function describe(description: string): { form: 'whether' | 'verb' | 'nou
   const set = /^set(?:\s+(?:this|it))?\s+to\s+true\s+to\s+(.+)$/i.exec(d);
   if (set) return { form: 'whether', phrase: `to ${set[1]}` };
   // "Use for normal data", "Use to force Huffman encoding only": what it is for, what it does
-  const use = /^used?\s+(for|to)\s+(.+)$/i.exec(d);
+  const use = /^used?\s+(for|to)\s+(?!be\b)(.+)$/i.exec(d);
   if (use?.[1]!.toLowerCase() === 'for') return { form: 'verb', phrase: `is for ${use[2]}` };
   if (use) return describe(use[2]!);
   // "If set to `false`, …", "if `true` causes …": what setting it does, under its condition

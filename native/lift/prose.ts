@@ -112,7 +112,7 @@ export function proseBlocks(text: string): Block[] {
     if (table.length) for (const r of tableRows(table)) blocks.push({ ...blank(r.text, r.line, heading), ...(r.term ? { term: r.term } : {}), ...(r.kind ? { kind: r.kind } : {}) });
     table = [];
   };
-  // an example's comments are the author's prose ("// send a ping approx every 2 seconds"): consecutive whole-line ones are one block
+  // an example's comments are the author's prose ("// send a ping approx every 2 seconds"): a whole-line one that wraps onto the next is one block with it
   let comment: { lines: string[]; line: number; whole: boolean } | undefined;
   let commentStyle: RegExp | undefined;
   const flushComment = (): void => {
@@ -120,9 +120,10 @@ export function proseBlocks(text: string): Block[] {
     comment = undefined;
   };
   lines.forEach((raw, i) => {
-    const opens = /^\s*(```|~~~)\s*([\w+-]*)/.exec(raw);
+    const opens = /^\s*(`{3,}|~{3,})\s*([\w+-]*)/.exec(raw);
     if (opens) {
       flush();
+      flushTable();
       flushComment();
       // attribute lines waiting for a description: code is none
       attributesAlone();
@@ -132,7 +133,7 @@ export function proseBlocks(text: string): Block[] {
     }
     if (fence) {
       const c = commentStyle && proseComment(raw, commentStyle);
-      if (c && c.whole && comment?.whole && comment.line + comment.lines.length === i + 1) comment.lines.push(c.text);
+      if (c && c.whole && comment?.whole && comment.line + comment.lines.length === i + 1 && wraps(comment.lines[comment.lines.length - 1]!, c.text)) comment.lines.push(c.text);
       else {
         flushComment();
         if (c) comment = { lines: [c.text], line: i + 1, whole: c.whole };
@@ -181,6 +182,7 @@ export function proseBlocks(text: string): Block[] {
   });
   flush();
   flushTable();
+  flushComment();
   endSection();
   return blocks;
 }
@@ -189,16 +191,29 @@ export function proseBlocks(text: string): Block[] {
 function commentsOf(lang: string): RegExp | undefined {
   const l = lang.toLowerCase();
   if (!l || /^(?:js|javascript|jsx|mjs|cjs|ts|typescript|tsx|java|go|rust|rs|c|cpp|c\+\+|cs|csharp|kotlin|swift|json5|jsonc)$/.test(l)) return /(^\s*|\s)\/\/\s?(.*)$/;
-  if (/^(?:sh|bash|shell|zsh|console|py|python|yaml|yml|toml|ruby|rb)$/.test(l)) return /(^\s*|\s)#\s?(.*)$/;
+  // not "console": there "#" is a root prompt
+  if (/^(?:sh|bash|shell|zsh|py|python|yaml|yml|toml|ruby|rb)$/.test(l)) return /(^\s*|\s)#\s?(.*)$/;
   return undefined;
 }
 
-/** A code line's comment when it is prose: three words or more, starting with a letter, no code in it (commented-out code is none). */
+/** A commented-out command ("# npm install foo --save", "# docker run -p 8080:80 nginx"): no prose. */
+const COMMAND = /^(?:npm|npx|yarn|pnpm|bun|deno|node|docker|git|curl|wget|cd|ls|sudo|apt|apt-get|brew|pip|pip3|python3?|make|export|echo|cat|mkdir|rm|cp|mv|cargo|go|gem|kubectl)\b|\s--?[a-z]/i;
+/** Whether a comment's line goes on in the next one: a long line (40 characters or more) that does not end a sentence, and the next starts in lower case. */
+const wraps = (line: string, next: string): boolean => line.length >= 40 && !/[.!?:]$/.test(line) && /^[a-z]/.test(next);
+
+/**
+ * A code line's comment when it is prose: three words or more, starting with a letter, no code in
+ * it (commented-out code and commands are none), and not inside a string literal (an odd number
+ * of quotes before its marker).
+ */
 function proseComment(raw: string, style: RegExp): { text: string; whole: boolean } | undefined {
   const m = style.exec(raw);
-  const text = m?.[2]!.trim() ?? '';
-  if (!m || !/^[A-Za-z]/.test(text) || /[(){};=<>[\]]|=>|^\w+:\s/.test(text) || text.split(/\s+/).length < 3) return undefined;
-  return { text, whole: /^\s*$/.test(m[1]!) && m.index === 0 };
+  if (!m) return undefined;
+  const text = m[2]!.trim();
+  const before = raw.slice(0, m.index);
+  if ([`'`, '"', '`'].some((q) => before.split(q).length % 2 === 0)) return undefined;
+  if (!/^[A-Za-z]/.test(text) || /[(){};=<>[\]]|=>|^\w+:\s/.test(text) || COMMAND.test(text) || text.split(/\s+/).length < 3) return undefined;
+  return { text, whole: m.index === 0 };
 }
 
 /** A list item's or a quote's first line. */
@@ -207,14 +222,15 @@ const LIST_OR_QUOTE = /^\s*([-*+]|\d+[.)]|>)\s/;
 const ATTRIBUTE_LINE = /^\s*(?:\*\*)?(?:type|default(?: value)?|minimum|maximum|min|max|required|optional|values?|since)(?:\*\*)?\s*:/i;
 
 /** A table's delimiter row ("--- | ---", "|:--|--:|"): with a pipe, so a thematic break ("---") is none. */
-const DELIMITER_ROW = /^(?=.*\|)\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$/;
+const DELIMITER = /^\|?(?:\s*:?-+:?\s*\|)*\s*:?-+:?\s*\|?$/;
+const delimiterRow = (line: string): boolean => line.includes('|') && DELIMITER.test(line.trim());
 /**
  * Whether a line is a table's: it starts with a pipe, or it has one and starts a table (the next
  * line is a delimiter row: GitHub's tables need no outer pipes, "Key | Description" over
  * "--- | ---") or goes on with one.
  */
 const tableLine = (raw: string, next: string | undefined, inTable: boolean): boolean =>
-  /^\s*\|/.test(raw) || (/(?<!\\)\|/.test(raw) && (inTable ? raw.trim() !== '' : DELIMITER_ROW.test(next ?? '')));
+  /^\s*\|/.test(raw) || (/(?<!\\)\|/.test(raw) && (inTable ? raw.trim() !== '' : delimiterRow(next ?? '')));
 
 /** A table row's cells (a pipe escaped as `\|` stays in its cell), trimmed. */
 const cells = (raw: string): string[] =>
@@ -234,7 +250,7 @@ const DESCRIPTION_HEADER = /\b(?:description|meaning|purpose|notes?|details?|exp
  * nothing.
  */
 function tableRows(rows: readonly { raw: string; line: number }[]): { text: string; line: number; term?: TermItem; kind?: string }[] {
-  if (rows.length < 3 || !/^\s*\|?\s*:?-{2,}/.test(rows[1]!.raw)) return [];
+  if (rows.length < 3 || !delimiterRow(rows[1]!.raw)) return [];
   const header = cells(rows[0]!.raw).map((h) => h.replace(/[`*_]/g, '').trim());
   const body = rows.slice(2).map((r) => ({ cells: cells(r.raw), line: r.line }));
   const words = (c: string): number => c.split(/\s+/).filter(Boolean).length;
@@ -516,7 +532,7 @@ const lowerFirst = (s: string): string => s.replace(/^(The|A|An|This|These|Each|
 /** A phrase from the start of a sentence as it reads mid-sentence: its article and a capitalised first word lowered. */
 const midSentence = (s: string): string => lowerFirst(s).replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
 /** The first letter capitalised, unless the first word is code (`zlib.constants.Z_RLE`, `memLevel`, `req.pipe()`), which keeps its case. */
-const upperFirst = (s: string): string => (/^[a-z][^\s]*?(?:[._$()/]|[a-z][A-Z])/.test(s) ? s : s.charAt(0).toUpperCase() + s.slice(1));
+const upperFirst = (s: string): string => (/^(?!e\.g\.|i\.e\.)(?=[a-z])[\w$]*(?:[._$()/][\w$(]|[a-z][A-Z])/.test(s) ? s : s.charAt(0).toUpperCase() + s.slice(1));
 
 /**
  * A rule that forbids something ("it must never be published through the public load balancer",

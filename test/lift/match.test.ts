@@ -188,7 +188,7 @@ describe('matching a question', () => {
       { questions: ['What does memLevel default to?'], context, fact: true, value: 'zlib.constants.Z_DEFAULT_MEMLEVEL, or 8' },
       { questions: ['What is the maximum memLevel?'], context, fact: true, value: 'Z_MAX_MEMLEVEL' },
     ]);
-    for (const q of ["What memLevel do I get if I don't set one?", 'What memLevel applies unless I change it?', 'Out of the box, what memLevel is used?']) {
+    for (const q of ["What memLevel do I get if I don't set one?", 'What memLevel do I get if I don’t set one?', 'What memLevel applies unless I change it?', 'Out of the box, what memLevel is used?', 'What memLevel is used if omitted?']) {
       assert.equal(m.match(q)?.question, 'What does memLevel default to?', q);
     }
     // without the cue the type and the default tie (the earlier one wins): the cue decides

@@ -57,6 +57,9 @@ test('a term list item is recognised by its term, and what the document calls it
   assert.deepEqual(termItem('- `zlib.constants.Z_RLE` Use to limit match distances'), { name: 'zlib.constants.Z_RLE', at: 25 });
   assert.equal(termItem('- `1` Fastest compression'), undefined, 'a number is no term');
   assert.equal(termItem('- `foo` is called first'), undefined);
+  assert.equal(termItem('- `foo` HTTP client for the relay')?.name, 'foo');
+  assert.equal(termItem('- **Note** The cache keeps 500 entries'), undefined, 'a bold word and a capital are no term');
+  assert.equal(termItem('- `usePolling` (DEFAULT: `false`): Whether to poll')?.name, 'usePolling');
   assert.equal(termKind('Available options:'), 'option');
   assert.equal(termKind('`options` is a JS object that can contain any of the following keys:'), 'option');
   assert.equal(termKind('It accepts these keys:'), 'key');
@@ -76,6 +79,7 @@ test('a description reads as whether-to, a verb phrase or a noun phrase', () => 
   // "Use to …" says what it does, "Use for …" what it is for
   assert.deepEqual(describe('Use to force Huffman encoding only'), { form: 'verb', phrase: 'forces Huffman encoding only', infinitive: 'force Huffman encoding only' });
   assert.deepEqual(describe('Use for normal data.'), { form: 'verb', phrase: 'is for normal data' });
+  assert.notEqual(describe('Used to be the default')?.phrase, 'is the default');
   assert.deepEqual(describe('Set to true to call `fs.chmod()` on each file'), { form: 'whether', phrase: 'to call `fs.chmod()` on each file' });
   assert.equal(callOf('retry.operation([options])'), 'retry.operation()');
   assert.equal(callOf('.lockSync(file, [options])'), 'lockSync()');

@@ -240,17 +240,18 @@ test("a table's rows are a term list's items: the first header names the kind, a
   assert.ok(!facts.some((f) => /Brace|✔|PORT_X|7781/.test(`${f.value} ${f.subject}`)), JSON.stringify(facts.map((f) => [f.subject, f.value])));
 });
 
-test("an example's comments are prose (whole-line ones joined); commented-out code, JSON and output fences are not", () => {
+test("an example's comments are prose (a wrapped one joined); commented-out code and commands, strings, JSON and console fences are not", () => {
   const doc = [
     '# Events',
     '',
     '```js',
     "app.get('/events', function (req, res) {",
-    '  // send a ping approx',
+    '  // send a ping to each of the connected clients approximately',
     '  // every 2 seconds',
     "  setInterval(ping, 2000) // the relay listens on 7781",
     '  // app.listen(3000)',
     "  fetch('http://example.com/x') // see http://example.com",
+    "  const u = 'a // the mirror listens on 7782'",
     '})',
     '```',
     '',
@@ -260,14 +261,30 @@ test("an example's comments are prose (whole-line ones joined); commented-out co
     '',
     '```sh',
     '# the cache keeps 500 entries',
+    '# the pool holds 12 workers',
+    '# docker run -p 8080:80 nginx',
+    '# npm install foo@2.0.0 --save',
     '```',
+    '',
+    '```console',
+    '# apt-get install nginx version 1',
+    '```',
+    '',
+    '````python',
+    '# the queue drops jobs after 9 tries',
   ].join('\n');
   const { facts } = proseFacts('E.md', doc);
   const all = JSON.stringify(facts.map((f) => [f.value, f.line, f.questions[0]]));
   assert.equal(facts.find((f) => f.value === '2 seconds')?.line, 6, all);
   assert.equal(facts.find((f) => f.value === '7781')?.line, 7, all);
-  assert.equal(facts.find((f) => f.value === '500 entries')?.line, 18, all);
-  assert.ok(!facts.some((f) => /3000|02:40|example/.test(f.value)), all);
+  // separate comments are separate sentences: the cache's count is not asked with the pool's
+  const entries = facts.find((f) => f.value === '500 entries');
+  assert.equal(entries?.line, 19, all);
+  assert.ok(entries!.questions.every((q) => !/pool|workers/.test(q)), all);
+  assert.equal(facts.find((f) => f.value === '12 workers')?.line, 20, all);
+  // a four-backtick fence keeps its language; its last comment counts though the file ends in it
+  assert.equal(facts.find((f) => f.value === '9 tries')?.line, 30, all);
+  assert.ok(!facts.some((f) => /3000|7782|02:40|example|8080|2\.0\.0|nginx/.test(`${f.value} ${f.questions.join(' ')}`)), all);
 });
 
 test('a table needs no outer pipes ("Key | Default" over "--- | ---"); a line with a pipe and no delimiter row under it stays prose', () => {
@@ -289,6 +306,11 @@ test('a table needs no outer pipes ("Key | Default" over "--- | ---"); a line wi
   assert.equal(facts.find((f) => f.attribute === 'default' && f.value === '2000')?.subject, 'the headerPairs key', all);
   assert.ok(facts.some((f) => f.attribute === 'name' && f.value === 'fieldSize'), all);
   assert.equal(facts.find((f) => f.value === '7781')?.line, 4, all);
+  // a one-dash delimiter row is one; a table ends where a fence starts; a long line after a pipe is read in linear time
+  const short = proseFacts('S.md', ['Key | Description | Default', '-|-|-', '`fields` | Max number of fields | 2000', '```js', 'x()', '```', 'Use `a | b` to pipe the 12 streams.'].join('\n')).facts;
+  assert.ok(short.some((f) => f.attribute === 'default' && f.value === '2000'), JSON.stringify(short));
+  assert.ok(!short.some((f) => f.attribute === 'name' && /Use/.test(f.value)), JSON.stringify(short));
+  assert.equal(proseFacts('L.md', `a | b\n${' '.repeat(200_000)}|x\n`).facts.length, 0);
 });
 
 test("a number with its scale word is one value; a term list item's description holds facts about the term; a reference link is its text", () => {
