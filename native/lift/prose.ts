@@ -133,7 +133,8 @@ export function proseBlocks(text: string): Block[] {
     }
     if (fence) {
       const c = commentStyle && proseComment(raw, commentStyle);
-      if (c && c.whole && comment?.whole && comment.line + comment.lines.length === i + 1 && wraps(comment.lines[comment.lines.length - 1]!, c.text)) comment.lines.push(c.text);
+      if (c?.whole && comment?.whole && wraps(comment.lines[comment.lines.length - 1]!, c.text)) comment.lines.push(c.text);
+      // any other line ends the comment, so a comment kept is the line just above
       else {
         flushComment();
         if (c) comment = { lines: [c.text], line: i + 1, whole: c.whole };
