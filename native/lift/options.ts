@@ -19,11 +19,12 @@ export interface TermItem {
 
 /**
  * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description",
- * "- `name` Description" (a capitalised word after the name)
+ * "- `name` Description" (a capitalised word after the name), "* **name** true/false, if …" (a type
+ * and a comma after the name, no colon)
  * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
  * `termFacts` reads it).
  */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?)\s*/i;
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?|(?=\s(?:true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?)\s*,))\s*/i;
 /** "- `zlib.constants.Z_RLE` Use to …": a code span and a capital letter (a bold word so, "- **Note** The …", is no term). */
 const TERM_THEN_CAPITAL = /^\s*[-*+]\s+`([^`\n]+)`\s+(?=[A-Z])/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
@@ -108,7 +109,7 @@ function valueAt(text: string, code: readonly [number, number][], at: number, ph
   if (number) return { value: number[1]!.replace(/[.,]$/, ''), end: at + number[0].length };
   if (!phrase) return undefined;
   const rest = text.slice(at);
-  const stop = rest.search(/[.;:)]\s|[.;)]$|,\s|\(|\s+which\s|\s+(?:or|and)\s+(?:throws|rejects|fails|raises)\b|\s+(?:when|if|once|unless)\s|\n\s*\n/);
+  const stop = rest.search(/[.;:)]\s|[.;)]$|,\s|\(|\s[-–—]\s|\s+which\s|\s+(?:or|and)\s+(?:throws|rejects|fails|raises)\b|\s+(?:when|if|once|unless)\s|\n\s*\n/);
   const value = clean(stop < 0 ? rest : rest.slice(0, stop)).replace(/[.,;]$/, '');
   const words = value.split(/\s+/).length;
   return value && words <= 14 ? { value, end: at + (stop < 0 ? rest.length : stop) } : undefined;
@@ -132,8 +133,12 @@ export function describe(description: string): { form: 'whether' | 'verb' | 'nou
   const d = clean(description.replace(/\([^()]+\)/g, ' '))
     .replace(/[.,;:]+$/, '')
     .replace(/^description\s*:\s*/i, '')
+    // "This event is emitted …", "The error event is emitted …": what it is
+    .replace(/^(?:this|the(?:\s+[\w.$-]+)?)\s+(?:event|option|setting|method|function|property|callback|hook|flag)\s+(?=is\s)/i, 'it ')
     .replace(/^(?:this|it)\s+is\s+/i, '')
-    .replace(/^(?:indicates|determines|specifies|controls|decides|sets)\s+(?=whether\b)/i, '');
+    .replace(/^(?:indicate|determine|specify|control|decide|set)s?\s+(?=whether\b)/i, '')
+    // "whether you want to X", "if you want to X": whether to X
+    .replace(/^(?:whether|if)\s+(?:you|we)\s+(?:want|wish|need)\s+(?=to\s)/i, 'whether ');
   if (d.split(/\s+/).length < 2) return undefined;
   // "Set to true to call fs.chmod()": whether to call it
   const set = /^set(?:\s+(?:this|it))?\s+to\s+true\s+to\s+(.+)$/i.exec(d);
@@ -206,6 +211,12 @@ export function termFacts(
   for (const m of text.matchAll(/(?:^|\n)\s*type\s*:\s+/gi)) {
     const v = valueAt(text, code, m.index! + m[0].length, false);
     if (v) types.push({ value: v.value, start: m.index! + m[0].length, end: v.end });
+  }
+  // "**ws**: true/false, if you want to proxy websockets": a type before the description
+  const typed = /^\s*(true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?)\s*,\s*/i.exec(text.slice(term.at));
+  if (typed) {
+    types.push({ value: typed[1]!, start: term.at, end: term.at + typed[0].length });
+    start = term.at + typed[0].length;
   }
   for (const c of types) covered.push([c.start, c.end]);
   for (const c of [...defaults, ...bounds].sort((a, b) => a.start - b.start)) {

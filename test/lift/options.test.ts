@@ -171,6 +171,40 @@ test('a term written "- `name` Use to …" is asked for by what it does; a quest
   assert.equal(facts.find((f) => f.value === 'zlib.constants.Z_HUFFMAN_ONLY')?.questions[0], 'zlib.constants.Z_RLE is designed to be almost as fast as what?', all);
 });
 
+test('options written "**name**: true/false, Default: x - description" and events written "This event is emitted …"', () => {
+  const doc = [
+    '# relay',
+    '',
+    '## Options',
+    '',
+    '*  **mirror**: true/false, if you want to mirror every frame',
+    '*  **stamp**: true/false, Default: true - specify whether you want to stamp each frame with its arrival time',
+    '*  **rewriteHost**: true/false, Default: false - replaces the host of each frame with the relay\'s own',
+    '*  **ownReplies** true/false, if set to true, the relay never answers on its own',
+    '',
+    '## Events',
+    '',
+    '* `drained`: This event is emitted once every queued frame was written.',
+    '* `fault`: The fault event is emitted if a frame cannot be parsed.',
+    '',
+  ].join('\n');
+  const { facts } = proseFacts('README.md', doc);
+  const find = (attribute: string, value: string) => facts.filter((f) => f.attribute === attribute && f.value === value);
+  const all = JSON.stringify(facts.map((f) => [f.attribute, f.value, f.questions[0]]));
+  assert.ok(find('name', 'mirror')[0]?.questions.includes('Which option sets whether to mirror every frame?'), all);
+  assert.ok(find('name', 'stamp')[0]?.questions.includes('Which option sets whether to stamp each frame with its arrival time?'), all);
+  // the default stops at " - ", and is asked as what the option does
+  assert.ok(find('default', 'true').some((f) => f.subject === 'the stamp option' && f.questions.includes('Does it stamp each frame with its arrival time by default?')), all);
+  assert.ok(find('default', 'false').some((f) => f.subject === 'the rewriteHost option'), all);
+  assert.ok(find('name', 'rewriteHost')[0]?.questions.includes("Which option replaces the host of each frame with the relay's own?"), all);
+  assert.ok(find('type', 'true/false').some((f) => f.subject === 'the mirror option'), all);
+  // the type is no value of the description ("Which path …?" for true/false)
+  assert.ok(!facts.some((f) => f.attribute !== 'type' && f.value === 'true/false'), all);
+  assert.ok(find('name', 'ownReplies').length, all);
+  assert.ok(find('name', 'drained')[0]?.questions.includes('Which event is emitted once every queued frame was written?'), all);
+  assert.ok(find('name', 'fault')[0]?.questions.includes('Which event is emitted if a frame cannot be parsed?'), all);
+});
+
 test('a list that does not say what its terms are asks "which one"', () => {
   const { facts } = proseFacts('README.md', '# Layout\n\n- `src/`: The extension host code.\n- `webview/`: The sidebar UI, built by esbuild.\n');
   const src = facts.find((f) => f.value === 'src/');
