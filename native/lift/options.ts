@@ -173,6 +173,15 @@ export const callOf = (heading: string): string | undefined => {
   return m ? `${m[1] ? 'new ' : ''}${m[2]}()` : undefined;
 };
 
+/** The questions that ask a term's default by its name ("What does retries default to?"); `of`: the call it belongs to (" of retry.operation()"). */
+export const defaultQuestions = (name: string, kind: string | undefined, of = ''): string[] => [
+  `What does ${name} default to?`,
+  `What is the default ${name}?`,
+  `What is the default value of ${kind ? `the ${name} ${kind}` : name}${of}?`,
+  `What is ${name} by default?`,
+  `If ${name} is not set, what value does it take?`,
+];
+
 /**
  * Facts of one term list item: the term (asked for by its description), its default and its
  * bounds. `text` is the item with Markdown markup blanked (offsets of the source), `code` its code
@@ -256,7 +265,7 @@ export function termFacts(
   // its default, asked of the term and of what it is
   for (const def of defaults) {
     const of = call ? ` of ${call}` : '';
-    const asks = [`What does ${name} default to?`, `What is the default ${name}?`, `What is the default value of ${kind ? `the ${name} ${kind}` : name}${of}?`, `What is ${name} by default?`, `If ${name} is not set, what value does it take?`];
+    const asks = defaultQuestions(name, kind, of);
     if (d?.form === 'noun') {
       asks.push(`What is ${d.phrase} by default?`, `By default, what is ${d.phrase}?`, `If I don't set it, what is ${d.phrase}?`, `What is ${d.phrase} when nothing is configured?`, `Out of the box, what is ${d.phrase}?`);
       const count = /^the\s+(?:(maximum|minimum)\s+)?(?:number|amount)\s+of\s+(.+)$/i.exec(d.phrase);

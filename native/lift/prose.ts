@@ -7,6 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
+import { exampleFacts, FENCE } from './examples';
 import { callFacts, callOf, headingTerm, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
@@ -120,7 +121,7 @@ export function proseBlocks(text: string): Block[] {
     comment = undefined;
   };
   lines.forEach((raw, i) => {
-    const opens = /^\s*(`{3,}|~{3,})\s*([\w+-]*)/.exec(raw);
+    const opens = FENCE.exec(raw);
     if (opens) {
       flush();
       flushTable();
@@ -929,6 +930,8 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
       }
     }
   }
+  // the values the document's code examples set, and defaults written as an object literal
+  facts.push(...exampleFacts(file, source).slice(0, Math.max(0, maxFacts - facts.length)));
   // a question asked of two different values (two durations of one component) teaches neither: dropped
   const values = new Map<string, Set<string>>();
   for (const f of facts) for (const q of f.questions) values.set(q, (values.get(q) ?? new Set()).add(f.value));
