@@ -13,18 +13,39 @@ import { defaultQuestions } from './options';
 
 /** A fence's opening or closing line, with its language. */
 export const FENCE = /^\s*(`{3,}|~{3,})\s*([\w+-]*)/;
-/** Languages whose examples are read: JavaScript and its kin, JSON, and a fence with no language. */
+
+/** A Markdown heading's text ("## Usage ##" → "Usage"), or undefined; linear in the line's length. */
+export function headingText(raw: string): string | undefined {
+  const m = /^#{1,6}[ \t]+/.exec(raw);
+  if (!m) return undefined;
+  const text = raw.slice(m[0].length).trimEnd().replace(/(?:^|[ \t])#+$/, '').trim();
+  return text || undefined;
+}
+
+/** Languages whose examples are read: JavaScript and its kin, JSON (defaults only: elsewhere it is a manifest or output), and a fence with no language. */
 const EXAMPLE_LANG = /^(?:js|javascript|jsx|mjs|cjs|ts|typescript|tsx|json|json5|jsonc|)$/i;
 /** `key: value,` on a line of its own (an object literal's property), a literal value, an optional comment. */
-const PROPERTY = /^\s*["']?([A-Za-z_$][\w$]*)["']?\s*:\s*(-?\d[\d_.]*|true|false|null|'[^'\n]{1,60}'|"[^"\n]{1,60}")\s*,?\s*(?:\/\/.*)?$/;
+const PROPERTY = /^\s*["']?([A-Za-z_$][\w$]*)["']?\s*:\s*(-?\d[\d_.]*|true|false|null|'[^'\n]{1,60}'|"[^"\n]{1,60}")\s*,?\s*(?:\/\/(.*))?$/;
 const PORT = /\.listen\(\s*(\d{2,5})\s*[,)]/;
 const STATUS = /\.(?:status|sendStatus|writeHead)\(\s*([1-5]\d\d)\s*[,)]|\bstatusCode\s*=\s*([1-5]\d\d)\b/;
 /** `err.status || 500`: the status sent when the error has none. */
 const STATUS_FALLBACK = /\b(?:status|statusCode)\s*(?:\|\||\?\?)\s*([1-5]\d\d)\b/;
-/** A header set by name: `res.setHeader('X-Special-Proxy-Header', …)` (a name with a dash). */
-const HEADER = /\.(?:setHeader|set|header|append|appendHeader)\(\s*['"]([A-Za-z][\w]*(?:-[\w]+)+)['"]/;
+/** A header set by name on a request or response: `res.setHeader('X-Special-Proxy-Header', …)`, `res.set('Cache-Control', …)`. */
+const HEADER = /(?:\.(?:setHeader|header|appendHeader)|\b(?:res|response|reply|ctx|req|request|proxyReq|proxyRes)\.(?:set|append))\(\s*['"]([A-Za-z][\w-]*)['"]/;
+/** What a header's name looks like: X-Something, or capitalised words joined by dashes (Content-Type). */
+const HEADER_NAME = /^(?:X-[\w-]+|[A-Z][a-z]+(?:-[A-Z][a-z]*)+)$/;
+/**
+ * The sentence before an object literal of defaults: "The default configuration is the equivalent
+ * of:", "has the following defaults:", "has the following structure and default values:" — not one
+ * that only mentions a default ("By default this value is …, but you can override it:").
+ */
+const DEFAULTS_INTRO = /\b(?:the\s+default\s+(?:configuration|options|settings|values)\s+(?:is|are)\b|following\s+(?:structure\s+and\s+)?defaults?(?:\s+values)?\b|defaults\s+are\b)[^:]*:\s*$/i;
+const NOT_DEFAULTS = /\b(?:override|overrid|example|instead|like this|custom)/i;
 
 const unquote = (v: string): string => v.replace(/^(['"])(.*)\1$/, '$2');
+/** A heading as the questions name it: no HTML, badges, link targets or quotes. */
+const headingName = (h: string): string =>
+  h.replace(/<[^>]*>/g, '').replace(/!\[[^\]]*\]\([^)]*\)/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[`*_"]/g, '').replace(/\s+/g, ' ').trim();
 
 /** The facts of the code examples in Markdown `text` (the fences in EXAMPLE_LANG). */
 export function exampleFacts(file: string, text: string): Fact[] {
@@ -33,36 +54,44 @@ export function exampleFacts(file: string, text: string): Fact[] {
   const lines = text.split('\n');
   let heading = '';
   let intro = '';
-  let fence: { lang: string; defaults: boolean } | undefined;
+  // the open fence: its language, whether it holds the defaults, how deep in brackets its current line is
+  let fence: { lang: string; defaults: boolean; depth: number } | undefined;
   lines.forEach((raw, i) => {
     const opens = FENCE.exec(raw);
     if (opens) {
-      // "The default configuration is the equivalent of:", "has the following defaults:"
-      fence = fence ? undefined : { lang: opens[2]!, defaults: /\bdefaults?\b/i.test(intro) && /:\s*$/.test(intro) };
+      fence = fence ? undefined : { lang: opens[2]!, defaults: DEFAULTS_INTRO.test(intro) && !NOT_DEFAULTS.test(intro), depth: 0 };
       intro = '';
       return;
     }
     if (!fence) {
-      const h = /^#{1,6}\s+(.+?)\s*#*\s*$/.exec(raw);
-      if (h) heading = h[1]!.replace(/[`*_]|!?\[([^\]]*)\]\([^)]*\)/g, '$1').trim();
+      const h = headingText(raw);
+      if (h !== undefined) heading = headingName(h);
       if (raw.trim()) intro = raw.trim();
       return;
     }
     if (!EXAMPLE_LANG.test(fence.lang)) return;
+    // a comment is prose (read as such), and commented-out code sets nothing: `// app.listen(3000)`, ` * listen(9000)`
+    const comment = /^\s*(?:\/\/|\/\*|\*)/.test(raw);
+    const line = comment ? '' : raw.replace(/(?:^|\s)(?:\/\/|\/\*).*$/, '');
+    const depth = fence.depth;
+    fence.depth += (line.match(/[{[]/g)?.length ?? 0) - (line.match(/[}\]]/g)?.length ?? 0);
     const ex = heading ? `the example under "${heading}"` : 'the example';
     const add = (subject: string, attribute: string, value: string, questions: string[]): void => {
-      const key = `${attribute}\n${value}`;
-      if (!value || seen.has(key)) return;
+      const key = `${subject}\n${attribute}\n${value}`;
+      // a question that names its answer teaches nothing ('the example under "TokenExpiredError"')
+      const asks = [...new Set(questions)].filter((q) => !q.includes(value));
+      if (!value || seen.has(key) || !asks.length) return;
       seen.add(key);
-      facts.push({ kind: 'prose', subject, attribute, value, path: file, line: i + 1, evidence: raw.trim(), questions: [...new Set(questions)] });
+      facts.push({ kind: 'prose', subject, attribute, value, path: file, line: i + 1, evidence: raw.trim(), questions: asks });
     };
-    // a comment is prose (read as such), and commented-out code sets nothing: `// app.listen(3000)`
-    const line = raw.replace(/(?:^|\s)(?:\/\/|\/\*).*$/, '');
     const property = PROPERTY.exec(line);
-    if (property) {
+    // a property whose comment says it is no default or only an example ("// actually the default is null") is not read
+    if (property && !/\b(?:default|example|e\.g)/i.test(PROPERTY.exec(raw)?.[3] ?? '')) {
       const [name, value] = [property[1]!, unquote(property[2]!)];
-      if (fence.defaults) add(`the ${name} option`, 'default', value, [...defaultQuestions(name, 'option'), `Out of the box, what is ${name} set to?`]);
-      else
+      // the defaults: the literal's own keys, not those of objects inside it
+      if (fence.defaults) {
+        if (depth === 1) add(`the ${name} option`, 'default', value, [...defaultQuestions(name, 'option'), `Out of the box, what is ${name} set to?`]);
+      } else if (!/^json/i.test(fence.lang))
         add(ex, `${name} in the example`, value, [
           `What is ${name} set to in the example?`,
           `In ${ex}, what is ${name} set to?`,
@@ -83,7 +112,7 @@ export function exampleFacts(file: string, text: string): Fact[] {
         ...(/\berr(?:or)?\b/i.test(line) ? [`If the error has no status, which status code does ${ex} send?`] : []),
       ]);
     const header = HEADER.exec(line)?.[1];
-    if (header) add(ex, 'header', header, ['Which header does the example set?', `Which header does ${ex} set?`, `What is the name of the header ${ex} adds?`]);
+    if (header && HEADER_NAME.test(header)) add(ex, 'header', header, ['Which header does the example set?', `Which header does ${ex} set?`, `What is the name of the header ${ex} adds?`]);
   });
   return facts;
 }

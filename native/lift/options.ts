@@ -19,12 +19,12 @@ export interface TermItem {
 
 /**
  * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description",
- * "- `name` Description" (a capitalised word after the name), "* **name** true/false, if …" (a type
- * and a comma after the name, no colon)
+ * "- `name` Description" (a capitalised word after the name), "* **name** true/false, if …" (a
+ * yes/no type and a comma after the name, no colon)
  * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
  * `termFacts` reads it).
  */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?|(?=\s(?:true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?)\s*,))\s*/i;
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?|(?=\s(?:true\/false|boolean)\s*,))\s*/i;
 /** "- `zlib.constants.Z_RLE` Use to …": a code span and a capital letter (a bold word so, "- **Note** The …", is no term). */
 const TERM_THEN_CAPITAL = /^\s*[-*+]\s+`([^`\n]+)`\s+(?=[A-Z])/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
@@ -138,7 +138,8 @@ export function describe(description: string): { form: 'whether' | 'verb' | 'nou
     .replace(/^(?:this|it)\s+is\s+/i, '')
     .replace(/^(?:indicate|determine|specify|control|decide|set)s?\s+(?=whether\b)/i, '')
     // "whether you want to X", "if you want to X": whether to X
-    .replace(/^(?:whether|if)\s+(?:you|we)\s+(?:want|wish|need)\s+(?=to\s)/i, 'whether ');
+    // (not "if you want to use a custom agent, pass it here": a condition and what to do then)
+    .replace(/^(?:whether|if)\s+(?:you|we)\s+(?:want|wish|need)\s+(?=to\s[^,;]*$)/i, 'whether ');
   if (d.split(/\s+/).length < 2) return undefined;
   // "Set to true to call fs.chmod()": whether to call it
   const set = /^set(?:\s+(?:this|it))?\s+to\s+true\s+to\s+(.+)$/i.exec(d);
@@ -222,7 +223,8 @@ export function termFacts(
     if (v) types.push({ value: v.value, start: m.index! + m[0].length, end: v.end });
   }
   // "**ws**: true/false, if you want to proxy websockets": a type before the description
-  const typed = /^\s*(true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?)\s*,\s*/i.exec(text.slice(term.at));
+  // (not a list of types: "Boolean, String, RegExp, Array or Function")
+  const typed = /^\s*(true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?)\s*,(?!\s*(?:true\/false|booleans?|strings?|numbers?|integers?|objects?|functions?|arrays?|regexp|null|undefined)\b)\s*/i.exec(text.slice(term.at));
   if (typed) {
     types.push({ value: typed[1]!, start: term.at, end: term.at + typed[0].length });
     start = term.at + typed[0].length;

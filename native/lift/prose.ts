@@ -7,7 +7,7 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
-import { exampleFacts, FENCE } from './examples';
+import { exampleFacts, FENCE, headingText } from './examples';
 import { callFacts, callOf, headingTerm, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */
@@ -149,16 +149,16 @@ export function proseBlocks(text: string): Block[] {
     }
     if (raw.trim()) indentedCode = false;
     else if (indentedCode) return;
-    const h = /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(raw);
-    if (h) {
+    const title = headingText(raw);
+    if (title !== undefined) {
       flush();
       flushTable();
       endSection();
-      const level = h[1]!.length;
+      const level = /^#+/.exec(raw)![0].length;
       headings.length = level - 1;
-      const term = headingTerm(h[2]!, headings.filter(Boolean));
-      headings[level - 1] = h[2]!;
-      heading = h[2]!.replace(/[`*_]/g, '').trim();
+      const term = headingTerm(title, headings.filter(Boolean));
+      headings[level - 1] = title;
+      heading = title.replace(/[`*_]/g, '').trim();
       if (term) section = { ...term, described: false };
       inList = false;
       return;

@@ -5,6 +5,7 @@
  */
 import type { CorpusFile } from './corpus';
 import { codeFacts } from './codefacts';
+import { headingText } from './examples';
 import { checkQuestion, type Fact, factAnswer } from './facts';
 import { proseFacts } from './prose';
 import { extractSymbols, type FileSymbols } from './symbols';
@@ -67,10 +68,10 @@ export function markdownSections(text: string, maxChars = 600): { heading: strin
   };
   lines.forEach((l, i) => {
     if (/^\s*(```|~~~)/.test(l)) fence = !fence;
-    const m = !fence && /^(#{1,6})\s+(.+?)\s*#*\s*$/.exec(l);
-    if (m) {
+    const heading = fence ? undefined : headingText(l);
+    if (heading !== undefined) {
       flush();
-      current = { heading: m[2]!, body: [], line: i + 1 };
+      current = { heading, body: [], line: i + 1 };
     } else current?.body.push(l);
   });
   flush();

@@ -201,6 +201,11 @@ test('options written "**name**: true/false, Default: x - description" and event
   // the type is no value of the description ("Which path …?" for true/false)
   assert.ok(!facts.some((f) => f.attribute !== 'type' && f.value === 'true/false'), all);
   assert.ok(find('name', 'ownReplies').length, all);
+  // a list of types is no type, a bold label before a plural noun no option, a condition with what to do then no whether-to
+  const other = proseFacts('README.md', '## Options\n\n* **Note** strings, numbers and dates are accepted\n- `origin`: Boolean, String, RegExp or Function\n- `agent`: If you want to use a custom agent, pass it here\n').facts;
+  const others = JSON.stringify(other.map((f) => [f.attribute, f.value, f.questions[0]]));
+  assert.ok(!other.some((f) => f.attribute === 'type' || f.value === 'Note'), others);
+  assert.ok(!other.some((f) => f.questions.some((q) => /whether to use a custom agent/.test(q))), others);
   assert.ok(find('name', 'drained')[0]?.questions.includes('Which event is emitted once every queued frame was written?'), all);
   assert.ok(find('name', 'fault')[0]?.questions.includes('Which event is emitted if a frame cannot be parsed?'), all);
 });
