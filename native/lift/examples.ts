@@ -9,23 +9,13 @@
  */
 import { readable } from './codefacts';
 import type { Fact } from './facts';
+import { FENCE, headingText } from './markdown';
 import { defaultQuestions } from './options';
-
-/** A fence's opening or closing line, with its language. */
-export const FENCE = /^\s*(`{3,}|~{3,})\s*([\w+-]*)/;
-
-/** A Markdown heading's text ("## Usage ##" → "Usage"), or undefined; linear in the line's length. */
-export function headingText(raw: string): string | undefined {
-  const m = /^#{1,6}[ \t]+/.exec(raw);
-  if (!m) return undefined;
-  const text = raw.slice(m[0].length).trimEnd().replace(/(?:^|[ \t])#+$/, '').trim();
-  return text || undefined;
-}
 
 /** Languages whose examples are read: JavaScript and its kin, JSON (defaults only: elsewhere it is a manifest or output), and a fence with no language. */
 const EXAMPLE_LANG = /^(?:js|javascript|jsx|mjs|cjs|ts|typescript|tsx|json|json5|jsonc|)$/i;
-/** `key: value,` on a line of its own (an object literal's property), a literal value, an optional comment. */
-const PROPERTY = /^\s*["']?([A-Za-z_$][\w$]*)["']?\s*:\s*(-?\d[\d_.]*|true|false|null|'[^'\n]{1,60}'|"[^"\n]{1,60}")\s*,?\s*(?:\/\/(.*))?$/;
+/** `key: value,` on a line of its own (an object literal's property) with a literal value (its comment already cut). */
+const PROPERTY = /^\s*["']?([A-Za-z_$][\w$]*)["']?\s*:\s*(-?\d[\d_.]*|true|false|null|'[^'\n]{1,60}'|"[^"\n]{1,60}")\s*,?\s*$/;
 const PORT = /\.listen\(\s*(\d{2,5})\s*[,)]/;
 const STATUS = /\.(?:status|sendStatus|writeHead)\(\s*([1-5]\d\d)\s*[,)]|\bstatusCode\s*=\s*([1-5]\d\d)\b/;
 /** `err.status || 500`: the status sent when the error has none. */
@@ -72,7 +62,8 @@ export function exampleFacts(file: string, text: string): Fact[] {
     if (!EXAMPLE_LANG.test(fence.lang)) return;
     // a comment is prose (read as such), and commented-out code sets nothing: `// app.listen(3000)`, ` * listen(9000)`
     const comment = /^\s*(?:\/\/|\/\*|\*)/.test(raw);
-    const line = comment ? '' : raw.replace(/(?:^|\s)(?:\/\/|\/\*).*$/, '');
+    const trailing = comment ? undefined : /(?:^|\s)(?:\/\/|\/\*)(.*)$/.exec(raw);
+    const line = comment ? '' : trailing ? raw.slice(0, trailing.index) : raw;
     const depth = fence.depth;
     fence.depth += (line.match(/[{[]/g)?.length ?? 0) - (line.match(/[}\]]/g)?.length ?? 0);
     const ex = heading ? `the example under "${heading}"` : 'the example';
@@ -86,7 +77,7 @@ export function exampleFacts(file: string, text: string): Fact[] {
     };
     const property = PROPERTY.exec(line);
     // a property whose comment says it is no default or only an example ("// actually the default is null") is not read
-    if (property && !/\b(?:default|example|e\.g)/i.test(PROPERTY.exec(raw)?.[3] ?? '')) {
+    if (property && !/\b(?:default|example|e\.g)/i.test(trailing?.[1] ?? '')) {
       const [name, value] = [property[1]!, unquote(property[2]!)];
       // the defaults: the literal's own keys, not those of objects inside it
       if (fence.defaults) {

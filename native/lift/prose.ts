@@ -7,7 +7,8 @@
  */
 import nlp from 'compromise';
 import type { Fact } from './facts';
-import { exampleFacts, FENCE, headingText } from './examples';
+import { exampleFacts } from './examples';
+import { FENCE, headingText } from './markdown';
 import { callFacts, callOf, headingTerm, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
 
 /** What prose extraction did with a document (for the learn summary). */

@@ -5,8 +5,8 @@
  */
 import type { CorpusFile } from './corpus';
 import { codeFacts } from './codefacts';
-import { headingText } from './examples';
 import { checkQuestion, type Fact, factAnswer } from './facts';
+import { FENCE, headingText } from './markdown';
 import { proseFacts } from './prose';
 import { extractSymbols, type FileSymbols } from './symbols';
 
@@ -67,7 +67,7 @@ export function markdownSections(text: string, maxChars = 600): { heading: strin
     if (current && body) out.push({ heading: current.heading, body: body.length > maxChars ? `${body.slice(0, maxChars)}…` : body, line: current.line });
   };
   lines.forEach((l, i) => {
-    if (/^\s*(```|~~~)/.test(l)) fence = !fence;
+    if (FENCE.test(l)) fence = !fence;
     const heading = fence ? undefined : headingText(l);
     if (heading !== undefined) {
       flush();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { exampleFacts } from '../../native/lift/examples';
+import { headingText } from '../../native/lift/markdown';
 import { proseFacts } from '../../native/lift/prose';
 
 const FENCE = '```';
@@ -126,4 +127,13 @@ test('only an object literal introduced as the defaults gives defaults: its own 
   // a question that names its answer is no question: "the example under "Port 8080"" asks only as "the example"
   const port = facts.find((f) => f.value === '8080' && f.attribute === 'port');
   assert.deepEqual(port?.questions, ['Which port does the example listen on?'], all);
+});
+
+test("a heading's text: closing hashes and spaces dropped, a hash in the text kept, no heading without a space", () => {
+  assert.equal(headingText('## Usage ##'), 'Usage');
+  assert.equal(headingText('### C#'), 'C#');
+  assert.equal(headingText(`# a${' '.repeat(500)}x  `), `a${' '.repeat(500)}x`);
+  assert.equal(headingText('#hashtag'), undefined);
+  assert.equal(headingText('####### seven'), undefined);
+  assert.equal(headingText('## ##'), undefined);
 });
