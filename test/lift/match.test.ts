@@ -201,6 +201,24 @@ describe('matching a question', () => {
     assert.ok(Math.abs(score(1) / plainScore(1) - 1) < 1e-9 && Math.abs(score(2) / plainScore(2) - 0.5) < 1e-9, `${score(1) / plainScore(1)} ${score(2) / plainScore(2)}`);
   });
 
+  test('a question for a default (in so many words, "left unconfigured", "when I configure nothing") counts a fact that is no default less; a leading phrase does not hide a yes/no question', () => {
+    const context = '* `preflightContinue`: pass the CORS preflight response to the next handler (`false` unless set).';
+    const m = new QuestionMatcher([
+      { questions: ['In the example, what is preflightContinue set to?'], context, fact: true, value: 'true' },
+      { questions: ['What does preflightContinue default to?', 'What is preflightContinue by default?'], context, fact: true, value: 'false' },
+    ]);
+    const score = (q: string, i: number): number => m.rank(q).find((r) => r.index === i)!.score;
+    const plain = 'Is the preflight response passed to the next handler?';
+    for (const q of ['Left unconfigured, is the preflight response passed to the next handler?', 'When I configure nothing, is the preflight response passed to the next handler?', 'With no settings, is the preflight response passed to the next handler?', 'Is the preflight response passed to the next handler by default?']) {
+      assert.ok(Math.abs(score(q, 0) / score(plain, 0) - 0.8) < 1e-9, `${q}: ${score(q, 0) / score(plain, 0)}`);
+      assert.ok(score(q, 1) > score(plain, 1), q);
+      assert.equal(m.match(q)?.question, 'What does preflightContinue default to?', q);
+    }
+    assert.deepEqual(askedKinds('By default, does the package pass preflight responses on?'), ['yesno', 'name', 'identifier', 'phrase']);
+    assert.deepEqual(askedKinds('On a busy day, how long do tasks wait?'), ['duration', 'number']);
+    assert.equal(askedKinds('Once the lock is taken, what happens to the file?'), undefined);
+  });
+
   test("a section ranked first gives way to a fact scoring at least 0.8 of it; one far ahead is asked as written", () => {
     const context = '## Graceful cleanup\nTemporary files are removed when the process exits only if you call setGracefulCleanup() first.';
     const m = new QuestionMatcher([
