@@ -715,6 +715,17 @@ export function roleName(component: string, sentences: readonly string[]): strin
   return undefined;
 }
 
+/** The noun phrase whose last word ends at `at` (the alarm, the dead-letter queue), at most five words, or undefined where no noun ends there. */
+function nounPhraseBefore(terms: readonly Term[], at: number): string | undefined {
+  const last = terms.findIndex((t) => t.end === at);
+  const part = (t: Term): boolean => (t.tags.has('Noun') || t.tags.has('Adjective') || t.tags.has('Determiner') || t.tags.has('Possessive')) && !t.tags.has('Pronoun') && !t.tags.has('Preposition') && !t.tags.has('Value') && !(t.tags.has('Verb') && !t.tags.has('Noun'));
+  if (last < 0 || !terms[last]!.tags.has('Noun') || !part(terms[last]!)) return undefined;
+  let first = last;
+  while (first > 0 && last - first < 4 && part(terms[first - 1]!)) first--;
+  const phrase = terms.slice(first, last + 1).map((t) => t.text).join(' ');
+  return terms[first]!.tags.has('Determiner') || terms[first]!.tags.has('Possessive') ? midSentence(phrase) : terms[first]!.tags.has('ProperNoun') ? phrase : `the ${midSentence(phrase)}`;
+}
+
 /** Facts of one document: every value of a prose sentence, with the questions that ask for it. */
 export function proseFacts(file: string, text: string, o: { maxFacts?: number } = {}): { facts: Fact[]; report: ProseReport } {
   const maxFacts = o.maxFacts ?? 2000;
@@ -846,13 +857,18 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
         const valueEnd = kind ? kind.end - s.offset.start : rel + v.value.length;
         let lo = 0;
         let hi = sentence.length;
+        // the clause after ", which" is about the noun phrase before the comma (… does not close the alarm, which stays open …)
+        let which: string | undefined;
         if (terms.length > 20) {
           for (const m of sentence.matchAll(/[;:]\s|,\s(?:and|but|whose|which|while|so)\s|,\s(?=[a-z]+\s)/g)) {
-            if (m.index! + m[0].length <= cut) lo = m.index! + m[0].length;
-            else if (m.index! >= valueEnd && hi === sentence.length) hi = m.index!;
+            if (m.index! + m[0].length <= cut) {
+              lo = m.index! + m[0].length;
+              which = /^,\swhich\s$/i.test(m[0]) ? nounPhraseBefore(terms, s.offset.start + m.index!) : undefined;
+            } else if (m.index! >= valueEnd && hi === sentence.length) hi = m.index!;
           }
         }
-        const lead = lo > 0 && subj ? `${upperFirst(subj)}: ` : '';
+        const leadSubject = which ?? subj;
+        const lead = lo > 0 && leadSubject ? `${upperFirst(leadSubject)}: ` : '';
         const before = clean(sentence.slice(lo, cut));
         const after = clean(sentence.slice(valueEnd, hi)).replace(/[.!?]+$/, '');
         const echo = clean(`${lead}${lo === 0 ? resolved(`${before} ${v.from === 0 ? upperFirst(wh) : wh}`) : `${before} ${wh}`}${after ? ` ${after}` : ''}?`);

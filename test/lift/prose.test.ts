@@ -325,3 +325,10 @@ test("a number with its scale word is one value; a term list item's description 
   // a reference link keeps its text, not its reference
   assert.ok(facts.every((f) => f.questions.every((q) => !/\]|\[3/.test(q))), facts.flatMap((f) => f.questions).join(' | '));
 });
+
+test('a long sentence\'s clause after ", which" is asked of the noun phrase before the comma, not of the section', () => {
+  const text = '# Alarms\n\nAcknowledging a page on the phone app does not close the alarm, which stays open until the room has been back within its limits for 10 minutes.\n';
+  const f = proseFacts('GUIDE.md', text).facts.find((x) => x.value === '10 minutes')!;
+  assert.ok(f.questions.includes('The alarm: stays open until the room has been back within its limits for how long?'), f.questions.join(' | '));
+  assert.ok(!f.questions.some((q) => /^The alarms: stays open/.test(q)), f.questions.join(' | '));
+});
