@@ -20,11 +20,12 @@ export interface TermItem {
 /**
  * "- `name`: description", "* **name** — description", "- `name` (default: `x`). Description",
  * "- `name` Description" (a capitalised word after the name), "* **name** true/false, if …" (a
- * yes/no type and a comma after the name, no colon)
+ * yes/no type and a comma after the name, no colon), "- [name](link) - description" (a related
+ * package)
  * (the raw Markdown of a list item; a default in parentheses stays in the item's text, where
  * `termFacts` reads it).
  */
-const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*)\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?|(?=\s(?:true\/false|boolean)\s*,))\s*/i;
+const TERM = /^\s*[-*+]\s+(?:`([^`\n]+)`|\*\*([^*\n]+)\*\*|\[([^\]\n]+)\]\([^)\n]*\))\s*(?::|\s[-–—]\s|\(defaults?\b[^()\n]*\)\s*[.:]?|(?=\s(?:true\/false|boolean)\s*,))\s*/i;
 /** "- `zlib.constants.Z_RLE` Use to …": a code span and a capital letter (a bold word so, "- **Note** The …", is no term). */
 const TERM_THEN_CAPITAL = /^\s*[-*+]\s+`([^`\n]+)`\s+(?=[A-Z])/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
@@ -33,7 +34,7 @@ const TERM_NAME = /^(?:-{0,2}|\.)[A-Za-z_$][\w.$/-]*(?:\([^()\n]*\))?$/;
 /** The term a list item describes, when it is one ("* `retries`: …"); a method's arguments are left out (`.unwatch(path)` → `.unwatch()`). */
 export function termItem(raw: string): TermItem | undefined {
   const m = TERM.exec(raw) ?? TERM_THEN_CAPITAL.exec(raw);
-  const name = (m?.[1] ?? m?.[2])?.trim();
+  const name = (m?.[1] ?? m?.[2] ?? m?.[3])?.trim();
   return m && name && TERM_NAME.test(name) ? { name: name.replace(/\([^()]+\)$/, '()'), at: m[0].length } : undefined;
 }
 

@@ -284,6 +284,12 @@ function tableRows(rows: readonly { raw: string; line: number }[]): { text: stri
 }
 
 /** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
+/** A link whose text is the name its target ends in: a package, a repository ("[bytes](https://www.npmjs.com/package/bytes)", "[Harmon](https://github.com/No9/harmon)"). */
+const namesItsTarget = (label: string, target: string): boolean => {
+  const last = /^https?:\/\/[^\s]+?\/([^/?#\s]+?)(?:\.git)?\/?(?:[?#][^\s]*)?(?:\s+"[^"]*")?$/.exec(target.trim())?.[1];
+  return last !== undefined && /^@?[\w.-]+(?:\/[\w.-]+)?$/.test(label) && label.toLowerCase() === last.toLowerCase();
+};
+
 function blank(text: string, line: number, heading: string): Block {
   const chars = [...text];
   const code: [number, number][] = [];
@@ -292,10 +298,12 @@ function blank(text: string, line: number, heading: string): Block {
   };
   // list markers, quote markers
   for (const m of text.matchAll(/^(\s*(?:[-*+]|\d+[.)]|>)\s+)/gm)) set(m.index!, m.index! + m[1]!.length);
-  // links and images: keep the text, blank the target
+  // links and images: keep the text, blank the target; a link to a package or repository by its
+  // name ("[yazl](https://github.com/thejoshwolfe/yazl)") names it as a code span would
   for (const m of text.matchAll(/!?\[([^\]\n]*)\]\(([^)\n]*)\)/g)) {
     set(m.index!, m.index! + (m[0].startsWith('!') ? 2 : 1));
     set(m.index! + m[0].length - m[2]!.length - 3, m.index! + m[0].length);
+    if (!m[0].startsWith('!') && namesItsTarget(m[1]!, m[2]!)) code.push([m.index! + 1, m.index! + 1 + m[1]!.length]);
   }
   // reference links ([text][ref]): keep the text, blank the reference
   for (const m of text.matchAll(/\[([^\]\n]*)\]\[([^\]\n]*)\]/g)) {

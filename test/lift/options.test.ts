@@ -44,6 +44,9 @@ test('a term list item is recognised by its term, and what the document calls it
   assert.equal(termItem('- `--watch`: rerun on change')?.name, '--watch');
   // numbers and expressions are no terms, nor is a plain item
   assert.equal(termItem('* `1000`: The `minTimeout` value in ms'), undefined);
+  // a related package's link with what it is
+  assert.deepEqual(termItem('- [chalk-cli](https://github.com/chalk/chalk-cli) - CLI for this module'), { name: 'chalk-cli', at: 52 });
+  assert.equal(termItem('- [Install](#install)'), undefined, 'a table of contents entry describes nothing');
   assert.equal(termItem('* `k = 0 ... 9`: The `retries` value'), undefined);
   assert.equal(termItem('* retries are counted from zero'), undefined);
   // a default in parentheses before the description; a method with a leading dot and its arguments

@@ -332,3 +332,12 @@ test('a long sentence\'s clause after ", which" is asked of the noun phrase befo
   assert.ok(f.questions.includes('The alarm: stays open until the room has been back within its limits for how long?'), f.questions.join(' | '));
   assert.ok(!f.questions.some((q) => /^The alarms: stays open/.test(q)), f.questions.join(' | '));
 });
+
+test('a link whose text is the package or repository its target ends in is a value; other links are words', () => {
+  const doc = '# Related\n\nFor zipping, see [yazl](https://github.com/thejoshwolfe/yazl).\nSizes are parsed by the [bytes](https://www.npmjs.com/package/bytes) module.\nRead [the guide](https://example.com/guide) and the [docs](https://example.com/documentation/).\n';
+  const { facts } = proseFacts('R.md', doc);
+  const yazl = facts.find((f) => f.value === 'yazl');
+  assert.ok(yazl?.questions.includes('For zipping, see what?'), JSON.stringify(facts.map((f) => [f.value, f.questions[0]])));
+  assert.ok(facts.some((f) => f.value === 'bytes'), JSON.stringify(facts.map((f) => f.value)));
+  assert.ok(!facts.some((f) => /guide|docs/i.test(f.value)), JSON.stringify(facts.map((f) => f.value)));
+});
