@@ -327,11 +327,22 @@ const SIZE_UNITS = /^([kmgt]i?b|bytes?|%|percent)$/i;
 const TIME_UNITS = /^(ms|millisecond|second|sec|s|min|minute|h|hr|hour|day|week|month|year)s?$/i;
 const PRONOUNS = /^(it|its|they|their|them|this|these|that|those|he|she|his|her|we|our|you|your)$/i;
 
+/**
+ * Kinds of thing a name in running text names: a hyphenated word after one is an identifier ("the
+ * bucket tlp-archive-cold"); before one, only where English compounds rarely stand (the
+ * relay-templates repository; not the time-series database, a third-party package, the on-call
+ * channel).
+ */
+const NAMED_KIND = /^(?:repository|repo|bucket|package|module|library|branch|namespace|queue|topic|channel|cluster|database|table|plugin|profile|project|organi[sz]ation|workspace|container|image|subdomain)$/i;
+const NAMED_KIND_AFTER = /^(?:repository|repo|bucket|branch|namespace|profile|workspace|subdomain)$/i;
+
 /** The shape of a single token that is a value by itself: a code, identifier, path, version, time. */
 function tokenShape(t: string): 'code' | 'path' | 'version' | 'time' | undefined {
   if (/^\d{1,2}:\d{2}(:\d{2})?$/.test(t)) return 'time';
   if (/^v?\d+(\.\d+){1,3}([-+][\w.]+)?$/.test(t) && /\./.test(t)) return 'version';
   if (/^(~|\.{1,2})?\/[\w.@/-]+$|^[\w.-]+\/[\w./@-]+$|^[\w-]+\.(md|json|ya?ml|toml|ts|js|py|go|rs|txt|conf|ini|log|sh|env)$/i.test(t)) return 'path';
+  // a header's name (X-Tidewater-Signature, Access-Control-Allow-Methods)
+  if (/^(?:X|Content|Access|Cache|Accept|Retry|Set|Proxy|If|Last|Strict|Transfer|User)-[A-Z][a-z]*(?:-[A-Z][a-z]*)*$/.test(t)) return 'code';
   if (/^[A-Z][A-Z0-9]*(?:[_-][A-Z0-9]+)+$/.test(t) || (/[A-Za-z]/.test(t) && /\d/.test(t) && /^[\w.#-]+$/.test(t)) || /^#[\w-]+$/.test(t)) return 'code';
   if (/^[a-z]+[A-Z_]\w*$/.test(t) || (/^[a-z]+(\.[a-z]+)+$/.test(t) && !/^(e\.g|i\.e|a\.k\.a|n\.b|p\.s)$/i.test(t))) return 'code';
   // an e-mail address
@@ -426,6 +437,12 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
       const ordinal = g.from > 0 && terms[g.from - 1]!.tags.has('Ordinal') && !taken.has(g.from - 1) ? terms[g.from - 1]! : undefined;
       const start = ordinal ? ordinal.start : g.start;
       out.push({ value: text.slice(start, g.end), start, end: g.end, type: 'time', from: ordinal ? g.from - 1 : g.from, to: g.to });
+      continue;
+    }
+    // a lower-case hyphenated name beside the kind of thing it names ("the relay-templates
+    // repository", "the bucket tlp-archive-cold"): an identifier (alone, "time-series" is words)
+    if (!shape && !numeric && /^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$/.test(raw) && (NAMED_KIND_AFTER.test(terms[g.to + 1]?.text ?? '') || NAMED_KIND.test(terms[g.from - 1]?.text ?? ''))) {
+      out.push({ value: raw, start: g.start, end: g.end, type: 'code', from: g.from, to: g.to });
       continue;
     }
     if (shape) {

@@ -341,3 +341,10 @@ test('a link whose text is the package or repository its target ends in is a val
   assert.ok(facts.some((f) => f.value === 'bytes'), JSON.stringify(facts.map((f) => f.value)));
   assert.ok(!facts.some((f) => /guide|docs/i.test(f.value)), JSON.stringify(facts.map((f) => f.value)));
 });
+
+test("a header's name and a hyphenated name beside the kind of thing it names are values; English compounds are not", () => {
+  const doc = '# Webhooks\n\nEvery webhook carries its signature in the X-Tidewater-Signature header. Templates live in the relay-templates repository. Archives go to the bucket tlp-archive-cold. The metrics sit in a time-series database, events in a dead-letter queue, and we use no third-party package.\n';
+  const values = proseFacts('W.md', doc).facts.map((f) => f.value);
+  for (const v of ['X-Tidewater-Signature', 'relay-templates', 'tlp-archive-cold']) assert.ok(values.includes(v), `${v}: ${JSON.stringify(values)}`);
+  for (const v of ['time-series', 'dead-letter', 'third-party']) assert.ok(!values.includes(v), `${v}: ${JSON.stringify(values)}`);
+});
