@@ -901,9 +901,13 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
         const questions = new Set<string>();
         questions.add(echo);
         questions.add(`Fill in the blank: ${blanked}`);
-        if (inHeading) {
-          questions.add(`In ${inHeading}: ${lowerFirst(echo)}`);
-          questions.add(`About ${inHeading}, fill in the blank: ${blanked}`);
+        // the section's component where the sentence names it not (… or names only a part of it:
+        // "The `status` property is set to `400`" under "### entity parse failed")
+        const unnamed = !inHeading && subj && explicit === undefined && !pronoun && !words(subj).some((w) => words(echo).includes(w)) ? subj : undefined;
+        for (const where of [inHeading, unnamed]) {
+          if (!where) continue;
+          questions.add(`In ${where}: ${lowerFirst(echo)}`);
+          questions.add(`About ${where}, fill in the blank: ${blanked}`);
         }
         if (subj && noun && inHeading) questions.add(`What is the ${noun} of ${subj} in ${inHeading}?`);
         // asked of the sentence's subject and of the section's component by the name the text

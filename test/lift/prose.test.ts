@@ -348,3 +348,12 @@ test("a header's name and a hyphenated name beside the kind of thing it names ar
   for (const v of ['X-Tidewater-Signature', 'relay-templates', 'tlp-archive-cold']) assert.ok(values.includes(v), `${v}: ${JSON.stringify(values)}`);
   for (const v of ['time-series', 'dead-letter', 'third-party']) assert.ok(!values.includes(v), `${v}: ${JSON.stringify(values)}`);
 });
+
+test("a sentence that names only a part of its section's subject is asked in the section's name too (the same sentence under two error headings stays two facts)", () => {
+  const section = (name: string, status: string): string => `### ${name}\n\nThis error will occur when the request contained an entity that could not be handled by the middleware. The \`status\` property is set to \`${status}\`, the \`type\` property is set to \`'${name.replace(/ /g, '.')}'\`, and the \`body\` property is set to the entity value.\n`;
+  const { facts } = proseFacts('E.md', `# Errors\n\n${section('entity parse failed', '400')}\n${section('entity verify failed', '403')}`);
+  for (const [status, name] of [['400', 'entity parse failed'], ['403', 'entity verify failed']]) {
+    const f = facts.find((x) => x.value === status)!;
+    assert.ok(f.questions.includes(`In ${name}: the status property is set to what?`), `${status}: ${f.questions.join(' | ')}`);
+  }
+});
