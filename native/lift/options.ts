@@ -193,7 +193,7 @@ export const defaultQuestions = (name: string, kind: string | undefined, of = ''
  */
 export function termFacts(
   file: string,
-  item: { text: string; code: readonly [number, number][]; line: number; heading: string; term: TermItem },
+  item: { text: string; code: readonly [number, number][]; line: number; heading: string; term: TermItem; call?: string },
   kind: string | undefined,
 ): { facts: Fact[]; covered: [number, number][] } {
   const { text, code, term } = item;
@@ -243,7 +243,7 @@ export function termFacts(
   // flags); a list that does not say what its terms are asks "which one"
   const settingLike = kind !== undefined && /^(option|setting|key|parameter|argument|flag|field|property|attribute|variable)$/.test(kind);
   const kinds = kind === undefined ? ['one'] : settingLike ? [...new Set([kind, 'option'])] : [kind];
-  const call = callOf(item.heading);
+  const call = item.call ?? callOf(item.heading);
   const name = term.name;
   const subject = termSubject(name, kind);
   const facts: Fact[] = [];
@@ -269,6 +269,8 @@ export function termFacts(
   for (const def of defaults) {
     const of = call ? ` of ${call}` : '';
     const asks = defaultQuestions(name, kind, of);
+    // the same option of several calls (each parser's `type`): asked of its call too
+    if (call) asks.push(`What does ${name} default to in ${call}?`, `For ${call}, what is the default ${name}?`, `What is the default ${name} of ${call}?`);
     if (d?.form === 'noun') {
       asks.push(`What is ${d.phrase} by default?`, `By default, what is ${d.phrase}?`, `If I don't set it, what is ${d.phrase}?`, `What is ${d.phrase} when nothing is configured?`, `Out of the box, what is ${d.phrase}?`);
       const count = /^the\s+(?:(maximum|minimum)\s+)?(?:number|amount)\s+of\s+(.+)$/i.exec(d.phrase);

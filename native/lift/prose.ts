@@ -40,6 +40,8 @@ interface Block {
   term?: TermItem;
   /** What a table's terms are, from its first header ("Option" → option). */
   kind?: string;
+  /** The call a section's term belongs to, by a heading above it ("### bodyParser.json([options])" over "##### type"). */
+  call?: string;
 }
 
 const STOPWORDS = new Set('the a an of to in is are and or for on with by be it that this as at from not must may can will when which after before each every its their than per into only should'.split(' '));
@@ -68,11 +70,11 @@ export function proseBlocks(text: string): Block[] {
   let inList = false;
   let current: { lines: string[]; line: number } | undefined;
   // the term the section's heading names ("##### concurrency"): its attribute lines wait for the description after them
-  let section: { name: string; kind?: string; attributes?: [number, number]; described: boolean } | undefined;
+  let section: { name: string; kind?: string; call?: string; attributes?: [number, number]; described: boolean } | undefined;
   /** Lines `from` to `to` (1-based) as the section term's block, its description from offset `at` (none: the attributes alone). */
   const termBlock = (from: number, to: number, at?: number): Block => {
     const t = lines.slice(from - 1, to).join('\n');
-    return { ...blank(t, from, heading), term: { name: section!.name, at: at ?? t.length }, ...(section!.kind ? { kind: section!.kind } : {}) };
+    return { ...blank(t, from, heading), term: { name: section!.name, at: at ?? t.length }, ...(section!.kind ? { kind: section!.kind } : {}), ...(section!.call ? { call: section!.call } : {}) };
   };
   const attributesAlone = (): void => {
     if (section?.attributes) blocks.push(termBlock(...section.attributes));
@@ -157,10 +159,12 @@ export function proseBlocks(text: string): Block[] {
       endSection();
       const level = /^#+/.exec(raw)![0].length;
       headings.length = level - 1;
-      const term = headingTerm(title, headings.filter(Boolean));
+      const above = headings.filter(Boolean);
+      const term = headingTerm(title, above);
+      const call = above.map((h) => callOf(h.replace(/[`*_]/g, ''))).filter((c) => c !== undefined).at(-1);
       headings[level - 1] = title;
       heading = title.replace(/[`*_]/g, '').trim();
-      if (term) section = { ...term, described: false };
+      if (term) section = { ...term, ...(call ? { call } : {}), described: false };
       inList = false;
       return;
     }

@@ -357,3 +357,14 @@ test("a sentence that names only a part of its section's subject is asked in the
     assert.ok(f.questions.includes(`In ${name}: the status property is set to what?`), `${status}: ${f.questions.join(' | ')}`);
   }
 });
+
+test("an option documented under several calls' headings is asked of its call, so each call's default keeps its questions", () => {
+  const part = (call: string, type: string): string => `### ${call}([options])\n\nReturns middleware that parses bodies.\n\n#### Options\n\n##### type\n\nThe \`type\` option is used to determine what media type the middleware will parse. Defaults to \`${type}\`.\n`;
+  const { facts } = proseFacts('P.md', `# parser\n\n${part('bodyParser.json', 'application/json')}\n${part('bodyParser.text', 'text/plain')}`);
+  for (const [call, type] of [['bodyParser.json()', 'application/json'], ['bodyParser.text()', 'text/plain']]) {
+    const f = facts.find((x) => x.value === type && x.attribute === 'default');
+    assert.ok(f?.questions.includes(`What does type default to in ${call}?`), `${type}: ${f?.questions.join(' | ')}`);
+    // "What does type default to?" asks for both: neither keeps it
+    assert.ok(!f!.questions.includes('What does type default to?'), f!.questions.join(' | '));
+  }
+});
