@@ -287,13 +287,13 @@ function tableRows(rows: readonly { raw: string; line: number }[]): { text: stri
   return out;
 }
 
-/** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
 /** A link whose text is the name its target ends in: a package, a repository ("[bytes](https://www.npmjs.com/package/bytes)", "[Harmon](https://github.com/No9/harmon)"). */
 const namesItsTarget = (label: string, target: string): boolean => {
   const last = /^https?:\/\/[^\s]+?\/([^/?#\s]+?)(?:\.git)?\/?(?:[?#][^\s]*)?(?:\s+"[^"]*")?$/.exec(target.trim())?.[1];
   return last !== undefined && /^@?[\w.-]+(?:\/[\w.-]+)?$/.test(label) && label.toLowerCase() === last.toLowerCase();
 };
 
+/** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
 function blank(text: string, line: number, heading: string): Block {
   const chars = [...text];
   const code: [number, number][] = [];
