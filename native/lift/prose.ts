@@ -289,8 +289,12 @@ function tableRows(rows: readonly { raw: string; line: number }[]): { text: stri
 
 /** A link whose text is the name its target ends in: a package, a repository ("[bytes](https://www.npmjs.com/package/bytes)", "[Harmon](https://github.com/No9/harmon)"). */
 const namesItsTarget = (label: string, target: string): boolean => {
-  const last = /^https?:\/\/[^\s]+?\/([^/?#\s]+?)(?:\.git)?\/?(?:[?#][^\s]*)?(?:\s+"[^"]*")?$/.exec(target.trim())?.[1];
-  return last !== undefined && /^@?[\w.-]+(?:\/[\w.-]+)?$/.test(label) && label.toLowerCase() === last.toLowerCase();
+  // the address without its title, query or fragment, trailing slashes or ".git" (read without a backtracking regex: a target may be a long line)
+  let path = target.trim().split(/\s/)[0]!.split(/[?#]/)[0]!;
+  if (!/^https?:\/\/[^/]+\//.test(path)) return false;
+  while (path.endsWith('/')) path = path.slice(0, -1);
+  const last = path.slice(path.lastIndexOf('/') + 1).replace(/\.git$/, '');
+  return /^@?[\w.-]+$/.test(label) && label.toLowerCase() === last.toLowerCase();
 };
 
 /** Blanks Markdown markup with spaces (offsets stay those of the source) and records `code` spans. */
