@@ -308,12 +308,13 @@ export class QuestionMatcher {
   /** Every learned answer's index by how well `question` matches it, best first (ties: the earlier answer). */
   rank(question: string): { index: number; score: number }[] {
     const scores = new Map<number, number>();
-    const query = stemmed(DEFAULT_CUE.test(question) ? `${question} default` : question);
+    // a question for a default, in so many words or not: a fact that is no default counts less
+    const cue = DEFAULT_CUE.test(question);
+    const forDefault = cue || /\bdefaults?\b/i.test(question);
+    const query = stemmed(cue ? `${question} default` : question);
     for (const h of this.questions.search(query, this.answers.length)) scores.set(h.chunk.startLine, h.score);
     for (const h of this.contexts.search(query, this.answers.length)) scores.set(h.chunk.startLine, (scores.get(h.chunk.startLine) ?? 0) + CONTEXT_WEIGHT * h.score);
     const asked = askedKinds(question);
-    // a question for a default: a fact that is no default counts less
-    const forDefault = DEFAULT_CUE.test(question) || /\bdefaults?\b/i.test(question);
     // a question for a term's name (its family's index): another identifier, one the term's description mentions, counts less
     const term = ASKS_FOR_A_TERM.findIndex((re) => re.test(question));
     for (const [index, score] of scores) {

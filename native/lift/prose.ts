@@ -161,10 +161,13 @@ export function proseBlocks(text: string): Block[] {
       headings.length = level - 1;
       const above = headings.filter(Boolean);
       const term = headingTerm(title, above);
-      const call = above.map((h) => callOf(h.replace(/[`*_]/g, ''))).filter((c) => c !== undefined).at(-1);
       headings[level - 1] = title;
       heading = title.replace(/[`*_]/g, '').trim();
-      if (term) section = { ...term, ...(call ? { call } : {}), described: false };
+      if (term) {
+        // the call its section belongs to: the nearest heading above that names one
+        const call = above.map((h) => callOf(h.replace(/[`*_]/g, ''))).filter((c) => c !== undefined).at(-1);
+        section = { ...term, ...(call ? { call } : {}), described: false };
+      }
       inList = false;
       return;
     }
