@@ -159,7 +159,7 @@ const word = (t: string): string => {
 const CONTEXT_WEIGHT = 1;
 
 /** What kind of value a fact states, by its text. */
-export type ValueKind = 'duration' | 'time' | 'number' | 'percent' | 'temperature' | 'version' | 'yesno' | 'name' | 'identifier' | 'phrase';
+export type ValueKind = 'unit' | 'duration' | 'time' | 'number' | 'percent' | 'temperature' | 'version' | 'yesno' | 'name' | 'identifier' | 'phrase';
 
 const NUMBER_WORD = '(?:\\d[\\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|ninety|hundred|half(?: an?)?|an?)';
 const TIME_UNIT = '(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|(?:working |business |calendar )?days?|weeks?|fortnights?|months?|years?)';
@@ -168,6 +168,7 @@ const DAY_OR_MONTH = /\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:janu
 /** A value's kind by its shape: units, clock times, digits, capitals. */
 export function valueKind(value: string): ValueKind {
   const v = value.trim();
+  if (/^(?:milliseconds?|millis|ms|seconds|secs|minutes|mins|hours|days|bytes|kilobytes|megabytes|[kKMG]i?B)$/.test(v)) return 'unit';
   if (/^(?:yes|no)\b|^(?:true|false)$/i.test(v)) return 'yesno';
   if (/°|\bdegrees?\b/i.test(v)) return 'temperature';
   if (/%|\bper ?cent\b/i.test(v)) return 'percent';
@@ -192,6 +193,7 @@ const asks = (nouns: string, oneWordBefore = false): RegExp => new RegExp(`${WH}
  * matched less readily, not ruled out.
  */
 const ASKED_KINDS: [RegExp, ValueKind[]][] = [
+  [/\b(?:what|which) (?:units?|measure)\b|\bmeasured in what\b/, ['unit']],
   [/\bport\b/, ['number']],
   [new RegExp(String.raw`\bhow (?:long|soon|quickly|often|frequently)\b|\bhow far (?:in advance|ahead|beforehand)\b|\bhow much (?:time|notice|longer|more time|history)\b|\bhow many (?:seconds|minutes|hours|days|weeks|months|years)\b|\bafter how (?:long|much)\b|\bat what (?:pace|rate|interval)\b|${asks('period|duration|timeout|time ?limit|retention|lifetime|deadline|interval').source}`), ['duration', 'number']],
   [/\btemperature|\bdegrees?\b|\bhow (?:warm|cold|hot)\b/, ['temperature']],

@@ -336,6 +336,16 @@ const UNITS = new Set(
 );
 const SIZE_UNITS = /^([kmgt]i?b|bytes?|%|percent)$/i;
 const TIME_UNITS = /^(ms|millisecond|second|sec|s|min|minute|h|hr|hour|day|week|month|year)s?$/i;
+/**
+ * Units a quantity is said to be given in ("the retry delay in ms", "timeout (in millis)"): the unit
+ * is a fact of its own, asked of what it measures ("In what unit is the timeout given?"), as users
+ * ask which unit an option takes. Without the model: retry 12 → 13, p-queue 10 → 11, node-cache
+ * 6 → 7, keyv 8 → 9 (http-proxy's unit extracted, its count the same: a near tie elsewhere turned),
+ * no set lower.
+ */
+const MEASURE_UNITS = '(?:milliseconds?|millis|ms|seconds|secs|minutes|mins|hours|days|bytes|kilobytes|megabytes|[kKMG]i?B)';
+const MEASURE_UNIT = new RegExp(`^${MEASURE_UNITS}$`);
+const GIVEN_IN_UNIT = new RegExp(`\\bin ${MEASURE_UNITS}\\b`);
 const PRONOUNS = /^(it|its|they|their|them|this|these|that|those|he|she|his|her|we|our|you|your)$/i;
 
 /**
@@ -365,8 +375,8 @@ interface Value {
   value: string;
   start: number;
   end: number;
-  type: 'duration' | 'size' | 'count' | 'number' | 'code' | 'path' | 'version' | 'time' | 'name' | 'person' | 'term';
-  /** A name the text gives something ("a small gateway on the ceiling that we call a roost"): what it names. */
+  type: 'duration' | 'size' | 'count' | 'number' | 'code' | 'path' | 'version' | 'time' | 'name' | 'person' | 'term' | 'unit';
+  /** A name the text gives something ("a small gateway on the ceiling that we call a roost"): what it names; a unit's: what it measures. */
   names?: string;
   /** Terms of the sentence covered (indices). */
   from: number;
@@ -498,6 +508,13 @@ function findValues(terms: Term[], text: string, code: [number, number][]): Valu
     const names = last > k ? clean(text.slice(terms[k + 1]!.start, terms[last]!.end)) : undefined;
     if (value.length >= 2 && to >= j) out.push({ value, start: t.start, end: t.start + value.length, type: 'term', from: j, to, ...(names ? { names: midSentence(names) } : {}) });
   }
+  // the unit a quantity is given in: "the retry delay in ms", "timeout (in millis)"
+  for (let i = 1; i + 1 < terms.length; i++) {
+    const unit = terms[i + 1]!;
+    if (terms[i]!.text.toLowerCase() !== 'in' || !MEASURE_UNIT.test(unit.text) || taken.has(i + 1) || out.some((v) => i + 1 >= v.from && i + 1 <= v.to)) continue;
+    const measured = nounPhraseBefore(terms, terms[i - 1]!.end);
+    if (measured) out.push({ value: unit.text, start: unit.start, end: unit.end, type: 'unit', from: i + 1, to: i + 1, names: measured });
+  }
   // names: runs of proper nouns (not a sentence's first word unless a person's name), not units
   for (let i = 0; i < terms.length; i++) {
     const proper = (t: Term): boolean => (t.tags.has('ProperNoun') || t.tags.has('Person') || t.tags.has('Organization')) && !PRONOUNS.test(t.text) && !UNITS.has(t.text.toLowerCase()) && !taken.has(terms.indexOf(t));
@@ -563,7 +580,7 @@ function sentencesOf(parsed: Parsed[]): Sentence[] {
   return out;
 }
 
-const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!])/g, '$1').trim();
+const clean = (s: string): string => s.replace(/\s+/g, ' ').replace(/\s+([,.;:?!)])/g, '$1').trim();
 const SUBORDINATOR = '(when|if|once|after|before|while|because|since|unless|until|whenever)';
 const SUBORDINATORS = new RegExp(`^${SUBORDINATOR}$`, 'i');
 const SUBORDINATORS_LEAD = new RegExp(`^${SUBORDINATOR}\\s+`, 'i');
@@ -620,6 +637,8 @@ function whPhrase(v: Value, noun: string | undefined, unit: string | undefined):
       return noun ? `which ${noun}` : 'which path';
     case 'version':
       return 'which version';
+    case 'unit':
+      return 'what unit';
     default:
       return noun ? `which ${noun}` : 'what';
   }
@@ -822,7 +841,7 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
     } else intro = { heading: block.heading, text: block.text };
     // only blocks that can hold a value are analysed (code spans, digits, capitals inside; the
     // text has its backticks blanked)
-    if (!block.code.length && !/\d|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text)) continue;
+    if (!block.code.length && !/\d|[a-z,;]\s+[A-Z]|[A-Z]{2}|\//.test(block.text) && !GIVEN_IN_UNIT.test(block.text)) continue;
     // the section's component named by what it does: the planner that computes itineraries
     const role = block.heading ? roles.get(block.heading) : undefined;
     const sentences = sentencesIn(block);
@@ -944,6 +963,14 @@ export function proseFacts(file: string, text: string, o: { maxFacts?: number } 
           questions.add(`What name is used for the ${np}?`);
           questions.add(`What is the name of the ${np}?`);
           if (subj) questions.add(`What is the ${np} of ${subj} called?`);
+        }
+        if (v.type === 'unit' && v.names) {
+          // what it measures, from its last determiner ("Returns a timestamp" → "timestamp")
+          const np = v.names.replace(/^.*\b(?:a|an|the|its|their)\s+/i, '');
+          questions.add(`In what unit is the ${np} given?`);
+          questions.add(`What unit is the ${np} in?`);
+          questions.add(`In which unit is the ${np} expressed?`);
+          if (subj) questions.add(`In what unit is the ${np} of ${subj} given?`);
         }
         if (role) {
           if (noun) questions.add(`What is the ${noun} of ${role}?`);

@@ -77,13 +77,15 @@ describe('matching a question', () => {
   });
 
   test("a fact's value is told by its kind, and a question's words say which kinds it asks for", () => {
-    const kinds = Object.fromEntries(['15 minutes', '20-minute', 'twelve hours', '5 working days', '02:40 UTC', 'second Tuesday', '1 December', '4652', 'two', '2,500', '14 percent', '-16 °C', '15.4.1', 'No, never', 'Harbor Analytics', 'QRX-417', '/srv/tiles', 'TLP_RELAY_KEY', 'relay-templates', 'hardware security key'].map((v) => [v, valueKind(v)]));
+    const kinds = Object.fromEntries(['15 minutes', '20-minute', 'twelve hours', '5 working days', '02:40 UTC', 'second Tuesday', '1 December', '4652', 'two', '2,500', '14 percent', '-16 °C', '15.4.1', 'No, never', 'Harbor Analytics', 'QRX-417', '/srv/tiles', 'TLP_RELAY_KEY', 'relay-templates', 'hardware security key', 'milliseconds', 'ms'].map((v) => [v, valueKind(v)]));
     assert.deepEqual(kinds, {
       '15 minutes': 'duration', '20-minute': 'duration', 'twelve hours': 'duration', '5 working days': 'duration',
       '02:40 UTC': 'time', 'second Tuesday': 'time', '1 December': 'time',
       '4652': 'number', two: 'number', '2,500': 'number', '14 percent': 'percent', '-16 °C': 'temperature', '15.4.1': 'version', 'No, never': 'yesno',
       'Harbor Analytics': 'name', 'QRX-417': 'identifier', '/srv/tiles': 'identifier', TLP_RELAY_KEY: 'identifier', 'relay-templates': 'identifier', 'hardware security key': 'phrase',
+      milliseconds: 'unit', ms: 'unit',
     });
+    assert.deepEqual(askedKinds('In what unit do I express the job time limit?'), ['unit'], 'a unit, not the time limit itself');
     assert.deepEqual(askedKinds('Which TCP port do I point my client at?'), ['number']);
     assert.deepEqual(askedKinds('How often does the planner refresh its tiles?'), ['duration', 'number']);
     assert.deepEqual(askedKinds('How often does each probe send a temperature reading?'), ['duration', 'number'], 'the question words before a topic word');

@@ -368,3 +368,13 @@ test("an option documented under several calls' headings is asked of its call, s
     assert.ok(!f!.questions.includes('What does type default to?'), f!.questions.join(' | '));
   }
 });
+
+test('the unit a quantity is given in is a fact, asked of what it measures ("timeout (in millis)", "a timestamp in ms"); a quantity with its number keeps its unit', () => {
+  const { facts } = proseFacts('U.md', '# API\n\n## Options\n\n- **proxyTimeout**: timeout (in millis) for outgoing proxy requests\n\n## getTtl(key)\n\nReturns a timestamp in ms representing the time at which the key will expire.\n\nThe sweep waits 30 seconds between runs.\n');
+  const units = facts.filter((f) => ['millis', 'ms'].includes(f.value));
+  assert.deepEqual(units.map((f) => f.value).sort(), ['millis', 'ms'], facts.map((f) => f.value).join(', '));
+  assert.ok(units.find((f) => f.value === 'millis')!.questions.includes('In what unit is the timeout given?'));
+  assert.ok(units.find((f) => f.value === 'ms')!.questions.includes('What unit is the timestamp in?'));
+  assert.ok(units.every((f) => f.questions.every((q) => !/\s\)/.test(q))), 'no space before a closing parenthesis');
+  assert.ok(facts.some((f) => f.value === '30 seconds') && !facts.some((f) => f.value === 'seconds'), facts.map((f) => f.value).join(', '));
+});
