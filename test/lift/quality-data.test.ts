@@ -87,8 +87,8 @@ const overlap = (question: string, sentence: string): number => {
 const all = (): Question[] => [...data.documents.flatMap((d) => d.questions), ...data.code.questions];
 
 describe('quality evaluation data (native/bench/quality)', () => {
-  test('two documents of ours, sixteen written by others and a code package, with the planned number of questions', () => {
-    assert.deepEqual(data.documents.map((d) => d.file), ['spec.md', 'guide.md', 'retry.md', 'proper-lockfile.md', 'chokidar.md', 'tmp.md', 'chalk.md', 'yauzl.md', 'p-queue.md', 'node-cache.md', 'multer.md', 'compression.md', 'cors.md', 'http-proxy.md', 'body-parser.md', 'keyv.md', 'cron.md', 'node-fetch.md']);
+  test('two documents of ours, eighteen written by others and a code package, with the planned number of questions', () => {
+    assert.deepEqual(data.documents.map((d) => d.file), ['spec.md', 'guide.md', 'retry.md', 'proper-lockfile.md', 'chokidar.md', 'tmp.md', 'chalk.md', 'yauzl.md', 'p-queue.md', 'node-cache.md', 'multer.md', 'compression.md', 'cors.md', 'http-proxy.md', 'body-parser.md', 'keyv.md', 'cron.md', 'node-fetch.md', 'pino-pretty.md', 'express-fileupload.md']);
     const [spec, guide] = data.documents;
     assert.ok(spec!.questions.length >= 100, `spec.md: ${spec!.questions.length} questions`);
     assert.ok(guide!.questions.length >= 50, `guide.md: ${guide!.questions.length} questions`);
