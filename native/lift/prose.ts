@@ -609,7 +609,8 @@ export function ruleQuestions(subject: string, clause: string): { value: string;
   if (aux && /^(is|are)$/i.test(aux)) {
     // is never allowed to query … → can S query …
     const allowed = /^(allowed|permitted)\s+to\s+(.+)$/i.exec(rest);
-    if (!allowed) return { value, questions: [`Is it true that ${S} ${aux.toLowerCase()} ${rest}?`, `${upperFirst(aux.toLowerCase())} ${S} ever ${rest}?`] };
+    // "cookies are not stored by default": "No, not stored by default" ("No, are not" says nothing)
+    if (!allowed) return { value: neg!.toLowerCase() === 'never' ? value : `No, not ${rest}`, questions: [`Is it true that ${S} ${aux.toLowerCase()} ${rest}?`, `${upperFirst(aux.toLowerCase())} ${S} ever ${rest}?`] };
     rest = allowed[2]!;
   } else if (!aux) {
     // never drops metrics → does S drop metrics

@@ -101,6 +101,8 @@ test('a rule that forbids something is asked as yes/no questions answered "No"',
   assert.ok(jobs?.questions.includes('Does the scheduler start more than 32 jobs at once?'), JSON.stringify(rules));
   assert.equal(rules.length, 2, 'a bare "not" and a relative clause are no rules');
   assert.equal(ruleQuestions('nobody', 'is never paged'), undefined);
+  // a state, not a permission: the answer says what is not so ("No, are not" said nothing)
+  assert.deepEqual(ruleQuestions('cookies', 'are not stored by default'), { value: 'No, not stored by default', questions: ['Is it true that cookies are stored by default?', 'Are cookies ever stored by default?'] });
 });
 
 test('answers state the value first and cite the source; one question per fact is kept for the self-check', () => {
