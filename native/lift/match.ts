@@ -215,7 +215,7 @@ const ASKED_KINDS: [RegExp, ValueKind[]][] = [
 /** The kinds of value `question` asks for (the first of ASKED_KINDS its words fit, else of its words after a short leading phrase: "By default, does …" asks yes or no), or undefined. */
 export function askedKinds(question: string): ValueKind[] | undefined {
   const q = question.toLowerCase();
-  const after = /^[^,?]{2,40},\s+(.+)$/.exec(q)?.[1];
+  const after = /^[^,?]{2,60},\s+(.+)$/.exec(q)?.[1];
   return ASKED_KINDS.find(([re]) => re.test(q))?.[1] ?? (after ? ASKED_KINDS.find(([re]) => re.test(after))?.[1] : undefined);
 }
 

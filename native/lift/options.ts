@@ -31,11 +31,17 @@ const TERM_THEN_CAPITAL = /^\s*[-*+]\s+`([^`\n]+)`\s+(?=[A-Z])/;
 /** A term is a name (an option, a method with its arguments, a flag, a path), not a number or an expression. */
 const TERM_NAME = /^(?:-{0,2}|\.)[A-Za-z_$][\w.$/-]*(?:\([^()\n]*\))?$/;
 
+/** A marker before a term's description that says whether it must be given ("[OPTIONAL] - ", "(required)", "**Optional**:"). */
+const OPTIONAL_MARKER = /^\s*(?:\[(?:optional|required)\]|\((?:optional|required)\)|_\(?(?:optional|required)\)?_|\*\*(?:optional|required)\*\*)\s*(?:[-–—:]\s*)?/i;
+
 /** The term a list item describes, when it is one ("* `retries`: …"); a method's arguments are left out (`.unwatch(path)` → `.unwatch()`). */
 export function termItem(raw: string): TermItem | undefined {
   const m = TERM.exec(raw) ?? TERM_THEN_CAPITAL.exec(raw);
   const name = (m?.[1] ?? m?.[2] ?? m?.[3])?.trim();
-  return m && name && TERM_NAME.test(name) ? { name: name.replace(/\([^()]+\)$/, '()'), at: m[0].length } : undefined;
+  if (!m || !name || !TERM_NAME.test(name)) return undefined;
+  // "- `onComplete`: [OPTIONAL] - Invoked when …": the description starts after the marker
+  const marker = OPTIONAL_MARKER.exec(raw.slice(m[0].length));
+  return { name: name.replace(/\([^()]+\)$/, '()'), at: m[0].length + (marker?.[0].length ?? 0) };
 }
 
 /** What a document calls the terms of a list, from the text before it ("Available options:", "can contain any of the following keys:"). */

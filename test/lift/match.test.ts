@@ -217,6 +217,7 @@ describe('matching a question', () => {
       assert.equal(m.match(q)?.question, 'What does preflightContinue default to?', q);
     }
     assert.deepEqual(askedKinds('By default, does the package pass preflight responses on?'), ['yesno', 'name', 'identifier', 'phrase']);
+    assert.deepEqual(askedKinds('If I leave out the fourth constructor argument, will the job kick off on its own?'), ['yesno', 'name', 'identifier', 'phrase'], 'a longer leading clause');
     assert.deepEqual(askedKinds('On a busy day, how long do tasks wait?'), ['duration', 'number']);
     assert.equal(askedKinds('Once the lock is taken, what happens to the file?'), undefined);
   });

@@ -41,6 +41,10 @@ The readings live under \`readings/\` and the index in \`index.db\`.
 test('a term list item is recognised by its term, and what the document calls its terms', () => {
   assert.deepEqual(termItem('* `retries`: The maximum amount of times'), { name: 'retries', at: 13 });
   assert.equal(termItem('- **timeout** — How long to wait')?.name, 'timeout');
+  // a marker saying whether the term must be given is not its description
+  const marked = '- `onComplete`: [OPTIONAL] - Invoked when the job is halted.';
+  assert.equal(marked.slice(termItem(marked)!.at), 'Invoked when the job is halted.');
+  assert.equal('- `name`: (required) the job name'.slice(termItem('- `name`: (required) the job name')?.at ?? 0), 'the job name');
   assert.equal(termItem('- `--watch`: rerun on change')?.name, '--watch');
   // numbers and expressions are no terms, nor is a plain item
   assert.equal(termItem('* `1000`: The `minTimeout` value in ms'), undefined);
