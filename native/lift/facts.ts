@@ -4,6 +4,11 @@
  * answers that state the value first and then cite its source.
  */
 
+/** The units a quantity is said to be given in ("in milliseconds", "in ms", "in bytes"): a unit fact's value (prose) and the kind of value a question asks for (match). */
+export const MEASURE_UNITS = '(?:milliseconds?|millis|ms|seconds|secs|minutes|mins|hours|days|bytes|kilobytes|megabytes|[kKMG]i?B)';
+/** One of MEASURE_UNITS, whole. */
+export const MEASURE_UNIT = new RegExp(`^${MEASURE_UNITS}$`);
+
 export type FactKind =
   /** A sentence of a document: a number with its unit, a code, a name, a version, a path, a rule. */
   | 'prose'

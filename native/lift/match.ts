@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JSON_FILE_LIMIT, readText } from '../files';
 import type { NearbyFact } from '../protocol';
+import { MEASURE_UNIT } from './facts';
 import type { QAPair } from './qa';
 import { Bm25Index, type Chunk, terms } from './retrieve';
 import { QUESTION_WORDS, stem } from './searchindex';
@@ -168,7 +169,7 @@ const DAY_OR_MONTH = /\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:janu
 /** A value's kind by its shape: units, clock times, digits, capitals. */
 export function valueKind(value: string): ValueKind {
   const v = value.trim();
-  if (/^(?:milliseconds?|millis|ms|seconds|secs|minutes|mins|hours|days|bytes|kilobytes|megabytes|[kKMG]i?B)$/.test(v)) return 'unit';
+  if (MEASURE_UNIT.test(v)) return 'unit';
   if (/^(?:yes|no)\b|^(?:true|false)$/i.test(v)) return 'yesno';
   if (/°|\bdegrees?\b/i.test(v)) return 'temperature';
   if (/%|\bper ?cent\b/i.test(v)) return 'percent';
@@ -212,7 +213,7 @@ const ASKED_KINDS: [RegExp, ValueKind[]][] = [
   [/^(?:is|are|can|could|may|must|should|does|do|am|will|would|was)\b/, ['yesno', 'name', 'identifier', 'phrase']],
 ];
 
-/** The kinds of value `question` asks for (the first of ASKED_KINDS its words fit, else of its words after a short leading phrase: "By default, does …" asks yes or no), or undefined. */
+/** The kinds of value `question` asks for (the first of ASKED_KINDS its words fit, else of its words after a leading clause of up to 60 characters: "By default, does …" and "If I leave out the fourth argument, will …" ask yes or no), or undefined. */
 export function askedKinds(question: string): ValueKind[] | undefined {
   const q = question.toLowerCase();
   const after = /^[^,?]{2,60},\s+(.+)$/.exec(q)?.[1];

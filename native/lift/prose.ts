@@ -6,7 +6,7 @@
  * so that every value keeps its line.
  */
 import nlp from 'compromise';
-import type { Fact } from './facts';
+import { type Fact, MEASURE_UNIT, MEASURE_UNITS } from './facts';
 import { exampleFacts } from './examples';
 import { FENCE, headingText } from './markdown';
 import { callFacts, callOf, headingTerm, lineOf, type TermItem, termFacts, termItem, termKind, termSubject, verbForms } from './options';
@@ -337,14 +337,12 @@ const UNITS = new Set(
 const SIZE_UNITS = /^([kmgt]i?b|bytes?|%|percent)$/i;
 const TIME_UNITS = /^(ms|millisecond|second|sec|s|min|minute|h|hr|hour|day|week|month|year)s?$/i;
 /**
- * Units a quantity is said to be given in ("the retry delay in ms", "timeout (in millis)"): the unit
+ * A quantity's unit as the text gives it ("the retry delay in ms", "timeout (in millis)"): the unit
  * is a fact of its own, asked of what it measures ("In what unit is the timeout given?"), as users
  * ask which unit an option takes. Without the model: retry 12 → 13, p-queue 10 → 11, node-cache
  * 6 → 7, keyv 8 → 9 (http-proxy's unit extracted, its count the same: a near tie elsewhere turned),
  * no set lower.
  */
-const MEASURE_UNITS = '(?:milliseconds?|millis|ms|seconds|secs|minutes|mins|hours|days|bytes|kilobytes|megabytes|[kKMG]i?B)';
-const MEASURE_UNIT = new RegExp(`^${MEASURE_UNITS}$`);
 const GIVEN_IN_UNIT = new RegExp(`\\bin ${MEASURE_UNITS}\\b`);
 const PRONOUNS = /^(it|its|they|their|them|this|these|that|those|he|she|his|her|we|our|you|your)$/i;
 
